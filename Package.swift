@@ -1,0 +1,62 @@
+// swift-tools-version:6.0
+// eamc: an offline compiler (EAMCompiler, `eamc`) and a small runtime (EAMRuntime, `eam-run`)
+// for Vision Transformers with entropy-guided attention-map compression.
+import PackageDescription
+
+/// C kernels are always built optimised: a debug `swift test` must not run -O0 GEMMs.
+let kernelCFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno", "-ffp-contract=off"])]
+
+let package = Package(
+  name: "eamc",
+  products: [
+    .executable(name: "eamc", targets: ["eamc"]),
+    .executable(name: "eam-run", targets: ["eam-run"]),
+    .library(name: "EAMRuntime", targets: ["EAMRuntime"]),
+    .library(name: "EAMCompiler", targets: ["EAMCompiler"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    // System libraries (Debian packages, installed by the Makefile).
+    .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd",
+                   providers: [.apt(["libzstd-dev"])]),
+    .systemLibrary(name: "CProtobufC", path: "Sources/CProtobufC", pkgConfig: "libprotobuf-c",
+                   providers: [.apt(["libprotobuf-c-dev"])]),
+    .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
+                   providers: [.apt(["libjpeg62-turbo-dev"])]),
+    .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                   providers: [.apt(["libpng-dev"])]),
+
+    // The `.eam` container: manifest schema (protoc-c output, committed) and the Swift reader/writer.
+    .target(name: "EAMSchema", dependencies: ["CProtobufC"], path: "Sources/EAMSchema"),
+    .target(name: "EAMFormat", dependencies: ["EAMSchema", "CZstd"]),
+
+    // Kernels: C with per-function target attributes, chosen at run time; one Swift interface.
+    .target(name: "CEAMKernels", path: "Sources/CEAMKernels", cSettings: kernelCFlags),
+    .target(name: "EAMKernels", dependencies: ["CEAMKernels"]),
+
+    // What ships to devices: loads and runs `.eam` only. No Foundation.
+    .target(name: "EAMRuntime", dependencies: ["EAMFormat", "EAMKernels"]),
+
+    // Compiler side: untrusted checkpoints -> named tensors; images -> model inputs.
+    .target(name: "EAMIngest"),
+    .target(name: "EAMImage", dependencies: ["CJPEG", "CPNG"]),
+    .target(name: "EAMCompiler",
+            dependencies: ["EAMIngest", "EAMImage", "EAMFormat", "EAMRuntime"]),
+
+    .executableTarget(name: "eamc", dependencies: [
+      "EAMCompiler", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+    ]),
+    .executableTarget(name: "eam-run", dependencies: ["EAMRuntime"]),
+
+    .testTarget(name: "EAMFormatTests", dependencies: ["EAMFormat"]),
+    .testTarget(name: "EAMKernelsTests", dependencies: ["EAMKernels"]),
+    .testTarget(name: "EAMIngestTests", dependencies: ["EAMIngest"],
+                resources: [.copy("Fixtures")]),
+    .testTarget(name: "EAMImageTests", dependencies: ["EAMImage"],
+                resources: [.copy("Fixtures")]),
+    .testTarget(name: "EAMRuntimeTests", dependencies: ["EAMRuntime", "EAMCompiler"]),
+    .testTarget(name: "EAMCompilerTests", dependencies: ["EAMCompiler", "EAMRuntime"]),
+  ]
+)
