@@ -1,0 +1,1 @@
+#include "eam_kernels.h"

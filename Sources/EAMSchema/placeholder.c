@@ -1,0 +1,1 @@
+int eam_schema_placeholder;

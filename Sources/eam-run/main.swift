@@ -1,0 +1,1 @@
+print("eam-run: not built yet")

@@ -1,0 +1,1 @@
+print("eamc: not built yet")
