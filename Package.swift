@@ -28,9 +28,11 @@ let package = Package(
     .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                    providers: [.apt(["libpng-dev"])]),
 
-    // The `.eam` container: manifest schema (protoc-c output, committed) and the Swift reader/writer.
-    .target(name: "EAMSchema", dependencies: ["CProtobufC"], path: "Sources/EAMSchema"),
-    .target(name: "EAMFormat", dependencies: ["EAMSchema", "CZstd"]),
+    // The `.eam` container: C support (protoc-c output of schemas/eam.proto, committed; CRC32C)
+    // and the Swift reader/writer.
+    .target(name: "CEAMFormat", dependencies: ["CProtobufC"], path: "Sources/CEAMFormat",
+            cSettings: kernelCFlags),
+    .target(name: "EAMFormat", dependencies: ["CEAMFormat", "CZstd"]),
 
     // Kernels: C with per-function target attributes, chosen at run time; one Swift interface.
     .target(name: "CEAMKernels", path: "Sources/CEAMKernels", cSettings: kernelCFlags),

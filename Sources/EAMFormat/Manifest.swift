@@ -1,0 +1,152 @@
+/// The manifest of an artifact: a Swift mirror of `eam.v1.Manifest` (schemas/eam.proto).
+public struct Manifest: Equatable, Sendable {
+  public var producer = Producer()
+  public var architecture = Architecture()
+  public var preprocessing = Preprocessing()
+  public var blocks: [Block] = []
+  public var weights: [Weight] = []
+  public var compile = CompileSettings()
+  public var calibration = Calibration()
+  public var entropy: [EntropyTable] = []
+
+  public init() {}
+
+  public struct Producer: Equatable, Sendable {
+    public var name = ""
+    public var version = ""
+    public init(name: String = "", version: String = "") {
+      self.name = name
+      self.version = version
+    }
+  }
+
+  public enum Family: UInt32, Sendable {
+    case unspecified = 0, vit = 1, deit = 2, deitDistilled = 3, dinov2 = 4, swin = 5
+
+    public var name: String {
+      switch self {
+      case .unspecified: "unspecified"
+      case .vit: "vit"
+      case .deit: "deit"
+      case .deitDistilled: "deit-distilled"
+      case .dinov2: "dinov2"
+      case .swin: "swin"
+      }
+    }
+  }
+
+  public enum Pooling: UInt32, Sendable {
+    case unspecified = 0, classToken = 1, meanPatch = 2, meanAll = 3
+  }
+
+  public enum Interpolation: UInt32, Sendable {
+    case unspecified = 0, bicubic = 1, bilinear = 2
+  }
+
+  public struct Preprocessing: Equatable, Sendable {
+    public var resizeShorterSide: Int = 0
+    public var cropSize: Int = 0
+    public var mean: [Float] = []
+    public var std: [Float] = []
+    public var interpolation: Interpolation = .unspecified
+    public init() {}
+  }
+
+  /// The typed architecture (see the schema for each field's meaning).
+  public struct Architecture: Equatable, Sendable {
+    public var family: Family = .unspecified
+    public var imageSize = 0
+    public var patchSize = 0
+    public var inChannels = 3
+    public var embedDim = 0
+    public var depth = 0
+    public var mlpHidden = 0
+    public var classTokens = 0
+    public var distillationTokens = 0
+    public var registerTokens = 0
+    public var posEmbedCoversPrefix = true
+    public var normEps: Float = 1e-6
+    public var layerScale = false
+    public var numClasses = 0
+    public var pooling: Pooling = .classToken
+    public var fcNorm = false
+    public var qkvBias = true
+    public var windowSize = 0
+    public var stageDepths: [Int] = []
+    public var stageHeads: [Int] = []
+    public var patchNorm = false
+    public init() {}
+
+    /// Tokens ahead of the patch tokens (class, distillation, registers).
+    public var prefixTokens: Int { classTokens + distillationTokens + registerTokens }
+    /// Patch tokens per image.
+    public var patchTokens: Int {
+      guard patchSize > 0 else { return 0 }
+      let side = imageSize / patchSize
+      return side * side
+    }
+  }
+
+  public struct FrozenMap: Equatable, Sendable {
+    public var head = 0
+    public var frozenEntries = 0
+    public var bits = 0
+    public var scale: Float = 0
+    public var maskSection = ""
+    public var valuesSection = ""
+    public var wholeHead = false
+    public init() {}
+  }
+
+  public struct Block: Equatable, Sendable {
+    public var index = 0
+    public var heads = 0
+    public var dim = 0
+    public var mlpHidden = 0
+    public var attentionRemoved = false
+    public var frozen: [FrozenMap] = []
+    public var frozenFraction: Float = 0
+    public var stage = 0
+    public var windowSize = 0
+    public var shiftSize = 0
+    public var mergeBefore = false
+    public var resolution = 0
+    public init() {}
+  }
+
+  public enum WeightType: UInt32, Sendable {
+    case unspecified = 0, f32 = 1, f16 = 2, int8 = 3
+  }
+
+  public struct Weight: Equatable, Sendable {
+    public var name = ""
+    public var type: WeightType = .f32
+    public var scaleSection = ""
+    public init(name: String = "", type: WeightType = .f32, scaleSection: String = "") {
+      self.name = name
+      self.type = type
+      self.scaleSection = scaleSection
+    }
+  }
+
+  public struct CompileSettings: Equatable, Sendable {
+    public var arguments: [String] = []
+    public var sourceName = ""
+    public var sourceFormat = ""
+    public var sourceSHA256 = ""
+    public init() {}
+  }
+
+  public struct Calibration: Equatable, Sendable {
+    public var images = 0
+    public var setSHA256 = ""
+    public init() {}
+  }
+
+  public struct EntropyTable: Equatable, Sendable {
+    public var block = 0
+    public var headEntropy: [Float] = []
+    public var frozenFraction: [Float] = []
+    public init() {}
+  }
+}

@@ -1,1 +1,0 @@
-int eam_schema_placeholder;
