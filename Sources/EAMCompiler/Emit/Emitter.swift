@@ -1,0 +1,37 @@
+import EAMFormat
+
+/// Everything about a compile that goes into the artifact besides the model.
+public struct EmitSettings: Sendable {
+  public var precision: WeightPrecision = .f32
+  /// Normalised command-line flags, recorded in the manifest.
+  public var arguments: [String] = []
+  public var sourceName = ""
+  public var sourceFormat = ""
+  public var sourceSHA256 = ""
+  public init() {}
+}
+
+/// Writes a model description as `.eam` bytes.
+public enum Emitter {
+  public static let producerVersion = "0.1.0"
+
+  public static func manifest(for model: ModelDescription, weights: [Manifest.Weight], settings: EmitSettings) -> Manifest {
+    var m = Manifest()
+    m.producer = .init(name: "eamc", version: producerVersion)
+    m.architecture = model.architecture
+    m.preprocessing = model.preprocessing
+    m.blocks = model.blocks
+    m.weights = weights
+    m.compile.arguments = settings.arguments
+    m.compile.sourceName = settings.sourceName
+    m.compile.sourceFormat = settings.sourceFormat
+    m.compile.sourceSHA256 = settings.sourceSHA256
+    return m
+  }
+
+  public static func artifact(for model: ModelDescription, settings: EmitSettings) throws(FormatError) -> [UInt8] {
+    let (sections, weights) = Lowering.sections(for: model, precision: settings.precision)
+    return try ArtifactWriter.encode(manifest: manifest(for: model, weights: weights, settings: settings),
+                                     sections: sections)
+  }
+}

@@ -1,0 +1,78 @@
+import EAMFormat
+
+/// How to load a model.
+public struct LoadOptions: Sendable {
+  /// Threads of the runtime's pool (the caller's included); default: all cores.
+  public var threads: Int = ThreadPool.availableCores
+  /// Check every section's checksum at load.
+  public var verify = true
+  public init() {}
+}
+
+/// A loaded `.eam` model, ready to run. Not thread-safe: one run at a time.
+public final class Model {
+  public let artifact: Artifact
+  public var manifest: Manifest { artifact.manifest }
+  public let pool: ThreadPool
+  let store: WeightStore
+  let plan: ViTPlan
+  private var arena: Arena?
+  /// Called with every attention map of the next runs (calibration).
+  public var attentionObserver: AttentionObserver?
+
+  /// Loads and validates the artifact at `path` and plans its forward pass.
+  public convenience init(path: String, options: LoadOptions = LoadOptions()) throws(RuntimeError) {
+    let artifact: Artifact
+    do throws(FormatError) { artifact = try Artifact(path: path) } catch { throw RuntimeError(error) }
+    try self.init(artifact: artifact, options: options)
+  }
+
+  public init(artifact: Artifact, options: LoadOptions = LoadOptions()) throws(RuntimeError) {
+    self.artifact = artifact
+    store = WeightStore(artifact: artifact, verify: options.verify)
+    plan = try ViTPlan(manifest: artifact.manifest, store: store)
+    pool = ThreadPool(threads: options.threads)
+  }
+
+  /// Input of one image: channels, height, width.
+  public var inputShape: [Int] {
+    let a = manifest.architecture
+    return [a.inChannels, a.imageSize, a.imageSize]
+  }
+
+  /// Values per image in the output: classes, or the feature width.
+  public var outputWidth: Int { plan.outputWidth }
+
+  /// Bytes of weights converted at load instead of used in place from the file.
+  public var copiedWeightBytes: Int { store.copiedBytes }
+
+  /// Bytes of the activation arena (after the first run).
+  public var arenaBytes: Int { arena?.bytes ?? 0 }
+
+  /// Sizes the activation arena for `batch` images ahead of the first run.
+  public func reserve(batch: Int) {
+    if arena == nil || arena!.batch < batch { arena = Arena(plan: plan, batch: batch, threads: pool.threadCount) }
+  }
+
+  /// Runs `batch` images (`batch × inputShape` floats, preprocessed) into `output`
+  /// (`batch × outputWidth` floats).
+  public func run(_ input: UnsafePointer<Float>, batch: Int, into output: UnsafeMutablePointer<Float>) {
+    precondition(batch > 0)
+    reserve(batch: batch)
+    ViTForward(plan: plan).run(input: input, batch: batch, output: output, arena: arena!, pool: pool,
+                               observer: attentionObserver)
+  }
+
+  /// Runs a batch given as an array; checks its size.
+  public func run(_ input: [Float], batch: Int) throws(RuntimeError) -> [Float] {
+    let per = inputShape.reduce(1, *)
+    guard batch > 0, input.count == batch * per else {
+      throw RuntimeError("input has \(input.count) values; \(batch) image(s) of \(inputShape) need \(batch * per)")
+    }
+    var out = [Float](repeating: 0, count: batch * outputWidth)
+    input.withUnsafeBufferPointer { i in
+      out.withUnsafeMutableBufferPointer { o in run(i.baseAddress!, batch: batch, into: o.baseAddress!) }
+    }
+    return out
+  }
+}

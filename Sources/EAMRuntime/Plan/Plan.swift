@@ -1,0 +1,124 @@
+import EAMFormat
+
+/// Weights of a linear layer: panel-packed W (`[n][k]`) and a bias of n.
+struct LinearWeights {
+  let weight: UnsafePointer<Float>
+  let bias: UnsafePointer<Float>
+  let n: Int
+  let k: Int
+
+  init(_ store: WeightStore, _ prefix: String, n: Int, k: Int) throws(RuntimeError) {
+    weight = try store.floats(prefix + ".weight", shape: [n, k], layout: .panelPacked)
+    bias = try store.floats(prefix + ".bias", shape: [n])
+    self.n = n
+    self.k = k
+  }
+}
+
+struct NormWeights {
+  let gamma: UnsafePointer<Float>
+  let beta: UnsafePointer<Float>
+
+  init(_ store: WeightStore, _ prefix: String, dim: Int) throws(RuntimeError) {
+    gamma = try store.floats(prefix + ".weight", shape: [dim])
+    beta = try store.floats(prefix + ".bias", shape: [dim])
+  }
+}
+
+/// The attention half of a block.
+struct AttentionPlan {
+  let norm: NormWeights
+  let qkv: LinearWeights
+  let proj: LinearWeights
+  let heads: Int
+}
+
+/// One transformer block, as the executor runs it.
+struct BlockPlan {
+  let index: Int
+  /// nil: attention removed (x = 2x).
+  let attention: AttentionPlan?
+  let norm2: NormWeights
+  let fc1: LinearWeights
+  let fc2: LinearWeights
+}
+
+/// Everything a ViT-family forward pass needs, resolved from the manifest once at load.
+struct ViTPlan {
+  let architecture: Manifest.Architecture
+  let dim: Int
+  let tokens: Int
+  let patchTokens: Int
+  let grid: Int
+  let patchEmbed: LinearWeights
+  let classToken: UnsafePointer<Float>?
+  let distToken: UnsafePointer<Float>?
+  let regTokens: UnsafePointer<Float>?
+  let posEmbed: UnsafePointer<Float>
+  let blocks: [BlockPlan]
+  let finalNorm: NormWeights?
+  let fcNorm: NormWeights?
+  let head: LinearWeights?
+  let headDist: LinearWeights?
+  let maxHidden: Int
+  let outputWidth: Int
+
+  init(manifest m: Manifest, store: WeightStore) throws(RuntimeError) {
+    let a = m.architecture
+    let path = store.artifact.path
+    guard [.vit, .deit, .deitDistilled, .dinov2].contains(a.family) else {
+      throw RuntimeError("architecture family '\(a.family.name)' is not supported by this runtime", path: path)
+    }
+    let d = a.embedDim
+    guard d > 0, d <= 65536, a.patchSize > 0, a.patchSize <= 1024, a.inChannels > 0, a.inChannels <= 16,
+          a.imageSize > 0, a.imageSize <= 16384, a.imageSize % a.patchSize == 0,
+          a.classTokens <= 1, a.distillationTokens <= 1, a.registerTokens <= 1024,
+          a.depth == m.blocks.count, a.depth <= 4096
+    else { throw RuntimeError("manifest architecture is inconsistent (width \(d), image \(a.imageSize), patch \(a.patchSize), depth \(a.depth) with \(m.blocks.count) blocks)", path: path) }
+    architecture = a
+    dim = d
+    grid = a.imageSize / a.patchSize
+    patchTokens = grid * grid
+    tokens = a.prefixTokens + patchTokens
+    guard tokens <= 65536 else { throw RuntimeError("manifest implies \(tokens) tokens (at most 65536)", path: path) }
+    let patchK = a.inChannels * a.patchSize * a.patchSize
+    patchEmbed = try LinearWeights(store, "patch_embed.proj", n: d, k: patchK)
+    classToken = a.classTokens > 0 ? try store.floats("cls_token", shape: [1, 1, d]) : nil
+    distToken = a.distillationTokens > 0 ? try store.floats("dist_token", shape: [1, 1, d]) : nil
+    regTokens = a.registerTokens > 0 ? try store.floats("reg_token", shape: [1, a.registerTokens, d]) : nil
+    posEmbed = try store.floats("pos_embed", shape: [1, a.posEmbedCoversPrefix ? tokens : patchTokens, d])
+    var blocks: [BlockPlan] = []
+    var maxHidden = 0
+    for b in m.blocks {
+      let p = "blocks.\(b.index)."
+      guard b.index == blocks.count, b.dim == d, b.heads > 0, d % b.heads == 0, b.mlpHidden > 0, b.mlpHidden <= 1 << 20 else {
+        throw RuntimeError("manifest block \(blocks.count) is inconsistent (index \(b.index), heads \(b.heads), width \(b.dim))", path: path)
+      }
+      var attention: AttentionPlan?
+      if !b.attentionRemoved {
+        attention = AttentionPlan(norm: try NormWeights(store, p + "norm1", dim: d),
+                                  qkv: try LinearWeights(store, p + "attn.qkv", n: 3 * d, k: d),
+                                  proj: try LinearWeights(store, p + "attn.proj", n: d, k: d),
+                                  heads: b.heads)
+      }
+      blocks.append(BlockPlan(index: b.index, attention: attention,
+                              norm2: try NormWeights(store, p + "norm2", dim: d),
+                              fc1: try LinearWeights(store, p + "mlp.fc1", n: b.mlpHidden, k: d),
+                              fc2: try LinearWeights(store, p + "mlp.fc2", n: d, k: b.mlpHidden)))
+      maxHidden = max(maxHidden, b.mlpHidden)
+    }
+    self.blocks = blocks
+    self.maxHidden = maxHidden
+    finalNorm = a.fcNorm ? nil : try NormWeights(store, "norm", dim: d)
+    fcNorm = a.fcNorm ? try NormWeights(store, "fc_norm", dim: d) : nil
+    if a.numClasses > 0 {
+      head = try LinearWeights(store, "head", n: a.numClasses, k: d)
+      headDist = a.distillationTokens > 0 ? try LinearWeights(store, "head_dist", n: a.numClasses, k: d) : nil
+      outputWidth = a.numClasses
+    } else {
+      head = nil
+      headDist = nil
+      outputWidth = d
+    }
+  }
+}
