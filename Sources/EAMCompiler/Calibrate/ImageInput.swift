@@ -1,0 +1,27 @@
+import EAMFormat
+import EAMImage
+
+/// Decodes and preprocesses images as an artifact's manifest says.
+public enum ImageInput {
+  /// The preprocessing of a manifest, in EAMImage's terms.
+  public static func preprocessing(_ p: Manifest.Preprocessing) -> Preprocessing {
+    Preprocessing(resizeShorterSide: p.resizeShorterSide, cropSize: p.cropSize, mean: p.mean, std: p.std,
+                  interpolation: p.interpolation == .bilinear ? .bilinear : .bicubic)
+  }
+
+  /// One image as model input (CHW float32).
+  public static func load(path: String, preprocessing p: Manifest.Preprocessing) throws(CompileError) -> [Float] {
+    do throws(ImageError) {
+      return preprocess(try ImageDecoder.decode(path: path), preprocessing(p))
+    } catch {
+      throw CompileError(error.description)
+    }
+  }
+
+  /// Several images as one NCHW batch.
+  public static func batch(paths: [String], preprocessing p: Manifest.Preprocessing) throws(CompileError) -> [Float] {
+    var out: [Float] = []
+    for path in paths { out += try load(path: path, preprocessing: p) }
+    return out
+  }
+}

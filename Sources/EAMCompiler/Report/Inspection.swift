@@ -1,0 +1,135 @@
+import EAMFormat
+
+/// What `eamc inspect` shows about an artifact: header, architecture, blocks, sections, sizes.
+public struct Inspection {
+  public let artifact: Artifact
+  /// Per section: nil when not verified, else whether it passed.
+  public private(set) var verified: [String: Bool] = [:]
+  public private(set) var firstFailure: FormatError?
+
+  public init(artifact: Artifact) { self.artifact = artifact }
+
+  /// Checks every section's checksum and decompression; records the first failure.
+  public mutating func verify() {
+    for s in artifact.sections {
+      do throws(FormatError) {
+        _ = try artifact.rawBytes(s, verify: true)
+        verified[s.name] = true
+      } catch {
+        verified[s.name] = false
+        if firstFailure == nil { firstFailure = error }
+      }
+    }
+  }
+
+  var floatWeightBytes: Int { artifact.sections.filter { $0.dtype != .u8 }.reduce(0) { $0 + 4 * $1.elementCount } }
+  var storedBytes: Int { artifact.sections.reduce(0) { $0 + $1.storedLength } }
+
+  public var text: String {
+    let m = artifact.manifest, a = m.architecture, h = artifact.header
+    var out: [String] = []
+    out.append("\(artifact.path): .eam version \(h.major).\(h.minor), \(artifact.bytes.count) bytes, written by \(m.producer.name) \(m.producer.version)")
+    out.append("source:        \(m.compile.sourceName) (\(m.compile.sourceFormat)) sha256 \(m.compile.sourceSHA256.prefix(16))…")
+    out.append("flags:         \(m.compile.arguments.joined(separator: " "))")
+    let tokens = a.prefixTokens + a.patchTokens
+    out.append("architecture:  \(a.family.name), image \(a.imageSize), patch \(a.patchSize), width \(a.embedDim), depth \(a.depth), MLP \(a.mlpHidden), tokens \(tokens) (class \(a.classTokens), distillation \(a.distillationTokens), registers \(a.registerTokens))")
+    out.append("               layer scale \(a.layerScale ? "yes (folded)" : "no"), norm eps \(a.normEps), output \(a.numClasses > 0 ? "classifier, \(a.numClasses) classes" : "features, \(a.embedDim) values") (\(poolingName(a.pooling))\(a.fcNorm ? ", fc_norm" : ""))")
+    let p = m.preprocessing
+    out.append("preprocessing: resize \(p.resizeShorterSide) \(p.interpolation == .bilinear ? "bilinear" : "bicubic"), crop \(p.cropSize), mean \(p.mean), std \(p.std)")
+    if m.calibration.images > 0 {
+      out.append("calibration:   \(m.calibration.images) images, set sha256 \(m.calibration.setSHA256.prefix(16))…")
+    }
+    out.append("blocks:")
+    out.append("  block  heads  width  MLP    attention  frozen")
+    for b in m.blocks {
+      let attention = b.attentionRemoved ? "removed" : "full"
+      let frozenHeads = b.frozen.filter(\.wholeHead).count
+      out.append("  " + pad(b.index, 5) + "  " + pad(b.heads, 5) + "  " + pad(b.dim, 5) + "  " + pad(b.mlpHidden, 5) + "  "
+                 + attention.padding(9) + "  " + percent(Double(b.frozenFraction)) + (frozenHeads > 0 ? " (\(frozenHeads) whole heads)" : ""))
+    }
+    out.append("sections (\(artifact.sections.count)):")
+    out.append("  name                                      dtype  shape            layout  stored      ratio   codec" + (verified.isEmpty ? "" : "  check"))
+    for s in artifact.sections {
+      let ratio = s.rawLength == 0 ? 1 : Double(s.storedLength) / Double(s.rawLength)
+      var line = "  " + s.name.padding(40) + "  " + s.dtype.name.padding(5) + "  " + "\(s.shape)".padding(15) + "  "
+      line += (s.layout == .panelPacked ? "packed" : "rows").padding(6) + "  " + String(s.storedLength).padding(10) + "  "
+      line += percent(ratio).padding(6) + "  " + s.compression.name.padding(5)
+      if let ok = verified[s.name] { line += "  " + (ok ? "ok" : "FAILED") }
+      out.append(line)
+    }
+    let total = artifact.bytes.count, float = floatWeightBytes
+    out.append("size:          \(mib(total)) on disk; float32 weights \(mib(float)); ratio \(percent(Double(total) / Double(max(float, 1))))")
+    if !verified.isEmpty {
+      out.append(firstFailure == nil ? "verify:        all \(verified.count) section checksums ok"
+                                     : "verify:        FAILED: \(firstFailure!.description)")
+    }
+    return out.joined(separator: "\n")
+  }
+
+  public var json: JSON {
+    let m = artifact.manifest, a = m.architecture, h = artifact.header
+    var fields: [(String, JSON)] = [
+      ("path", .string(artifact.path)),
+      ("format_version", .string("\(h.major).\(h.minor)")),
+      ("file_bytes", .int(artifact.bytes.count)),
+      ("producer", .object([("name", .string(m.producer.name)), ("version", .string(m.producer.version))])),
+      ("source", .object([("name", .string(m.compile.sourceName)), ("format", .string(m.compile.sourceFormat)),
+                          ("sha256", .string(m.compile.sourceSHA256))])),
+      ("flags", .array(m.compile.arguments.map { .string($0) })),
+      ("architecture", .object([
+        ("family", .string(a.family.name)), ("image_size", .int(a.imageSize)), ("patch_size", .int(a.patchSize)),
+        ("in_channels", .int(a.inChannels)), ("embed_dim", .int(a.embedDim)), ("depth", .int(a.depth)),
+        ("mlp_hidden", .int(a.mlpHidden)), ("class_tokens", .int(a.classTokens)),
+        ("distillation_tokens", .int(a.distillationTokens)), ("register_tokens", .int(a.registerTokens)),
+        ("tokens", .int(a.prefixTokens + a.patchTokens)), ("layer_scale", .bool(a.layerScale)),
+        ("norm_eps", .number(Double(a.normEps))), ("num_classes", .int(a.numClasses)),
+        ("pooling", .string(poolingName(a.pooling))), ("fc_norm", .bool(a.fcNorm)),
+      ])),
+      ("preprocessing", .object([
+        ("resize_shorter_side", .int(m.preprocessing.resizeShorterSide)), ("crop_size", .int(m.preprocessing.cropSize)),
+        ("mean", .floats(m.preprocessing.mean)), ("std", .floats(m.preprocessing.std)),
+        ("interpolation", .string(m.preprocessing.interpolation == .bilinear ? "bilinear" : "bicubic")),
+      ])),
+      ("calibration", .object([("images", .int(m.calibration.images)), ("sha256", .string(m.calibration.setSHA256))])),
+      ("blocks", .array(m.blocks.map { b in
+        .object([("index", .int(b.index)), ("heads", .int(b.heads)), ("dim", .int(b.dim)), ("mlp_hidden", .int(b.mlpHidden)),
+                 ("attention_removed", .bool(b.attentionRemoved)), ("frozen_fraction", .number(Double(b.frozenFraction))),
+                 ("frozen_whole_heads", .int(b.frozen.filter(\.wholeHead).count))])
+      })),
+      ("sections", .array(artifact.sections.map { s in
+        var f: [(String, JSON)] = [
+          ("name", .string(s.name)), ("dtype", .string(s.dtype.name)), ("shape", .array(s.shape.map { .int($0) })),
+          ("layout", .string(s.layout == .panelPacked ? "packed" : "rows")), ("compression", .string(s.compression.name)),
+          ("offset", .int(s.offset)), ("stored_bytes", .int(s.storedLength)), ("raw_bytes", .int(s.rawLength)),
+          ("crc32c", .string(String(s.checksum, radix: 16))),
+        ]
+        if let ok = verified[s.name] { f.append(("verified", .bool(ok))) }
+        return .object(f)
+      })),
+      ("total_bytes", .int(artifact.bytes.count)),
+      ("float32_weight_bytes", .int(floatWeightBytes)),
+    ]
+    if !verified.isEmpty {
+      fields.append(("verify", .object([("ok", .bool(firstFailure == nil)),
+                                        ("error", firstFailure.map { .string($0.description) } ?? .null)])))
+    }
+    return .object(fields)
+  }
+
+  private func poolingName(_ p: Manifest.Pooling) -> String {
+    switch p {
+    case .classToken: "class token"
+    case .meanPatch: "mean of patch tokens"
+    case .meanAll: "mean of all tokens"
+    case .unspecified: "unspecified"
+    }
+  }
+}
+
+func pad(_ n: Int, _ width: Int) -> String { String(n).padding(width) }
+func percent(_ x: Double) -> String { "\(Double(Int((x * 1000).rounded())) / 10)%" }
+func mib(_ bytes: Int) -> String { "\(Double(Int((Double(bytes) / 1_048_576 * 100).rounded())) / 100) MiB" }
+
+extension String {
+  func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}

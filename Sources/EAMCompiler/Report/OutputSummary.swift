@@ -1,0 +1,52 @@
+import EAMIngest
+
+/// Describes a model's output for people: top-5 classes for a 1000-class head, else a summary
+/// of each feature vector.
+public enum OutputSummary {
+  public static func describe(_ output: Tensor, names: [String]?) -> String {
+    let batch = output.shape[0], width = output.shape[1]
+    var lines: [String] = []
+    for b in 0..<batch {
+      let row = Array(output.values[(b * width)..<((b + 1) * width)])
+      let name = names?[b] ?? "image \(b)"
+      if width == 1000 || (width > 1 && width <= 100) {
+        let probs = softmax(row)
+        let top = probs.indices.sorted { probs[$0] > probs[$1] || (probs[$0] == probs[$1] && $0 < $1) }.prefix(5)
+        let labels = width == 1000 ? ImageNetLabels.names : nil
+        lines.append("\(name):")
+        for i in top {
+          let label = labels.map { $0[i] } ?? "class \(i)"
+          lines.append("  \(String(format3(Double(probs[i]) * 100)))%  \(label) (\(i))")
+        }
+      } else {
+        let norm = row.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
+        let mean = row.reduce(0) { $0 + Double($1) } / Double(width)
+        lines.append("\(name): \(width) features, L2 norm \(format3(norm)), mean \(format3(mean)), first \(row.prefix(4).map { format3(Double($0)) })")
+      }
+    }
+    return lines.joined(separator: "\n")
+  }
+
+  static func softmax(_ x: [Float]) -> [Float] {
+    let m = x.max() ?? 0
+    let e = x.map { Float(Double($0 - m).exp) }
+    let s = e.reduce(0, +)
+    return e.map { $0 / s }
+  }
+
+  static func format3(_ x: Double) -> String { "\(Double(Int((x * 1000).rounded())) / 1000)" }
+}
+
+extension Double {
+  var exp: Double {
+    #if canImport(Glibc)
+    return Glibc.exp(self)
+    #else
+    return Foundation.exp(self)
+    #endif
+  }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

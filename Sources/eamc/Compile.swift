@@ -1,0 +1,60 @@
+import ArgumentParser
+import EAMCompiler
+
+struct Compile: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Compile a checkpoint (.pth/.pt/.bin/.ckpt, .safetensors, .npz) into an .eam artifact.")
+
+  @Argument(help: "The checkpoint to compile.")
+  var checkpoint: String
+
+  @Option(name: .shortAndLong, help: "The artifact to write.")
+  var output: String
+
+  @Option(help: "Stored weight type: f32 or f16.")
+  var weights: String = "f32"
+
+  @Option(help: "Attention heads per block (default: width / 64).")
+  var heads: Int?
+
+  @Option(help: "Preprocessing: resize the shorter side to this many pixels (default: crop / 0.875).")
+  var resize: Int?
+
+  @Option(help: "Preprocessing: mean per RGB channel, e.g. 0.5,0.5,0.5 (default: ImageNet's).")
+  var mean: String?
+
+  @Option(help: "Preprocessing: standard deviation per RGB channel (default: ImageNet's).")
+  var std: String?
+
+  func run() throws {
+    var options = CompileOptions()
+    guard let precision = WeightPrecision(rawValue: weights) else { fail("--weights must be f32 or f16, not '\(weights)'") }
+    options.precision = precision
+    if let heads, heads < 1 { fail("--heads must be at least 1") }
+    options.overrides.heads = heads
+    if let resize, resize < 1 { fail("--resize must be at least 1") }
+    options.overrides.resizeShorterSide = resize
+    options.overrides.mean = try mean.map { try triple($0, "--mean") }
+    options.overrides.std = try std.map { try triple($0, "--std") }
+    do {
+      let summary = try Compiler.compile(checkpoint, to: output, options: options)
+      let a = summary.model.architecture
+      print("read \(checkpoint) (\(summary.format.rawValue), \(summary.origin)): \(a.family.name), \(summary.model.parameterCount) parameters")
+      for note in summary.model.notes { print("  note: \(note)") }
+      print("wrote \(output): \(summary.artifactBytes) bytes (float32 weights: \(summary.floatBytes) bytes)")
+    } catch let error as CompileError {
+      fail(error)
+    }
+  }
+
+  private func triple(_ s: String, _ flag: String) throws -> [Float] {
+    let parts = s.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
+    guard parts.count == 3, !s.split(separator: ",").contains(where: { Float($0.trimmingCharacters(in: .whitespaces)) == nil }) else {
+      fail("\(flag) takes three comma-separated numbers, not '\(s)'")
+    }
+    if flag == "--std", parts.contains(where: { $0 <= 0 }) { fail("--std values must be positive") }
+    return parts
+  }
+}
+
+import Foundation

@@ -1,0 +1,26 @@
+import ArgumentParser
+import EAMCompiler
+import EAMFormat
+
+struct Inspect: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Show an artifact's header, architecture, blocks and sections.")
+
+  @Argument(help: "The .eam artifact.")
+  var artifact: String
+
+  @Flag(help: "Print one JSON object instead of text.")
+  var json = false
+
+  @Flag(help: "Check every section's checksum.")
+  var verify = false
+
+  func run() throws {
+    let file: Artifact
+    do { file = try Artifact(path: artifact) } catch let error as FormatError { fail(error) }
+    var inspection = Inspection(artifact: file)
+    if verify { inspection.verify() }
+    print(json ? inspection.json.text : inspection.text)
+    if let failure = inspection.firstFailure { fail(failure) }
+  }
+}

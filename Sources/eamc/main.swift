@@ -1,1 +1,0 @@
-print("eamc: not built yet")
