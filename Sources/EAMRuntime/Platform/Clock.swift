@@ -16,7 +16,7 @@ public enum Clock {
   /// Peak resident set size of this process, in bytes.
   public static func peakRSS() -> Int {
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     return Int(usage.ru_maxrss) * 1024
   }
 }

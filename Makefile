@@ -1,0 +1,67 @@
+# eamc — the two commands a new machine needs: `make demo` and `make test`.
+# Each installs what it needs (Debian packages; Python tools in .venv where a step needs them).
+
+SHELL := /bin/bash
+APT_PACKAGES := libzstd-dev libprotobuf-c-dev protobuf-c-compiler pkg-config libjpeg62-turbo-dev libpng-dev
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SWIFT_RELEASE := swift build -c release
+BIN := $(shell pwd)/.build/release
+VENV := .venv
+PY := $(VENV)/bin/python
+OUT := out
+
+.PHONY: all deps build test demo bench fixtures schema python-tools clean
+
+all: build
+
+## Debian packages the build links against (installed only if missing).
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: deps
+	$(SWIFT_RELEASE)
+
+## The test suite. Reads committed fixtures (and ../shared when present); never needs torch.
+test: deps
+	swift build --build-tests
+	swift test --skip-build
+
+## The main job on the bundled example: compile the bundled DINOv2-S/14, inspect it, run it.
+demo: build
+	@mkdir -p $(OUT)
+	$(BIN)/eamc compile examples/models/dinov2_vits14_224.fp16.safetensors -o $(OUT)/dinov2_vits14.eam
+	$(BIN)/eamc inspect $(OUT)/dinov2_vits14.eam --verify
+	$(BIN)/eamc run $(OUT)/dinov2_vits14.eam --image examples/images/eval/*.jpg
+	$(BIN)/eamc bench $(OUT)/dinov2_vits14.eam --iters 10
+
+## Python tools for fixtures and benchmarks (torch, timm, onnxruntime; about 6 GB).
+python-tools: $(VENV)/.installed
+$(VENV)/.installed:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q torch timm onnxruntime onnx pillow safetensors numpy transformers
+	touch $@
+
+## Regenerates every committed fixture from the reference implementations.
+fixtures: python-tools
+	$(PY) scripts/make_model_fixtures.py
+	$(PY) scripts/seeded_weights.py
+	$(PY) scripts/make_dinov2_fixtures.py
+	$(PY) scripts/make_ingest_fixtures.py
+	$(PY) scripts/make_image_fixtures.py
+	$(PY) scripts/make_imagenet_labels.py
+
+## eamc against ONNX Runtime and PyTorch, side by side.
+bench: build python-tools
+	$(PY) scripts/bench.py --eamc $(BIN)/eamc
+
+## Regenerates the committed protobuf-c code from schemas/eam.proto.
+schema: deps
+	cd schemas && protoc-c --c_out=../Sources/CEAMFormat eam.proto
+	mv Sources/CEAMFormat/eam.pb-c.h Sources/CEAMFormat/include/eam.pb-c.h
+
+clean:
+	rm -rf .build $(OUT)

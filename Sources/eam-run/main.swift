@@ -1,1 +1,0 @@
-print("eam-run: not built yet")
