@@ -21,6 +21,7 @@ Run: /work/main/.venv/bin/python scripts/make_model_fixtures.py
 """
 from __future__ import annotations
 
+import json
 import math
 import sys
 from pathlib import Path
@@ -178,6 +179,27 @@ def hf_specs():
     return specs
 
 
+def hf_on_disk_state_dict(spec, model, x, y):
+    """transformers >= 5 renames modules internally (q_proj, layers.N, ...); the files on the Hub and
+    what save_pretrained writes keep the classic names (encoder.layer.N.attention.attention.query, ...).
+    Use save_pretrained's names, and check that from_pretrained on that file reproduces y exactly."""
+    import tempfile
+    from safetensors.torch import load_file
+    with tempfile.TemporaryDirectory() as d:
+        model.save_pretrained(d, safe_serialization=True)
+        sd = load_file(f"{d}/model.safetensors")
+        with open(f"{d}/config.json") as f:
+            hf_config = json.load(f)
+        again = spec["hf_cls"].from_pretrained(d, attn_implementation="eager").eval()
+        with torch.inference_mode():
+            out = again(pixel_values=x)
+            y2 = out.logits if spec["name"] == "hf_vit" else out.pooler_output
+        assert torch.equal(y, y2), "HF save/load round trip changed the output"
+    hf_config.pop("transformers_version", None)
+    write_json(OUT / f"{spec['name']}.hf_config.json", hf_config)
+    return {k: sd[k].contiguous().float() for k in sorted(sd)}
+
+
 def run_one(spec, seed):
     torch.manual_seed(seed)
     if "hf_cls" in spec:
@@ -197,6 +219,8 @@ def run_one(spec, seed):
             y = model(x)
     sd = {k: v.detach().contiguous().clone().float() for k, v in model.state_dict().items()}
     name = spec["name"]
+    if "hf_cls" in spec:
+        sd = hf_on_disk_state_dict(spec, model, x, y)
     save_file(sd, str(OUT / f"{name}.safetensors"), metadata={"format": "pt"})
     if spec.get("pth"):
         torch.save(sd, OUT / f"{name}.pth")
@@ -225,6 +249,8 @@ def run_one(spec, seed):
         desc["source"] = "transformers"
         desc["hf_class"] = f"transformers.{spec['hf_cls'].__name__}"
         desc["hf_config"] = spec["config"]
+        desc["files"].append(f"{name}.hf_config.json")
+        desc["key_names"] = "as written by save_pretrained / found on the Hugging Face Hub"
         desc["versions"]["transformers"] = transformers.__version__
     else:
         desc["source"] = "timm"
