@@ -65,6 +65,21 @@ def raw_png(width, height, bit_depth, color_type, rows, plte=None, trns=None) ->
     return out + chunk(b"IEND", b"")
 
 
+def adam7_png(rgb: np.ndarray) -> bytes:
+    """Hand-packs an interlaced (Adam7) 8-bit RGB PNG."""
+    h, w, _ = rgb.shape
+    data = b""
+    for x0, y0, dx, dy in [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4),
+                           (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]:
+        sub = rgb[y0::dy, x0::dx]
+        if sub.size:
+            data += b"".join(b"\x00" + r.tobytes() for r in sub)
+    out = b"\x89PNG\r\n\x1a\n"
+    out += chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 1))
+    out += chunk(b"IDAT", zlib.compress(data))
+    return out + chunk(b"IEND", b"")
+
+
 def pack_bits(values, bits):
     out, acc, n = bytearray(), 0, 0
     for v in values:
@@ -127,6 +142,7 @@ def synthetic_inputs():
     yield "la16.png", raw_png(w, h, 16, 4, [r[:, :2].tobytes() for r in v16])
     yield "grey16-trns.png", raw_png(w, h, 16, 0, [r[:, :1].tobytes() for r in v16 // 64], trns=[0, 7])
     yield "rgb8-trns.png", raw_png(w, h, 8, 2, [r.tobytes() for r in rgb], trns=[0, 1, 0, 2, 0, 3])
+    yield "rgb8-adam7.png", adam7_png(rgb)
     # JPEG flavours.
     yield "q90-420.jpg", pil_bytes(Image.fromarray(rgb), "JPEG", quality=90)
     yield "q95-444.jpg", pil_bytes(Image.fromarray(rgb), "JPEG", quality=95, subsampling=0)

@@ -10,7 +10,7 @@ import Testing
     "rgb8.png", "grey8.png", "grey1.png", "grey16.png", "la8.png", "rgba8.png", "p8.png",
     "p8-trns.png", "grey4.png", "grey2.png", "p4-short.png", "p2.png", "p8-short.png",
     "rgb16.png", "rgba16.png", "la16.png", "grey16-trns.png", "rgb8-trns.png",
-    "q90-420.jpg", "q95-444.jpg", "q80-422.jpg", "progressive.jpg", "grey.jpg", "cmyk.jpg",
+    "rgb8-adam7.png", "q90-420.jpg", "q95-444.jpg", "q80-422.jpg", "progressive.jpg", "grey.jpg", "cmyk.jpg",
   ]
 
   @Test(arguments: synthetic)
@@ -48,6 +48,32 @@ import Testing
     do { _ = try ImageDecoder.decode(path: "/nonexistent/x.jpg") } catch {
       #expect(error.description.hasPrefix("/nonexistent/x.jpg: cannot read"))
     }
+  }
+
+  /// Truncations and byte flips of valid files either decode or throw a one-line error naming
+  /// the input; they never crash or exit.
+  @Test(arguments: ["q90-420.jpg", "progressive.jpg", "cmyk.jpg", "rgb8.png", "p4-short.png", "rgb8-adam7.png"])
+  func damagedInputNeverCrashes(_ name: String) throws {
+    let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("decode/" + name))))
+    var variants: [[UInt8]] = []
+    for cut in Swift.stride(from: 0, to: original.count, by: 5) { variants.append(Array(original[..<cut])) }
+    for position in Swift.stride(from: 2, to: original.count, by: 3) {
+      var flipped = original
+      flipped[position] ^= UInt8(truncatingIfNeeded: 0x5A &+ position)
+      variants.append(flipped)
+    }
+    var rejected = 0
+    for bytes in variants {
+      do {
+        let image = try ImageDecoder.decode(bytes: bytes, name: "damaged-" + name)
+        #expect(image.pixels.count == image.width * image.height * 3)
+      } catch {
+        rejected += 1
+        #expect(error.description.hasPrefix("damaged-\(name): ") && !error.description.contains("\n"),
+                "\(error.description)")
+      }
+    }
+    #expect(rejected > 0)
   }
 
   /// Every calib image decodes to exactly PIL's RGB (checksum of the whole array).

@@ -65,11 +65,14 @@ enum NPYError: Error { case malformed(String) }
 
 /// sum((b + 1) * (i + 1) * K) mod 2^64, as in the fixture script.
 func checksum(_ bytes: [UInt8]) -> UInt64 {
-  var h: UInt64 = 0
-  for (i, b) in bytes.enumerated() {
-    h = h &+ (UInt64(b) &+ 1) &* (UInt64(i + 1) &* 0x9E37_79B9_7F4A_7C15)
+  bytes.withUnsafeBufferPointer { buffer in
+    var h: UInt64 = 0, weight: UInt64 = 0
+    for b in buffer {
+      weight = weight &+ 0x9E37_79B9_7F4A_7C15  // (i + 1) * K
+      h = h &+ (UInt64(b) &+ 1) &* weight
+    }
+    return h
   }
-  return h
 }
 
 /// Largest absolute difference and number of differing samples.

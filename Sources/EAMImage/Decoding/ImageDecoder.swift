@@ -6,6 +6,10 @@ import Darwin
 
 /// Decodes JPEG and PNG files into `RGBImage`, matching PIL's `Image.open(p).convert("RGB")`
 /// bit for bit (see `JPEGDecoder` and `PNGDecoder` for the per-mode rules).
+///
+/// Like PIL's `Image.open`, EXIF orientation, embedded colour profiles and PNG gamma are not
+/// applied, and only the first frame is read. Failures are `ImageError`s whose one-line
+/// description starts with the file name; nothing is ever printed and the process never exits.
 public enum ImageDecoder {
   /// Largest accepted width or height.
   public static let maxSide = 30_000
