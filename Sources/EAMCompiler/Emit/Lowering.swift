@@ -33,11 +33,17 @@ enum Lowering {
         types.append(.init(name: name, type: .f16))
       }
     }
-    func linearLayer(_ prefix: String, scale: [Float]? = nil) {
+    func linearLayer(_ prefix: String, scale: [Float]? = nil, keepRows: [Int]? = nil) {
       let weight = w[prefix + ".weight"]!
-      let n = weight.shape[0], k = weight.count / n
+      var n = weight.shape[0]
+      let k = weight.count / n
       var values = weight.values
       var bias = w[prefix + ".bias"]?.values ?? [Float](repeating: 0, count: n)
+      if let keepRows {
+        values = keepRows.flatMap { values[($0 * k)..<(($0 + 1) * k)] }
+        bias = keepRows.map { bias[$0] }
+        n = keepRows.count
+      }
       if let scale {
         for r in 0..<n {
           for c in 0..<k { values[r * k + c] *= scale[r] }
@@ -59,7 +65,7 @@ enum Lowering {
       if !block.attentionRemoved {
         plain(b + "norm1.weight", w[b + "norm1.weight"]!)
         plain(b + "norm1.bias", w[b + "norm1.bias"]!)
-        linearLayer(b + "attn.qkv")
+        linearLayer(b + "attn.qkv", keepRows: qkvRows(block))
         linearLayer(b + "attn.proj", scale: w[b + "ls1.gamma"]?.values)
       }
       plain(b + "norm2.weight", w[b + "norm2.weight"]!)
@@ -75,6 +81,27 @@ enum Lowering {
       linearLayer("head")
       if a.distillationTokens > 0 { linearLayer("head_dist") }
     }
+    for f in model.frozenMaps {
+      out.append(SectionPayload(name: f.maskSection, dtype: .u8, shape: [(f.mask.count + 7) / 8], compression: .zstd,
+                                bytes: f.packedMask))
+      out.append(SectionPayload(name: f.valuesSection, dtype: .u8, shape: [(f.codes.count * f.bits + 7) / 8],
+                                compression: .zstd, bytes: f.packedCodes))
+    }
     return (out, types)
+  }
+
+  /// Rows of the qkv weight the runtime needs: all but the Q and K rows of whole-frozen heads
+  /// (their attention map is a constant), in q, k, v order.
+  static func qkvRows(_ block: Manifest.Block) -> [Int]? {
+    let whole = Set(block.frozen.filter(\.wholeHead).map(\.head))
+    guard !whole.isEmpty else { return nil }
+    let hd = block.dim / block.heads
+    var rows: [Int] = []
+    for part in 0..<3 {
+      for h in 0..<block.heads where part == 2 || !whole.contains(h) {
+        rows += (0..<hd).map { part * block.dim + h * hd + $0 }
+      }
+    }
+    return rows
   }
 }

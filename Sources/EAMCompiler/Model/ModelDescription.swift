@@ -15,6 +15,8 @@ public struct ModelDescription: Sendable {
   public var weights: [String: Tensor]
   /// What recognition noticed and assumed, for the user (e.g. "heads: 6 (assumed head dim 64)").
   public var notes: [String]
+  /// Frozen attention maps decided by the EAM pass (their manifest entries are in `blocks`).
+  public var frozenMaps: [FrozenHeadMap] = []
 
   public init(architecture: Manifest.Architecture, preprocessing: Manifest.Preprocessing,
               blocks: [Manifest.Block], weights: [String: Tensor], notes: [String] = []) {

@@ -3,7 +3,7 @@ final class Arena {
   let batch: Int
   let x: AlignedBuffer        // residual stream [B·T, D]
   let normed: AlignedBuffer   // LayerNorm output, then attention output [B·T, D]
-  let wide: AlignedBuffer     // qkv [B·T, 3D] or MLP hidden [B·T, H]
+  let wide: AlignedBuffer     // qkv [B·T, ≤ 3D] or MLP hidden [B·T, H]
   let patches: AlignedBuffer  // im2col of one image [P, C·p·p]
   let scores: [AlignedBuffer] // one T×T attention map per thread
   let pooled: AlignedBuffer   // [B, D]

@@ -51,9 +51,8 @@ struct ViTForward {
     for block in plan.blocks {
       if let attn = block.attention {
         layerNorm(pool, x, normed, rows: rows, dim: d, attn.norm, eps: eps)
-        linear(pool, rows: rows, x: normed, ldx: d, attn.qkv, y: wide, ldy: 3 * d, epilogue: epilogueBias)
-        attention(pool, qkv: wide, out: normed, batch: batch, heads: attn.heads, block: block.index, arena: arena,
-                  observer: observer)
+        linear(pool, rows: rows, x: normed, ldx: d, attn.qkv, y: wide, ldy: attn.layout.width, epilogue: epilogueBias)
+        attention(pool, attn, qkv: wide, out: normed, batch: batch, block: block.index, arena: arena, observer: observer)
         linear(pool, rows: rows, x: normed, ldx: d, attn.proj, y: x, ldy: d, epilogue: epilogueBias | epilogueAccumulate)
       } else {
         eam_add(x, x, rows * d)  // lambda_vit's Block_shrink: x = x + x
@@ -108,11 +107,15 @@ struct ViTForward {
     }
   }
 
-  /// Multi-head self-attention for every image and head: softmax(scale · Q·Kᵀ) · V.
-  private func attention(_ pool: ThreadPool, qkv: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>,
-                         batch: Int, heads: Int, block: Int, arena: Arena, observer: AttentionObserver?)
+  /// Multi-head self-attention for every image and head: softmax(scale · Q·Kᵀ) · V, where frozen
+  /// entries keep their calibrated values (EAM). A whole-frozen head computes only P·V; rows
+  /// whose entries are all frozen skip their dot products.
+  private func attention(_ pool: ThreadPool, _ attn: AttentionPlan, qkv: UnsafeMutablePointer<Float>,
+                         out: UnsafeMutablePointer<Float>, batch: Int, block: Int, arena: Arena,
+                         observer: AttentionObserver?)
   {
-    let d = plan.dim, t = plan.tokens, hd = d / heads
+    let d = plan.dim, t = plan.tokens, heads = attn.heads, hd = d / heads
+    let ld = attn.layout.width
     let scale = 1 / Float(hd).squareRoot()
     let pairs = batch * heads
     let workers = min(pool.threadCount, pairs)
@@ -120,12 +123,29 @@ struct ViTForward {
       let scores = arena.scores[w].pointer
       for pair in (w * pairs / workers)..<((w + 1) * pairs / workers) {
         let b = pair / heads, h = pair % heads
-        let base = qkv + b * t * 3 * d
-        let q = base + h * hd, k = base + d + h * hd, v = base + 2 * d + h * hd
-        eam_gemm_nt(Int32(t), Int32(t), Int32(hd), scale, q, Int32(3 * d), k, Int32(3 * d), scores, Int32(t))
-        eam_softmax_rows(scores, Int32(t), Int32(t), Int32(t))
+        let base = qkv + b * t * ld
+        let v = base + attn.layout.v[h]
+        let o = out + b * t * d + h * hd
+        if let frozen = attn.frozen[h] {
+          if frozen.whole {
+            eam_gemm_nn(Int32(t), Int32(hd), Int32(t), frozen.values.pointer, Int32(t), v, Int32(ld), o, Int32(d), 0)
+            continue
+          }
+          let q = base + attn.layout.q[h]!, k = base + attn.layout.k[h]!
+          for (r0, n) in frozen.freeRowRuns {
+            eam_gemm_nt(Int32(n), Int32(t), Int32(hd), scale, q + r0 * ld, Int32(ld), k, Int32(ld), scores + r0 * t, Int32(t))
+          }
+          frozen.mask.withUnsafeBufferPointer { mask in
+            eam_softmax_rows_frozen(scores, Int32(t), Int32(t), Int32(t), mask.baseAddress, frozen.values.pointer,
+                                    frozen.freeMass.pointer)
+          }
+        } else {
+          let q = base + attn.layout.q[h]!, k = base + attn.layout.k[h]!
+          eam_gemm_nt(Int32(t), Int32(t), Int32(hd), scale, q, Int32(ld), k, Int32(ld), scores, Int32(t))
+          eam_softmax_rows(scores, Int32(t), Int32(t), Int32(t))
+        }
         observer?(block, b, h, scores, t)
-        eam_gemm_nn(Int32(t), Int32(hd), Int32(t), scores, Int32(t), v, Int32(3 * d), out + b * t * d + h * hd, Int32(d), 0)
+        eam_gemm_nn(Int32(t), Int32(hd), Int32(t), scores, Int32(t), v, Int32(ld), o, Int32(d), 0)
       }
     }
   }

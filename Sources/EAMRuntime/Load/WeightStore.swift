@@ -22,6 +22,15 @@ final class WeightStore {
 
   func has(_ name: String) -> Bool { artifact.section(name) != nil }
 
+  /// The raw bytes of a u8 section of exactly `count` bytes (decompressed, checksum verified).
+  func bytes(_ name: String, count: Int) throws(RuntimeError) -> [UInt8] {
+    guard let s = artifact.section(name) else { throw RuntimeError("section '\(name)' is missing", path: artifact.path) }
+    guard s.dtype == .u8, s.rawLength == count else {
+      throw RuntimeError("section '\(name)' holds \(s.rawLength) \(s.dtype.name) bytes, expected \(count) u8", path: artifact.path)
+    }
+    do throws(FormatError) { return try artifact.rawBytes(s, verify: verify) } catch { throw RuntimeError(error) }
+  }
+
   /// A float pointer to the section `name`, checked to have `shape` and `layout`.
   func floats(_ name: String, shape: [Int], layout: Layout = .rowMajor) throws(RuntimeError) -> UnsafePointer<Float> {
     guard let s = artifact.section(name) else { throw RuntimeError("section '\(name)' is missing", path: artifact.path) }

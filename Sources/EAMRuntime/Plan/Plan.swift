@@ -31,6 +31,10 @@ struct AttentionPlan {
   let qkv: LinearWeights
   let proj: LinearWeights
   let heads: Int
+  /// Column offsets of each head's Q, K, V in the qkv output.
+  let layout: QKVLayout
+  /// Per head: its frozen map, if EAM froze any of its entries.
+  let frozen: [FrozenHead?]
 }
 
 /// One transformer block, as the executor runs it.
@@ -96,10 +100,19 @@ struct ViTPlan {
       }
       var attention: AttentionPlan?
       if !b.attentionRemoved {
+        var frozen = [FrozenHead?](repeating: nil, count: b.heads)
+        for f in b.frozen {
+          guard f.head < b.heads, frozen[f.head] == nil else {
+            throw RuntimeError("manifest block \(b.index) has an invalid or repeated frozen head \(f.head)", path: path)
+          }
+          frozen[f.head] = try FrozenHead(f, tokens: tokens, store: store, block: b.index)
+        }
+        let whole = Set(b.frozen.filter(\.wholeHead).map(\.head))
+        let layout = QKVLayout(dim: d, heads: b.heads, wholeFrozen: whole)
         attention = AttentionPlan(norm: try NormWeights(store, p + "norm1", dim: d),
-                                  qkv: try LinearWeights(store, p + "attn.qkv", n: 3 * d, k: d),
+                                  qkv: try LinearWeights(store, p + "attn.qkv", n: layout.width, k: d),
                                   proj: try LinearWeights(store, p + "attn.proj", n: d, k: d),
-                                  heads: b.heads)
+                                  heads: b.heads, layout: layout, frozen: frozen)
       }
       blocks.append(BlockPlan(index: b.index, attention: attention,
                               norm2: try NormWeights(store, p + "norm2", dim: d),

@@ -1,0 +1,96 @@
+import EAMFormat
+
+/// A head's frozen attention map, decoded at load: dense values, a byte mask and the probability
+/// mass each row leaves to its free entries.
+final class FrozenHead {
+  let tokens: Int
+  /// Every entry frozen: the map is constant, no Q·Kᵀ and no softmax.
+  let whole: Bool
+  /// T×T, 1 where frozen.
+  let mask: [UInt8]
+  /// T×T frozen values (0 where free).
+  let values: AlignedBuffer
+  /// Per row: 1 − Σ frozen values, clamped to [0, 1].
+  let freeMass: AlignedBuffer
+  /// Runs of rows that have at least one free entry: (first row, count).
+  let freeRowRuns: [(Int, Int)]
+  /// Entries frozen.
+  let frozenCount: Int
+
+  init(_ f: Manifest.FrozenMap, tokens t: Int, store: WeightStore, block: Int) throws(RuntimeError) {
+    let path = store.artifact.path
+    guard f.bits >= 1, f.bits <= 8, f.scale.isFinite, f.scale >= 0 else {
+      throw RuntimeError("block \(block) head \(f.head): frozen map has \(f.bits) bits and scale \(f.scale)", path: path)
+    }
+    let entries = t * t
+    let maskBytes = try store.bytes(f.maskSection, count: (entries + 7) / 8)
+    var mask = [UInt8](repeating: 0, count: entries)
+    var frozen = 0
+    for i in 0..<entries where maskBytes[i >> 3] & (1 << UInt8(i & 7)) != 0 {
+      mask[i] = 1
+      frozen += 1
+    }
+    guard frozen == f.frozenEntries, frozen > 0 else {
+      throw RuntimeError("block \(block) head \(f.head): mask marks \(frozen) entries, the manifest says \(f.frozenEntries)", path: path)
+    }
+    let codes = try store.bytes(f.valuesSection, count: (frozen * f.bits + 7) / 8)
+    let values = AlignedBuffer(count: entries)
+    var bit = 0
+    let codeMask = (1 << f.bits) - 1
+    for i in 0..<entries where mask[i] != 0 {
+      var code = 0
+      for b in 0..<f.bits where codes[(bit + b) >> 3] & (1 << UInt8((bit + b) & 7)) != 0 { code |= 1 << b }
+      bit += f.bits
+      values.pointer[i] = Float(code & codeMask) * f.scale
+    }
+    let freeMass = AlignedBuffer(count: t)
+    var runs: [(Int, Int)] = []
+    for r in 0..<t {
+      var mass: Float = 1
+      var free = false
+      for j in 0..<t {
+        if mask[r * t + j] != 0 { mass -= values.pointer[r * t + j] } else { free = true }
+      }
+      freeMass.pointer[r] = min(1, max(0, mass))
+      if free {
+        if let last = runs.last, last.0 + last.1 == r { runs[runs.count - 1].1 += 1 } else { runs.append((r, 1)) }
+      }
+    }
+    guard f.wholeHead == (frozen == entries) else {
+      throw RuntimeError("block \(block) head \(f.head): whole_head does not match the mask", path: path)
+    }
+    self.tokens = t
+    self.whole = f.wholeHead
+    self.mask = mask
+    self.values = values
+    self.freeMass = freeMass
+    self.freeRowRuns = runs
+    self.frozenCount = frozen
+  }
+}
+
+/// Where each head's Q, K and V columns are in the (possibly compacted) qkv projection output.
+/// Whole-frozen heads need no Q and K: the compiler drops those rows of the qkv weight.
+struct QKVLayout {
+  let width: Int
+  let q: [Int?]
+  let k: [Int?]
+  let v: [Int]
+
+  init(dim: Int, heads: Int, wholeFrozen: Set<Int>) {
+    let hd = dim / heads
+    var offset = 0
+    var q: [Int?] = [], k: [Int?] = [], v: [Int] = []
+    for h in 0..<heads {
+      if wholeFrozen.contains(h) { q.append(nil) } else { q.append(offset); offset += hd }
+    }
+    for h in 0..<heads {
+      if wholeFrozen.contains(h) { k.append(nil) } else { k.append(offset); offset += hd }
+    }
+    for _ in 0..<heads { v.append(offset); offset += hd }
+    self.width = offset
+    self.q = q
+    self.k = k
+    self.v = v
+  }
+}
