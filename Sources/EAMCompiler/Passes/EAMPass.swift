@@ -1,0 +1,150 @@
+import EAMFormat
+
+/// What the EAM pass needs to know about one head's attention map over the calibration set.
+public struct HeadEntryStatistics: Sendable {
+  public var tokens: Int
+  /// Per entry (T×T, row-major): Shannon entropy of the coefficient's histogram across images.
+  public var entropy: [Float]
+  /// Per entry: mean and standard deviation across images.
+  public var mean: [Float]
+  public var std: [Float]
+
+  public init(tokens: Int, entropy: [Float], mean: [Float], std: [Float]) {
+    self.tokens = tokens
+    self.entropy = entropy
+    self.mean = mean
+    self.std = std
+  }
+}
+
+/// How entries are ranked for freezing.
+public enum SelectionCriterion: String, Sendable, CaseIterable {
+  /// Lowest histogram entropy first, standard deviation breaking ties (EAM).
+  case entropy
+  /// Lowest standard deviation first (a control).
+  case std
+  /// Uniformly random (a control).
+  case random
+}
+
+/// How the sparsity budget is shared out.
+public enum BudgetAllocation: String, Sendable, CaseIterable {
+  /// One ranking over every entry of the model.
+  case global
+  /// The same fraction in every layer.
+  case perLayer = "per-layer"
+  /// The same fraction in every head.
+  case perHead = "per-head"
+}
+
+/// Settings of the EAM pass.
+public struct EAMOptions: Sendable {
+  /// Fraction of all attention-map entries to freeze, 0...1.
+  public var sparsity: Double = 0.2
+  /// Bits per frozen value, 1...8.
+  public var bits: Int = 2
+  public var criterion: SelectionCriterion = .entropy
+  public var allocation: BudgetAllocation = .global
+  /// Seed of the random control.
+  public var seed: UInt64 = 0x5EED
+  public init() {}
+}
+
+/// EAM: freezes the attention-map entries that carry the least information across inputs to a
+/// calibrated constant stored in a few bits. A value → value transform of the model description.
+public enum EAMPass {
+  /// `statistics[layer][head]` for every block that has attention (nil for removed attention).
+  public static func apply(_ model: ModelDescription, statistics: [[HeadEntryStatistics]?], options: EAMOptions)
+    -> ModelDescription
+  {
+    var m = model
+    // Candidate entries: (layer, head, entry) with their rank keys.
+    struct Key { var layer: Int32; var head: Int32; var entry: Int32; var primary: Float; var secondary: Float }
+    var groups: [[Key]] = []  // one group per budget unit
+    var rng = SplitMix64(seed: options.seed)
+    var global: [Key] = []
+    for (l, heads) in statistics.enumerated() {
+      guard let heads else { continue }
+      var layerKeys: [Key] = []
+      for (h, s) in heads.enumerated() {
+        var keys: [Key] = []
+        keys.reserveCapacity(s.entropy.count)
+        for e in 0..<s.entropy.count {
+          let (p, q): (Float, Float)
+          switch options.criterion {
+          case .entropy: (p, q) = (s.entropy[e], s.std[e])
+          case .std: (p, q) = (s.std[e], s.entropy[e])
+          case .random: (p, q) = (Float(rng.next() >> 40), 0)
+          }
+          keys.append(Key(layer: Int32(l), head: Int32(h), entry: Int32(e), primary: p, secondary: q))
+        }
+        switch options.allocation {
+        case .perHead: groups.append(keys)
+        case .perLayer: layerKeys += keys
+        case .global: global += keys
+        }
+      }
+      if options.allocation == .perLayer { groups.append(layerKeys) }
+    }
+    if options.allocation == .global { groups = [global] }
+
+    // Choose the lowest-ranked fraction of each group (ties broken by position: deterministic).
+    var chosen: [Int: [Int32]] = [:]  // layer * 65536 + head -> entries
+    for var g in groups {
+      let count = Int((Double(g.count) * options.sparsity).rounded())
+      guard count > 0 else { continue }
+      g.sort {
+        ($0.primary, $0.secondary, $0.layer, $0.head, $0.entry) < ($1.primary, $1.secondary, $1.layer, $1.head, $1.entry)
+      }
+      for k in g.prefix(count) { chosen[Int(k.layer) * 65536 + Int(k.head), default: []].append(k.entry) }
+    }
+
+    // Frozen values: per head, the calibrated mean quantised to `bits` with one scale per head.
+    let levels = Float((1 << options.bits) - 1)
+    for key in chosen.keys.sorted() {
+      let l = key / 65536, h = key % 65536
+      let s = statistics[l]![h]
+      let t = s.tokens
+      var mask = [Bool](repeating: false, count: t * t)
+      for e in chosen[key]! { mask[Int(e)] = true }
+      let frozenEntries = (0..<(t * t)).filter { mask[$0] }
+      let maxValue = frozenEntries.map { s.mean[$0] }.max() ?? 0
+      let scale = maxValue > 0 ? maxValue / levels : 0
+      let codes = frozenEntries.map { e -> UInt8 in
+        scale > 0 ? UInt8(min(levels, max(0, (s.mean[e] / scale).rounded()))) : 0
+      }
+      let map = FrozenHeadMap(block: l, head: h, tokens: t, mask: mask, codes: codes, bits: options.bits, scale: scale)
+      m.frozenMaps.append(map)
+      var f = Manifest.FrozenMap()
+      f.head = h
+      f.frozenEntries = codes.count
+      f.bits = options.bits
+      f.scale = scale
+      f.maskSection = map.maskSection
+      f.valuesSection = map.valuesSection
+      f.wholeHead = map.isWholeHead
+      m.blocks[l].frozen.append(f)
+    }
+    for l in m.blocks.indices {
+      let heads = m.blocks[l].heads
+      let t = statistics.indices.contains(l) ? statistics[l]?.first?.tokens ?? 0 : 0
+      let total = heads * t * t
+      let frozen = m.blocks[l].frozen.reduce(0) { $0 + $1.frozenEntries }
+      m.blocks[l].frozenFraction = total > 0 ? Float(Double(frozen) / Double(total)) : 0
+    }
+    return m
+  }
+}
+
+/// A small deterministic generator (splitmix64) for the random control.
+struct SplitMix64 {
+  var state: UInt64
+  init(seed: UInt64) { state = seed }
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}
