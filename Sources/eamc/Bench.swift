@@ -28,7 +28,7 @@ struct Bench: ParsableCommand {
     if let threads { options.threads = threads }
     let t0 = Clock.now()
     let model: Model
-    do { model = try Model(path: artifact, options: options) } catch let e as RuntimeError { fail(e) }
+    do throws(RuntimeError) { model = try Model(path: artifact, options: options) } catch { fail(error) }
     let load = Clock.now() - t0
     let r = Benchmark.measure(model, batch: batch, iterations: iters, loadSeconds: load)
     print(json ? BenchReport.json(r, artifact: artifact).text : BenchReport.text(r, artifact: artifact))

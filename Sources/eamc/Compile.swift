@@ -36,14 +36,17 @@ struct Compile: ParsableCommand {
     options.overrides.resizeShorterSide = resize
     options.overrides.mean = try mean.map { try triple($0, "--mean") }
     options.overrides.std = try std.map { try triple($0, "--std") }
+    let summary: CompileSummary
+    do throws(CompileError) {
+      summary = try Compiler.compile(checkpoint, to: output, options: options)
+    } catch {
+      fail(error)
+    }
     do {
-      let summary = try Compiler.compile(checkpoint, to: output, options: options)
       let a = summary.model.architecture
       print("read \(checkpoint) (\(summary.format.rawValue), \(summary.origin)): \(a.family.name), \(summary.model.parameterCount) parameters")
       for note in summary.model.notes { print("  note: \(note)") }
       print("wrote \(output): \(summary.artifactBytes) bytes (float32 weights: \(summary.floatBytes) bytes)")
-    } catch let error as CompileError {
-      fail(error)
     }
   }
 

@@ -17,7 +17,7 @@ struct Inspect: ParsableCommand {
 
   func run() throws {
     let file: Artifact
-    do { file = try Artifact(path: artifact) } catch let error as FormatError { fail(error) }
+    do throws(FormatError) { file = try Artifact(path: artifact) } catch { fail(error) }
     var inspection = Inspection(artifact: file)
     if verify { inspection.verify() }
     print(json ? inspection.json.text : inspection.text)

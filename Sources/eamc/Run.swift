@@ -32,13 +32,13 @@ struct Run: ParsableCommand {
     if let threads { options.threads = threads }
     options.verify = !noVerify
     let model: Model
-    do { model = try Model(path: artifact, options: options) } catch let e as RuntimeError { fail(e) }
+    do throws(RuntimeError) { model = try Model(path: artifact, options: options) } catch { fail(error) }
 
     let batch: Int
     let values: [Float]
     if let input {
       let tensor: Tensor
-      do { tensor = try NPY.read(path: input) } catch let e as IngestError { fail(e) }
+      do throws(IngestError) { tensor = try NPY.read(path: input) } catch { fail(error) }
       let shape = model.inputShape
       guard tensor.shape.count == 4, Array(tensor.shape[1...]) == shape else {
         fail("\(input): shape \(tensor.shape), the model takes [N, \(shape.map(String.init).joined(separator: ", "))]")
@@ -46,17 +46,17 @@ struct Run: ParsableCommand {
       batch = tensor.shape[0]
       values = tensor.values
     } else {
-      do {
+      do throws(CompileError) {
         values = try ImageInput.batch(paths: image, preprocessing: model.manifest.preprocessing)
-      } catch let e as CompileError { fail(e) }
+      } catch { fail(error) }
       batch = image.count
     }
     guard batch > 0 else { fail("the input holds no images") }
     let out: [Float]
-    do { out = try model.run(values, batch: batch) } catch let e as RuntimeError { fail(e) }
+    do throws(RuntimeError) { out = try model.run(values, batch: batch) } catch { fail(error) }
     let result = Tensor(shape: [batch, model.outputWidth], values: out)
     if let output {
-      do { try AtomicFile.write(NPY.encode(result), to: output) } catch let e as AtomicFile.WriteError { fail(e) }
+      do throws(AtomicFile.WriteError) { try AtomicFile.write(NPY.encode(result), to: output) } catch { fail(error) }
       print("wrote \(output): [\(batch), \(model.outputWidth)] float32")
     }
     if !image.isEmpty || output == nil {

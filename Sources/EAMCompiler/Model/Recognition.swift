@@ -59,6 +59,7 @@ public enum Recognition {
     a.classTokens = checker.optional("cls_token", [1, 1, dim]) ? 1 : 0
     a.distillationTokens = checker.optional("dist_token", [1, 1, dim]) ? 1 : 0
     if let reg = w["reg_token"] {
+      checker.used.insert("reg_token")
       guard reg.shape.count == 3, reg.shape[0] == 1, reg.shape[2] == dim else {
         throw ModelError("reg_token has shape \(reg.shape), expected [1, R, \(dim)]")
       }
@@ -67,11 +68,16 @@ public enum Recognition {
     let pos = try checker.require("pos_embed", rank: 3)
     guard pos.shape[0] == 1, pos.shape[2] == dim else { throw ModelError("pos_embed has shape \(pos.shape), expected [1, N, \(dim)]") }
     let posTokens = pos.shape[1]
-    if let side = squareSide(posTokens - a.prefixTokens), posTokens > a.prefixTokens {
+    // The position embedding covers the prefix tokens (timm's default) or only the patches
+    // (`no_embed_class`, as DINOv2 with registers uses). When both readings give a square grid,
+    // registers decide: timm's register models are no_embed_class.
+    let covering = posTokens > a.prefixTokens ? squareSide(posTokens - a.prefixTokens) : nil
+    let patchesOnly = a.prefixTokens > 0 ? squareSide(posTokens) : nil
+    if let side = covering, patchesOnly == nil || a.registerTokens == 0 {
       a.posEmbedCoversPrefix = true
       a.imageSize = side * p
-    } else if let side = squareSide(posTokens) {
-      a.posEmbedCoversPrefix = false
+    } else if let side = patchesOnly ?? (a.prefixTokens == 0 ? squareSide(posTokens) : nil) {
+      a.posEmbedCoversPrefix = a.prefixTokens == 0
       a.imageSize = side * p
     } else {
       throw ModelError("pos_embed has \(posTokens) positions: not a square grid plus \(a.prefixTokens) prefix tokens")
@@ -129,6 +135,7 @@ public enum Recognition {
       a.pooling = a.classTokens > 0 ? .classToken : .meanPatch
     }
     if let head = w["head.weight"] {
+      checker.used.insert("head.weight")
       guard head.shape.count == 2, head.shape[1] == dim else { throw ModelError("head.weight has shape \(head.shape), expected [classes, \(dim)]") }
       a.numClasses = head.shape[0]
       checker.expect("head.bias", [a.numClasses])
