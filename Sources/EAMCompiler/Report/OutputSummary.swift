@@ -21,7 +21,7 @@ public enum OutputSummary {
       } else {
         let norm = row.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
         let mean = row.reduce(0) { $0 + Double($1) } / Double(width)
-        lines.append("\(name): \(width) features, L2 norm \(format3(norm)), mean \(format3(mean)), first \(row.prefix(4).map { format3(Double($0)) })")
+        lines.append("\(name): \(width) features, L2 norm \(format3(norm)), mean \(format3(mean)), first [\(row.prefix(4).map { format3(Double($0)) }.joined(separator: ", "))]")
       }
     }
     return lines.joined(separator: "\n")
