@@ -19,6 +19,12 @@ public final class Artifact {
     try self.init(bytes: mapping.bytes, path: path, owner: mapping)
   }
 
+  /// Validates an artifact held in memory (copied into an aligned buffer).
+  public convenience init(bytes: [UInt8], name: String) throws(FormatError) {
+    let storage = FileMapping(copying: bytes, name: name)
+    try self.init(bytes: storage.bytes, path: name, owner: storage)
+  }
+
   /// Validates an artifact in `bytes`, which must outlive this object unless `owner` keeps them.
   public init(bytes: UnsafeRawBufferPointer, path: String, owner: FileMapping? = nil) throws(FormatError) {
     self.path = path
