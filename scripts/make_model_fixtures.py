@@ -200,6 +200,22 @@ def hf_on_disk_state_dict(spec, model, x, y):
     return {k: sd[k].contiguous().float() for k in sorted(sd)}
 
 
+def verify_files(spec, x, y):
+    """A freshly built model loading the written file(s) (strict) must reproduce y exactly."""
+    from safetensors.torch import load_file
+    name = spec["name"]
+    files = [load_file(str(OUT / f"{name}.safetensors"))]
+    if spec.get("pth"):
+        files.append(torch.load(OUT / f"{name}.pth", weights_only=True))
+    if "hf_cls" in spec:
+        return  # checked through save_pretrained / from_pretrained in hf_on_disk_state_dict
+    for sd in files:
+        fresh = build_timm(spec).eval()
+        fresh.load_state_dict(sd, strict=True)
+        with torch.inference_mode():
+            assert torch.equal(fresh(x), y), f"{name}: reloaded weights do not reproduce the output"
+
+
 def run_one(spec, seed):
     torch.manual_seed(seed)
     if "hf_cls" in spec:
@@ -224,6 +240,7 @@ def run_one(spec, seed):
     save_file(sd, str(OUT / f"{name}.safetensors"), metadata={"format": "pt"})
     if spec.get("pth"):
         torch.save(sd, OUT / f"{name}.pth")
+    verify_files(spec, x, y)
     save_npy(OUT / f"{name}.input.npy", x)
     save_npy(OUT / f"{name}.output.npy", y)
     desc = {
