@@ -1,5 +1,5 @@
 // Seeded full-size weights: Swift port of scripts/seeded_weights.py (rule: SEEDED_WEIGHTS.md).
-// Plain Swift, no Foundation. Kept as .txt so it is not compiled here; move it into a test target.
+// Plain Swift, no Foundation. Moved here from Tests/Fixtures/seeded/SeededWeights.swift.txt.
 // Checked bit-exact against the Python generator (first4_bits / bits_sum_mod2_64 in
 // NAME.weights-check.json, and test-vectors.json) for all 632 tensors of the 4 models, -O and -Onone.
 // Uses Double.squareRoot(): without Foundation/Glibc on Linux, link with -lm when built standalone.
