@@ -189,3 +189,43 @@ final class CallLog: @unchecked Sendable {
     }
   }
 }
+
+@Suite struct SwinVariants {
+  @Test func f16WeightsStayClose() throws {
+    let fixture = try FixtureModel(SwinFixtures.small)
+    var options = CompileOptions()
+    options.precision = .f16
+    options.overrides.imageSize = 64
+    let artifact = Paths.temporary("swin_tiny-f16.eam")
+    _ = try Compiler.compile(fixture.path(".safetensors"), to: artifact, options: options)
+    let x = try NPY.read(path: fixture.path(".input.npy"))
+    let y = try NPY.read(path: fixture.path(".output.npy"))
+    let (cosine, _) = agreement(try Model(path: artifact).run(x.values, batch: 2), y.values)
+    #expect(cosine >= 0.9995, "cosine \(cosine) with f16 weights")
+  }
+
+  /// timm < 0.9 stored each patch merging at the end of the previous stage.
+  @Test func oldTimmDownsampleLayoutIsRenamed() throws {
+    let fixture = try FixtureModel(SwinFixtures.small)
+    let tensors = try CheckpointReader.read(path: fixture.path(".safetensors")).tensors
+    var old: [String: Tensor] = [:]
+    for (name, t) in tensors {
+      old[name.hasPrefix("layers.1.downsample.") ? name.replacingOccurrences(of: "layers.1.", with: "layers.0.") : name] = t
+    }
+    var overrides = ModelOverrides()
+    overrides.imageSize = 64
+    let a = try Recognition.describe(SwinFixtures.checkpoint(tensors), overrides: overrides)
+    let b = try Recognition.describe(SwinFixtures.checkpoint(old), overrides: overrides)
+    #expect(a.blocks == b.blocks && a.architecture == b.architecture)
+    #expect(Set(a.weights.keys) == Set(b.weights.keys))
+  }
+
+  @Test func wrongImageSizeIsExplained() throws {
+    let fixture = try FixtureModel(SwinFixtures.small)
+    var overrides = ModelOverrides()
+    overrides.imageSize = 72  // grid 18: window 4 does not divide it
+    #expect {
+      _ = try Recognition.describe(try CheckpointReader.read(path: fixture.path(".safetensors")), overrides: overrides)
+    } throws: { "\($0)".contains("window 4 does not divide") }
+  }
+}

@@ -75,6 +75,7 @@ struct SwinPlan {
     let d0 = a.embedDim, p = a.patchSize
     guard d0 > 0, d0 <= 65536, p > 0, p <= 1024, a.inChannels > 0, a.inChannels <= 16,
           a.imageSize > 0, a.imageSize <= 16384, a.imageSize % p == 0,
+          (a.imageSize / p) * (a.imageSize / p) <= 1 << 20,
           !a.stageDepths.isEmpty, a.stageDepths.count <= 16, a.stageDepths.allSatisfy({ $0 > 0 }),
           a.stageDepths.reduce(0, +) == m.blocks.count, a.depth == m.blocks.count, a.depth <= 4096
     else {
@@ -109,7 +110,7 @@ struct SwinPlan {
         let b = m.blocks[next]
         let w = b.windowSize, shift = b.shiftSize
         guard b.index == next, b.stage == s, b.dim == dim, b.resolution == resolution, b.heads > 0, dim % b.heads == 0,
-              w > 0, w <= resolution, resolution % w == 0, shift >= 0, shift < w, b.mlpHidden > 0, b.mlpHidden <= 1 << 20,
+              w > 0, w <= 32, w <= resolution, resolution % w == 0, shift >= 0, shift < w, b.mlpHidden > 0, b.mlpHidden <= 1 << 20,
               b.mergeBefore == (s > 0 && i == 0)
         else {
           throw RuntimeError("manifest block \(next) is inconsistent (stage \(b.stage), width \(b.dim), grid \(b.resolution), window \(w), shift \(shift), heads \(b.heads))", path: path)
