@@ -220,6 +220,15 @@ final class CallLog: @unchecked Sendable {
     #expect(Set(a.weights.keys) == Set(b.weights.keys))
   }
 
+  @Test func inspectionShowsStagesAndSections() throws {
+    let fixture = try FixtureModel(SwinFixtures.small)
+    let path = try SwinFixtures.compile(fixture.path(".safetensors"), imageSize: 64, name: "swin_tiny-inspect")
+    let text = Inspection(artifact: try Artifact(path: path)).text
+    #expect(text.contains("stages [2, 2], heads [2, 4], window 4, patch norm yes, window/shift per block 4 4/2 4 4/2"), "\(text)")
+    #expect(text.contains("layers.1.blocks.1.attn.relative_position_bias"))
+    #expect(text.contains("layers.1.downsample.reduction.weight"))
+  }
+
   @Test func wrongImageSizeIsExplained() throws {
     let fixture = try FixtureModel(SwinFixtures.small)
     var overrides = ModelOverrides()
