@@ -21,6 +21,7 @@ public struct CompileOptions: Sendable {
   public var normalisedArguments: [String] {
     var args = ["--weights=\(precision.rawValue)"]
     if let h = overrides.heads { args.append("--heads=\(h)") }
+    if let i = overrides.imageSize { args.append("--image-size=\(i)") }
     if let r = overrides.resizeShorterSide { args.append("--resize=\(r)") }
     if let c = overrides.cropSize { args.append("--crop=\(c)") }
     if let m = overrides.mean { args.append("--mean=" + m.map { "\($0)" }.joined(separator: ",")) }

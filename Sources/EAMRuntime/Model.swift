@@ -15,7 +15,7 @@ public final class Model {
   public var manifest: Manifest { artifact.manifest }
   public let pool: ThreadPool
   let store: WeightStore
-  let plan: ViTPlan
+  let plan: ModelPlan
   private var arena: Arena?
   /// Called with every attention map of the next runs (calibration).
   public var attentionObserver: AttentionObserver?
@@ -30,7 +30,9 @@ public final class Model {
   public init(artifact: Artifact, options: LoadOptions = LoadOptions()) throws(RuntimeError) {
     self.artifact = artifact
     store = WeightStore(artifact: artifact, verify: options.verify)
-    plan = try ViTPlan(manifest: artifact.manifest, store: store)
+    plan = artifact.manifest.architecture.family == .swin
+      ? .swin(try SwinPlan(manifest: artifact.manifest, store: store))
+      : .vit(try ViTPlan(manifest: artifact.manifest, store: store))
     pool = ThreadPool(threads: options.threads)
   }
 
@@ -41,7 +43,12 @@ public final class Model {
   }
 
   /// Values per image in the output: classes, or the feature width.
-  public var outputWidth: Int { plan.outputWidth }
+  public var outputWidth: Int {
+    switch plan {
+    case .vit(let p): p.outputWidth
+    case .swin(let p): p.outputWidth
+    }
+  }
 
   /// Bytes of weights converted at load instead of used in place from the file.
   public var copiedWeightBytes: Int { store.copiedBytes }
@@ -51,7 +58,11 @@ public final class Model {
 
   /// Sizes the activation arena for `batch` images ahead of the first run.
   public func reserve(batch: Int) {
-    if arena == nil || arena!.batch < batch { arena = Arena(plan: plan, batch: batch, threads: pool.threadCount) }
+    guard arena == nil || arena!.batch < batch else { return }
+    switch plan {
+    case .vit(let p): arena = Arena(plan: p, batch: batch, threads: pool.threadCount)
+    case .swin(let p): arena = Arena(plan: p, batch: batch, threads: pool.threadCount)
+    }
   }
 
   /// Runs `batch` images (`batch × inputShape` floats, preprocessed) into `output`
@@ -59,8 +70,14 @@ public final class Model {
   public func run(_ input: UnsafePointer<Float>, batch: Int, into output: UnsafeMutablePointer<Float>) {
     precondition(batch > 0)
     reserve(batch: batch)
-    ViTForward(plan: plan).run(input: input, batch: batch, output: output, arena: arena!, pool: pool,
+    switch plan {
+    case .vit(let p):
+      ViTForward(plan: p).run(input: input, batch: batch, output: output, arena: arena!, pool: pool,
+                              observer: attentionObserver)
+    case .swin(let p):
+      SwinForward(plan: p).run(input: input, batch: batch, output: output, arena: arena!, pool: pool,
                                observer: attentionObserver)
+    }
   }
 
   /// Runs a batch given as an array; checks its size.

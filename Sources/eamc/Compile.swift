@@ -17,6 +17,9 @@ struct Compile: ParsableCommand {
   @Option(help: "Attention heads per block (default: width / 64).")
   var heads: Int?
 
+  @Option(name: .customLong("image-size"), help: "Input image side for checkpoints that do not record it (Swin; default 224).")
+  var imageSize: Int?
+
   @Option(help: "Preprocessing: resize the shorter side to this many pixels (default: crop / 0.875).")
   var resize: Int?
 
@@ -32,6 +35,8 @@ struct Compile: ParsableCommand {
     options.precision = precision
     if let heads, heads < 1 { fail("--heads must be at least 1") }
     options.overrides.heads = heads
+    if let imageSize, imageSize < 1 { fail("--image-size must be at least 1") }
+    options.overrides.imageSize = imageSize
     if let resize, resize < 1 { fail("--resize must be at least 1") }
     options.overrides.resizeShorterSide = resize
     options.overrides.mean = try mean.map { try triple($0, "--mean") }

@@ -54,6 +54,11 @@ enum Lowering {
       plain(prefix + ".bias", Tensor(shape: [n], values: bias))
     }
 
+    if a.family == .swin {
+      SwinLowering.sections(for: model, linear: { linear($0, $1, n: $2, k: $3) }, plain: plain)
+      return (out, types)
+    }
+
     let patch = w["patch_embed.proj.weight"]!
     linear("patch_embed.proj.weight", patch.values, n: a.embedDim, k: patch.count / a.embedDim)
     plain("patch_embed.proj.bias", w["patch_embed.proj.bias"] ?? Tensor(shape: [a.embedDim], values: .init(repeating: 0, count: a.embedDim)))

@@ -6,6 +6,8 @@ public struct ModelOverrides: Sendable {
   /// Attention heads per block; default: embedding width / 64 (every timm ViT, DeiT and DINOv2
   /// size up to Large uses head dimension 64).
   public var heads: Int?
+  /// Input image side in pixels for models whose tensors do not record it (Swin; default 224).
+  public var imageSize: Int?
   public var resizeShorterSide: Int?
   public var cropSize: Int?
   public var mean: [Float]?
@@ -26,8 +28,8 @@ public enum Recognition {
       huggingFace = true
       notes.append("Hugging Face naming (prefix '\(prefix)') mapped to timm names")
     }
-    if weights.keys.contains(where: { $0.hasPrefix("layers.0.blocks.0.") }) {
-      throw ModelError("Swin checkpoints are recognised (layers.N.blocks.M) but not yet supported by this build")
+    if SwinRecognition.matches(weights) {
+      return try SwinRecognition.describe(weights, overrides: overrides, notes: notes)
     }
     guard weights["patch_embed.proj.weight"] != nil, weights.keys.contains(where: { $0.hasPrefix("blocks.0.") }) else {
       throw unknown(weights)
@@ -177,8 +179,13 @@ struct ShapeChecker {
   var missing: [String] = []
   var wrong: [String] = []
   var used = Set<String>()
+  /// Named in the error message ("inconsistent ViT checkpoint: ...").
+  let family: String
 
-  init(weights: [String: Tensor]) { self.weights = weights }
+  init(weights: [String: Tensor], family: String = "ViT") {
+    self.weights = weights
+    self.family = family
+  }
 
   mutating func require(_ name: String, rank: Int) throws(ModelError) -> Tensor {
     guard let t = weights[name] else { throw ModelError("'\(name)' is missing") }
@@ -207,7 +214,7 @@ struct ShapeChecker {
     if !wrong.isEmpty { parts.append("wrong shape: \(list(wrong))") }
     let unexpected = weights.keys.filter { !used.contains($0) && !Self.ignorable($0) }.sorted()
     if !unexpected.isEmpty { parts.append("unexpected \(list(unexpected))") }
-    if !parts.isEmpty { throw ModelError("inconsistent ViT checkpoint: " + parts.joined(separator: "; ")) }
+    if !parts.isEmpty { throw ModelError("inconsistent \(family) checkpoint: " + parts.joined(separator: "; ")) }
   }
 
   /// Buffers and training-only tensors that a ViT may carry and the runtime does not need.

@@ -34,6 +34,10 @@ public struct Inspection {
     let tokens = a.prefixTokens + a.patchTokens
     out.append("architecture:  \(a.family.name), image \(a.imageSize), patch \(a.patchSize), width \(a.embedDim), depth \(a.depth), MLP \(a.mlpHidden), tokens \(tokens) (class \(a.classTokens), distillation \(a.distillationTokens), registers \(a.registerTokens))")
     out.append("               layer scale \(a.layerScale ? "yes (folded)" : "no"), norm eps \(a.normEps), output \(a.numClasses > 0 ? "classifier, \(a.numClasses) classes" : "features, \(a.embedDim) values") (\(poolingName(a.pooling))\(a.fcNorm ? ", fc_norm" : ""))")
+    if a.family == .swin {
+      let shifts = m.blocks.map { b in b.shiftSize > 0 ? "\(b.windowSize)/\(b.shiftSize)" : "\(b.windowSize)" }
+      out.append("               stages \(a.stageDepths), heads \(a.stageHeads), window \(a.windowSize), patch norm \(a.patchNorm ? "yes" : "no"), window/shift per block \(shifts.joined(separator: " "))")
+    }
     let p = m.preprocessing
     out.append("preprocessing: resize \(p.resizeShorterSide) \(p.interpolation == .bilinear ? "bilinear" : "bicubic"), crop \(p.cropSize), mean \(p.mean), std \(p.std)")
     if m.calibration.images > 0 {

@@ -5,21 +5,41 @@ final class Arena {
   let normed: AlignedBuffer   // LayerNorm output, then attention output [B·T, D]
   let wide: AlignedBuffer     // qkv [B·T, ≤ 3D] or MLP hidden [B·T, H]
   let patches: AlignedBuffer  // im2col of one image [P, C·p·p]
-  let scores: [AlignedBuffer] // one T×T attention map per thread
+  let scores: [AlignedBuffer] // one attention map per thread
   let pooled: AlignedBuffer   // [B, D]
   let logits: AlignedBuffer   // [B, classes] (distilled: second head)
 
-  init(plan: ViTPlan, batch: Int, threads: Int) {
+  /// Buffers of the given sizes in floats (`scores`: per thread).
+  init(batch: Int, residual: Int, wide: Int, patches: Int, scores: Int, threads: Int, pooled: Int, logits: Int) {
     self.batch = batch
+    x = AlignedBuffer(count: residual)
+    normed = AlignedBuffer(count: residual)
+    self.wide = AlignedBuffer(count: wide)
+    self.patches = AlignedBuffer(count: patches)
+    self.scores = (0..<threads).map { _ in AlignedBuffer(count: scores) }
+    self.pooled = AlignedBuffer(count: pooled)
+    self.logits = AlignedBuffer(count: logits)
+  }
+
+  convenience init(plan: ViTPlan, batch: Int, threads: Int) {
     let rows = batch * plan.tokens
     let a = plan.architecture
-    x = AlignedBuffer(count: rows * plan.dim)
-    normed = AlignedBuffer(count: rows * plan.dim)
-    wide = AlignedBuffer(count: rows * max(3 * plan.dim, plan.maxHidden))
-    patches = AlignedBuffer(count: plan.patchTokens * a.inChannels * a.patchSize * a.patchSize)
-    scores = (0..<threads).map { _ in AlignedBuffer(count: plan.tokens * plan.tokens) }
-    pooled = AlignedBuffer(count: batch * plan.dim)
-    logits = AlignedBuffer(count: batch * max(plan.outputWidth, 1))
+    self.init(batch: batch, residual: rows * plan.dim, wide: rows * max(3 * plan.dim, plan.maxHidden),
+              patches: plan.patchTokens * a.inChannels * a.patchSize * a.patchSize,
+              scores: plan.tokens * plan.tokens, threads: threads,
+              pooled: batch * plan.dim, logits: batch * max(plan.outputWidth, 1))
+  }
+
+  /// Swin: `x` holds the residual stream of the widest stage, `normed` the LayerNorm output in
+  /// window order (then the attention output, or the merged 2×2 neighbourhoods), `wide` qkv,
+  /// the attention projection or the MLP hidden layer.
+  convenience init(plan: SwinPlan, batch: Int, threads: Int) {
+    let a = plan.architecture
+    let grid = a.imageSize / a.patchSize
+    self.init(batch: batch, residual: batch * plan.maxActivation, wide: batch * plan.maxWide,
+              patches: grid * grid * a.inChannels * a.patchSize * a.patchSize,
+              scores: plan.maxWindowTokens * plan.maxWindowTokens, threads: threads,
+              pooled: batch * plan.finalDim, logits: batch * max(plan.outputWidth, 1))
   }
 
   /// Bytes held.

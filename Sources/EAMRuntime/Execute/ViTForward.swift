@@ -2,6 +2,9 @@ import CEAMKernels
 
 /// Sees every attention map the forward pass computes (after softmax): the calibration hook.
 /// Called concurrently from the pool's threads, for different (image, head) pairs.
+/// Swin: one call per window with its `w² × w²` map (`tokens` = w²); the windows of one
+/// (block, image, head) come in sequence, in window order (row-major over the shifted grid),
+/// from one thread.
 public typealias AttentionObserver = (_ block: Int, _ image: Int, _ head: Int, _ map: UnsafePointer<Float>, _ tokens: Int) -> Void
 
 /// The forward pass of the ViT family (ViT, DeiT, distilled DeiT, DINOv2, lambda_vit shrink).

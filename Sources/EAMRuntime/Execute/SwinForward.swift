@@ -1,0 +1,156 @@
+import CEAMKernels
+
+/// The forward pass of Swin Transformer v1 (timm `SwinTransformer`, NHWC token order).
+///
+/// Per block: the residual rows are gathered into window order (cyclic shift by −shift and
+/// window partition in one step) and normalised there; qkv; attention per (image, window, head)
+/// with the relative position bias and, in shifted blocks, the region mask; projection; the
+/// result is scattered back to grid order (reverse partition, roll back) and added to the
+/// residual. Then LayerNorm, MLP with GELU, residual. Patch merging precedes stages after the
+/// first; the head is the final norm, the mean over all tokens and `head.fc`.
+struct SwinForward {
+  let plan: SwinPlan
+
+  func run(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, arena: Arena,
+           pool: ThreadPool, observer: AttentionObserver?)
+  {
+    let a = plan.architecture
+    let x = arena.x.pointer, normed = arena.normed.pointer, wide = arena.wide.pointer
+    let eps = a.normEps
+
+    // Patch embedding: patches as a GEMM (rows in grid order, NHWC), then the patch norm.
+    let p = a.patchSize, c = a.inChannels, side = a.imageSize, g = side / p
+    let k = c * p * p, d0 = a.embedDim, tokens0 = g * g
+    for b in 0..<batch {
+      let image = input + b * c * side * side
+      let patches = arena.patches.pointer
+      for gy in 0..<g {
+        for gx in 0..<g {
+          let row = patches + (gy * g + gx) * k
+          for ch in 0..<c {
+            for yy in 0..<p {
+              (row + ch * p * p + yy * p).update(from: image + ch * side * side + (gy * p + yy) * side + gx * p, count: p)
+            }
+          }
+        }
+      }
+      linear(pool, rows: tokens0, x: patches, ldx: k, plan.patchEmbed, y: x + b * tokens0 * d0, ldy: d0,
+             epilogue: epilogueBias)
+    }
+    if let norm = plan.patchNorm { layerNorm(pool, x, x, rows: batch * tokens0, dim: d0, norm, eps: eps) }
+
+    for stage in plan.stages {
+      if let merge = stage.merge { self.merge(pool, merge, x: x, scratch: normed, batch: batch, eps: eps) }
+      for block in stage.blocks {
+        let d = block.dim, t = block.tokens, rows = batch * t
+        // Shift + partition (gather), LayerNorm in window order.
+        block.order.withUnsafeBufferPointer { order in
+          for b in 0..<batch {
+            let src = x + b * t * d, dst = normed + b * t * d
+            for r in 0..<t { (dst + r * d).update(from: src + order[r] * d, count: d) }
+          }
+        }
+        layerNorm(pool, normed, normed, rows: rows, dim: d, block.norm1, eps: eps)
+        linear(pool, rows: rows, x: normed, ldx: d, block.qkv, y: wide, ldy: 3 * d, epilogue: epilogueBias)
+        attention(pool, block, qkv: wide, out: normed, batch: batch, arena: arena, observer: observer)
+        linear(pool, rows: rows, x: normed, ldx: d, block.proj, y: wide, ldy: d, epilogue: epilogueBias)
+        // Reverse partition + roll back (scatter), residual.
+        block.order.withUnsafeBufferPointer { order in
+          for b in 0..<batch {
+            let src = wide + b * t * d, dst = x + b * t * d
+            for r in 0..<t { eam_add(dst + order[r] * d, src + r * d, d) }
+          }
+        }
+        layerNorm(pool, x, normed, rows: rows, dim: d, block.norm2, eps: eps)
+        linear(pool, rows: rows, x: normed, ldx: d, block.fc1, y: wide, ldy: block.fc1.n,
+               epilogue: epilogueBias | epilogueGELU)
+        linear(pool, rows: rows, x: wide, ldx: block.fc1.n, block.fc2, y: x, ldy: d,
+               epilogue: epilogueBias | epilogueAccumulate)
+      }
+    }
+
+    // Head: final norm, mean over all tokens, classifier.
+    let d = plan.finalDim, t = plan.finalResolution * plan.finalResolution
+    layerNorm(pool, x, normed, rows: batch * t, dim: d, plan.finalNorm, eps: eps)
+    let pooled = arena.pooled.pointer
+    for b in 0..<batch {
+      let dst = pooled + b * d, img = normed + b * t * d
+      dst.update(repeating: 0, count: d)
+      for r in 0..<t { eam_add(dst, img + r * d, d) }
+      let inv = 1 / Float(t)
+      for i in 0..<d { dst[i] *= inv }
+    }
+    guard let head = plan.head else {
+      output.update(from: pooled, count: batch * d)
+      return
+    }
+    linear(pool, rows: batch, x: pooled, ldx: d, head, y: output, ldy: head.n, epilogue: epilogueBias)
+  }
+
+  /// 2×2 patch merging: `scratch[b, i, j, (dx·2 + dy)·C + c] = x[b, 2i + dy, 2j + dx, c]`, LayerNorm
+  /// over 4C, then `x = reduction(scratch)`.
+  private func merge(_ pool: ThreadPool, _ m: SwinMergePlan, x: UnsafeMutablePointer<Float>,
+                     scratch: UnsafeMutablePointer<Float>, batch: Int, eps: Float)
+  {
+    let r = m.resolution, h = r / 2, c = m.inDim
+    for b in 0..<batch {
+      let src = x + b * r * r * c, dst = scratch + b * h * h * 4 * c
+      for i in 0..<h {
+        for j in 0..<h {
+          let out = dst + (i * h + j) * 4 * c
+          for dx in 0..<2 {
+            for dy in 0..<2 {
+              (out + (dx * 2 + dy) * c).update(from: src + ((2 * i + dy) * r + 2 * j + dx) * c, count: c)
+            }
+          }
+        }
+      }
+    }
+    let rows = batch * h * h
+    layerNorm(pool, scratch, scratch, rows: rows, dim: 4 * c, m.norm, eps: eps)
+    linear(pool, rows: rows, x: scratch, ldx: 4 * c, m.reduction, y: x, ldy: m.reduction.n, epilogue: epilogueBias)
+  }
+
+  private func layerNorm(_ pool: ThreadPool, _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                         rows: Int, dim: Int, _ w: NormWeights, eps: Float)
+  {
+    let workers = min(pool.threadCount, max(1, rows / 64))
+    pool.parallelFor(workers) { t in
+      let r0 = t * rows / workers, r1 = (t + 1) * rows / workers
+      eam_layernorm(x + r0 * dim, Int32(dim), y + r0 * dim, Int32(dim), Int32(r1 - r0), Int32(dim), w.gamma, w.beta, eps)
+    }
+  }
+
+  /// Window attention for every (image, head, window): softmax(scale · Q·Kᵀ + bias (+ mask)) · V.
+  /// qkv and out are in window order. With an observer, each thread takes whole (image, head)
+  /// pairs so that the windows of one pair reach it in sequence.
+  private func attention(_ pool: ThreadPool, _ block: SwinBlockPlan, qkv: UnsafeMutablePointer<Float>,
+                         out: UnsafeMutablePointer<Float>, batch: Int, arena: Arena, observer: AttentionObserver?)
+  {
+    let d = block.dim, heads = block.heads, hd = d / heads, t = block.tokens
+    let n = block.windowTokens, windows = block.windows
+    let scale = 1 / Float(hd).squareRoot()
+    let mask = block.mask?.pointer
+    let groups = batch * heads
+    let grain = observer == nil ? 1 : windows       // units per indivisible group of work
+    let units = groups * windows
+    let workers = min(pool.threadCount, units / grain)
+    pool.parallelFor(workers) { w in
+      let scores = arena.scores[w].pointer
+      let lo = w * (units / grain) / workers * grain, hi = (w + 1) * (units / grain) / workers * grain
+      for unit in lo..<hi {
+        let group = unit / windows, win = unit % windows
+        let b = group / heads, h = group % heads
+        let rows = qkv + (b * t + win * n) * 3 * d
+        let q = rows + h * hd, k = rows + d + h * hd, v = rows + 2 * d + h * hd
+        eam_gemm_nt(Int32(n), Int32(n), Int32(hd), scale, q, Int32(3 * d), k, Int32(3 * d), scores, Int32(n))
+        eam_add(scores, block.bias + h * n * n, n * n)
+        if let mask { eam_add(scores, mask + win * n * n, n * n) }
+        eam_softmax_rows(scores, Int32(n), Int32(n), Int32(n))
+        observer?(block.index, b, h, scores, n)
+        eam_gemm_nn(Int32(n), Int32(hd), Int32(n), scores, Int32(n), v, Int32(3 * d),
+                    out + (b * t + win * n) * d + h * hd, Int32(d), 0)
+      }
+    }
+  }
+}
