@@ -19,10 +19,10 @@ enum Globals {
       return .rebuildParameter
     case ("torch._tensor", "_rebuild_from_type_v2"): return .rebuildFromType
     case ("collections", "OrderedDict"): return .orderedDict
-    case ("builtins", "dict"), ("__builtin__", "dict"): return .dict
+    case ("builtins", "dict"): return .dict
     case ("argparse", "Namespace"): return .namespace
-    case ("builtins", "set"), ("builtins", "frozenset"), ("__builtin__", "set"): return .set
-    case ("builtins", "slice"), ("__builtin__", "slice"): return .slice
+    case ("builtins", "set"), ("builtins", "frozenset"): return .set
+    case ("builtins", "slice"): return .slice
     case ("torch", "Size"): return .torchSize
     case ("_codecs", "encode"): return .codecsEncode
     case ("torch", "Tensor"), ("torch.nn.parameter", "Parameter"), ("torch", "device"): return .typeReference

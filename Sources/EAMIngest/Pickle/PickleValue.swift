@@ -175,6 +175,21 @@ struct PGlobal {
   var opcode: UInt8
   var offset: Int
 
+  /// Protocol 0–2 pickles written by Python 3 use Python 2 module names; like Python's unpickler
+  /// (`fix_imports`), they are mapped to their Python 3 names.
+  init(module: String, name: String, opcode: UInt8, offset: Int) {
+    switch module {
+    case "__builtin__", "exceptions": self.module = "builtins"
+    case "copy_reg": self.module = "copyreg"
+    case "commands": self.module = "subprocess"
+    case "cPickle": self.module = "pickle"
+    default: self.module = module
+    }
+    self.name = name
+    self.opcode = opcode
+    self.offset = offset
+  }
+
   var qualifiedName: String { "\(module).\(name)" }
 
   /// For errors: "pickle opcode 0x93 (STACK_GLOBAL) at offset 812 refers to global 'os.system',
