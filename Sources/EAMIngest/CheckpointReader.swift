@@ -1,0 +1,47 @@
+/// Reads untrusted checkpoint files into named f32 tensors without executing anything.
+///
+/// The container is recognised by content, not by extension:
+/// - zip with a `*/data.pkl` member: PyTorch `torch.save` (1.6+);
+/// - zip of `.npy` members: NumPy `.npz` (stored members only);
+/// - a pickle starting with torch's magic number: PyTorch legacy format; any other pickle is read
+///   as a plain pickled object;
+/// - an 8-byte length followed by `{`: safetensors;
+/// - `\x93NUMPY`: a single `.npy` array (named `array`).
+public enum CheckpointReader {
+  /// Reads the checkpoint at `path`. Errors are one line naming the file and the problem.
+  public static func read(path: String) throws(IngestError) -> Checkpoint {
+    let bytes = try FileLoader.load(path)
+    do throws(IngestError) {
+      return try read(bytes: bytes)
+    } catch {
+      throw error.inFile(path)
+    }
+  }
+
+  /// Reads a checkpoint already in memory.
+  public static func read(bytes: [UInt8]) throws(IngestError) -> Checkpoint {
+    if ZipArchive.looksLikeZip(bytes) {
+      let zip = try ZipArchive(bytes)
+      if let pickle = TorchZip.pickleEntry(zip) {
+        return try TorchZip.read(zip, pickle: pickle)
+      }
+      if zip.entries.contains(where: { $0.name.hasSuffix(".npy") }) {
+        return try NPY.readNPZ(zip)
+      }
+      throw IngestError("zip archive has neither a 'data.pkl' (PyTorch) nor '.npy' members (npz)")
+    }
+    if NPY.looksLikeNPY(bytes) {
+      let t = try NPY.decode(bytes, range: 0..<bytes.count)
+      return Checkpoint(names: ["array"], tensors: ["array": t], format: .npy, origin: "npy array")
+    }
+    if TorchLegacy.looksLikePickle(bytes) {
+      return try TorchLegacy.read(bytes)
+    }
+    if Safetensors.looksLikeSafetensors(bytes) {
+      return try Safetensors.read(bytes)
+    }
+    if bytes.isEmpty { throw IngestError("file is empty") }
+    let head = bytes.prefix(8).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
+    throw IngestError("unrecognised content (starts with \(head.joined(separator: " "))): not a PyTorch, safetensors or NumPy file")
+  }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+@testable import EAMIngest
+
+/// Hostile input: disallowed globals never run, damaged files give one-line errors.
+@Suite struct SafetyTests {
+  static let malicious = Fixtures.section("malicious").keys.sorted()
+
+  @Test(arguments: malicious)
+  func maliciousPicklesAreRefused(_ name: String) throws {
+    let info = try #require(Fixtures.section("malicious")[name] as? [String: Any])
+    let global = try #require(info["global"] as? String)
+    let canary = try #require(info["canary"] as? String)
+    try? FileManager.default.removeItem(atPath: canary)
+    do {
+      let ck = try CheckpointReader.read(path: Fixtures.path(name))
+      #expect(ck.names.isEmpty, "\(name) yielded weights \(ck.names)")
+    } catch {
+      #expect(error.description.contains(global), "\(error)")
+      #expect(error.description.contains("not allowed"), "\(error)")
+    }
+    #expect(!FileManager.default.fileExists(atPath: canary))
+  }
+
+  /// Every fixture cut short at many offsets fails with an IngestError (never traps).
+  @Test(arguments: Fixtures.all)
+  func truncationNeverCrashes(_ name: String) {
+    let bytes = Fixtures.bytes(name)
+    var cuts = Set(0..<min(bytes.count, 80))
+    let step = max(1, bytes.count / 97)
+    cuts.formUnion(stride(from: 0, to: bytes.count, by: step))
+    cuts.formUnion((1...min(bytes.count, 40)).map { bytes.count - $0 })
+    for cut in cuts.sorted() {
+      do {
+        _ = try CheckpointReader.read(bytes: Array(bytes[0..<cut]))
+        Issue.record("\(name) truncated to \(cut) of \(bytes.count) bytes was accepted")
+      } catch {
+        #expect(!error.description.isEmpty)
+      }
+    }
+  }
+
+  /// Bytes overwritten with junk: an error or a result, but never a trap.
+  @Test(arguments: Fixtures.all.filter { !$0.hasPrefix("evil") })
+  func corruptionNeverCrashes(_ name: String) {
+    let original = Fixtures.bytes(name)
+    var rng = SystemRandomNumberGenerator()
+    for _ in 0..<40 {
+      var bytes = original
+      for _ in 0..<4 where !bytes.isEmpty {
+        bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+      }
+      _ = try? CheckpointReader.read(bytes: bytes)
+    }
+  }
+
+  @Test func junkAndEmpty() {
+    #expect(throws: IngestError.self) { try CheckpointReader.read(bytes: []) }
+    #expect(throws: IngestError.self) { try CheckpointReader.read(bytes: Array("hello world, not a model".utf8)) }
+    #expect(throws: IngestError.self) { try CheckpointReader.read(path: "/nonexistent/model.pth") }
+  }
+
+  @Test func oversizedSafetensorsHeaderInMemory() {
+    var bytes: [UInt8] = []
+    let n: UInt64 = 1 << 62
+    for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: n >> (8 * UInt64(i)))) }
+    bytes += Array("{}".utf8)
+    do {
+      _ = try CheckpointReader.read(bytes: bytes)
+      Issue.record("accepted")
+    } catch {
+      #expect(error.description.contains("exceeds the file size"))
+    }
+  }
+
+  /// A pickle nesting lists a million deep is refused without exhausting the stack.
+  @Test func deepNestingIsCapped() {
+    var bytes: [UInt8] = [0x80, 2]
+    for _ in 0..<100_000 { bytes += [0x5D, 0x94] }  // EMPTY_LIST, MEMOIZE
+    for _ in 0..<99_999 { bytes.append(0x61) }  // APPEND
+    bytes.append(0x2E)
+    #expect(throws: IngestError.self) { try CheckpointReader.read(bytes: bytes) }
+    var marks: [UInt8] = [0x80, 2]
+    marks += [UInt8](repeating: 0x28, count: 100_000)
+    marks.append(0x2E)
+    #expect(throws: IngestError.self) { try CheckpointReader.read(bytes: marks) }
+  }
+
+  /// A self-referencing list (memo cycle) is harmless.
+  @Test func cyclesAreHarmless() {
+    // PROTO 2, EMPTY_DICT, MEMOIZE, 'a', GET 0, SETITEM, STOP  → d = {}; d['a'] = d
+    let bytes: [UInt8] = [0x80, 2, 0x7D, 0x94, 0x8C, 1, 0x61, 0x68, 0, 0x73, 0x2E]
+    #expect(throws: IngestError.self) { try CheckpointReader.read(bytes: bytes) }
+  }
+}

@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Generates the EAMIngest test fixtures and their expected values.
+
+Run with the project's venv (torch 2.x, numpy, safetensors):
+    /work/main/.venv/bin/python scripts/make_ingest_fixtures.py
+Writes Tests/EAMIngestTests/Fixtures/*. Every expected value in expected.json is produced here
+from the tensors that were saved (after the same dtype rounding), never typed by hand.
+"""
+import argparse
+import io
+import json
+import os
+import pickle
+import shutil
+import struct
+import subprocess
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "Tests" / "EAMIngestTests" / "Fixtures"
+CANARY_DIR = "/tmp"
+
+DTYPES = {
+    "f32": torch.float32,
+    "f16": torch.float16,
+    "bf16": torch.bfloat16,
+    "f64": torch.float64,
+}
+
+
+def state_dict(dtype):
+    g = torch.Generator().manual_seed(1234)
+    base = {
+        "cls_token": torch.randn(1, 1, 4, generator=g),
+        "pos_embed": torch.randn(1, 3, 4, generator=g),
+        "blocks.0.attn.qkv.weight": torch.randn(6, 4, generator=g),
+        "blocks.0.attn.qkv.bias": torch.randn(6, generator=g),
+        "norm.weight": torch.randn(4, generator=g) * 1e-3 + 1,
+    }
+    return {k: v.to(dtype) for k, v in base.items()}
+
+
+def expected_tensors(sd):
+    return {k: {"shape": list(v.shape), "values": [float(x) for x in v.to(torch.float32).reshape(-1).tolist()]}
+            for k, v in sd.items()}
+
+
+def optimizer_state(sd):
+    params = [torch.nn.Parameter(v.to(torch.float32).clone()) for v in sd.values()]
+    opt = torch.optim.Adam(params, lr=0.1)
+    sum(p.sum() for p in params).backward()
+    opt.step()
+    return opt.state_dict()
+
+
+def wrappings(sd):
+    """name -> (object to save, expected origin substring)."""
+    ema = {k: v.clone() for k, v in sd.items()}
+    return {
+        "bare": (sd, "top-level state dict"),
+        "model": ({"model": sd}, "'model'"),
+        "lightning": ({"state_dict": {"model." + k: v for k, v in sd.items()}, "epoch": 3,
+                       "global_step": 12, "pytorch-lightning_version": "2.1.0"},
+                      "'state_dict' (prefix 'model.' removed)"),
+        "model_ema": ({"model_ema": ema, "epoch": 1}, "'model_ema'"),
+        "ddp": ({"module." + k: v for k, v in sd.items()}, "prefix 'module.' removed"),
+        "extras": ({"model": sd, "optimizer": optimizer_state(sd), "epoch": 7,
+                    "args": argparse.Namespace(lr=0.1, model="vit_small", drop_path=None),
+                    "best_acc": np.float64(0.8125), "seen": np.int64(1024)}, "'model'"),
+        "timm_train": ({"epoch": 5, "arch": "vit_small_patch14", "state_dict": sd,
+                        "state_dict_ema": ema, "optimizer": optimizer_state(sd)}, "'state_dict'"),
+    }
+
+
+class Evil:
+    def __init__(self, fn, args):
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return (self.fn, self.args)
+
+
+def canary(name):
+    return f"{CANARY_DIR}/eamc_ingest_canary_{name}"
+
+
+def malicious_objects():
+    """name -> (object, global name the error must mention)."""
+    return {
+        "os_system": (Evil(os.system, (f"touch {canary('os_system')}",)), "system"),
+        "eval": (Evil(eval, (f"__import__('os').system('touch {canary('eval')}')",)), "builtins.eval"),
+        "popen": (Evil(subprocess.Popen, (["touch", canary("popen")],)), "subprocess.Popen"),
+    }
+
+
+def main():
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    OUT.mkdir(parents=True)
+    expected = {"dtypes": {}, "fixtures": {}, "views": {}, "malicious": {}, "errors": {}}
+
+    # Every torch container × dtype × wrapping; safetensors and npz × dtype.
+    for dname, dtype in DTYPES.items():
+        sd = state_dict(dtype)
+        expected["dtypes"][dname] = {"names": list(sd.keys()), "tensors": expected_tensors(sd)}
+        for wname, (obj, origin) in wrappings(sd).items():
+            zip_name = f"torch_{dname}_{wname}.pth"
+            torch.save(obj, OUT / zip_name)
+            expected["fixtures"][zip_name] = {"dtype": dname, "format": "PyTorch zip", "origin": origin}
+            legacy_name = f"legacy_{dname}_{wname}.pt"
+            torch.save(obj, OUT / legacy_name, _use_new_zipfile_serialization=False)
+            expected["fixtures"][legacy_name] = {"dtype": dname, "format": "PyTorch legacy", "origin": origin}
+        st_name = f"st_{dname}.safetensors"
+        save_file(sd, str(OUT / st_name), metadata={"format": "pt"})
+        expected["fixtures"][st_name] = {"dtype": dname, "format": "safetensors", "origin": "safetensors"}
+        if dname != "bf16":
+            npz_name = f"np_{dname}.npz"
+            np.savez(OUT / npz_name, **{k: v.numpy() for k, v in sd.items()})
+            expected["fixtures"][npz_name] = {"dtype": dname, "format": "npz", "origin": "npz"}
+
+    # A different archive folder name inside the torch zip.
+    sd = state_dict(torch.float32)
+    buf = io.BytesIO()
+    torch.save(sd, buf)
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, \
+            zipfile.ZipFile(OUT / "torch_f32_renamed_folder.pth", "w", zipfile.ZIP_STORED) as dst:
+        for info in src.infolist():
+            name = "my_model_v2/" + info.filename.split("/", 1)[1]
+            dst.writestr(name, src.read(info.filename))
+    expected["fixtures"]["torch_f32_renamed_folder.pth"] = {"dtype": "f32", "format": "PyTorch zip",
+                                                             "origin": "top-level state dict"}
+
+    # Views: transposed, sliced with a storage offset, several tensors sharing one storage.
+    base = torch.arange(24, dtype=torch.float32).reshape(4, 6) / 8
+    views = {"base": base, "transposed": base.t(), "slice": base[1:3, 2:5], "row": base[2],
+             "column": base[:, 1], "expanded": base[0:1, 0:3].expand(2, 3)}
+    for name in ["views.pth", "views_legacy.pt"]:
+        torch.save(views, OUT / name, _use_new_zipfile_serialization=name.endswith(".pth"))
+    expected["views"] = {"names": list(views.keys()), "tensors": expected_tensors(views)}
+    half_views = {k: v.to(torch.float16) for k, v in views.items() if k != "expanded"}
+    half_views = {"base": base.half()}
+    half_views["transposed"] = half_views["base"].t()
+    half_views["slice"] = half_views["base"][1:3, 2:5]
+    torch.save(half_views, OUT / "views_f16.pth")
+    expected["views_f16"] = {"names": list(half_views.keys()), "tensors": expected_tensors(half_views)}
+
+    # npy: versions 1–3, big-endian, Fortran order, f16/f64.
+    arr = (np.arange(12, dtype=np.float64).reshape(3, 4) - 5.5) / 4
+    npys = {
+        "v1_f4.npy": arr.astype("<f4"),
+        "big_f4.npy": arr.astype(">f4"),
+        "big_f8.npy": arr.astype(">f8"),
+        "fortran_f4.npy": np.asfortranarray(arr.astype("<f4")),
+        "f2.npy": arr.astype("<f2"),
+        "scalar_f8.npy": np.array(2.5, dtype="<f8"),
+        "cube_fortran_f8.npy": np.asfortranarray(np.arange(24, dtype="<f8").reshape(2, 3, 4)),
+    }
+    for name, a in npys.items():
+        np.save(OUT / name, a)
+    for version in [(2, 0), (3, 0)]:
+        name = f"v{version[0]}_f4.npy"
+        with open(OUT / name, "wb") as f:
+            np.lib.format.write_array(f, arr.astype("<f4"), version=version)
+        npys[name] = arr.astype("<f4")
+    expected["npy"] = {name: {"shape": list(a.shape), "values": [float(x) for x in np.asarray(a, dtype=np.float64).reshape(-1, order="C").tolist()]}
+                       for name, a in npys.items()}
+
+    # Errors.
+    np.savez_compressed(OUT / "compressed.npz", w=arr.astype(np.float32))
+    expected["errors"]["compressed.npz"] = "deflated"
+    with open(OUT / "oversized_header.safetensors", "wb") as f:
+        f.write(struct.pack("<Q", 9_200_000_000) + b'{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}' + b"\0" * 4)
+    expected["errors"]["oversized_header.safetensors"] = "header length 9.2 GB exceeds the file size"
+    header = b'{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}'
+    with open(OUT / "overlap.safetensors", "wb") as f:
+        f.write(struct.pack("<Q", len(header)) + header + b"\0" * 12)
+    expected["errors"]["overlap.safetensors"] = "overlaps"
+    header = b'{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}'
+    with open(OUT / "shape_mismatch.safetensors", "wb") as f:
+        f.write(struct.pack("<Q", len(header)) + header + b"\0" * 8)
+    expected["errors"]["shape_mismatch.safetensors"] = "data_offsets span 8 bytes"
+    header = b'{"a":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[0,2]}}'
+    with open(OUT / "unknown_dtype.safetensors", "wb") as f:
+        f.write(struct.pack("<Q", len(header)) + header + b"\0" * 2)
+    expected["errors"]["unknown_dtype.safetensors"] = "F8_E4M3"
+    torch.save(torch.nn.Linear(2, 2), OUT / "whole_module.pth")
+    expected["errors"]["whole_module.pth"] = "torch.nn.modules.linear.Linear"
+
+    # Malicious pickles: in a torch zip (as the weights, as one tensor, as the whole object) and
+    # as plain pickles with protocols 2 and 4 (GLOBAL / STACK_GLOBAL).
+    for name, (evil, global_name) in malicious_objects().items():
+        sd = dict(state_dict(torch.float32))
+        cases = {
+            f"evil_{name}_model.pth": ("zip", {"model": evil, "epoch": 1}),
+            f"evil_{name}_tensor.pth": ("zip", {**sd, "blocks.0.attn.qkv.weight": evil}),
+            f"evil_{name}_root.pth": ("zip", evil),
+            f"evil_{name}_p2.pkl": ("p2", {"state_dict": evil}),
+            f"evil_{name}_p4.pkl": ("p4", evil),
+        }
+        for fname, (kind, obj) in cases.items():
+            if kind == "zip":
+                torch.save(obj, OUT / fname)
+            else:
+                with open(OUT / fname, "wb") as f:
+                    pickle.dump(obj, f, protocol=2 if kind == "p2" else 4)
+            expected["malicious"][fname] = {"global": global_name, "canary": canary(name)}
+
+    with open(OUT / "expected.json", "w") as f:
+        json.dump(expected, f, indent=None, separators=(",", ":"))
+    total = sum(p.stat().st_size for p in OUT.iterdir())
+    print(f"wrote {len(list(OUT.iterdir()))} files, {total} bytes to {OUT}")
+    assert total < 1_000_000
+
+
+if __name__ == "__main__":
+    main()
