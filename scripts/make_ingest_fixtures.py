@@ -135,6 +135,23 @@ def main():
     expected["fixtures"]["torch_f32_renamed_folder.pth"] = {"dtype": "f32", "format": "PyTorch zip",
                                                              "origin": "top-level state dict"}
 
+    # Big-endian torch zip: byteorder 'big' and every storage byte-swapped per element.
+    for dname in ["f32", "bf16", "f64"]:
+        buf = io.BytesIO()
+        torch.save(state_dict(DTYPES[dname]), buf)
+        size = torch.tensor([], dtype=DTYPES[dname]).element_size()
+        name = f"torch_{dname}_bigendian.pth"
+        with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, \
+                zipfile.ZipFile(OUT / name, "w", zipfile.ZIP_STORED) as dst:
+            for info in src.infolist():
+                data = src.read(info.filename)
+                if info.filename.endswith("/byteorder"):
+                    data = b"big"
+                elif "/data/" in info.filename:
+                    data = b"".join(data[i:i + size][::-1] for i in range(0, len(data), size))
+                dst.writestr(info.filename, data)
+        expected["fixtures"][name] = {"dtype": dname, "format": "PyTorch zip", "origin": "top-level state dict"}
+
     # Views: transposed, sliced with a storage offset, several tensors sharing one storage.
     base = torch.arange(24, dtype=torch.float32).reshape(4, 6) / 8
     views = {"base": base, "transposed": base.t(), "slice": base[1:3, 2:5], "row": base[2],

@@ -16,6 +16,11 @@ public enum NPY {
     }
   }
 
+  /// Decodes `.npy` bytes already in memory.
+  public static func decode(_ bytes: [UInt8]) throws(IngestError) -> Tensor {
+    try decode(bytes, range: 0..<bytes.count)
+  }
+
   /// Encodes a tensor as a version 1.0 `.npy` file: `<f4`, C order.
   public static func encode(_ t: Tensor) -> [UInt8] {
     let shapeText: String

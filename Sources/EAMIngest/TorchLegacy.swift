@@ -47,8 +47,13 @@ enum TorchLegacy {
     guard protocolVersion.int == 1001 else {
       throw IngestError("legacy torch file has protocol version \(protocolVersion.summary), expected 1001")
     }
-    let (_, m2) = try next("sys info pickle")
+    let (sysInfo, m2) = try next("sys info pickle")
     defer { m2.arena.clear() }
+    // {'protocol_version': 1001, 'little_endian': True, 'type_sizes': {...}}
+    var bigEndian = false
+    if case .dict(let info) = sysInfo, case .bool(let little)? = info["little_endian"] {
+      bigEndian = !little
+    }
     let (root, m3) = try next("object pickle")
     defer { m3.arena.clear() }
     let (keysValue, m4) = try next("storage keys pickle")
@@ -67,7 +72,8 @@ enum TorchLegacy {
       guard let s = storages.byKey[key] else {
         throw IngestError("legacy torch file: storage \(quoted(key)) is listed but no tensor uses it")
       }
-      let count = try reader.u64()
+      var count = try reader.u64()
+      if bigEndian { count = count.byteSwapped }
       guard count == UInt64(s.count) else {
         throw IngestError("legacy torch file: storage \(quoted(key)) has \(count) elements, the object says \(s.count)")
       }
@@ -81,7 +87,7 @@ enum TorchLegacy {
     return try Assemble.checkpoint(selection, format: .torchLegacy, fileSize: bytes.count) {
       (s: PStorage) throws(IngestError) -> StorageBytes in
       guard let r = ranges[s.key] else { throw IngestError("storage \(quoted(s.key)) is not in the file") }
-      return StorageBytes(bytes: bytes, range: r, type: s.type, bigEndian: false)
+      return StorageBytes(bytes: bytes, range: r, type: s.type, bigEndian: bigEndian)
     }
   }
 }
