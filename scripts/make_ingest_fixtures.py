@@ -72,6 +72,8 @@ def wrappings(sd):
         "extras": ({"model": sd, "optimizer": optimizer_state(sd), "epoch": 7,
                     "args": argparse.Namespace(lr=0.1, model="vit_small", drop_path=None),
                     "best_acc": np.float64(0.8125), "seen": np.int64(1024)}, "'model'"),
+        "parameters": ({k: torch.nn.Parameter(v, requires_grad=False) for k, v in sd.items()},
+                       "top-level state dict"),
         "timm_train": ({"epoch": 5, "arch": "vit_small_patch14", "state_dict": sd,
                         "state_dict_ema": ema, "optimizer": optimizer_state(sd)}, "'state_dict'"),
     }
