@@ -207,6 +207,30 @@ def main():
     with open(OUT / "unknown_dtype.safetensors", "wb") as f:
         f.write(struct.pack("<Q", len(header)) + header + b"\0" * 2)
     expected["errors"]["unknown_dtype.safetensors"] = "F8_E4M3"
+    class BadView:
+        """Pickles as _rebuild_tensor_v2 with a hostile size/stride over a real 4-element storage."""
+
+        def __init__(self, size, stride, offset=0):
+            self.size, self.stride, self.offset = size, stride, offset
+
+        def __reduce__(self):
+            import collections
+            storage = torch.zeros(4).storage()
+            return (torch._utils._rebuild_tensor_v2,
+                    (storage, self.offset, self.size, self.stride, False, collections.OrderedDict()))
+
+    import warnings
+    warnings.filterwarnings("ignore")
+    bad_views = {
+        "bad_overflow_shape.pth": (BadView((2**32, 2**32), (0, 0)), "too many elements"),
+        "bad_overflow_span.pth": (BadView((2**40, 2**40), (2**40, 1)), "overflows"),
+        "bad_view_outside.pth": (BadView((10,), (1,)), "reaches element 9 but the storage has only 4"),
+        "bad_offset.pth": (BadView((2,), (1,), offset=3), "reaches element 4"),
+        "bad_stride_overflow.pth": (BadView((3,), (2**62,)), "overflows"),
+    }
+    for fname, (obj, fragment) in bad_views.items():
+        torch.save({"w": obj, "b": torch.ones(2)}, OUT / fname)
+        expected["errors"][fname] = fragment
     torch.save(torch.nn.Linear(2, 2), OUT / "whole_module.pth")
     expected["errors"]["whole_module.pth"] = "torch.nn.modules.linear.Linear"
 

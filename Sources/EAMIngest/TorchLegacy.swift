@@ -5,9 +5,9 @@ enum TorchLegacy {
   /// 0x1950a86a20f9469cfc6c as pickled by LONG1: 10 little-endian bytes.
   static let magicBytes: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
 
-  /// Whether `bytes` starts with a pickle (PROTO opcode, protocol 2–5).
+  /// Whether `bytes` starts with a pickle (PROTO opcode; the protocol is checked when read).
   static func looksLikePickle(_ bytes: [UInt8]) -> Bool {
-    bytes.count >= 2 && bytes[0] == Opcode.proto && bytes[1] <= 5
+    bytes.count >= 2 && bytes[0] == Opcode.proto
   }
 
   private static func isMagic(_ v: PValue) -> Bool {
