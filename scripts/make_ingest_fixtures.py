@@ -100,6 +100,36 @@ def malicious_objects():
     }
 
 
+def write_zip64(path, members):
+    """A stored zip that uses ZIP64 everywhere: 0xFFFFFFFF sentinels with ZIP64 extra fields in
+    local and central headers, a ZIP64 end of central directory record and its locator."""
+    import zlib
+    out = bytearray()
+    central = bytearray()
+    for name, data in members:
+        name_b = name.encode()
+        crc = zlib.crc32(data)
+        offset = len(out)
+        local_extra = struct.pack("<HHQQ", 1, 16, len(data), len(data))
+        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 45, 0, 0, 0, 0, crc, 0xFFFFFFFF, 0xFFFFFFFF,
+                           len(name_b), len(local_extra)) + name_b + local_extra + data
+        cd_extra = struct.pack("<HHQQQ", 1, 24, len(data), len(data), offset)
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 45, 45, 0, 0, 0, 0, crc,
+                               0xFFFFFFFF, 0xFFFFFFFF, len(name_b), len(cd_extra), 0, 0, 0, 0,
+                               0xFFFFFFFF) + name_b + cd_extra
+    cd_offset = len(out)
+    out += central
+    end64 = len(out)
+    out += struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, len(members), len(members),
+                       len(central), cd_offset)
+    out += struct.pack("<IIQI", 0x07064B50, 0, end64, 1)
+    out += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    path.write_bytes(bytes(out))
+    with zipfile.ZipFile(path) as z:  # Python's own reader must agree.
+        assert [i.filename for i in z.infolist()] == [m[0] for m in members]
+        assert all(z.read(n) == d for n, d in members)
+
+
 def main():
     if OUT.exists():
         shutil.rmtree(OUT)
@@ -153,6 +183,28 @@ def main():
                     data = b"".join(data[i:i + size][::-1] for i in range(0, len(data), size))
                 dst.writestr(info.filename, data)
         expected["fixtures"][name] = {"dtype": dname, "format": "PyTorch zip", "origin": "top-level state dict"}
+
+    # ZIP64 structures (torch only writes them past 4 GB): a torch checkpoint and an npz.
+    buf = io.BytesIO()
+    torch.save(state_dict(torch.float16), buf)
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src:
+        write_zip64(OUT / "torch_f16_zip64.pth", [(i.filename, src.read(i.filename)) for i in src.infolist()])
+    expected["fixtures"]["torch_f16_zip64.pth"] = {"dtype": "f16", "format": "PyTorch zip",
+                                                    "origin": "top-level state dict"}
+    members = []
+    for k, v in state_dict(torch.float64).items():
+        b = io.BytesIO()
+        np.save(b, v.numpy())
+        members.append((k + ".npy", b.getvalue()))
+    write_zip64(OUT / "np_f64_zip64.npz", members)
+    expected["fixtures"]["np_f64_zip64.npz"] = {"dtype": "f64", "format": "npz", "origin": "npz"}
+
+    # A torch checkpoint re-packed with deflate: no inflater, so a clear error.
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, \
+            zipfile.ZipFile(OUT / "deflated_torch.pth", "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info.filename))
+    expected["errors"]["deflated_torch.pth"] = "is deflated; only stored"
 
     # Views: transposed, sliced with a storage offset, several tensors sharing one storage.
     base = torch.arange(24, dtype=torch.float32).reshape(4, 6) / 8
