@@ -147,6 +147,15 @@ def main():
             legacy_name = f"legacy_{dname}_{wname}.pt"
             torch.save(obj, OUT / legacy_name, _use_new_zipfile_serialization=False)
             expected["fixtures"][legacy_name] = {"dtype": dname, "format": "PyTorch legacy", "origin": origin}
+        # Pickle protocol 4 and 5 (STACK_GLOBAL, MEMOIZE, FRAME, SHORT_BINUNICODE) for the extras.
+        obj, origin = wrappings(sd)["extras"]
+        for proto in [4, 5]:
+            name = f"torch_{dname}_extras_proto{proto}.pth"
+            torch.save(obj, OUT / name, pickle_protocol=proto)
+            expected["fixtures"][name] = {"dtype": dname, "format": "PyTorch zip", "origin": origin}
+        name = f"legacy_{dname}_extras_proto4.pt"
+        torch.save(obj, OUT / name, pickle_protocol=4, _use_new_zipfile_serialization=False)
+        expected["fixtures"][name] = {"dtype": dname, "format": "PyTorch legacy", "origin": origin}
         st_name = f"st_{dname}.safetensors"
         save_file(sd, str(OUT / st_name), metadata={"format": "pt"})
         expected["fixtures"][st_name] = {"dtype": dname, "format": "safetensors", "origin": "safetensors"}
