@@ -215,6 +215,16 @@ def main():
             dst.writestr(info.filename, src.read(info.filename))
     expected["errors"]["deflated_torch.pth"] = "is deflated; only stored"
 
+    # Plain pickles of NumPy arrays (numpy _reconstruct + BUILD; protocol 2 bytes via _codecs).
+    for dname in ["f32", "f16", "f64"]:
+        arrays = {k: v.numpy() for k, v in state_dict(DTYPES[dname]).items()}
+        for proto in [2, 4]:
+            name = f"numpy_{dname}_p{proto}.pkl"
+            with open(OUT / name, "wb") as f:
+                pickle.dump({"weights": arrays, "step": np.int64(3)}, f, protocol=proto)
+            expected["fixtures"][name] = {"dtype": dname, "format": "PyTorch legacy",
+                                          "origin": "plain pickle, entry 'weights'"}
+
     # Views: transposed, sliced with a storage offset, several tensors sharing one storage.
     base = torch.arange(24, dtype=torch.float32).reshape(4, 6) / 8
     views = {"base": base, "transposed": base.t(), "slice": base[1:3, 2:5], "row": base[2],

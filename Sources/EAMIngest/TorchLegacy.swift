@@ -30,7 +30,8 @@ enum TorchLegacy {
       var plain = PickleMachine(bytes, what: "pickle", persistentLoad: noStorages)
       defer { plain.arena.clear() }
       let root = try plain.run()
-      let selection = try Unwrap.select(root)
+      var selection = try Unwrap.select(root)
+      selection.origin = "plain pickle, " + selection.origin
       return try Assemble.checkpoint(selection, format: .torchLegacy, fileSize: bytes.count) {
         (_: PStorage) throws(IngestError) -> StorageBytes in throw IngestError("no storages in a plain pickle")
       }
