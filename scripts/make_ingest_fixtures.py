@@ -213,7 +213,7 @@ def main():
             zipfile.ZipFile(OUT / "deflated_torch.pth", "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             dst.writestr(info.filename, src.read(info.filename))
-    expected["errors"]["deflated_torch.pth"] = "is deflated; only stored"
+    expected["errors"]["deflated_torch.pth"] = "is deflated; torch.save writes stored entries"
 
     # Plain pickles of NumPy arrays (numpy _reconstruct + BUILD; protocol 2 bytes via _codecs).
     for dname in ["f32", "f16", "f64"]:
@@ -262,7 +262,7 @@ def main():
 
     # Errors.
     np.savez_compressed(OUT / "compressed.npz", w=arr.astype(np.float32))
-    expected["errors"]["compressed.npz"] = "deflated"
+    expected["errors"]["compressed.npz"] = "is deflated; only stored (uncompressed) entries can be read (save with np.savez"
     with open(OUT / "oversized_header.safetensors", "wb") as f:
         f.write(struct.pack("<Q", 9_200_000_000) + b'{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}' + b"\0" * 4)
     expected["errors"]["oversized_header.safetensors"] = "header length 9.2 GB exceeds the file size"
@@ -303,7 +303,7 @@ def main():
         torch.save({"w": obj, "b": torch.ones(2)}, OUT / fname)
         expected["errors"][fname] = fragment
     torch.save(torch.nn.Linear(2, 2), OUT / "whole_module.pth")
-    expected["errors"]["whole_module.pth"] = "torch.nn.modules.linear.Linear"
+    expected["errors"]["whole_module.pth"] = "torch.nn.modules.linear.Linear', which is not allowed (a pickled object, not a state dict"
 
     # Malicious pickles: in a torch zip (as the weights, as one tensor, as the whole object) and
     # as plain pickles with protocols 2 and 4 (GLOBAL / STACK_GLOBAL).

@@ -97,6 +97,9 @@ public enum NPY {
         if tensors[name] == nil { names.append(name) }
         tensors[name] = t
       } catch {
+        if !entry.isStored {
+          throw IngestError("\(error.problem) (save with np.savez, not np.savez_compressed)")
+        }
         if error.problem.hasPrefix("zip entry") { throw error }
         throw error.within("npz member \(quoted(entry.name))")
       }
