@@ -87,6 +87,20 @@ import Testing
     #expect(throws: IngestError.self) { try CheckpointReader.read(bytes: marks) }
   }
 
+  /// A chain nested top-down (each new list appended to the previous one after that one was
+  /// itself stored) is released without deep recursion.
+  @Test func topDownChainIsReleasedSafely() {
+    var bytes: [UInt8] = [0x80, 4, 0x5D, 0x94, 0x30]  // L0 = [], memo 0, POP
+    for i in 1...200_000 {
+      let previous = UInt32(i - 1)
+      bytes.append(0x6A)  // LONG_BINGET previous
+      for k in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: previous >> (8 * UInt32(k)))) }
+      bytes += [0x5D, 0x94, 0x61, 0x30]  // EMPTY_LIST, MEMOIZE, APPEND, POP
+    }
+    bytes += [0x6A, 0, 0, 0, 0, 0x2E]  // LONG_BINGET 0, STOP
+    #expect(throws: IngestError.self) { try CheckpointReader.read(bytes: bytes) }
+  }
+
   /// A self-referencing list (memo cycle) is harmless.
   @Test func cyclesAreHarmless() {
     // PROTO 2, EMPTY_DICT, MEMOIZE, 'a', GET 0, SETITEM, STOP  → d = {}; d['a'] = d
