@@ -72,6 +72,8 @@ def wrappings(sd):
         "extras": ({"model": sd, "optimizer": optimizer_state(sd), "epoch": 7,
                     "args": argparse.Namespace(lr=0.1, model="vit_small", drop_path=None),
                     "best_acc": np.float64(0.8125), "seen": np.int64(1024)}, "'model'"),
+        "parameters": ({k: torch.nn.Parameter(v, requires_grad=False) for k, v in sd.items()},
+                       "top-level state dict"),
         "timm_train": ({"epoch": 5, "arch": "vit_small_patch14", "state_dict": sd,
                         "state_dict_ema": ema, "optimizer": optimizer_state(sd)}, "'state_dict'"),
     }
@@ -98,6 +100,36 @@ def malicious_objects():
     }
 
 
+def write_zip64(path, members):
+    """A stored zip that uses ZIP64 everywhere: 0xFFFFFFFF sentinels with ZIP64 extra fields in
+    local and central headers, a ZIP64 end of central directory record and its locator."""
+    import zlib
+    out = bytearray()
+    central = bytearray()
+    for name, data in members:
+        name_b = name.encode()
+        crc = zlib.crc32(data)
+        offset = len(out)
+        local_extra = struct.pack("<HHQQ", 1, 16, len(data), len(data))
+        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 45, 0, 0, 0, 0, crc, 0xFFFFFFFF, 0xFFFFFFFF,
+                           len(name_b), len(local_extra)) + name_b + local_extra + data
+        cd_extra = struct.pack("<HHQQQ", 1, 24, len(data), len(data), offset)
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 45, 45, 0, 0, 0, 0, crc,
+                               0xFFFFFFFF, 0xFFFFFFFF, len(name_b), len(cd_extra), 0, 0, 0, 0,
+                               0xFFFFFFFF) + name_b + cd_extra
+    cd_offset = len(out)
+    out += central
+    end64 = len(out)
+    out += struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, len(members), len(members),
+                       len(central), cd_offset)
+    out += struct.pack("<IIQI", 0x07064B50, 0, end64, 1)
+    out += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    path.write_bytes(bytes(out))
+    with zipfile.ZipFile(path) as z:  # Python's own reader must agree.
+        assert [i.filename for i in z.infolist()] == [m[0] for m in members]
+        assert all(z.read(n) == d for n, d in members)
+
+
 def main():
     if OUT.exists():
         shutil.rmtree(OUT)
@@ -115,6 +147,15 @@ def main():
             legacy_name = f"legacy_{dname}_{wname}.pt"
             torch.save(obj, OUT / legacy_name, _use_new_zipfile_serialization=False)
             expected["fixtures"][legacy_name] = {"dtype": dname, "format": "PyTorch legacy", "origin": origin}
+        # Pickle protocol 4 and 5 (STACK_GLOBAL, MEMOIZE, FRAME, SHORT_BINUNICODE) for the extras.
+        obj, origin = wrappings(sd)["extras"]
+        for proto in [4, 5]:
+            name = f"torch_{dname}_extras_proto{proto}.pth"
+            torch.save(obj, OUT / name, pickle_protocol=proto)
+            expected["fixtures"][name] = {"dtype": dname, "format": "PyTorch zip", "origin": origin}
+        name = f"legacy_{dname}_extras_proto4.pt"
+        torch.save(obj, OUT / name, pickle_protocol=4, _use_new_zipfile_serialization=False)
+        expected["fixtures"][name] = {"dtype": dname, "format": "PyTorch legacy", "origin": origin}
         st_name = f"st_{dname}.safetensors"
         save_file(sd, str(OUT / st_name), metadata={"format": "pt"})
         expected["fixtures"][st_name] = {"dtype": dname, "format": "safetensors", "origin": "safetensors"}
@@ -134,6 +175,55 @@ def main():
             dst.writestr(name, src.read(info.filename))
     expected["fixtures"]["torch_f32_renamed_folder.pth"] = {"dtype": "f32", "format": "PyTorch zip",
                                                              "origin": "top-level state dict"}
+
+    # Big-endian torch zip: byteorder 'big' and every storage byte-swapped per element.
+    for dname in ["f32", "bf16", "f64"]:
+        buf = io.BytesIO()
+        torch.save(state_dict(DTYPES[dname]), buf)
+        size = torch.tensor([], dtype=DTYPES[dname]).element_size()
+        name = f"torch_{dname}_bigendian.pth"
+        with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, \
+                zipfile.ZipFile(OUT / name, "w", zipfile.ZIP_STORED) as dst:
+            for info in src.infolist():
+                data = src.read(info.filename)
+                if info.filename.endswith("/byteorder"):
+                    data = b"big"
+                elif "/data/" in info.filename:
+                    data = b"".join(data[i:i + size][::-1] for i in range(0, len(data), size))
+                dst.writestr(info.filename, data)
+        expected["fixtures"][name] = {"dtype": dname, "format": "PyTorch zip", "origin": "top-level state dict"}
+
+    # ZIP64 structures (torch only writes them past 4 GB): a torch checkpoint and an npz.
+    buf = io.BytesIO()
+    torch.save(state_dict(torch.float16), buf)
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src:
+        write_zip64(OUT / "torch_f16_zip64.pth", [(i.filename, src.read(i.filename)) for i in src.infolist()])
+    expected["fixtures"]["torch_f16_zip64.pth"] = {"dtype": "f16", "format": "PyTorch zip",
+                                                    "origin": "top-level state dict"}
+    members = []
+    for k, v in state_dict(torch.float64).items():
+        b = io.BytesIO()
+        np.save(b, v.numpy())
+        members.append((k + ".npy", b.getvalue()))
+    write_zip64(OUT / "np_f64_zip64.npz", members)
+    expected["fixtures"]["np_f64_zip64.npz"] = {"dtype": "f64", "format": "npz", "origin": "npz"}
+
+    # A torch checkpoint re-packed with deflate: no inflater, so a clear error.
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, \
+            zipfile.ZipFile(OUT / "deflated_torch.pth", "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info.filename))
+    expected["errors"]["deflated_torch.pth"] = "is deflated; torch.save writes stored entries"
+
+    # Plain pickles of NumPy arrays (numpy _reconstruct + BUILD; protocol 2 bytes via _codecs).
+    for dname in ["f32", "f16", "f64"]:
+        arrays = {k: v.numpy() for k, v in state_dict(DTYPES[dname]).items()}
+        for proto in [2, 4]:
+            name = f"numpy_{dname}_p{proto}.pkl"
+            with open(OUT / name, "wb") as f:
+                pickle.dump({"weights": arrays, "step": np.int64(3)}, f, protocol=proto)
+            expected["fixtures"][name] = {"dtype": dname, "format": "PyTorch legacy",
+                                          "origin": "plain pickle, entry 'weights'"}
 
     # Views: transposed, sliced with a storage offset, several tensors sharing one storage.
     base = torch.arange(24, dtype=torch.float32).reshape(4, 6) / 8
@@ -172,7 +262,7 @@ def main():
 
     # Errors.
     np.savez_compressed(OUT / "compressed.npz", w=arr.astype(np.float32))
-    expected["errors"]["compressed.npz"] = "deflated"
+    expected["errors"]["compressed.npz"] = "is deflated; only stored (uncompressed) entries can be read (save with np.savez"
     with open(OUT / "oversized_header.safetensors", "wb") as f:
         f.write(struct.pack("<Q", 9_200_000_000) + b'{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}' + b"\0" * 4)
     expected["errors"]["oversized_header.safetensors"] = "header length 9.2 GB exceeds the file size"
@@ -188,8 +278,32 @@ def main():
     with open(OUT / "unknown_dtype.safetensors", "wb") as f:
         f.write(struct.pack("<Q", len(header)) + header + b"\0" * 2)
     expected["errors"]["unknown_dtype.safetensors"] = "F8_E4M3"
+    class BadView:
+        """Pickles as _rebuild_tensor_v2 with a hostile size/stride over a real 4-element storage."""
+
+        def __init__(self, size, stride, offset=0):
+            self.size, self.stride, self.offset = size, stride, offset
+
+        def __reduce__(self):
+            import collections
+            storage = torch.zeros(4).storage()
+            return (torch._utils._rebuild_tensor_v2,
+                    (storage, self.offset, self.size, self.stride, False, collections.OrderedDict()))
+
+    import warnings
+    warnings.filterwarnings("ignore")
+    bad_views = {
+        "bad_overflow_shape.pth": (BadView((2**32, 2**32), (0, 0)), "too many elements"),
+        "bad_overflow_span.pth": (BadView((2**40, 2**40), (2**40, 1)), "overflows"),
+        "bad_view_outside.pth": (BadView((10,), (1,)), "reaches element 9 but the storage has only 4"),
+        "bad_offset.pth": (BadView((2,), (1,), offset=3), "reaches element 4"),
+        "bad_stride_overflow.pth": (BadView((3,), (2**62,)), "overflows"),
+    }
+    for fname, (obj, fragment) in bad_views.items():
+        torch.save({"w": obj, "b": torch.ones(2)}, OUT / fname)
+        expected["errors"][fname] = fragment
     torch.save(torch.nn.Linear(2, 2), OUT / "whole_module.pth")
-    expected["errors"]["whole_module.pth"] = "torch.nn.modules.linear.Linear"
+    expected["errors"]["whole_module.pth"] = "torch.nn.modules.linear.Linear', which is not allowed (a pickled object, not a state dict"
 
     # Malicious pickles: in a torch zip (as the weights, as one tensor, as the whole object) and
     # as plain pickles with protocols 2 and 4 (GLOBAL / STACK_GLOBAL).

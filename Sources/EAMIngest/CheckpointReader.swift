@@ -34,11 +34,12 @@ public enum CheckpointReader {
       let t = try NPY.decode(bytes, range: 0..<bytes.count)
       return Checkpoint(names: ["array"], tensors: ["array": t], format: .npy, origin: "npy array")
     }
-    if TorchLegacy.looksLikePickle(bytes) {
-      return try TorchLegacy.read(bytes)
-    }
+    // Before pickles: a safetensors header length may start with 0x80 (PROTO) too.
     if Safetensors.looksLikeSafetensors(bytes) {
       return try Safetensors.read(bytes)
+    }
+    if TorchLegacy.looksLikePickle(bytes) {
+      return try TorchLegacy.read(bytes)
     }
     if bytes.isEmpty { throw IngestError("file is empty") }
     let head = bytes.prefix(8).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }

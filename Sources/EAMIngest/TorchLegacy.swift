@@ -5,9 +5,9 @@ enum TorchLegacy {
   /// 0x1950a86a20f9469cfc6c as pickled by LONG1: 10 little-endian bytes.
   static let magicBytes: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
 
-  /// Whether `bytes` starts with a pickle (PROTO opcode, protocol 2–5).
+  /// Whether `bytes` starts with a pickle (PROTO opcode; the protocol is checked when read).
   static func looksLikePickle(_ bytes: [UInt8]) -> Bool {
-    bytes.count >= 2 && bytes[0] == Opcode.proto && bytes[1] <= 5
+    bytes.count >= 2 && bytes[0] == Opcode.proto
   }
 
   private static func isMagic(_ v: PValue) -> Bool {
@@ -30,7 +30,8 @@ enum TorchLegacy {
       var plain = PickleMachine(bytes, what: "pickle", persistentLoad: noStorages)
       defer { plain.arena.clear() }
       let root = try plain.run()
-      let selection = try Unwrap.select(root)
+      var selection = try Unwrap.select(root)
+      selection.origin = "plain pickle, " + selection.origin
       return try Assemble.checkpoint(selection, format: .torchLegacy, fileSize: bytes.count) {
         (_: PStorage) throws(IngestError) -> StorageBytes in throw IngestError("no storages in a plain pickle")
       }
@@ -47,8 +48,13 @@ enum TorchLegacy {
     guard protocolVersion.int == 1001 else {
       throw IngestError("legacy torch file has protocol version \(protocolVersion.summary), expected 1001")
     }
-    let (_, m2) = try next("sys info pickle")
+    let (sysInfo, m2) = try next("sys info pickle")
     defer { m2.arena.clear() }
+    // {'protocol_version': 1001, 'little_endian': True, 'type_sizes': {...}}
+    var bigEndian = false
+    if case .dict(let info) = sysInfo, case .bool(let little)? = info["little_endian"] {
+      bigEndian = !little
+    }
     let (root, m3) = try next("object pickle")
     defer { m3.arena.clear() }
     let (keysValue, m4) = try next("storage keys pickle")
@@ -67,7 +73,8 @@ enum TorchLegacy {
       guard let s = storages.byKey[key] else {
         throw IngestError("legacy torch file: storage \(quoted(key)) is listed but no tensor uses it")
       }
-      let count = try reader.u64()
+      var count = try reader.u64()
+      if bigEndian { count = count.byteSwapped }
       guard count == UInt64(s.count) else {
         throw IngestError("legacy torch file: storage \(quoted(key)) has \(count) elements, the object says \(s.count)")
       }
@@ -81,7 +88,7 @@ enum TorchLegacy {
     return try Assemble.checkpoint(selection, format: .torchLegacy, fileSize: bytes.count) {
       (s: PStorage) throws(IngestError) -> StorageBytes in
       guard let r = ranges[s.key] else { throw IngestError("storage \(quoted(s.key)) is not in the file") }
-      return StorageBytes(bytes: bytes, range: r, type: s.type, bigEndian: false)
+      return StorageBytes(bytes: bytes, range: r, type: s.type, bigEndian: bigEndian)
     }
   }
 }

@@ -8,6 +8,9 @@ enum TorchZip {
   }
 
   static func read(_ zip: ZipArchive, pickle: ZipEntry) throws(IngestError) -> Checkpoint {
+    if let packed = zip.entries.first(where: { !$0.isStored && $0.name.hasPrefix(pickle.name.dropLast(8)) }) {
+      throw IngestError("zip entry \(quoted(packed.name)) is \(ZipEntry.methodName(packed.method)); torch.save writes stored entries, so the archive was re-compressed (only stored entries can be read)")
+    }
     let prefix = String(pickle.name.dropLast("data.pkl".count))
     var byName: [String: ZipEntry] = [:]
     for e in zip.entries { byName[e.name] = e }

@@ -25,7 +25,10 @@ enum Unwrap {
 
   static func select(_ root: PValue) throws(IngestError) -> Selection {
     if let p = root.placeholder {
-      throw IngestError("the checkpoint's object is built by a disallowed global: \(p.global.notAllowedMessage)")
+      // A class name (capitalised) is most likely a whole pickled model rather than a state dict.
+      let hint = p.global.name.first?.isUppercase == true
+        ? " (a pickled object, not a state dict: save model.state_dict() instead)" : ""
+      throw IngestError("the checkpoint's object is built by a disallowed global: \(p.global.notAllowedMessage)\(hint)")
     }
     var ignored: [String] = []
     var path: [String] = []

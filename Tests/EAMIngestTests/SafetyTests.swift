@@ -44,8 +44,9 @@ import Testing
   @Test(arguments: Fixtures.all.filter { !$0.hasPrefix("evil") })
   func corruptionNeverCrashes(_ name: String) {
     let original = Fixtures.bytes(name)
-    var rng = SystemRandomNumberGenerator()
-    for _ in 0..<40 {
+    var rng = SplitMix64(seed: UInt64(original.count))
+    let rounds = Int(ProcessInfo.processInfo.environment["EAM_FUZZ_ROUNDS"] ?? "") ?? 40
+    for _ in 0..<rounds {
       var bytes = original
       for _ in 0..<4 where !bytes.isEmpty {
         bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
@@ -86,10 +87,37 @@ import Testing
     #expect(throws: IngestError.self) { try CheckpointReader.read(bytes: marks) }
   }
 
+  /// A chain nested top-down (each new list appended to the previous one after that one was
+  /// itself stored) is released without deep recursion.
+  @Test func topDownChainIsReleasedSafely() {
+    var bytes: [UInt8] = [0x80, 4, 0x5D, 0x94, 0x30]  // L0 = [], memo 0, POP
+    for i in 1...200_000 {
+      let previous = UInt32(i - 1)
+      bytes.append(0x6A)  // LONG_BINGET previous
+      for k in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: previous >> (8 * UInt32(k)))) }
+      bytes += [0x5D, 0x94, 0x61, 0x30]  // EMPTY_LIST, MEMOIZE, APPEND, POP
+    }
+    bytes += [0x6A, 0, 0, 0, 0, 0x2E]  // LONG_BINGET 0, STOP
+    #expect(throws: IngestError.self) { try CheckpointReader.read(bytes: bytes) }
+  }
+
   /// A self-referencing list (memo cycle) is harmless.
   @Test func cyclesAreHarmless() {
     // PROTO 2, EMPTY_DICT, MEMOIZE, 'a', GET 0, SETITEM, STOP  → d = {}; d['a'] = d
     let bytes: [UInt8] = [0x80, 2, 0x7D, 0x94, 0x8C, 1, 0x61, 0x68, 0, 0x73, 0x2E]
     #expect(throws: IngestError.self) { try CheckpointReader.read(bytes: bytes) }
+  }
+}
+
+/// A small deterministic generator so corruption runs are reproducible.
+struct SplitMix64: RandomNumberGenerator {
+  var state: UInt64
+  init(seed: UInt64) { state = seed }
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
   }
 }

@@ -200,8 +200,16 @@ enum Globals {
           b.count == t.size else {
       return .float(.nan)  // An exotic scalar: not needed for weights.
     }
-    let bytes = Array(b)
-    let v = Convert.floats(bytes, offset: 0, count: 1, type: t, bigEndian: d.isBigEndian)[0]
-    return t.isFloatingPoint ? .float(Double(v)) : .int(Int(v))
+    var bits: UInt64 = 0
+    for (i, byte) in b.enumerated() { bits |= UInt64(byte) << (8 * UInt64(i)) }
+    if d.isBigEndian { bits = bits.byteSwapped >> (64 - 8 * UInt64(t.size)) }
+    switch t {
+    case .f64: return .float(Double(bitPattern: bits))
+    case .i64: return .int(Int(Int64(bitPattern: bits)))
+    case .i32: return .int(Int(Int32(truncatingIfNeeded: bits)))
+    default:
+      let v = Convert.floats(Array(b), offset: 0, count: 1, type: t, bigEndian: d.isBigEndian)[0]
+      return t.isFloatingPoint ? .float(Double(v)) : .int(Int(v))
+    }
   }
 }

@@ -148,7 +148,7 @@ struct ZipArchive {
   /// The bytes of a stored member, as a range of `bytes`.
   func data(of entry: ZipEntry) throws(IngestError) -> Range<Int> {
     guard entry.isStored else {
-      throw IngestError("zip entry \(quoted(entry.name)) is \(ZipEntry.methodName(entry.method)); only stored (uncompressed) entries can be read (save with ZIP_STORED, e.g. np.savez instead of np.savez_compressed)")
+      throw IngestError("zip entry \(quoted(entry.name)) is \(ZipEntry.methodName(entry.method)); only stored (uncompressed) entries can be read")
     }
     return entry.dataRange
   }
