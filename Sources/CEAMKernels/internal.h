@@ -1,0 +1,44 @@
+/* Shared declarations of the kernel variants (not part of the public interface). */
+#ifndef EAM_KERNELS_INTERNAL_H
+#define EAM_KERNELS_INTERNAL_H
+#include "eam_kernels.h"
+
+/* What the GEMM tiles do after the dot products, per output element (row r, column n):
+ * v = alpha·acc (+ bias[n]) (then GELU) (then + C[r][n]). */
+typedef struct {
+  float alpha;
+  const float *bias; /* indexed by absolute column */
+  int flags;         /* EAM_EPI_* */
+} eam_epilogue;
+
+/* One variant's GEMM over packed panels: rows [0, M) of A, panels covering columns [n0, n1).
+ * `panels` points at the panel holding column 0. */
+typedef void (*eam_gemm_fn)(int M, int K, const float *A, int lda, const float *panels, float *C,
+                            int ldc, int n0, int n1, const eam_epilogue *e);
+
+void eam_gemm_scalar(int M, int K, const float *A, int lda, const float *panels, float *C, int ldc,
+                     int n0, int n1, const eam_epilogue *e);
+void eam_gemm_avx2(int M, int K, const float *A, int lda, const float *panels, float *C, int ldc,
+                   int n0, int n1, const eam_epilogue *e);
+void eam_gemm_avx512(int M, int K, const float *A, int lda, const float *panels, float *C, int ldc,
+                     int n0, int n1, const eam_epilogue *e);
+
+void eam_softmax_scalar(float *x, int ld, int rows, int cols);
+void eam_softmax_avx2(float *x, int ld, int rows, int cols);
+void eam_softmax_avx512(float *x, int ld, int rows, int cols);
+
+void eam_layernorm_scalar(const float *x, int ldx, float *y, int ldy, int rows, int dim, const float *g,
+                          const float *b, float eps);
+void eam_layernorm_avx2(const float *x, int ldx, float *y, int ldy, int rows, int dim, const float *g,
+                        const float *b, float eps);
+void eam_layernorm_avx512(const float *x, int ldx, float *y, int ldy, int rows, int dim, const float *g,
+                          const float *b, float eps);
+
+void eam_gelu_scalar(float *x, size_t n);
+void eam_gelu_avx2(float *x, size_t n);
+void eam_gelu_avx512(float *x, size_t n);
+
+/* Exact GELU of one value, as the scalar variant computes it. */
+float eam_gelu1(float x);
+
+#endif

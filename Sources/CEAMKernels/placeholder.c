@@ -1,1 +1,0 @@
-#include "eam_kernels.h"
