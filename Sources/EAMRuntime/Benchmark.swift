@@ -1,4 +1,4 @@
-import CEAMKernels
+import EAMKernels
 
 /// Latency statistics of repeated runs of a model.
 public struct BenchmarkResult: Sendable {
@@ -19,14 +19,10 @@ public struct BenchmarkResult: Sendable {
 
 public enum Benchmark {
   /// The CPU's brand string.
-  public static var cpuName: String {
-    var buf = [CChar](repeating: 0, count: 64)
-    eam_cpu_brand(&buf, 64)
-    return String(cString: buf).trimmingSpaces()
-  }
+  public static var cpuName: String { Kernels.cpuName }
 
   /// The kernel variant in use ("scalar", "avx2", "avx512").
-  public static var kernelVariant: String { String(cString: eam_kernels_variant_name(eam_kernels_variant())) }
+  public static var kernelVariant: String { KernelVariant.active.name }
 
   /// Runs the model `warmup` times, then `iterations` timed runs on a fixed synthetic input.
   public static func measure(_ model: Model, batch: Int, iterations: Int, warmup: Int = 3, loadSeconds: Double) -> BenchmarkResult {
@@ -53,14 +49,5 @@ public enum Benchmark {
                            imagesPerSecond: Double(batch) / (median / 1000), peakRSSBytes: Clock.peakRSS(),
                            weightsInPlace: model.copiedWeightBytes == 0, arenaBytes: model.arenaBytes,
                            cpu: cpuName, kernels: kernelVariant)
-  }
-}
-
-extension String {
-  func trimmingSpaces() -> String {
-    var s = Substring(self)
-    while s.first == " " { s = s.dropFirst() }
-    while s.last == " " { s = s.dropLast() }
-    return String(s)
   }
 }

@@ -1,4 +1,4 @@
-import CEAMKernels
+import EAMKernels
 
 /// The forward pass of Swin Transformer v1 (timm `SwinTransformer`, NHWC token order).
 ///
@@ -35,7 +35,7 @@ struct SwinForward {
         }
       }
       linear(pool, rows: tokens0, x: patches, ldx: k, plan.patchEmbed, y: x + b * tokens0 * d0, ldy: d0,
-             epilogue: epilogueBias)
+             epilogue: .bias)
     }
     if let norm = plan.patchNorm { layerNorm(pool, x, x, rows: batch * tokens0, dim: d0, norm, eps: eps) }
 
@@ -51,21 +51,21 @@ struct SwinForward {
           }
         }
         layerNorm(pool, normed, normed, rows: rows, dim: d, block.norm1, eps: eps)
-        linear(pool, rows: rows, x: normed, ldx: d, block.qkv, y: wide, ldy: 3 * d, epilogue: epilogueBias)
+        linear(pool, rows: rows, x: normed, ldx: d, block.qkv, y: wide, ldy: 3 * d, epilogue: .bias)
         attention(pool, block, qkv: wide, out: normed, batch: batch, arena: arena, observer: observer)
-        linear(pool, rows: rows, x: normed, ldx: d, block.proj, y: wide, ldy: d, epilogue: epilogueBias)
+        linear(pool, rows: rows, x: normed, ldx: d, block.proj, y: wide, ldy: d, epilogue: .bias)
         // Reverse partition + roll back (scatter), residual.
         block.order.withUnsafeBufferPointer { order in
           for b in 0..<batch {
             let src = wide + b * t * d, dst = x + b * t * d
-            for r in 0..<t { eam_add(dst + order[r] * d, src + r * d, d) }
+            for r in 0..<t { Kernels.add(dst + order[r] * d, src + r * d, count: d) }
           }
         }
         layerNorm(pool, x, normed, rows: rows, dim: d, block.norm2, eps: eps)
         linear(pool, rows: rows, x: normed, ldx: d, block.fc1, y: wide, ldy: block.fc1.n,
-               epilogue: epilogueBias | epilogueGELU)
+               epilogue: [.bias, .gelu])
         linear(pool, rows: rows, x: wide, ldx: block.fc1.n, block.fc2, y: x, ldy: d,
-               epilogue: epilogueBias | epilogueAccumulate)
+               epilogue: [.bias, .accumulate])
       }
     }
 
@@ -76,7 +76,7 @@ struct SwinForward {
     for b in 0..<batch {
       let dst = pooled + b * d, img = normed + b * t * d
       dst.update(repeating: 0, count: d)
-      for r in 0..<t { eam_add(dst, img + r * d, d) }
+      for r in 0..<t { Kernels.add(dst, img + r * d, count: d) }
       let inv = 1 / Float(t)
       for i in 0..<d { dst[i] *= inv }
     }
@@ -84,7 +84,7 @@ struct SwinForward {
       output.update(from: pooled, count: batch * d)
       return
     }
-    linear(pool, rows: batch, x: pooled, ldx: d, head, y: output, ldy: head.n, epilogue: epilogueBias)
+    linear(pool, rows: batch, x: pooled, ldx: d, head, y: output, ldy: head.n, epilogue: .bias)
   }
 
   /// 2×2 patch merging: `scratch[b, i, j, (dx·2 + dy)·C + c] = x[b, 2i + dy, 2j + dx, c]`, LayerNorm
@@ -108,7 +108,7 @@ struct SwinForward {
     }
     let rows = batch * h * h
     layerNorm(pool, scratch, scratch, rows: rows, dim: 4 * c, m.norm, eps: eps)
-    linear(pool, rows: rows, x: scratch, ldx: 4 * c, m.reduction, y: x, ldy: m.reduction.n, epilogue: epilogueBias)
+    linear(pool, rows: rows, x: scratch, ldx: 4 * c, m.reduction, y: x, ldy: m.reduction.n, epilogue: .bias)
   }
 
   private func layerNorm(_ pool: ThreadPool, _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>,
@@ -117,7 +117,7 @@ struct SwinForward {
     let workers = min(pool.threadCount, max(1, rows / 64))
     pool.parallelFor(workers) { t in
       let r0 = t * rows / workers, r1 = (t + 1) * rows / workers
-      eam_layernorm(x + r0 * dim, Int32(dim), y + r0 * dim, Int32(dim), Int32(r1 - r0), Int32(dim), w.gamma, w.beta, eps)
+      Kernels.layerNorm(x: x + r0 * dim, ldx: dim, y: y + r0 * dim, ldy: dim, rows: r1 - r0, dim: dim, gamma: w.gamma, beta: w.beta, eps: eps)
     }
   }
 
@@ -143,13 +143,12 @@ struct SwinForward {
         let b = group / heads, h = group % heads
         let rows = qkv + (b * t + win * n) * 3 * d
         let q = rows + h * hd, k = rows + d + h * hd, v = rows + 2 * d + h * hd
-        eam_gemm_nt(Int32(n), Int32(n), Int32(hd), scale, q, Int32(3 * d), k, Int32(3 * d), scores, Int32(n))
-        eam_add(scores, block.bias + h * n * n, n * n)
-        if let mask { eam_add(scores, mask + win * n * n, n * n) }
-        eam_softmax_rows(scores, Int32(n), Int32(n), Int32(n))
+        Kernels.gemmNT(m: n, n: n, k: hd, alpha: scale, a: q, lda: 3 * d, b: k, ldb: 3 * d, c: scores, ldc: n)
+        Kernels.add(scores, block.bias + h * n * n, count: n * n)
+        if let mask { Kernels.add(scores, mask + win * n * n, count: n * n) }
+        Kernels.softmax(scores, ld: n, rows: n, cols: n)
         observer?(block.index, b, h, scores, n)
-        eam_gemm_nn(Int32(n), Int32(hd), Int32(n), scores, Int32(n), v, Int32(3 * d),
-                    out + (b * t + win * n) * d + h * hd, Int32(d), 0)
+        Kernels.gemmNN(m: n, n: hd, k: n, a: scores, lda: n, b: v, ldb: 3 * d, c: out + (b * t + win * n) * d + h * hd, ldc: d)
       }
     }
   }

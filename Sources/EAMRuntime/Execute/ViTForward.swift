@@ -1,4 +1,4 @@
-import CEAMKernels
+import EAMKernels
 
 /// Sees every attention map the forward pass computes (after softmax): the calibration hook.
 /// Called concurrently from the pool's threads, for different (image, head) pairs.
@@ -39,32 +39,32 @@ struct ViTForward {
       }
       let base = x + b * t * d
       linear(pool, rows: plan.patchTokens, x: patches, ldx: k, plan.patchEmbed, y: base + prefix * d, ldy: d,
-             epilogue: epilogueBias)
+             epilogue: .bias)
       var r = 0
       if let cls = plan.classToken { (base + r * d).update(from: cls, count: d); r += 1 }
       if let dist = plan.distToken { (base + r * d).update(from: dist, count: d); r += 1 }
       if let reg = plan.regTokens { (base + r * d).update(from: reg, count: a.registerTokens * d); r += a.registerTokens }
       if a.posEmbedCoversPrefix {
-        eam_add(base, plan.posEmbed, t * d)
+        Kernels.add(base, plan.posEmbed, count: t * d)
       } else {
-        eam_add(base + prefix * d, plan.posEmbed, plan.patchTokens * d)
+        Kernels.add(base + prefix * d, plan.posEmbed, count: plan.patchTokens * d)
       }
     }
 
     for block in plan.blocks {
       if let attn = block.attention {
         layerNorm(pool, x, normed, rows: rows, dim: d, attn.norm, eps: eps)
-        linear(pool, rows: rows, x: normed, ldx: d, attn.qkv, y: wide, ldy: attn.layout.width, epilogue: epilogueBias)
+        linear(pool, rows: rows, x: normed, ldx: d, attn.qkv, y: wide, ldy: attn.layout.width, epilogue: .bias)
         attention(pool, attn, qkv: wide, out: normed, batch: batch, block: block.index, arena: arena, observer: observer)
-        linear(pool, rows: rows, x: normed, ldx: d, attn.proj, y: x, ldy: d, epilogue: epilogueBias | epilogueAccumulate)
+        linear(pool, rows: rows, x: normed, ldx: d, attn.proj, y: x, ldy: d, epilogue: [.bias, .accumulate])
       } else {
-        eam_add(x, x, rows * d)  // lambda_vit's Block_shrink: x = x + x
+        Kernels.add(x, x, count: rows * d)  // lambda_vit's Block_shrink: x = x + x
       }
       layerNorm(pool, x, normed, rows: rows, dim: d, block.norm2, eps: eps)
       linear(pool, rows: rows, x: normed, ldx: d, block.fc1, y: wide, ldy: block.fc1.n,
-             epilogue: epilogueBias | epilogueGELU)
+             epilogue: [.bias, .gelu])
       linear(pool, rows: rows, x: wide, ldx: block.fc1.n, block.fc2, y: x, ldy: d,
-             epilogue: epilogueBias | epilogueAccumulate)
+             epilogue: [.bias, .accumulate])
     }
 
     // Head: final norm, pooling, classifier(s).
@@ -78,24 +78,24 @@ struct ViTForward {
         dst.update(from: img, count: d)
       } else {
         dst.update(repeating: 0, count: d)
-        for r in prefix..<t { eam_add(dst, img + r * d, d) }
+        for r in prefix..<t { Kernels.add(dst, img + r * d, count: d) }
         let inv = 1 / Float(plan.patchTokens)
         for i in 0..<d { dst[i] *= inv }
       }
     }
-    if let fc = plan.fcNorm { eam_layernorm(pooled, Int32(d), pooled, Int32(d), Int32(batch), Int32(d), fc.gamma, fc.beta, eps) }
+    if let fc = plan.fcNorm { Kernels.layerNorm(x: pooled, ldx: d, y: pooled, ldy: d, rows: batch, dim: d, gamma: fc.gamma, beta: fc.beta, eps: eps) }
     guard let head = plan.head else {
       output.update(from: pooled, count: batch * d)
       return
     }
     let classes = head.n
-    linear(pool, rows: batch, x: pooled, ldx: d, head, y: output, ldy: classes, epilogue: epilogueBias)
+    linear(pool, rows: batch, x: pooled, ldx: d, head, y: output, ldy: classes, epilogue: .bias)
     if let headDist = plan.headDist {
       // Distilled DeiT in eval mode: the mean of the class-token head and the distillation head.
       let distIn = arena.pooled.pointer
       for b in 0..<batch { (distIn + b * d).update(from: source + (b * t + 1) * d, count: d) }
       let second = arena.logits.pointer
-      linear(pool, rows: batch, x: distIn, ldx: d, headDist, y: second, ldy: classes, epilogue: epilogueBias)
+      linear(pool, rows: batch, x: distIn, ldx: d, headDist, y: second, ldy: classes, epilogue: .bias)
       for i in 0..<(batch * classes) { output[i] = (output[i] + second[i]) * 0.5 }
     }
   }
@@ -106,7 +106,7 @@ struct ViTForward {
     let workers = min(pool.threadCount, max(1, rows / 64))
     pool.parallelFor(workers) { t in
       let r0 = t * rows / workers, r1 = (t + 1) * rows / workers
-      eam_layernorm(x + r0 * dim, Int32(dim), y + r0 * dim, Int32(dim), Int32(r1 - r0), Int32(dim), w.gamma, w.beta, eps)
+      Kernels.layerNorm(x: x + r0 * dim, ldx: dim, y: y + r0 * dim, ldy: dim, rows: r1 - r0, dim: dim, gamma: w.gamma, beta: w.beta, eps: eps)
     }
   }
 
@@ -131,24 +131,23 @@ struct ViTForward {
         let o = out + b * t * d + h * hd
         if let frozen = attn.frozen[h] {
           if frozen.whole {
-            eam_gemm_nn(Int32(t), Int32(hd), Int32(t), frozen.values.pointer, Int32(t), v, Int32(ld), o, Int32(d), 0)
+            Kernels.gemmNN(m: t, n: hd, k: t, a: frozen.values.pointer, lda: t, b: v, ldb: ld, c: o, ldc: d)
             continue
           }
           let q = base + attn.layout.q[h]!, k = base + attn.layout.k[h]!
           for (r0, n) in frozen.freeRowRuns {
-            eam_gemm_nt(Int32(n), Int32(t), Int32(hd), scale, q + r0 * ld, Int32(ld), k, Int32(ld), scores + r0 * t, Int32(t))
+            Kernels.gemmNT(m: n, n: t, k: hd, alpha: scale, a: q + r0 * ld, lda: ld, b: k, ldb: ld, c: scores + r0 * t, ldc: t)
           }
           frozen.mask.withUnsafeBufferPointer { mask in
-            eam_softmax_rows_frozen(scores, Int32(t), Int32(t), Int32(t), mask.baseAddress, frozen.values.pointer,
-                                    frozen.freeMass.pointer)
+            Kernels.softmaxFrozen(scores, ld: t, rows: t, cols: t, frozen: mask.baseAddress!, values: frozen.values.pointer, freeMass: frozen.freeMass.pointer)
           }
         } else {
           let q = base + attn.layout.q[h]!, k = base + attn.layout.k[h]!
-          eam_gemm_nt(Int32(t), Int32(t), Int32(hd), scale, q, Int32(ld), k, Int32(ld), scores, Int32(t))
-          eam_softmax_rows(scores, Int32(t), Int32(t), Int32(t))
+          Kernels.gemmNT(m: t, n: t, k: hd, alpha: scale, a: q, lda: ld, b: k, ldb: ld, c: scores, ldc: t)
+          Kernels.softmax(scores, ld: t, rows: t, cols: t)
         }
         observer?(block, b, h, scores, t)
-        eam_gemm_nn(Int32(t), Int32(hd), Int32(t), scores, Int32(t), v, Int32(ld), o, Int32(d), 0)
+        Kernels.gemmNN(m: t, n: hd, k: t, a: scores, lda: t, b: v, ldb: ld, c: o, ldc: d)
       }
     }
   }
