@@ -7,6 +7,7 @@
 #endif
 
 static int active = -1;
+static _Thread_local int thread_override = -1;
 
 int eam_kernels_supports(int v) {
   switch (v) {
@@ -43,6 +44,7 @@ int eam_kernels_parse_variant(const char *name) {
 }
 
 int eam_kernels_variant(void) {
+  if (thread_override >= 0) return thread_override;
   int v = __atomic_load_n(&active, __ATOMIC_ACQUIRE);
   if (v >= 0) return v;
   v = eam_kernels_best_variant();
@@ -55,6 +57,16 @@ int eam_kernels_variant(void) {
 int eam_kernels_set_variant(int v) {
   if (!eam_kernels_supports(v)) return -1;
   __atomic_store_n(&active, v, __ATOMIC_RELEASE);
+  return 0;
+}
+
+int eam_kernels_set_thread_variant(int v) {
+  if (v < 0) {
+    thread_override = -1;
+    return 0;
+  }
+  if (!eam_kernels_supports(v)) return -1;
+  thread_override = v;
   return 0;
 }
 

@@ -21,6 +21,13 @@ public enum KernelVariant: Int32, CaseIterable, Sendable {
   /// Makes this variant the active one; false if the CPU cannot run it.
   @discardableResult
   public func use() -> Bool { eam_kernels_set_variant(rawValue) == 0 }
+
+  /// Runs `body` with this variant active on the calling thread only (other threads keep theirs).
+  public func withThreadVariant<R>(_ body: () throws -> R) rethrows -> R {
+    precondition(eam_kernels_set_thread_variant(rawValue) == 0, "\(name) kernels are not supported on this CPU")
+    defer { eam_kernels_set_thread_variant(-1) }
+    return try body()
+  }
 }
 
 /// What a packed GEMM does after the dot products.

@@ -11,13 +11,11 @@ func values(_ n: Int, seed: UInt64) -> [Float] {
   }
 }
 
-/// Runs `body` once per variant this CPU supports, with that variant active.
+/// Runs `body` once per variant this CPU supports, with that variant active on this thread only
+/// (other suites running in parallel keep the process-wide variant).
 func forEachVariant(_ body: (KernelVariant) throws -> Void) rethrows {
-  let saved = KernelVariant.active
-  defer { saved.use() }
   for v in KernelVariant.allCases where v.isSupported {
-    v.use()
-    try body(v)
+    try v.withThreadVariant { try body(v) }
   }
 }
 

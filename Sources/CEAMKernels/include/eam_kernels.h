@@ -37,6 +37,9 @@ int eam_kernels_supports(int v);
 int eam_kernels_variant(void);
 /* Forces variant v. Returns 0, or -1 if the CPU does not support it (nothing changes). */
 int eam_kernels_set_variant(int v);
+/* Forces variant v for the calling thread only (-1 clears the override); for tests that compare
+ * variants while other threads keep running. Returns 0, or -1 if the CPU does not support it. */
+int eam_kernels_set_thread_variant(int v);
 /* "scalar", "avx2" or "avx512"; NULL for an unknown value. */
 const char *eam_kernels_variant_name(int v);
 /* Parses a variant name; -1 if unknown. */
