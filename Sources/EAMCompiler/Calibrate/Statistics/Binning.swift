@@ -13,7 +13,8 @@
 ///   `[0, 1]` first: negatives, `-0` and negative NaNs count as 0; values above 1, `+inf` and
 ///   positive NaNs as 1);
 /// - bins `B - 2` down to `1` are the parts below it, one each;
-/// - bin `0` is everything below the lower edge of bin 1, zero included (the underflow bin).
+/// - bin `0` is everything below the lower edge of bin 1, zero and subnormals included (the
+///   underflow bin; the fold treats subnormals as 0 throughout).
 ///
 /// `Binning.standard` (one mantissa bit, 32 bins) covers `[2.29e-5, 1]` in 31 half-octave bins
 /// plus the underflow bin, and one entry's 32 `UInt16` counts are exactly one 64-byte cache line.

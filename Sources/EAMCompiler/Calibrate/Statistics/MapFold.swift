@@ -123,7 +123,9 @@ enum MapFold {
   /// standard library's generic `pointwiseMin`/`pointwiseMax` are not inlined into this loop.
   @inline(__always)
   static func clampToUnit(_ bits: SIMD16<Int32>) -> SIMD16<Int32> {
-    clamp(bits, top: SIMD16(repeating: 0x3F80_0000))
+    let x = clamp(bits, top: SIMD16(repeating: 0x3F80_0000))
+    // Subnormals (exponent field 0) become 0: arithmetic on them can be slow.
+    return x & ~(((x &>> 23) &- 1) &>> 31)
   }
 
   /// `min(max(x, 0), top)` lane-wise, for `top ≥ 0`, without overflow.
