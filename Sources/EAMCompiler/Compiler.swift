@@ -15,6 +15,18 @@ public struct CompileError: Error, CustomStringConvertible, Sendable {
 public struct CompileOptions: Sendable {
   public var precision: WeightPrecision = .f32
   public var overrides = ModelOverrides()
+  /// EAM settings; nil compiles without attention compression.
+  public var eam: EAMOptions?
+  /// Calibration images (used when `statisticsFiles` is empty).
+  public var calibrationImages: [String] = []
+  public var calibration = CalibrationOptions()
+  /// `.eamstats` files (shards) to merge instead of calibrating.
+  public var statisticsFiles: [String] = []
+  /// Held-out images for the report's fidelity figures (never the calibration images).
+  public var evalImages: [String] = []
+  /// Where the report goes; default: beside the artifact, `NAME.report.json`.
+  public var reportPath: String?
+  public var threads: Int?
   public init() {}
 
   /// The flags as recorded in the manifest, in a fixed order.
@@ -26,6 +38,10 @@ public struct CompileOptions: Sendable {
     if let c = overrides.cropSize { args.append("--crop=\(c)") }
     if let m = overrides.mean { args.append("--mean=" + m.map { "\($0)" }.joined(separator: ",")) }
     if let s = overrides.std { args.append("--std=" + s.map { "\($0)" }.joined(separator: ",")) }
+    if let e = eam {
+      args += ["--sparsity=\(e.sparsity)", "--attn-bits=\(e.bits)", "--select=\(e.criterion.rawValue)",
+               "--budget=\(e.allocation.rawValue)"]
+    }
     return args
   }
 }
@@ -37,6 +53,9 @@ public struct CompileSummary: Sendable {
   public var format: ContainerFormat
   public var artifactBytes: Int
   public var floatBytes: Int
+  /// The report written beside the artifact (calibrated compiles).
+  public var report: CompileReport?
+  public var reportPath: String?
 }
 
 /// The compiler's pipeline: ingest → model → (calibrate → compress) → emit.
@@ -57,13 +76,18 @@ public enum Compiler {
   }
 
   public static func compile(_ input: String, to output: String, options: CompileOptions) throws(CompileError) -> CompileSummary {
-    let (checkpoint, model) = try load(input, overrides: options.overrides)
+    let (checkpoint, loaded) = try load(input, overrides: options.overrides)
+    var model = loaded
     var settings = EmitSettings()
     settings.precision = options.precision
     settings.arguments = options.normalisedArguments
     settings.sourceName = input.split(separator: "/").last.map(String.init) ?? input
     settings.sourceFormat = checkpoint.format.rawValue
     settings.sourceSHA256 = (try? FileHash.sha256(path: input)) ?? ""
+    var report: CompileReport?
+    if let eam = options.eam {
+      (model, report) = try Compression.apply(eam, to: loaded, settings: &settings, options: options, source: input)
+    }
     let bytes: [UInt8]
     do throws(FormatError) {
       bytes = try Emitter.artifact(for: model, settings: settings)
@@ -75,8 +99,44 @@ public enum Compiler {
     } catch {
       throw CompileError(error.description)
     }
+    var reportPath: String?
+    if var r = report {
+      r.artifact = output
+      r.artifactBytes = bytes.count
+      r.floatWeightBytes = loaded.parameterCount * 4
+      report = r
+      let path = options.reportPath ?? (output.hasSuffix(".eam") ? String(output.dropLast(4)) : output) + ".report.json"
+      do throws(AtomicFile.WriteError) { try AtomicFile.write(Array((r.json.text + "\n").utf8), to: path) } catch {
+        throw CompileError(error.description)
+      }
+      reportPath = path
+    }
     return CompileSummary(model: model, origin: checkpoint.origin, format: checkpoint.format,
-                          artifactBytes: bytes.count, floatBytes: model.parameterCount * 4)
+                          artifactBytes: bytes.count, floatBytes: loaded.parameterCount * 4, report: report,
+                          reportPath: reportPath)
+  }
+}
+
+extension Compiler {
+  /// `eamc calibrate`: statistics alone (one shard, or all images), written atomically.
+  public static func calibrate(_ input: String, images: [String], options: CompileOptions, to output: String)
+    throws(CompileError) -> AttentionStatistics
+  {
+    let (_, model) = try load(input, overrides: options.overrides)
+    let bytes: [UInt8]
+    do throws(FormatError) { bytes = try Emitter.artifact(for: model, settings: EmitSettings()) } catch {
+      throw CompileError("\(input): \(error.message)")
+    }
+    let floatModel = try Evaluation.model(bytes: bytes, name: input, threads: options.threads)
+    let selected = Calibration.select(images, options: options.calibration)
+    guard !selected.isEmpty else { throw CompileError("no calibration images in this shard") }
+    let sha = (try? FileHash.sha256(path: input)) ?? ""
+    let stats = try Calibration.run(model, floatModel: floatModel, images: selected, sourceSHA256: sha,
+                                    options: options.calibration)
+    do throws(AtomicFile.WriteError) { try AtomicFile.write(stats.encoded(), to: output) } catch {
+      throw CompileError(error.description)
+    }
+    return stats
   }
 }
 

@@ -29,6 +29,14 @@ struct Compile: ParsableCommand {
   @Option(help: "Preprocessing: standard deviation per RGB channel (default: ImageNet's).")
   var std: String?
 
+  @OptionGroup var eam: EAMFlags
+
+  @Option(help: "Held-out images (a folder) for the report's fidelity and the controls.")
+  var eval: String?
+
+  @Option(help: "Where to write the report (default: beside the artifact, NAME.report.json).")
+  var report: String?
+
   func run() throws {
     var options = CompileOptions()
     guard let precision = WeightPrecision(rawValue: weights) else { fail("--weights must be f32 or f16, not '\(weights)'") }
@@ -41,6 +49,11 @@ struct Compile: ParsableCommand {
     options.overrides.resizeShorterSide = resize
     options.overrides.mean = try mean.map { try triple($0, "--mean") }
     options.overrides.std = try std.map { try triple($0, "--std") }
+    eam.apply(to: &options)
+    if let eval {
+      do throws(CompileError) { options.evalImages = try ImageFolder.list(eval) } catch { fail(error) }
+    }
+    options.reportPath = report
     let summary: CompileSummary
     do throws(CompileError) {
       summary = try Compiler.compile(checkpoint, to: output, options: options)
@@ -52,6 +65,14 @@ struct Compile: ParsableCommand {
       print("read \(checkpoint) (\(summary.format.rawValue), \(summary.origin)): \(a.family.name), \(summary.model.parameterCount) parameters")
       for note in summary.model.notes { print("  note: \(note)") }
       print("wrote \(output): \(summary.artifactBytes) bytes (float32 weights: \(summary.floatBytes) bytes)")
+      if let r = summary.report, let path = summary.reportPath {
+        let frozen = summary.model.blocks.reduce(0) { $0 + $1.frozen.reduce(0) { $0 + $1.frozenEntries } }
+        print("EAM: \(frozen) attention entries frozen (\(r.sparsity * 100)% target) in \(r.bits) bits, calibrated on \(r.calibrationImages) images")
+        for (name, f) in r.fidelity {
+          print("  \(name.padding(toLength: 16, withPad: " ", startingAt: 0)) cosine to float on \(f.images) held-out images: mean \(String(format: "%.5f", f.meanCosine)), min \(String(format: "%.5f", f.minCosine))")
+        }
+        print("wrote \(path)")
+      }
     }
   }
 

@@ -6,7 +6,7 @@ struct EAMC: ParsableCommand {
     commandName: "eamc",
     abstract: "Compile Vision Transformer checkpoints into compact .eam artifacts, and run them.",
     version: "0.1.0",
-    subcommands: [Compile.self, Inspect.self, Run.self, Bench.self, Eval.self]
+    subcommands: [Compile.self, Calibrate.self, Inspect.self, Run.self, Bench.self, Eval.self]
   )
 }
 

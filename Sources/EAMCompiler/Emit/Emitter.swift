@@ -8,6 +8,8 @@ public struct EmitSettings: Sendable {
   public var sourceName = ""
   public var sourceFormat = ""
   public var sourceSHA256 = ""
+  public var calibration = Manifest.Calibration()
+  public var entropy: [Manifest.EntropyTable] = []
   public init() {}
 }
 
@@ -26,6 +28,8 @@ public enum Emitter {
     m.compile.sourceName = settings.sourceName
     m.compile.sourceFormat = settings.sourceFormat
     m.compile.sourceSHA256 = settings.sourceSHA256
+    m.calibration = settings.calibration
+    m.entropy = settings.entropy
     return m
   }
 

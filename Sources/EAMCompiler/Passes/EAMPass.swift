@@ -108,10 +108,10 @@ public enum EAMPass {
       var mask = [Bool](repeating: false, count: t * t)
       for e in chosen[key]! { mask[Int(e)] = true }
       let frozenEntries = (0..<(t * t)).filter { mask[$0] }
-      let maxValue = frozenEntries.map { s.mean[$0] }.max() ?? 0
-      let scale = maxValue > 0 ? maxValue / levels : 0
-      let codes = frozenEntries.map { e -> UInt8 in
-        scale > 0 ? UInt8(min(levels, max(0, (s.mean[e] / scale).rounded()))) : 0
+      let frozenMeans = frozenEntries.map { s.mean[$0] }
+      let scale = bestScale(frozenMeans, levels: levels)
+      let codes = frozenMeans.map { v -> UInt8 in
+        scale > 0 ? UInt8(min(levels, max(0, (v / scale).rounded()))) : 0
       }
       let map = FrozenHeadMap(block: l, head: h, tokens: t, mask: mask, codes: codes, bits: options.bits, scale: scale)
       m.frozenMaps.append(map)
@@ -133,6 +133,35 @@ public enum EAMPass {
       m.blocks[l].frozenFraction = total > 0 ? Float(Double(frozen) / Double(total)) : 0
     }
     return m
+  }
+}
+
+extension EAMPass {
+  /// The per-head scale whose codes (`round(v / scale)` clipped to `levels`) reproduce `values`
+  /// with the least squared error. Frozen attention values are mostly tiny with a few large ones;
+  /// `max / levels` would round the many small ones to 0, so smaller scales that clip the few
+  /// large ones are tried too (max / levels · 2^-j, j = 0…15, each refined by ±1/8 steps).
+  static func bestScale(_ values: [Float], levels: Float) -> Float {
+    let maxValue = values.max() ?? 0
+    guard maxValue > 0 else { return 0 }
+    func error(_ scale: Float) -> Double {
+      var e = 0.0
+      for v in values {
+        let q = min(levels, max(0, (v / scale).rounded())) * scale
+        e += Double(v - q) * Double(v - q)
+      }
+      return e
+    }
+    var best = maxValue / levels, bestError = error(best)
+    for j in 1..<16 {
+      let base = maxValue / levels / Float(1 << j)
+      for step in [Float(0.75), 0.875, 1, 1.125, 1.25] {
+        let scale = base * step
+        let e = error(scale)
+        if e < bestError { (best, bestError) = (scale, e) }
+      }
+    }
+    return best
   }
 }
 

@@ -63,6 +63,29 @@ extension AttentionStatistics {
     }
   }
 
+  /// Entropy (bits) of every entry of (layer, head) at an absolute resolution: all bins whose upper
+  /// edge is at most `resolution` count as one bin. Half-octave bins measure relative change,
+  /// which ranks a coefficient wobbling between 1e-4 and 1e-3 as informative although freezing
+  /// it costs nothing; at resolution 1/256 such an entry has entropy 0, as with the paper-style
+  /// uniform 8-bit bins on [0, 1], while large coefficients keep their half-octave detail.
+  public func entryEntropies(layer: Int, head: Int, resolution: Float) -> [Float] {
+    let (s, first) = base(layer, head)
+    let n = observationCounts[s], b = binning.bins
+    var merged = 0
+    while merged < b && binning.upperEdge(merged) <= resolution { merged += 1 }
+    guard merged > 1 else { return entryEntropies(layer: layer, head: head) }
+    let kept = b - merged + 1
+    var scratch = [UInt16](repeating: 0, count: kept)
+    return (0..<(tokens[layer] * tokens[layer])).map { e in
+      let row = storage.counts + (first + e) * b
+      var low = 0
+      for i in 0..<merged { low += Int(row[i]) }
+      scratch[0] = UInt16(low)
+      for i in merged..<b { scratch[i - merged + 1] = row[i] }
+      return scratch.withUnsafeBufferPointer { Float(Self.entropyBits($0.baseAddress!, bins: kept, observations: n)) }
+    }
+  }
+
   /// `mean(layer:head:entry:)` of every entry of (layer, head).
   public func entryMeans(layer: Int, head: Int) -> [Float] {
     let (s, first) = base(layer, head)

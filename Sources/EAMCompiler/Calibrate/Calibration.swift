@@ -1,0 +1,117 @@
+import EAMFormat
+import EAMRuntime
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Options of a calibration pass.
+public struct CalibrationOptions: Sendable {
+  /// Use at most this many images (the first, in name order).
+  public var count: Int?
+  /// `(i, n)`: only the i-th of n shards (1-based), images `k` with `k % n == i − 1`.
+  public var shard: (index: Int, count: Int)?
+  /// Images per forward pass.
+  public var batch = 8
+  /// Print a progress line on stderr when it is a terminal.
+  public var progress = true
+  public init() {}
+}
+
+/// Calibration: the runtime's own forward pass, with an observer that folds every attention map
+/// into mergeable statistics. Streams: memory does not grow with the number of images.
+public enum Calibration {
+  /// Blocks whose attention is calibrated (attention removed → none), in order.
+  static func attentionBlocks(_ model: ModelDescription) -> [Int] {
+    model.blocks.filter { !$0.attentionRemoved }.map(\.index)
+  }
+
+  /// The fingerprint that statistics carry, so that shards of different models never merge.
+  static func fingerprint(_ model: ModelDescription, sourceSHA256: String) -> String {
+    let p = model.preprocessing
+    return "\(sourceSHA256) resize=\(p.resizeShorterSide) crop=\(p.cropSize) mean=\(p.mean) std=\(p.std)"
+  }
+
+  /// The images of this shard.
+  public static func select(_ images: [String], options: CalibrationOptions) -> [String] {
+    var list = images
+    if let count = options.count { list = Array(list.prefix(count)) }
+    if let (i, n) = options.shard { list = list.enumerated().filter { $0.offset % n == i - 1 }.map(\.element) }
+    return list
+  }
+
+  /// Runs `images` through the float model and returns their statistics.
+  public static func run(_ description: ModelDescription, floatModel: Model, images: [String], sourceSHA256: String,
+                         options: CalibrationOptions) throws(CompileError) -> AttentionStatistics
+  {
+    guard description.architecture.family != .swin else {
+      throw CompileError("calibration of Swin models is not supported yet (window attention entries are not pooled)")
+    }
+    let blocks = attentionBlocks(description)
+    guard !blocks.isEmpty else { throw CompileError("the model has no attention to calibrate") }
+    let t = description.tokens
+    var layerOf = [Int](repeating: -1, count: description.blocks.count)
+    for (l, b) in blocks.enumerated() { layerOf[b] = l }
+    let statistics: AttentionStatistics
+    do throws(StatisticsError) {
+      statistics = try AttentionStatistics(layers: blocks.count, heads: blocks.map { description.blocks[$0].heads },
+                                           tokens: blocks.map { _ in t }, model: fingerprint(description, sourceSHA256: sourceSHA256))
+    } catch { throw CompileError(error.description) }
+    let batch = max(1, options.batch)
+    let sink = AttentionObserverSink(statistics: statistics, images: batch, pool: floatModel.pool)
+    let observe = sink.observer
+    floatModel.attentionObserver = { block, image, head, map, tokens in
+      let layer = layerOf[block]
+      if layer >= 0 { observe(layer, image, head, map, tokens) }
+    }
+    defer { floatModel.attentionObserver = nil }
+    let progress = options.progress && isatty(2) != 0
+    let start = Clock.now()
+    var output = [Float](repeating: 0, count: batch * floatModel.outputWidth)
+    var done = 0
+    while done < images.count {
+      let chunk = Array(images[done..<min(images.count, done + batch)])
+      let input = try ImageInput.batch(paths: chunk, preprocessing: description.preprocessing)
+      var hashes: [String] = []
+      for path in chunk {
+        do throws(FileHash.ReadError) { hashes.append(try FileHash.sha256(path: path)) } catch {
+          throw CompileError("\(path): cannot read")
+        }
+      }
+      input.withUnsafeBufferPointer { i in
+        output.withUnsafeMutableBufferPointer { o in floatModel.run(i.baseAddress!, batch: chunk.count, into: o.baseAddress!) }
+      }
+      do throws(StatisticsError) { try sink.finishBatch(imageSHA256: hashes) } catch { throw CompileError(error.description) }
+      done += chunk.count
+      if progress {
+        let elapsed = Clock.now() - start
+        let rate = Double(done) / max(elapsed, 1e-9)
+        let eta = Double(images.count - done) / max(rate, 1e-9)
+        let line = "\rcalibrating: \(done)/\(images.count) images, \(Int(rate * 10) / 10) images/s, ETA \(Int(eta)) s   "
+        _ = line.withCString { write(2, $0, strlen($0)) }
+      }
+    }
+    if progress { _ = "\n".withCString { write(2, $0, 1) } }
+    do throws(StatisticsError) { return try sink.finish() } catch { throw CompileError(error.description) }
+  }
+
+  /// What the passes and the report need from the statistics.
+  /// The absolute resolution at which entry entropies are measured (see
+  /// `AttentionStatistics.entryEntropies(layer:head:resolution:)`).
+  public static let entropyResolution: Float = 1.0 / 256
+
+  public static func result(_ s: AttentionStatistics, model: ModelDescription) -> CalibrationResult {
+    let blocks = attentionBlocks(model)
+    var perHead = [[HeadEntryStatistics]?](repeating: nil, count: model.blocks.count)
+    var entropy = [[Float]](repeating: [], count: model.blocks.count)
+    for (l, b) in blocks.enumerated() {
+      let heads = model.blocks[b].heads
+      perHead[b] = (0..<heads).map { h in
+        HeadEntryStatistics(tokens: model.tokens, entropy: s.entryEntropies(layer: l, head: h, resolution: entropyResolution),
+                            mean: s.entryMeans(layer: l, head: h), std: s.entryStds(layer: l, head: h))
+      }
+      entropy[b] = (0..<heads).map { Float(s.headEntropy(layer: l, head: $0)) }
+    }
+    return CalibrationResult(images: s.imageCount, setHash: s.calibrationSetSHA256, perHead: perHead, headEntropy: entropy)
+  }
+}

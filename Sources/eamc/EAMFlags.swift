@@ -1,0 +1,60 @@
+import ArgumentParser
+import EAMCompiler
+
+/// The calibration and EAM flags shared by `compile` and `calibrate`.
+struct EAMFlags: ParsableArguments {
+  @Option(help: "A folder of calibration images (JPEG, PNG).")
+  var calib: String?
+
+  @Option(help: "Use at most this many calibration images.")
+  var calibCount: Int?
+
+  @Option(parsing: .upToNextOption, help: "Calibration statistics (.eamstats shards) to merge instead of --calib.")
+  var stats: [String] = []
+
+  @Option(help: "Fraction of all attention-map entries to freeze (0 to 1).")
+  var sparsity: Double?
+
+  @Option(help: "Bits per frozen attention value (1 to 8).")
+  var attnBits = 2
+
+  @Option(help: "Ranking of entries: entropy (EAM), std or random (controls).")
+  var select = "entropy"
+
+  @Option(help: "Budget allocation: global, per-layer or per-head.")
+  var budget = "global"
+
+  @Option(help: "Images per calibration batch.")
+  var calibBatch = 8
+
+  @Option(help: "Threads (default: all cores).")
+  var threads: Int?
+
+  func apply(to options: inout CompileOptions) {
+    if let calibCount, calibCount < 1 { fail("--calib-count must be at least 1") }
+    guard calibBatch >= 1 else { fail("--calib-batch must be at least 1") }
+    if let threads, threads < 1 { fail("--threads must be at least 1") }
+    options.threads = threads
+    options.calibration.count = calibCount
+    options.calibration.batch = calibBatch
+    if let calib {
+      do throws(CompileError) { options.calibrationImages = try ImageFolder.list(calib) } catch { fail(error) }
+    }
+    options.statisticsFiles = stats
+    guard let sparsity else {
+      if calib != nil || !stats.isEmpty { fail("--calib and --stats need --sparsity (the fraction of attention entries to freeze)") }
+      return
+    }
+    guard sparsity >= 0, sparsity <= 1 else { fail("--sparsity must be between 0 and 1, not \(sparsity)") }
+    guard (1...8).contains(attnBits) else { fail("--attn-bits must be 1 to 8, not \(attnBits)") }
+    guard let criterion = SelectionCriterion(rawValue: select) else { fail("--select must be entropy, std or random, not '\(select)'") }
+    guard let allocation = BudgetAllocation(rawValue: budget) else { fail("--budget must be global, per-layer or per-head, not '\(budget)'") }
+    guard calib != nil || !stats.isEmpty else { fail("--sparsity needs --calib DIR or --stats FILE") }
+    var eam = EAMOptions()
+    eam.sparsity = sparsity
+    eam.bits = attnBits
+    eam.criterion = criterion
+    eam.allocation = allocation
+    options.eam = eam
+  }
+}
