@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+import EAMCompiler
+import EAMFormat
+import EAMIngest
+import EAMRuntime
+
+/// EAM end to end on a small DINOv2 fixture calibrated with the bundled images.
+@Suite struct EAMEndToEnd {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+  static let checkpoint = root.appendingPathComponent("Tests/Fixtures/models/dinov2_small.safetensors").path
+  static let images = try! ImageFolder.list(root.appendingPathComponent("examples/images/calib").path)
+
+  static func temporary(_ name: String) -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("eamc-eam-tests-\(getpid())")
+    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir.appendingPathComponent(name).path
+  }
+
+  static func options(sparsity: Double, threads: Int = 2) -> CompileOptions {
+    var o = CompileOptions()
+    o.overrides.heads = 2
+    o.threads = threads
+    o.calibration.progress = false
+    var e = EAMOptions()
+    e.sparsity = sparsity
+    e.bits = 2
+    o.eam = e
+    o.calibrationImages = images
+    return o
+  }
+
+  static func bytes(_ path: String) -> [UInt8] { [UInt8](FileManager.default.contents(atPath: path)!) }
+
+  @Test func shardsMergeToTheSameArtifactAsOneRunWhateverTheThreads() throws {
+    let whole = Self.temporary("whole.eam")
+    _ = try Compiler.compile(Self.checkpoint, to: whole, options: Self.options(sparsity: 0.3, threads: 1))
+    var shards: [String] = []
+    for i in 1...3 {
+      var o = Self.options(sparsity: 0.3)
+      o.calibration.shard = (i, 3)
+      let path = Self.temporary("shard\(i).eamstats")
+      let stats = try Compiler.calibrate(Self.checkpoint, images: Self.images, options: o, to: path)
+      #expect(stats.imageCount == 4)
+      shards.append(path)
+    }
+    var merged = Self.options(sparsity: 0.3, threads: 2)
+    merged.calibrationImages = []
+    merged.statisticsFiles = shards.reversed()
+    let fromShards = Self.temporary("shards.eam")
+    _ = try Compiler.compile(Self.checkpoint, to: fromShards, options: merged)
+    #expect(Self.bytes(whole) == Self.bytes(fromShards))
+    let again = Self.temporary("again.eam")
+    _ = try Compiler.compile(Self.checkpoint, to: again, options: Self.options(sparsity: 0.3, threads: 2))
+    #expect(Self.bytes(whole) == Self.bytes(again))
+  }
+
+  @Test func frozenRowsStillSumToOneAndTheFractionIsRespected() throws {
+    let path = Self.temporary("thirty.eam")
+    let summary = try Compiler.compile(Self.checkpoint, to: path, options: Self.options(sparsity: 0.3))
+    let t = summary.model.tokens
+    let frozen = summary.model.blocks.reduce(0) { $0 + $1.frozen.reduce(0) { $0 + $1.frozenEntries } }
+    let total = summary.model.blocks.reduce(0) { $0 + $1.heads * t * t }
+    #expect(frozen == Int((Double(total) * 0.3).rounded()))
+    let model = try Model(path: path)
+    let sums = Sums()
+    model.attentionObserver = { _, _, _, map, tokens in
+      for r in 0..<tokens { sums.add((0..<tokens).reduce(Float(0)) { $0 + map[r * tokens + $1] }) }
+    }
+    let x = try NPY.read(path: Self.root.appendingPathComponent("Tests/Fixtures/models/dinov2_small.input.npy").path)
+    _ = try model.run(x.values, batch: 2)
+    #expect(sums.count > 0)
+    #expect(sums.worst < 1e-5)
+    // The report exists and records the flags and calibration hash.
+    let report = String(decoding: Self.bytes(Self.temporary("thirty.report.json")), as: UTF8.self)
+    #expect(report.contains("\"set_sha256\"") && report.contains("--sparsity=0.3"))
+  }
+
+  @Test func wholeFrozenHeadsSkipScoresAndDropTheirQueryKeyWeights() throws {
+    let path = Self.temporary("all.eam")
+    let summary = try Compiler.compile(Self.checkpoint, to: path, options: Self.options(sparsity: 1.0))
+    #expect(summary.model.blocks.allSatisfy { $0.frozen.count == $0.heads && $0.frozen.allSatisfy(\.wholeHead) })
+    let artifact = try Artifact(path: path)
+    let qkvShape = artifact.section("blocks.0.attn.qkv.weight")?.shape
+    #expect(qkvShape == [64, 64])  // V rows only
+    let model = try Model(artifact: artifact)
+    let calls = Sums()
+    model.attentionObserver = { _, _, _, _, _ in calls.add(0) }
+    let x = try NPY.read(path: Self.root.appendingPathComponent("Tests/Fixtures/models/dinov2_small.input.npy").path)
+    let out = try model.run(x.values, batch: 2)
+    #expect(calls.count == 0)  // no Q·Kᵀ, no softmax anywhere
+    #expect(out.allSatisfy { $0.isFinite })
+  }
+
+  @Test func refusesOutOfRangeSparsity() {
+    #expect(throws: CompileError.self) {
+      _ = try Compiler.compile(Self.checkpoint, to: Self.temporary("bad.eam"), options: Self.options(sparsity: 1.5))
+    }
+    #expect(!FileManager.default.fileExists(atPath: Self.temporary("bad.eam")))
+  }
+}
+
+/// Collects values from the runtime's threads.
+final class Sums: @unchecked Sendable {
+  private let lock = NSLock()
+  private(set) var count = 0
+  private(set) var worst: Float = 0
+  func add(_ rowSum: Float) {
+    lock.lock()
+    count += 1
+    worst = max(worst, abs(rowSum - 1))
+    lock.unlock()
+  }
+}
