@@ -24,6 +24,9 @@ struct EAMFlags: ParsableArguments {
   @Option(help: "Budget allocation: global, per-layer or per-head.")
   var budget = "global"
 
+  @Option(help: "Absolute resolution of the entry entropy (histogram bins below it merge), or auto: the best of 1/256, 1/128, 1/64 on calibration images.")
+  var entropyResolution = "auto"
+
   @Option(help: "Images per calibration batch.")
   var calibBatch = 8
 
@@ -55,6 +58,10 @@ struct EAMFlags: ParsableArguments {
     eam.bits = attnBits
     eam.criterion = criterion
     eam.allocation = allocation
+    if entropyResolution != "auto" {
+      guard let r = Float(entropyResolution), r > 0, r < 1 else { fail("--entropy-resolution must be auto or between 0 and 1") }
+      eam.entropyResolution = r
+    }
     options.eam = eam
   }
 }

@@ -98,9 +98,10 @@ public enum Calibration {
   /// What the passes and the report need from the statistics.
   /// The absolute resolution at which entry entropies are measured (see
   /// `AttentionStatistics.entryEntropies(layer:head:resolution:)`).
-  public static let entropyResolution: Float = 1.0 / 256
+  public static let defaultEntropyResolution: Float = 1.0 / 256
 
-  public static func result(_ s: AttentionStatistics, model: ModelDescription) -> CalibrationResult {
+  public static func result(_ s: AttentionStatistics, model: ModelDescription,
+                            entropyResolution: Float = defaultEntropyResolution) -> CalibrationResult {
     let blocks = attentionBlocks(model)
     var perHead = [[HeadEntryStatistics]?](repeating: nil, count: model.blocks.count)
     var entropy = [[Float]](repeating: [], count: model.blocks.count)

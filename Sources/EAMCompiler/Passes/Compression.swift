@@ -32,8 +32,28 @@ enum Compression {
       statistics = try Calibration.run(model, floatModel: floatModel, images: images, sourceSHA256: settings.sourceSHA256,
                                        options: options.calibration)
     }
-    let calibration = Calibration.result(statistics, model: model)
-    let compressed = EAMPass.apply(model, statistics: calibration.perHead, options: eam)
+    // Entropy resolution: given, or chosen on calibration images (never the held-out ones).
+    var validation: [(Float, Double)] = []
+    var resolution = eam.entropyResolution ?? Calibration.defaultEntropyResolution
+    if eam.entropyResolution == nil, eam.sparsity > 0, eam.criterion == .entropy {
+      let images = Array(Calibration.select(options.calibrationImages, options: options.calibration).prefix(16))
+      if !images.isEmpty {
+        let reference = try Evaluation.outputs(floatModel, images: images)
+        for candidate in EAMOptions.resolutionCandidates {
+          let c = Calibration.result(statistics, model: model, entropyResolution: candidate)
+          let m = try Evaluation.model(bytes: try emit(EAMPass.apply(model, statistics: c.perHead, options: eam), source: source),
+                                       name: "candidate", threads: options.threads)
+          let f = Fidelity.compare(try Evaluation.outputs(m, images: images), reference: reference,
+                                   width: floatModel.outputWidth, classifier: false)
+          validation.append((candidate, f.meanCosine))
+        }
+        resolution = validation.max { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 > $1.0) }!.0
+      }
+    }
+    var chosen = eam
+    chosen.entropyResolution = resolution
+    let calibration = Calibration.result(statistics, model: model, entropyResolution: resolution)
+    let compressed = EAMPass.apply(model, statistics: calibration.perHead, options: chosen)
 
     settings.calibration.images = calibration.images
     settings.calibration.setSHA256 = calibration.setHash
@@ -56,14 +76,17 @@ enum Compression {
     report.bits = eam.bits
     report.allocation = eam.allocation.rawValue
     report.criterion = eam.criterion.rawValue
-    report.methodNotes = methodNotes
+    report.methodNotes = methodNotes + [
+      "Entropy resolution: 1/\(Int((1 / resolution).rounded()))" + (validation.isEmpty ? " (given)." :
+        " (chosen on \(min(16, options.calibrationImages.count)) calibration images; mean cosine " +
+        validation.map { "1/\(Int((1 / $0.0).rounded())): \(String(format: "%.5f", $0.1))" }.joined(separator: ", ") + ").")]
     if !options.evalImages.isEmpty {
       report.evalImages = options.evalImages.count
       let reference = try Evaluation.outputs(floatModel, images: options.evalImages)
       let width = floatModel.outputWidth, classifier = model.architecture.numClasses > 0
       var variants: [(String, ModelDescription)] = [("eam", compressed)]
       for control in [SelectionCriterion.std, .random] where control != eam.criterion {
-        var o = eam
+        var o = chosen
         o.criterion = control
         variants.append(("control_\(control.rawValue)", EAMPass.apply(model, statistics: calibration.perHead, options: o)))
       }
@@ -80,6 +103,12 @@ enum Compression {
     return (compressed, report)
   }
 
+  static func emit(_ m: ModelDescription, source: String) throws(CompileError) -> [UInt8] {
+    do throws(FormatError) { return try Emitter.artifact(for: m, settings: EmitSettings()) } catch {
+      throw CompileError("\(source): \(error.message)")
+    }
+  }
+
   static func frozenFractions(_ m: ModelDescription, block: Int) -> [Float] {
     let b = m.blocks[block]
     let t = m.tokens
@@ -90,7 +119,9 @@ enum Compression {
 
   /// What was tried for the selection and the frozen value, and why the defaults are what they are.
   static let methodNotes = [
-    "Selection: entries ranked by the Shannon entropy of their 32-bin half-octave histogram across calibration images, standard deviation breaking ties; controls at the same sparsity: lowest standard deviation, and uniformly random.",
+    "Selection: entries ranked by the Shannon entropy of their histogram across calibration images at an absolute resolution (half-octave bins below it merged), standard deviation breaking ties; controls at the same sparsity: lowest standard deviation, and uniformly random.",
+    "Tried: entropy of the raw half-octave histogram (relative resolution) ranked tiny fluctuating entries as informative: DINOv2-S/14 at 20%, 2 bits, 4 held-out images: 0.99022 vs random 0.99354 and std 0.99896. At 1/256: 0.99896. Measured on 47 calibration / 15 held-out real images: 1/256 gives 0.99909 at 20% but 0.99631 at 30%; 1/128 gives 0.99884 at 20% and 0.99745 at 30%; hence the per-compile choice.",
+    "Frozen-value scale: max/(2^bits − 1) rounded most small frozen values to 0; the per-head scale minimising the squared code error (clipping a few large values) raised 20% from 0.99896 to 0.99898 on the 4 bundled held-out images.",
     "Frozen value: the calibrated mean, quantised to attn-bits with one scale per head (value = code × max/(2^bits − 1)).",
     "Run time: frozen entries keep their value; free entries share the probability mass left (softmax over free positions × (1 − Σ frozen)).",
   ]

@@ -47,6 +47,11 @@ public struct EAMOptions: Sendable {
   public var allocation: BudgetAllocation = .global
   /// Seed of the random control.
   public var seed: UInt64 = 0x5EED
+  /// Absolute resolution at which entry entropies are measured (bins below it merge); nil: the
+  /// compiler tries `EAMOptions.resolutionCandidates` and keeps the one that best preserves the
+  /// output on calibration images.
+  public var entropyResolution: Float?
+  public static let resolutionCandidates: [Float] = [1.0 / 256, 1.0 / 128, 1.0 / 64]
   public init() {}
 }
 
