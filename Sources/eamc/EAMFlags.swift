@@ -9,7 +9,7 @@ struct EAMFlags: ParsableArguments {
   @Option(help: "Use at most this many calibration images.")
   var calibCount: Int?
 
-  @Option(parsing: .upToNextOption, help: "Calibration statistics (.eamstats shards) to merge instead of --calib.")
+  @Option(parsing: .upToNextOption, help: "Calibration statistics (.eamstats shards) to merge instead of calibrating; with --calib too, its images only choose the entropy resolution.")
   var stats: [String] = []
 
   @Option(help: "Fraction of all attention-map entries to freeze (0 to 1).")
