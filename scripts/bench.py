@@ -71,7 +71,7 @@ def main() -> None:
                                       "--batch", str(batch), "--threads", str(threads), "--iters", str(iters),
                                       "--onnx-dir", str(work / "onnx")])
                 r = {x["engine"]: x for x in ref}
-                ort, pt = r.get("onnxruntime", {}).get("median_ms"), r.get("pytorch", {}).get("median_ms")
+                ort, pt = r.get("onnxruntime", {}).get("median_ms"), r.get("torch", {}).get("median_ms")
                 row = dict(model=model, batch=batch, threads=threads, eamc=e["median_ms"], ort=ort, torch=pt,
                            rss=e["peak_rss_bytes"], load=e["load_ms"], kernels=e["kernels"])
                 rows.append(row)

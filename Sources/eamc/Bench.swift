@@ -26,6 +26,7 @@ struct Bench: ParsableCommand {
     if let threads, threads < 1 { fail("--threads must be at least 1") }
     var options = LoadOptions()
     if let threads { options.threads = threads }
+    Clock.resetPeakRSS()
     let t0 = Clock.now()
     let model: Model
     do throws(RuntimeError) { model = try Model(path: artifact, options: options) } catch { fail(error) }
