@@ -111,16 +111,6 @@ struct SwinForward {
     linear(pool, rows: rows, x: scratch, ldx: 4 * c, m.reduction, y: x, ldy: m.reduction.n, epilogue: .bias)
   }
 
-  private func layerNorm(_ pool: ThreadPool, _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                         rows: Int, dim: Int, _ w: NormWeights, eps: Float)
-  {
-    let workers = min(pool.threadCount, max(1, rows / 64))
-    pool.parallelFor(workers) { t in
-      let r0 = t * rows / workers, r1 = (t + 1) * rows / workers
-      Kernels.layerNorm(x: x + r0 * dim, ldx: dim, y: y + r0 * dim, ldy: dim, rows: r1 - r0, dim: dim, gamma: w.gamma, beta: w.beta, eps: eps)
-    }
-  }
-
   /// Window attention for every (image, head, window): softmax(scale · Q·Kᵀ + bias (+ mask)) · V.
   /// qkv and out are in window order. With an observer, each thread takes whole (image, head)
   /// pairs so that the windows of one pair reach it in sequence.

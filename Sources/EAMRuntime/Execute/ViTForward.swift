@@ -100,16 +100,6 @@ struct ViTForward {
     }
   }
 
-  private func layerNorm(_ pool: ThreadPool, _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                         rows: Int, dim: Int, _ w: NormWeights, eps: Float)
-  {
-    let workers = min(pool.threadCount, max(1, rows / 64))
-    pool.parallelFor(workers) { t in
-      let r0 = t * rows / workers, r1 = (t + 1) * rows / workers
-      Kernels.layerNorm(x: x + r0 * dim, ldx: dim, y: y + r0 * dim, ldy: dim, rows: r1 - r0, dim: dim, gamma: w.gamma, beta: w.beta, eps: eps)
-    }
-  }
-
   /// Multi-head self-attention for every image and head: softmax(scale · Q·Kᵀ) · V, where frozen
   /// entries keep their calibrated values (EAM). A whole-frozen head computes only P·V; rows
   /// whose entries are all frozen skip their dot products.

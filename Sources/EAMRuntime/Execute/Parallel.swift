@@ -1,3 +1,4 @@
+// The two row/column-parallel building blocks every forward pass uses.
 import EAMKernels
 
 /// Runs `Y = X · Wᵀ (+ epilogue)` for all rows, splitting the output columns (whole panels)
@@ -17,3 +18,15 @@ func linear(_ pool: ThreadPool, rows: Int, x: UnsafePointer<Float>, ldx: Int, _ 
   }
 }
 
+
+/// Row-wise LayerNorm of `rows` rows (leading dimension `dim`), rows split across the pool.
+func layerNorm(_ pool: ThreadPool, _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+               rows: Int, dim: Int, _ w: NormWeights, eps: Float)
+{
+  let workers = min(pool.threadCount, max(1, rows / 64))
+  pool.parallelFor(workers) { t in
+    let r0 = t * rows / workers, r1 = (t + 1) * rows / workers
+    Kernels.layerNorm(x: x + r0 * dim, ldx: dim, y: y + r0 * dim, ldy: dim, rows: r1 - r0, dim: dim,
+                      gamma: w.gamma, beta: w.beta, eps: eps)
+  }
+}
