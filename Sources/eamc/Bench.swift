@@ -1,13 +1,18 @@
 import ArgumentParser
+import Foundation
 import EAMCompiler
+import EAMKernels
 import EAMRuntime
 
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure an artifact's latency, throughput and memory on this machine.")
 
-  @Argument(help: "The .eam artifact.")
-  var artifact: String
+  @Argument(help: "The .eam artifact (not needed with --gemm).")
+  var artifact: String?
+
+  @Flag(help: "Measure the packed GEMM alone at DeiT-S shapes on one thread (GFLOP/s).")
+  var gemm = false
 
   @Option(help: "Images per run.")
   var batch = 1
@@ -23,6 +28,15 @@ struct Bench: ParsableCommand {
 
   func run() throws {
     guard batch >= 1, iters >= 1 else { fail("--batch and --iters must be at least 1") }
+    if gemm {
+      print("packed SGEMM, one thread, \(Kernels.cpuName), kernels \(KernelVariant.active.name):")
+      for (m, n, k) in [(197, 1152, 384), (197, 384, 384), (197, 1536, 384), (197, 384, 1536)] {
+        let g = GEMMBenchmark.gflops(m: m, n: n, k: k, iterations: max(iters, 20))
+        print("  M=\(m) N=\(n) K=\(k): \(String(format: "%.1f", g)) GFLOP/s")
+      }
+      return
+    }
+    guard let artifact else { fail("give an artifact, or --gemm") }
     if let threads, threads < 1 { fail("--threads must be at least 1") }
     var options = LoadOptions()
     if let threads { options.threads = threads }
