@@ -18,12 +18,6 @@ public struct BenchmarkResult: Sendable {
 }
 
 public enum Benchmark {
-  /// The CPU's brand string.
-  public static var cpuName: String { Kernels.cpuName }
-
-  /// The kernel variant in use ("scalar", "avx2", "avx512").
-  public static var kernelVariant: String { KernelVariant.active.name }
-
   /// Runs the model `warmup` times, then `iterations` timed runs on a fixed synthetic input.
   public static func measure(_ model: Model, batch: Int, iterations: Int, warmup: Int = 3, loadSeconds: Double) -> BenchmarkResult {
     let per = model.inputShape.reduce(1, *)
@@ -48,6 +42,6 @@ public enum Benchmark {
                            medianMs: median, p10Ms: pct(0.1), p90Ms: pct(0.9),
                            imagesPerSecond: Double(batch) / (median / 1000), peakRSSBytes: Clock.peakRSS(),
                            weightsInPlace: model.copiedWeightBytes == 0, arenaBytes: model.arenaBytes,
-                           cpu: cpuName, kernels: kernelVariant)
+                           cpu: Kernels.cpuName, kernels: KernelVariant.active.name)
   }
 }

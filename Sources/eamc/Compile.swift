@@ -38,6 +38,7 @@ struct Compile: ParsableCommand {
   var report: String?
 
   func run() throws {
+    AtomicFile.acceptInterruption()
     var options = CompileOptions()
     guard let precision = WeightPrecision(rawValue: weights) else { fail("--weights must be f32 or f16, not '\(weights)'") }
     options.precision = precision
@@ -60,19 +61,17 @@ struct Compile: ParsableCommand {
     } catch {
       fail(error)
     }
-    do {
-      let a = summary.model.architecture
-      print("read \(checkpoint) (\(summary.format.rawValue), \(summary.origin)): \(a.family.name), \(summary.model.parameterCount) parameters")
-      for note in summary.model.notes { print("  note: \(note)") }
-      print("wrote \(output): \(summary.artifactBytes) bytes (float32 weights: \(summary.floatBytes) bytes)")
-      if let r = summary.report, let path = summary.reportPath {
-        let frozen = summary.model.blocks.reduce(0) { $0 + $1.frozen.reduce(0) { $0 + $1.frozenEntries } }
-        print("EAM: \(frozen) attention entries frozen (\(r.sparsity * 100)% target) in \(r.bits) bits, calibrated on \(r.calibrationImages) images")
-        for (name, f) in r.fidelity {
-          print("  \(name.padding(toLength: 16, withPad: " ", startingAt: 0)) cosine to float on \(f.images) held-out images: mean \(String(format: "%.5f", f.meanCosine)), min \(String(format: "%.5f", f.minCosine))")
-        }
-        print("wrote \(path)")
+    let a = summary.model.architecture
+    print("read \(checkpoint) (\(summary.format.rawValue), \(summary.origin)): \(a.family.name), \(summary.model.parameterCount) parameters")
+    for note in summary.model.notes { print("  note: \(note)") }
+    print("wrote \(output): \(summary.artifactBytes) bytes (float32 weights: \(summary.floatBytes) bytes)")
+    if let r = summary.report, let path = summary.reportPath {
+      let frozen = summary.model.blocks.reduce(0) { $0 + $1.frozen.reduce(0) { $0 + $1.frozenEntries } }
+      print("EAM: \(frozen) attention entries frozen (\(r.sparsity * 100)% target) in \(r.bits) bits, calibrated on \(r.calibrationImages) images")
+      for (name, f) in r.fidelity {
+        print("  \(name.padding(toLength: 16, withPad: " ", startingAt: 0)) cosine to float on \(f.images) held-out images: mean \(String(format: "%.5f", f.meanCosine)), min \(String(format: "%.5f", f.minCosine))")
       }
+      print("wrote \(path)")
     }
   }
 

@@ -152,16 +152,25 @@ public enum Recognition {
     else { a.family = .vit }
     a.normEps = huggingFace && a.family == .vit ? 1e-12 : 1e-6
 
+    let pre = try preprocessing(imageSize: a.imageSize, cropFraction: 0.875, overrides: overrides)
+    return ModelDescription(architecture: a, preprocessing: pre, blocks: blocks, weights: w, notes: notes)
+  }
+
+  /// The family's default preprocessing (bicubic resize to crop / cropFraction, centre crop,
+  /// ImageNet mean and std), with the user's overrides.
+  static func preprocessing(imageSize: Int, cropFraction: Double, overrides: ModelOverrides)
+    throws(ModelError) -> Manifest.Preprocessing
+  {
     var pre = Manifest.Preprocessing()
     pre.interpolation = .bicubic
-    pre.cropSize = overrides.cropSize ?? a.imageSize
-    pre.resizeShorterSide = overrides.resizeShorterSide ?? Int((Double(pre.cropSize) / 0.875).rounded(.down))
+    pre.cropSize = overrides.cropSize ?? imageSize
+    pre.resizeShorterSide = overrides.resizeShorterSide ?? Int((Double(pre.cropSize) / cropFraction).rounded(.down))
     pre.mean = overrides.mean ?? [0.485, 0.456, 0.406]
     pre.std = overrides.std ?? [0.229, 0.224, 0.225]
-    guard pre.cropSize == a.imageSize else {
-      throw ModelError("crop size \(pre.cropSize) differs from the model's image size \(a.imageSize)")
+    guard pre.cropSize == imageSize else {
+      throw ModelError("crop size \(pre.cropSize) differs from the model's image size \(imageSize)")
     }
-    return ModelDescription(architecture: a, preprocessing: pre, blocks: blocks, weights: w, notes: notes)
+    return pre
   }
 
   static func squareSide(_ n: Int) -> Int? {

@@ -143,15 +143,7 @@ enum SwinRecognition {
     try checker.finish()
     notes.append("Swin: stages \(a.stageDepths), heads \(a.stageHeads), window \(a.windowSize) (from relative_position_bias_table)")
 
-    var pre = Manifest.Preprocessing()
-    pre.interpolation = .bicubic
-    pre.cropSize = overrides.cropSize ?? a.imageSize
-    pre.resizeShorterSide = overrides.resizeShorterSide ?? Int((Double(pre.cropSize) / 0.9).rounded(.down))
-    pre.mean = overrides.mean ?? [0.485, 0.456, 0.406]
-    pre.std = overrides.std ?? [0.229, 0.224, 0.225]
-    guard pre.cropSize == a.imageSize else {
-      throw ModelError("crop size \(pre.cropSize) differs from the model's image size \(a.imageSize)")
-    }
+    let pre = try Recognition.preprocessing(imageSize: a.imageSize, cropFraction: 0.9, overrides: overrides)
     return ModelDescription(architecture: a, preprocessing: pre, blocks: blocks, weights: w, notes: notes)
   }
 

@@ -14,8 +14,6 @@ public struct CompileReport: Sendable {
   public var headEntropy: [[Float]] = []
   /// `[layer][head]` fraction of entries frozen.
   public var frozenFraction: [[Float]] = []
-  /// Per layer: relative L2 error of the block output (class token) against the float model.
-  public var layerError: [Double] = []
   /// Fidelity of the compiled model and of the controls at the same sparsity, on held-out images.
   public var fidelity: [(String, Fidelity)] = []
   /// Method notes: what was tried and measured.
@@ -38,7 +36,6 @@ public struct CompileReport: Sendable {
       ("sizes", .object([("artifact_bytes", .int(artifactBytes)), ("float32_weight_bytes", .int(floatWeightBytes))])),
       ("head_entropy", .array(headEntropy.map { .floats($0) })),
       ("frozen_fraction", .array(frozenFraction.map { .floats($0) })),
-      ("layer_error", .array(layerError.map { .number($0) })),
       ("fidelity", .object([("held_out_images", .int(evalImages))] + fidelity.map { ($0.0, $0.1.json) })),
       ("method_notes", .array(methodNotes.map { .string($0) })),
     ])

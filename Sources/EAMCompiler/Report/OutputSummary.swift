@@ -1,5 +1,9 @@
 import EAMIngest
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Describes a model's output for people: top-5 classes for a 1000-class head, else a summary
 /// of each feature vector.
 public enum OutputSummary {
@@ -29,24 +33,10 @@ public enum OutputSummary {
 
   static func softmax(_ x: [Float]) -> [Float] {
     let m = x.max() ?? 0
-    let e = x.map { Float(Double($0 - m).exp) }
+    let e = x.map { Float(Glibc.exp(Double($0 - m))) }
     let s = e.reduce(0, +)
     return e.map { $0 / s }
   }
 
   static func format3(_ x: Double) -> String { "\(Double(Int((x * 1000).rounded())) / 1000)" }
 }
-
-extension Double {
-  var exp: Double {
-    #if canImport(Glibc)
-    return Glibc.exp(self)
-    #else
-    return Foundation.exp(self)
-    #endif
-  }
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -37,6 +37,9 @@ final class WeightStore {
     guard s.shape == shape, s.layout == layout else {
       throw RuntimeError("section '\(name)' has shape \(s.shape) (\(s.layout)), the manifest implies \(shape) (\(layout))", path: artifact.path)
     }
+    guard s.dtype == .f32 || s.dtype == .f16 || s.dtype == .bf16 else {
+      throw RuntimeError("section '\(name)' has dtype \(s.dtype.name), expected a float type", path: artifact.path)
+    }
     let stored: UnsafeRawBufferPointer
     do throws(FormatError) { stored = try artifact.storedBytes(s, verify: verify) } catch { throw RuntimeError(error) }
     let elements = s.rawLength / s.dtype.size
@@ -61,9 +64,6 @@ final class WeightStore {
       default:
         break
       }
-    }
-    guard s.dtype == .f32 || s.dtype == .f16 || s.dtype == .bf16 else {
-      throw RuntimeError("section '\(name)' has dtype \(s.dtype.name), expected a float type", path: artifact.path)
     }
     owned.append(buffer)
     copiedBytes += elements * 4
