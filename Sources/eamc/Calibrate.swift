@@ -27,6 +27,7 @@ struct Calibrate: ParsableCommand {
   var threads: Int?
 
   func run() throws {
+    AtomicFile.acceptInterruption()
     var options = CompileOptions()
     options.overrides.heads = heads
     options.threads = threads

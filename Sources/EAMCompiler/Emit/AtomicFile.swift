@@ -47,6 +47,17 @@ public enum AtomicFile {
   }
 
   static func errorText() -> String { String(cString: strerror(errno)) }
+
+  /// Makes SIGINT and SIGTERM able to stop this process even if it inherited them blocked (some
+  /// launchers spawn children with a blocked signal mask). Signals inherited as ignored stay
+  /// ignored, as POSIX asks of background jobs.
+  public static func acceptInterruption() {
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
+  }
 }
 
 /// Removes the temporary file being written if the process is interrupted.
