@@ -26,7 +26,9 @@ build: deps
 	$(SWIFT_RELEASE)
 
 ## The test suite. Reads committed fixtures (and ../shared when present); never needs torch.
+## The release eamc is built too: the fidelity test calibrates the real DINOv2 with it.
 test: deps
+	swift build -c release --product eamc
 	swift build --build-tests
 	swift test --skip-build
 

@@ -40,7 +40,7 @@ public struct CompileOptions: Sendable {
     if let s = overrides.std { args.append("--std=" + s.map { "\($0)" }.joined(separator: ",")) }
     if let e = eam {
       args += ["--sparsity=\(e.sparsity)", "--attn-bits=\(e.bits)", "--select=\(e.criterion.rawValue)",
-               "--budget=\(e.allocation.rawValue)",
+               "--budget=\(e.allocation.rawValue)", "--frozen-value=\(e.frozenValue.rawValue)",
                "--entropy-resolution=" + (e.entropyResolution.map { "\($0)" } ?? "auto")]
     }
     return args

@@ -19,6 +19,8 @@ public final class Model {
   private var arena: Arena?
   /// Called with every attention map of the next runs (calibration).
   public var attentionObserver: AttentionObserver?
+  /// Called with the residual stream after every block of the next runs (per-layer error).
+  public var blockObserver: BlockObserver?
 
   /// Loads and validates the artifact at `path` and plans its forward pass.
   public convenience init(path: String, options: LoadOptions = LoadOptions()) throws(RuntimeError) {
@@ -73,10 +75,10 @@ public final class Model {
     switch plan {
     case .vit(let p):
       ViTForward(plan: p).run(input: input, batch: batch, output: output, arena: arena!, pool: pool,
-                              observer: attentionObserver)
+                              observer: attentionObserver, blockObserver: blockObserver)
     case .swin(let p):
       SwinForward(plan: p).run(input: input, batch: batch, output: output, arena: arena!, pool: pool,
-                               observer: attentionObserver)
+                               observer: attentionObserver, blockObserver: blockObserver)
     }
   }
 

@@ -71,6 +71,10 @@ struct Compile: ParsableCommand {
       for (name, f) in r.fidelity {
         print("  \(name.padding(toLength: 16, withPad: " ", startingAt: 0)) cosine to float on \(f.images) held-out images: mean \(String(format: "%.5f", f.meanCosine)), min \(String(format: "%.5f", f.minCosine))")
       }
+      if let worst = r.layerError.indices.max(by: { r.layerError[$0] < r.layerError[$1] }) {
+        print("  per-block error of the residual stream (\(r.layerErrorImages) images): " +
+              r.layerError.map { String(format: "%.3f", $0) }.joined(separator: " ") + "; largest at block \(worst)")
+      }
       print("wrote \(path)")
     }
   }

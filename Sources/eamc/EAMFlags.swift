@@ -24,8 +24,11 @@ struct EAMFlags: ParsableArguments {
   @Option(help: "Budget allocation: global, per-layer or per-head.")
   var budget = "global"
 
-  @Option(help: "Absolute resolution of the entry entropy (histogram bins below it merge), or auto: the best of 1/256, 1/128, 1/64 on calibration images.")
-  var entropyResolution = "auto"
+  @Option(help: "Absolute resolution of the entry entropy (histogram bins below it merge), e.g. 1/128 or 0.0078125, or auto: the best of 1/256, 1/128, 1/64 on calibration images.")
+  var entropyResolution = "1/128"
+
+  @Option(help: "The constant a frozen entry keeps: median or mean over the calibration images.")
+  var frozenValue = "median"
 
   @Option(help: "Images per calibration batch.")
   var calibBatch = 8
@@ -58,10 +61,23 @@ struct EAMFlags: ParsableArguments {
     eam.bits = attnBits
     eam.criterion = criterion
     eam.allocation = allocation
-    if entropyResolution != "auto" {
-      guard let r = Float(entropyResolution), r > 0, r < 1 else { fail("--entropy-resolution must be auto or between 0 and 1") }
+    guard let value = FrozenValue(rawValue: frozenValue) else { fail("--frozen-value must be median or mean, not '\(frozenValue)'") }
+    eam.frozenValue = value
+    if entropyResolution == "auto" {
+      eam.entropyResolution = nil
+    } else {
+      guard let r = Self.fraction(entropyResolution), r > 0, r < 1 else {
+        fail("--entropy-resolution must be auto or between 0 and 1 (e.g. 1/128), not '\(entropyResolution)'")
+      }
       eam.entropyResolution = r
     }
     options.eam = eam
+  }
+
+  /// `0.0078125` or `1/128`.
+  static func fraction(_ text: String) -> Float? {
+    let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+    if parts.count == 2, let n = Float(parts[0]), let d = Float(parts[1]), d != 0 { return n / d }
+    return parts.count == 1 ? Float(text) : nil
   }
 }

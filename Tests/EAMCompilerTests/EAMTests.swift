@@ -76,6 +76,20 @@ import EAMRuntime
     // The report exists and records the flags and calibration hash.
     let report = String(decoding: Self.bytes(Self.temporary("thirty.report.json")), as: UTF8.self)
     #expect(report.contains("\"set_sha256\"") && report.contains("--sparsity=0.3"))
+    // Per-block drift of the residual stream: one finite value per block, some error somewhere.
+    let errors = summary.report?.layerError ?? []
+    #expect(errors.count == summary.model.blocks.count)
+    #expect(errors.allSatisfy { $0.isFinite && $0 >= 0 } && errors.contains { $0 > 0 })
+  }
+
+  @Test func layerErrorOfAModelAgainstItselfIsZero() throws {
+    let path = Self.temporary("float.eam")
+    var options = CompileOptions()
+    options.overrides.heads = 2
+    _ = try Compiler.compile(Self.checkpoint, to: path, options: options)
+    let a = try Model(path: path), b = try Model(path: path)
+    let e = try LayerError.measure(a, reference: b, images: Array(Self.images.prefix(2)))
+    #expect(e.relative.count == a.manifest.blocks.count && e.relative.allSatisfy { $0 == 0 })
   }
 
   @Test func wholeFrozenHeadsSkipScoresAndDropTheirQueryKeyWeights() throws {

@@ -143,6 +143,20 @@ func expectError(_ kind: StatisticsError.Kind, naming path: String? = nil, _ bod
     #expect(try oneEntry([]).entropy(layer: 0, head: 0, entry: 0) == 0)
   }
 
+  @Test func quantilesLieInTheBinOfTheExactQuantile() throws {
+    let b = Binning.standard
+    // Skewed like a frozen attention coefficient: mostly small, a few large.
+    let values: [Float] = [0.001, 0.0012, 0.0013, 0.002, 0.0021, 0.003, 0.2, 0.5, 0.9]
+    let s = try oneEntry(values)
+    let median = s.entryQuantiles(layer: 0, head: 0, q: 0.5)[0]
+    #expect(b.bin(of: median) == b.bin(of: 0.0021))  // the 5th of 9 values
+    #expect(median < s.entryMeans(layer: 0, head: 0)[0] / 10)
+    // q = 1 reaches the top of the largest value's bin; a single value's median is in its bin.
+    #expect(s.entryQuantiles(layer: 0, head: 0, q: 1)[0] == b.upperEdge(b.bin(of: 0.9)))
+    #expect(b.bin(of: try oneEntry([0.04]).entryQuantiles(layer: 0, head: 0, q: 0.5)[0]) == b.bin(of: 0.04))
+    #expect(try oneEntry([]).entryQuantiles(layer: 0, head: 0, q: 0.5) == [0])
+  }
+
   @Test func meanAndVarianceMatchDoubleReference() throws {
     var s = try smallStatistics()
     let images = 37

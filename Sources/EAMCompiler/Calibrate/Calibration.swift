@@ -95,13 +95,10 @@ public enum Calibration {
     do throws(StatisticsError) { return try sink.finish() } catch { throw CompileError(error.description) }
   }
 
-  /// What the passes and the report need from the statistics.
-  /// The absolute resolution at which entry entropies are measured (see
-  /// `AttentionStatistics.entryEntropies(layer:head:resolution:)`).
-  public static let defaultEntropyResolution: Float = 1.0 / 256
-
+  /// What the passes and the report need from the statistics, entry entropies measured at an
+  /// absolute resolution (see `AttentionStatistics.entryEntropies(layer:head:resolution:)`).
   public static func result(_ s: AttentionStatistics, model: ModelDescription,
-                            entropyResolution: Float = defaultEntropyResolution) -> CalibrationResult {
+                            entropyResolution: Float = EAMOptions.defaultEntropyResolution) -> CalibrationResult {
     let blocks = attentionBlocks(model)
     var perHead = [[HeadEntryStatistics]?](repeating: nil, count: model.blocks.count)
     var entropy = [[Float]](repeating: [], count: model.blocks.count)
@@ -109,7 +106,8 @@ public enum Calibration {
       let heads = model.blocks[b].heads
       perHead[b] = (0..<heads).map { h in
         HeadEntryStatistics(tokens: model.tokens, entropy: s.entryEntropies(layer: l, head: h, resolution: entropyResolution),
-                            mean: s.entryMeans(layer: l, head: h), std: s.entryStds(layer: l, head: h))
+                            mean: s.entryMeans(layer: l, head: h), median: s.entryQuantiles(layer: l, head: h, q: 0.5),
+                            std: s.entryStds(layer: l, head: h))
       }
       entropy[b] = (0..<heads).map { Float(s.headEntropy(layer: l, head: $0)) }
     }

@@ -12,7 +12,7 @@ struct SwinForward {
   let plan: SwinPlan
 
   func run(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, arena: Arena,
-           pool: ThreadPool, observer: AttentionObserver?)
+           pool: ThreadPool, observer: AttentionObserver?, blockObserver: BlockObserver? = nil)
   {
     let a = plan.architecture
     let x = arena.x.pointer, normed = arena.normed.pointer, wide = arena.wide.pointer
@@ -66,6 +66,7 @@ struct SwinForward {
                epilogue: [.bias, .gelu])
         linear(pool, rows: rows, x: wide, ldx: block.fc1.n, block.fc2, y: x, ldy: d,
                epilogue: [.bias, .accumulate])
+        blockObserver?(block.index, x, rows, d)
       }
     }
 

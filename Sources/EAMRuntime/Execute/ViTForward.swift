@@ -7,12 +7,17 @@ import EAMKernels
 /// from one thread.
 public typealias AttentionObserver = (_ block: Int, _ image: Int, _ head: Int, _ map: UnsafePointer<Float>, _ tokens: Int) -> Void
 
+/// Sees the residual stream after every block: `rows` = batch × tokens rows of `dim` values, image
+/// after image. Called from the calling thread between blocks (per-layer error of a compressed
+/// model against the float one).
+public typealias BlockObserver = (_ block: Int, _ hidden: UnsafePointer<Float>, _ rows: Int, _ dim: Int) -> Void
+
 /// The forward pass of the ViT family (ViT, DeiT, distilled DeiT, DINOv2, lambda_vit shrink).
 struct ViTForward {
   let plan: ViTPlan
 
   func run(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, arena: Arena,
-           pool: ThreadPool, observer: AttentionObserver?)
+           pool: ThreadPool, observer: AttentionObserver?, blockObserver: BlockObserver? = nil)
   {
     let a = plan.architecture
     let d = plan.dim, t = plan.tokens, rows = batch * t
@@ -65,6 +70,7 @@ struct ViTForward {
              epilogue: [.bias, .gelu])
       linear(pool, rows: rows, x: wide, ldx: block.fc1.n, block.fc2, y: x, ldy: d,
              epilogue: [.bias, .accumulate])
+      blockObserver?(block.index, x, rows, d)
     }
 
     // Head: final norm, pooling, classifier(s).

@@ -102,6 +102,30 @@ extension AttentionStatistics {
     }
   }
 
+  /// The `q`-quantile of every entry of (layer, head), read off its histogram: linear within the
+  /// bin where the cumulative count reaches `q · n` (the underflow bin spans [0, lowest edge)).
+  public func entryQuantiles(layer: Int, head: Int, q: Double) -> [Float] {
+    let (s, first) = base(layer, head)
+    let n = observationCounts[s], b = binning.bins
+    guard n > 0 else { return [Float](repeating: 0, count: tokens[layer] * tokens[layer]) }
+    let target = q * Double(n)
+    let lower = (0..<b).map { Double(binning.lowerEdge($0)) }
+    let upper = (0..<b).map { Double(binning.upperEdge($0)) }
+    return (0..<(tokens[layer] * tokens[layer])).map { e in
+      let row = storage.counts + (first + e) * b
+      var cumulative = 0.0
+      for i in 0..<b {
+        let c = Double(row[i])
+        if c > 0, cumulative + c >= target {
+          let f = max(0, min(1, (target - cumulative) / c))
+          return Float(lower[i] + f * (upper[i] - lower[i]))
+        }
+        cumulative += c
+      }
+      return 1
+    }
+  }
+
   /// `std(layer:head:entry:)` of every entry of (layer, head).
   public func entryStds(layer: Int, head: Int) -> [Float] {
     entryVariances(layer: layer, head: head).map { $0.squareRoot() }
