@@ -10,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OUT := out
 
-.PHONY: all deps build test demo bench fixtures schema python-tools clean
+.PHONY: all deps build test demo bench fidelity fixtures schema python-tools clean
 
 all: build
 
@@ -66,6 +66,11 @@ fixtures: python-tools
 ## eamc against ONNX Runtime and PyTorch, side by side.
 bench: build python-tools
 	$(PY) scripts/bench.py --eamc $(BIN)/eamc
+
+## The EAM fidelity table (sparsity × bits × selection vs both controls) on held-out real images
+## of ../shared: docs/FIDELITY.md and the README. Needs only the release eamc (about 10 minutes).
+fidelity: build
+	python3 scripts/fidelity.py --eamc $(BIN)/eamc
 
 ## Regenerates the committed protobuf-c code from schemas/eam.proto.
 schema: deps
