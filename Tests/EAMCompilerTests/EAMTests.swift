@@ -108,6 +108,49 @@ import EAMRuntime
     #expect(out.allSatisfy { $0.isFinite })
   }
 
+  @Test func swinCalibrationPoolsTheWindowsOfEachLayerAndHead() throws {
+    let swin = Self.root.appendingPathComponent("Tests/Fixtures/models/swin_tiny.safetensors").path
+    var o = CompileOptions()
+    o.calibration.progress = false
+    o.calibration.batch = 3
+    let images = Array(Self.images.prefix(5))
+    let stats = try Compiler.calibrate(swin, images: images, options: o, to: Self.temporary("swin.eamstats"))
+    // Small Swin at the default image size 224: patch 4 → 56×56 grid, window 4; stage 1: 14×14
+    // windows, stage 2 (28×28): 7×7.
+    #expect(stats.layers == 4 && stats.tokens == [16, 16, 16, 16] && stats.heads == [2, 2, 4, 4])
+    #expect(stats.observations(layer: 0, head: 1) == 5 * 196, "\(stats.observations(layer: 0, head: 1))")
+    #expect(stats.observations(layer: 3, head: 3) == 5 * 49, "\(stats.observations(layer: 3, head: 3))")
+    for l in 0..<4 {
+      for h in 0..<stats.heads[l] {
+        let e = stats.headEntropy(layer: l, head: h)
+        #expect(e > 0 && e <= Foundation.log(16.0) + 1e-9)
+        // Every window row is a distribution: the pooled entry means of a row sum to 1.
+        let means = stats.entryMeans(layer: l, head: h)
+        for r in 0..<16 { #expect(abs(means[(r * 16)..<(r * 16 + 16)].reduce(0, +) - 1) < 1e-4) }
+      }
+    }
+    // Shards of the same images merge to the same statistics, whatever the batch.
+    var shards: AttentionStatistics?
+    for i in 1...2 {
+      var so = o
+      so.calibration.shard = (i, 2)
+      so.calibration.batch = 2
+      let part = try Compiler.calibrate(swin, images: images, options: so, to: Self.temporary("swin\(i).eamstats"))
+      if shards == nil { shards = part } else { try shards!.merge(part) }
+    }
+    #expect(shards == stats)
+    // Frozen maps for windows are refused before any work, with one line naming the checkpoint.
+    var eam = o
+    var e = EAMOptions()
+    e.sparsity = 0.2
+    eam.eam = e
+    eam.calibrationImages = images
+    #expect {
+      _ = try Compiler.compile(swin, to: Self.temporary("swin.eam"), options: eam)
+    } throws: { error in "\(error)".hasPrefix(swin + ": frozen maps for Swin") }
+    #expect(!FileManager.default.fileExists(atPath: Self.temporary("swin.eam")))
+  }
+
   @Test func refusesOutOfRangeSparsity() {
     #expect(throws: CompileError.self) {
       _ = try Compiler.compile(Self.checkpoint, to: Self.temporary("bad.eam"), options: Self.options(sparsity: 1.5))

@@ -44,25 +44,33 @@ public enum Calibration {
   public static func run(_ description: ModelDescription, floatModel: Model, images: [String], sourceSHA256: String,
                          options: CalibrationOptions) throws(CompileError) -> AttentionStatistics
   {
-    guard description.architecture.family != .swin else {
-      throw CompileError("calibration of Swin models is not supported yet (window attention entries are not pooled)")
-    }
     let blocks = attentionBlocks(description)
     guard !blocks.isEmpty else { throw CompileError("the model has no attention to calibrate") }
-    let t = description.tokens
-    var layerOf = [Int](repeating: -1, count: description.blocks.count)
-    for (l, b) in blocks.enumerated() { layerOf[b] = l }
+    let layout = MapLayout(description, blocks: blocks)
     let statistics: AttentionStatistics
     do throws(StatisticsError) {
       statistics = try AttentionStatistics(layers: blocks.count, heads: blocks.map { description.blocks[$0].heads },
-                                           tokens: blocks.map { _ in t }, model: fingerprint(description, sourceSHA256: sourceSHA256))
+                                           tokens: layout.tokens, model: fingerprint(description, sourceSHA256: sourceSHA256))
     } catch { throw CompileError(error.description) }
     let batch = max(1, options.batch)
-    let sink = AttentionObserverSink(statistics: statistics, images: batch, pool: floatModel.pool)
+    let sink = AttentionObserverSink(statistics: statistics, images: batch, mapsPerImage: layout.windows, pool: floatModel.pool)
     let observe = sink.observer
-    floatModel.attentionObserver = { block, image, head, map, tokens in
+    // Windowed attention: the runtime gives the windows of one (block, image, head) in order from
+    // one thread; a counter per (layer, image, head) numbers them (no two threads share one).
+    let counters = UnsafeMutablePointer<Int>.allocate(capacity: layout.counterCount(batch: batch))
+    defer { counters.deallocate() }
+    let layerOf = layout.layerOf
+    floatModel.attentionObserver = { [layout] block, image, head, map, tokens in
       let layer = layerOf[block]
-      if layer >= 0 { observe(layer, image, head, map, tokens) }
+      guard layer >= 0 else { return }
+      let windows = layout.windows[layer]
+      if windows == 1 {
+        observe(layer, image, head, map, tokens)
+      } else {
+        let c = counters + layout.counterBase(layer: layer, batch: batch) + image * layout.heads[layer] + head
+        observe(layer, image * windows + c.pointee, head, map, tokens)
+        c.pointee += 1
+      }
     }
     defer { floatModel.attentionObserver = nil }
     let progress = options.progress && isatty(2) != 0
@@ -78,6 +86,7 @@ public enum Calibration {
           throw CompileError("\(path): cannot read")
         }
       }
+      counters.update(repeating: 0, count: layout.counterCount(batch: batch))
       input.withUnsafeBufferPointer { i in
         output.withUnsafeMutableBufferPointer { o in floatModel.run(i.baseAddress!, batch: chunk.count, into: o.baseAddress!) }
       }
@@ -105,7 +114,7 @@ public enum Calibration {
     for (l, b) in blocks.enumerated() {
       let heads = model.blocks[b].heads
       perHead[b] = (0..<heads).map { h in
-        HeadEntryStatistics(tokens: model.tokens, entropy: s.entryEntropies(layer: l, head: h, resolution: entropyResolution),
+        HeadEntryStatistics(tokens: s.tokens[l], entropy: s.entryEntropies(layer: l, head: h, resolution: entropyResolution),
                             mean: s.entryMeans(layer: l, head: h), median: s.entryQuantiles(layer: l, head: h, q: 0.5),
                             std: s.entryStds(layer: l, head: h))
       }
@@ -113,4 +122,40 @@ public enum Calibration {
     }
     return CalibrationResult(images: s.imageCount, setHash: s.calibrationSetSHA256, perHead: perHead, headEntropy: entropy)
   }
+}
+
+/// Where each attention layer's maps come from: one T×T map per (image, head) for the ViT
+/// family; for Swin one w²×w² map per window, pooled over the windows of the layer and head
+/// (in shifted blocks the boundary windows' masked entries count as the ~0 they are).
+struct MapLayout: Sendable {
+  /// Per attention layer: tokens of a map, maps per image and heads.
+  let tokens: [Int], windows: [Int], heads: [Int]
+  /// Per block: its attention layer, or −1.
+  let layerOf: [Int]
+  /// Heads of the layers before each layer (and the total, last).
+  let headsBefore: [Int]
+
+  init(_ model: ModelDescription, blocks: [Int]) {
+    var layerOf = [Int](repeating: -1, count: model.blocks.count)
+    for (l, b) in blocks.enumerated() { layerOf[b] = l }
+    self.layerOf = layerOf
+    heads = blocks.map { model.blocks[$0].heads }
+    var before = [0]
+    for h in heads { before.append(before.last! + h) }
+    headsBefore = before
+    if model.architecture.family == .swin {
+      tokens = blocks.map { model.blocks[$0].windowSize * model.blocks[$0].windowSize }
+      windows = blocks.map { b in
+        let side = model.blocks[b].resolution / max(1, model.blocks[b].windowSize)
+        return side * side
+      }
+    } else {
+      tokens = blocks.map { _ in model.tokens }
+      windows = blocks.map { _ in 1 }
+    }
+  }
+
+  /// Window counters (one per layer, image of the batch and head): where layer `l`'s start.
+  func counterBase(layer: Int, batch: Int) -> Int { headsBefore[layer] * batch }
+  func counterCount(batch: Int) -> Int { headsBefore.last! * batch }
 }

@@ -8,6 +8,9 @@ enum Compression {
   {
     guard (0...1).contains(eam.sparsity) else { throw CompileError("--sparsity must be between 0 and 1, not \(eam.sparsity)") }
     guard (1...8).contains(eam.bits) else { throw CompileError("--attn-bits must be 1 to 8, not \(eam.bits)") }
+    guard model.architecture.family != .swin || eam.sparsity == 0 else {
+      throw CompileError("\(source): frozen maps for Swin's window attention are not supported yet (--sparsity 0 compiles with the calibration report; eamc calibrate writes Swin's window-pooled statistics)")
+    }
     let floatBytes: [UInt8]
     do throws(FormatError) { floatBytes = try Emitter.artifact(for: model, settings: EmitSettings()) } catch {
       throw CompileError("\(source): \(error.message)")
