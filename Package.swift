@@ -45,7 +45,7 @@ let package = Package(
     .target(name: "EAMIngest"),
     .target(name: "EAMImage", dependencies: ["CJPEG", "CPNG"]),
     .target(name: "EAMCompiler",
-            dependencies: ["EAMIngest", "EAMImage", "EAMFormat", "EAMRuntime"]),
+            dependencies: ["EAMIngest", "EAMImage", "EAMFormat", "EAMRuntime", "EAMKernels"]),
 
     .executableTarget(name: "eamc", dependencies: [
       "EAMCompiler", .product(name: "ArgumentParser", package: "swift-argument-parser"),

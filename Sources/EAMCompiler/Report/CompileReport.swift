@@ -1,4 +1,5 @@
 import EAMFormat
+import EAMKernels
 
 /// `model.report.json`: what the compiler measured and decided, for the user choosing what to ship.
 public struct CompileReport: Sendable {
@@ -7,6 +8,8 @@ public struct CompileReport: Sendable {
   public var flags: [String] = []
   public var calibrationImages = 0
   public var calibrationSetSHA256 = ""
+  /// The kernel variant this compile ran (calibration, unless statistics came from --stats).
+  public var kernels = KernelVariant.active.name
   public var evalImages = 0
   public var artifactBytes = 0
   public var floatWeightBytes = 0
@@ -36,7 +39,8 @@ public struct CompileReport: Sendable {
       ("artifact", .string(artifact)),
       ("source", .string(source)),
       ("flags", .array(flags.map { .string($0) })),
-      ("calibration", .object([("images", .int(calibrationImages)), ("set_sha256", .string(calibrationSetSHA256))])),
+      ("calibration", .object([("images", .int(calibrationImages)), ("set_sha256", .string(calibrationSetSHA256)),
+                               ("kernels", .string(kernels))])),
       ("eam", .object([("sparsity", .number(sparsity)), ("attn_bits", .int(bits)), ("allocation", .string(allocation)),
                        ("criterion", .string(criterion)), ("frozen_value", .string(frozenValue)),
                        ("entropy_resolution", .number(Double(entropyResolution)))])),
