@@ -102,7 +102,9 @@ struct ViTForward {
 
   /// Multi-head self-attention for every image and head: softmax(scale · Q·Kᵀ) · V, where frozen
   /// entries keep their calibrated values (EAM). A whole-frozen head computes only P·V; rows
-  /// whose entries are all frozen skip their dot products.
+  /// whose entries are all frozen skip their dot products (unless inside a short gap, see
+  /// `FrozenHead.scoreRuns`), and the softmax skips the exponentials of whole vectors of frozen
+  /// entries.
   private func attention(_ pool: ThreadPool, _ attn: AttentionPlan, qkv: UnsafeMutablePointer<Float>,
                          out: UnsafeMutablePointer<Float>, batch: Int, block: Int, arena: Arena,
                          observer: AttentionObserver?)
@@ -125,11 +127,16 @@ struct ViTForward {
             continue
           }
           let q = base + attn.layout.q[h]!, k = base + attn.layout.k[h]!
-          for (r0, n) in frozen.freeRowRuns {
-            Kernels.gemmNT(m: n, n: t, k: hd, alpha: scale, a: q + r0 * ld, lda: ld, b: k, ldb: ld, c: scores + r0 * t, ldc: t)
+          frozen.scoreRuns.withUnsafeBufferPointer { runs in
+            Kernels.gemmNT(runs: runs.baseAddress!, count: runs.count / 2, n: t, k: hd, alpha: scale, a: q, lda: ld,
+                           b: k, ldb: ld, c: scores, ldc: t)
           }
-          frozen.mask.withUnsafeBufferPointer { mask in
-            Kernels.softmaxFrozen(scores, ld: t, rows: t, cols: t, frozen: mask.baseAddress!, values: frozen.values.pointer, freeMass: frozen.freeMass.pointer)
+          frozen.frozenBits.withUnsafeBufferPointer { bits in
+            frozen.valueStart.withUnsafeBufferPointer { start in
+              Kernels.softmaxFrozen(scores, ld: t, rows: t, cols: t, frozen: bits.baseAddress!, frozenLD: frozen.maskWords,
+                                    values: frozen.packedValues.pointer, valueStart: start.baseAddress!,
+                                    freeMass: frozen.freeMass.pointer)
+            }
           }
         } else {
           let q = base + attn.layout.q[h]!, k = base + attn.layout.k[h]!
