@@ -10,6 +10,8 @@ public typealias AttentionObserver = (_ block: Int, _ image: Int, _ head: Int, _
 /// The forward pass of the ViT family (ViT, DeiT, distilled DeiT, DINOv2, lambda_vit shrink).
 struct ViTForward {
   let plan: ViTPlan
+  /// Where attention time goes, when benchmarking.
+  var timing: AttentionTiming? = nil
 
   func run(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, arena: Arena,
            pool: ThreadPool, observer: AttentionObserver?)
@@ -114,8 +116,9 @@ struct ViTForward {
     let scale = 1 / Float(hd).squareRoot()
     let pairs = batch * heads
     let workers = min(pool.threadCount, pairs)
-    pool.parallelFor(workers) { w in
+    let step = { (w: Int) in
       let scores = arena.scores[w].pointer
+      var clock = PhaseClock(timing, thread: w)
       for pair in (w * pairs / workers)..<((w + 1) * pairs / workers) {
         let b = pair / heads, h = pair % heads
         let base = qkv + b * t * ld
@@ -124,6 +127,7 @@ struct ViTForward {
         if let frozen = attn.frozen[h] {
           if frozen.whole {
             Kernels.gemmNN(m: t, n: hd, k: t, a: frozen.values.pointer, lda: t, b: v, ldb: ld, c: o, ldc: d)
+            clock.lap(.output)
             continue
           }
           let q = base + attn.layout.q[h]!, k = base + attn.layout.k[h]!
@@ -131,6 +135,7 @@ struct ViTForward {
             Kernels.gemmNT(runs: runs.baseAddress!, count: runs.count / 2, n: t, k: hd, alpha: scale, a: q, lda: ld,
                            b: k, ldb: ld, c: scores, ldc: t)
           }
+          clock.lap(.scores)
           frozen.frozenBits.withUnsafeBufferPointer { bits in
             frozen.valueStart.withUnsafeBufferPointer { start in
               Kernels.softmaxFrozen(scores, ld: t, rows: t, cols: t, frozen: bits.baseAddress!, frozenLD: frozen.maskWords,
@@ -141,11 +146,22 @@ struct ViTForward {
         } else {
           let q = base + attn.layout.q[h]!, k = base + attn.layout.k[h]!
           Kernels.gemmNT(m: t, n: t, k: hd, alpha: scale, a: q, lda: ld, b: k, ldb: ld, c: scores, ldc: t)
+          clock.lap(.scores)
           Kernels.softmax(scores, ld: t, rows: t, cols: t)
         }
-        observer?(block, b, h, scores, t)
+        clock.lap(.softmax)
+        if let observer {
+          observer(block, b, h, scores, t)
+          clock.restart()
+        }
         Kernels.gemmNN(m: t, n: hd, k: t, a: scores, lda: t, b: v, ldb: ld, c: o, ldc: d)
+        clock.lap(.output)
       }
+    }
+    if let timing {
+      timing.measure { pool.parallelFor(workers, step) }
+    } else {
+      pool.parallelFor(workers, step)
     }
   }
 }
