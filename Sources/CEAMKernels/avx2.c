@@ -202,9 +202,11 @@ T static inline __m256 lanes8(unsigned bits) { return _mm256_load_ps((const floa
 #define E64(b) E16(b), E16(b + 16), E16(b + 32), E16(b + 48)
 static const int32_t expand[256][8] __attribute__((aligned(32))) = {E64(0), E64(64), E64(128), E64(192)};
 
-/* The next popcount(bits) packed values, placed into the lanes of the set bits (others: any). */
+/* The next popcount(bits) packed values, placed into the lanes of the set bits (others: any).
+ * Loads 8 floats whatever the count: the packed values are padded (EAM_FROZEN_PAD); a masked
+ * load costs more here. */
 T static inline __m256 expand8(const float *packed, unsigned bits) {
-  const __m256 v = _mm256_maskload_ps(packed, _mm256_castps_si256(lanes8((1u << __builtin_popcount(bits)) - 1)));
+  const __m256 v = _mm256_loadu_ps(packed);
   return _mm256_permutevar8x32_ps(v, _mm256_load_si256((const __m256i *)expand[bits]));
 }
 
@@ -244,7 +246,6 @@ T void eam_softmax_frozen_avx2(float *x, int ld, int rows, int cols, const uint1
     __m256 vsum = _mm256_setzero_ps();
     for (j = 0; j < full; j += 8) {
       const unsigned fz = FROZEN8(j);
-      if (fz == 0xFFu) continue;
       const __m256 e = _mm256_andnot_ps(lanes8(fz), exp8(_mm256_sub_ps(_mm256_loadu_ps(row + j), vm)));
       _mm256_storeu_ps(row + j, e);
       vsum = _mm256_add_ps(vsum, e);
@@ -258,12 +259,9 @@ T void eam_softmax_frozen_avx2(float *x, int ld, int rows, int cols, const uint1
     const __m256 scale = _mm256_set1_ps(free_mass[r] / hsum8(vsum));
     for (j = 0; j < full; j += 8) {
       const unsigned fz = FROZEN8(j);
-      __m256 p = _mm256_mul_ps(_mm256_loadu_ps(row + j), scale);
-      if (fz) {
-        p = _mm256_blendv_ps(p, expand8(val, fz), lanes8(fz));
-        val += __builtin_popcount(fz);
-      }
-      _mm256_storeu_ps(row + j, p);
+      const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(row + j), scale);
+      _mm256_storeu_ps(row + j, _mm256_blendv_ps(p, expand8(val, fz), lanes8(fz)));
+      val += __builtin_popcount(fz);
     }
     if (j < cols) {
       const unsigned fz = FROZEN8(j);

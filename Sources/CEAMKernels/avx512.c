@@ -174,8 +174,9 @@ T void eam_gelu_avx512(float *x, size_t n) {
 }
 
 /* Softmax over the free entries (EAM): the frozen bitmask words are the lane masks, the packed
- * frozen values are expanded into their lanes. Chunks with every entry frozen skip the
- * exponentials; chunks with none read no values. */
+ * frozen values are expanded into their lanes. Vectors with every entry frozen skip the
+ * exponentials; the values are expanded without a branch (frozen entries are scattered: a
+ * branch on them mispredicts). */
 T void eam_softmax_frozen_avx512(float *x, int ld, int rows, int cols, const uint16_t *frozen, int frozen_ld,
                                  const float *values, const int32_t *value_start, const float *free_mass) {
   for (int r = 0; r < rows; r++) {
@@ -209,10 +210,8 @@ T void eam_softmax_frozen_avx512(float *x, int ld, int rows, int cols, const uin
     for (int j = 0; j < cols; j += 16) {
       const __mmask16 m = mask16(cols - j), fz = (__mmask16)(bits[j >> 4] & m), free = (__mmask16)(~fz & m);
       __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(free, row + j), scale);
-      if (fz) {
-        p = _mm512_mask_expandloadu_ps(p, fz, val);
-        val += __builtin_popcount(fz);
-      }
+      p = _mm512_mask_expandloadu_ps(p, fz, val);
+      val += __builtin_popcount(fz);
       _mm512_mask_storeu_ps(row + j, m, p);
     }
   }

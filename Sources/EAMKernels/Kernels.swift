@@ -88,9 +88,13 @@ public enum Kernels {
   /// 16-bit words per row of a frozen-entry bitmask of `cols` entries.
   public static func frozenMaskWords(cols: Int) -> Int { (cols + 15) / 16 }
 
+  /// Floats of padding `softmaxFrozen`'s packed values need after the last value.
+  public static let frozenValuePadding = Int(EAM_FROZEN_PAD)
+
   /// Row-wise softmax over the free entries, frozen entries set to their values (EAM).
   /// `frozen`: per row `frozenLD` words, bit `j % 16` of word `j / 16` set when entry j is frozen.
-  /// `values`: the frozen values packed row by row in column order, row r's from `valueStart[r]`.
+  /// `values`: the frozen values packed row by row in column order, row r's from `valueStart[r]`,
+  /// followed by `frozenValuePadding` readable floats.
   @inlinable
   public static func softmaxFrozen(_ x: UnsafeMutablePointer<Float>, ld: Int, rows: Int, cols: Int,
                                    frozen: UnsafePointer<UInt16>, frozenLD: Int, values: UnsafePointer<Float>,

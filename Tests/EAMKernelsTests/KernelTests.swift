@@ -156,7 +156,8 @@ let linearCases: [LinearCase] = [
     let cols = 5
     let input: [Float] = [1, 2, 3, 4, 5, 0, 0, 0, 0, 0]
     let frozen: [UInt16] = [0b10010, 0b11111]
-    let packed: [Float] = [0.2, 0.1, 0.2, 0.2, 0.2, 0.2, 0.2], start: [Int32] = [0, 2]
+    let packed: [Float] = [0.2, 0.1, 0.2, 0.2, 0.2, 0.2, 0.2] + [Float](repeating: .nan, count: Kernels.frozenValuePadding)
+    let start: [Int32] = [0, 2]
     let freeMass: [Float] = [0.7, 0]
     forEachVariant { v in
       var x = input
@@ -207,6 +208,7 @@ let linearCases: [LinearCase] = [
       }
       mass[r] = max(0, min(1, m))
     }
+    packed += [Float](repeating: .nan, count: Kernels.frozenValuePadding)
     for j in 0..<cols where !frozen[rows - 1][j] { input[(rows - 1) * ld + j] = -.infinity }
     forEachVariant { v in
       var x = input

@@ -21,11 +21,14 @@ extern "C" {
 
 /* 16-bit mask words per row of `cols` entries. */
 #define EAM_FROZEN_WORDS(cols) (((cols) + 15) / 16)
+/* Floats of padding the packed frozen values need after the last one. */
+#define EAM_FROZEN_PAD 16
 
 /* In place, for each of `rows` rows of length cols (leading dimension ld): entries whose bit is
  * set in `frozen` (leading dimension frozen_ld words) take their frozen value; the others become
  * free_mass[r] · exp(x_j − max) / Σ exp(x_k − max), max and sum over the free entries only. The
- * frozen values are packed: row r's, in column order, start at values[value_start[r]]. A row
+ * frozen values are packed: row r's, in column order, start at values[value_start[r]], and
+ * EAM_FROZEN_PAD floats past the last one must be readable (vector loads). A row
  * without free entries (or whose free scores are all −inf) becomes its frozen values and zeros.
  * Scores of frozen entries need not be computed: whatever they hold does not change the result. */
 void eam_softmax_rows_frozen(float *x, int ld, int rows, int cols, const uint16_t *frozen, int frozen_ld,

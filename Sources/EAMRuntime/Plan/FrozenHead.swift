@@ -1,4 +1,5 @@
 import EAMFormat
+import EAMKernels
 
 /// A head's frozen attention map, decoded at load: dense values, a bitmask and the probability
 /// mass each row leaves to its free entries.
@@ -12,8 +13,8 @@ final class FrozenHead {
   let maskWords: Int
   /// T×T frozen values (0 where free).
   let values: AlignedBuffer
-  /// The frozen values alone, row by row in column order (what the softmax reads), and where
-  /// each row's begin.
+  /// The frozen values alone, row by row in column order, padded (what the softmax reads), and
+  /// where each row's begin.
   let packedValues: AlignedBuffer
   let valueStart: [Int32]
   /// Per row: 1 − Σ frozen values, clamped to [0, 1].
@@ -77,7 +78,7 @@ final class FrozenHead {
     }
     self.tokens = t
     self.whole = f.wholeHead
-    let packed = AlignedBuffer(count: frozen)
+    let packed = AlignedBuffer(count: frozen + Kernels.frozenValuePadding)
     var starts = [Int32](repeating: 0, count: t)
     var n = 0
     for r in 0..<t {
