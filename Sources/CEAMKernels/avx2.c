@@ -184,11 +184,11 @@ T void eam_gelu_avx2(float *x, size_t n) {
 }
 
 /* lanes[b]: all ones in lane i where bit i of b is set (as the mask of maskload, blendv, and). */
+#define B1(b, i) (((b) >> (i)) & 1)
 #define L1(b) {-B1(b, 0), -B1(b, 1), -B1(b, 2), -B1(b, 3), -B1(b, 4), -B1(b, 5), -B1(b, 6), -B1(b, 7)}
 #define L4(b) L1(b), L1(b + 1), L1(b + 2), L1(b + 3)
 #define L16(b) L4(b), L4(b + 4), L4(b + 8), L4(b + 12)
 #define L64(b) L16(b), L16(b + 16), L16(b + 32), L16(b + 48)
-#define B1(b, i) (((b) >> (i)) & 1)
 static const int32_t lanes[256][8] __attribute__((aligned(32))) = {L64(0), L64(64), L64(128), L64(192)};
 
 T static inline __m256 lanes8(unsigned bits) { return _mm256_load_ps((const float *)lanes[bits]); }
@@ -210,8 +210,9 @@ T static inline __m256 expand8(const float *packed, unsigned bits) {
   return _mm256_permutevar8x32_ps(v, _mm256_load_si256((const __m256i *)expand[bits]));
 }
 
-/* Softmax over the free entries (EAM), eight lanes at a time from the frozen bitmask. Vectors
- * with every entry frozen skip the exponentials; vectors with none read no values. */
+/* Softmax over the free entries (EAM), eight lanes at a time from the frozen bitmask (a byte of
+ * it per vector). No branch on the mask but at the row's end: frozen entries are scattered, such
+ * branches mispredict; the exponentials of frozen entries are computed and dropped. */
 T void eam_softmax_frozen_avx2(float *x, int ld, int rows, int cols, const uint16_t *frozen, int frozen_ld,
                                const float *values, const int32_t *value_start, const float *free_mass) {
   const __m256 ninf = _mm256_set1_ps(-INFINITY);
