@@ -14,7 +14,7 @@ final class FrozenHead {
   /// T×T frozen values (0 where free).
   let values: AlignedBuffer
   /// The frozen values alone, row by row in column order, padded (what the softmax reads), and
-  /// where each row's begin.
+  /// where each row's begin. Empty for a whole-frozen head.
   let packedValues: AlignedBuffer
   let valueStart: [Int32]
   /// Per row: 1 − Σ frozen values, clamped to [0, 1].
@@ -78,10 +78,11 @@ final class FrozenHead {
     }
     self.tokens = t
     self.whole = f.wholeHead
-    let packed = AlignedBuffer(count: frozen + Kernels.frozenValuePadding)
+    // A whole-frozen head needs only the dense values (its P·V): no packed copy.
+    let packed = AlignedBuffer(count: f.wholeHead ? 0 : frozen + Kernels.frozenValuePadding)
     var starts = [Int32](repeating: 0, count: t)
     var n = 0
-    for r in 0..<t {
+    for r in 0..<t where !f.wholeHead {
       starts[r] = Int32(n)
       for j in 0..<t where mask[r * t + j] != 0 {
         packed.pointer[n] = values.pointer[r * t + j]
