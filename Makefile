@@ -34,7 +34,7 @@ test: deps
 
 ## The main job on the bundled example: compile the bundled DINOv2-S/14 as float, then with EAM
 ## (calibrated on 12 bundled images, 20% of attention entries frozen in 2 bits), inspect it,
-## report its fidelity on the 4 held-out images, run it, and time both.
+## report its fidelity on the 4 held-out images, run it, and time both (side by side, in alternation).
 MODEL := examples/models/dinov2_vits14_224.fp16.safetensors
 demo: build
 	@mkdir -p $(OUT)
@@ -44,8 +44,7 @@ demo: build
 	$(BIN)/eamc inspect $(OUT)/dinov2_vits14.eam20.eam --verify
 	$(BIN)/eamc eval $(OUT)/dinov2_vits14.eam20.eam --reference $(MODEL) --images examples/images/eval
 	$(BIN)/eamc run $(OUT)/dinov2_vits14.eam20.eam --image examples/images/eval/*.jpg
-	$(BIN)/eamc bench $(OUT)/dinov2_vits14.eam --iters 10
-	$(BIN)/eamc bench $(OUT)/dinov2_vits14.eam20.eam --iters 10
+	$(BIN)/eamc bench $(OUT)/dinov2_vits14.eam20.eam --compare $(OUT)/dinov2_vits14.eam --iters 10
 
 ## Python tools for fixtures and benchmarks (torch, timm, onnxruntime; about 6 GB).
 python-tools: $(VENV)/.installed

@@ -172,3 +172,47 @@ T void eam_gelu_avx512(float *x, size_t n) {
     _mm512_mask_storeu_ps(x + i, m, gelu16(_mm512_maskz_loadu_ps(m, x + i)));
   }
 }
+
+/* Softmax over the free entries (EAM): the frozen bitmask words are the lane masks, the packed
+ * frozen values are expanded into their lanes. Vectors with every entry frozen skip the
+ * exponentials; the values are expanded without a branch (frozen entries are scattered: a
+ * branch on them mispredicts). */
+T void eam_softmax_frozen_avx512(float *x, int ld, int rows, int cols, const uint16_t *frozen, int frozen_ld,
+                                 const float *values, const int32_t *value_start, const float *free_mass) {
+  for (int r = 0; r < rows; r++) {
+    float *row = x + (size_t)r * ld;
+    const uint16_t *bits = frozen + (size_t)r * frozen_ld;
+    const float *val = values + value_start[r];
+    __m512 vmax = _mm512_set1_ps(-INFINITY);
+    for (int j = 0; j < cols; j += 16) {
+      const __mmask16 free = (__mmask16)(~bits[j >> 4] & mask16(cols - j));
+      vmax = _mm512_mask_max_ps(vmax, free, vmax, _mm512_maskz_loadu_ps(free, row + j));
+    }
+    const float max = _mm512_reduce_max_ps(vmax);
+    if (max == -INFINITY) { /* every entry frozen (or every free score −inf) */
+      for (int j = 0; j < cols; j += 16) {
+        const __mmask16 m = mask16(cols - j), fz = (__mmask16)(bits[j >> 4] & m);
+        _mm512_mask_storeu_ps(row + j, m, _mm512_maskz_expandloadu_ps(fz, val));
+        val += __builtin_popcount(fz);
+      }
+      continue;
+    }
+    const __m512 vm = _mm512_set1_ps(max);
+    __m512 vsum = _mm512_setzero_ps();
+    for (int j = 0; j < cols; j += 16) {
+      const __mmask16 free = (__mmask16)(~bits[j >> 4] & mask16(cols - j));
+      if (!free) continue;
+      __m512 e = _mm512_maskz_mov_ps(free, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(free, row + j), vm)));
+      _mm512_mask_storeu_ps(row + j, free, e);
+      vsum = _mm512_add_ps(vsum, e);
+    }
+    const __m512 scale = _mm512_set1_ps(free_mass[r] / _mm512_reduce_add_ps(vsum));
+    for (int j = 0; j < cols; j += 16) {
+      const __mmask16 m = mask16(cols - j), fz = (__mmask16)(bits[j >> 4] & m), free = (__mmask16)(~fz & m);
+      __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(free, row + j), scale);
+      p = _mm512_mask_expandloadu_ps(p, fz, val);
+      val += __builtin_popcount(fz);
+      _mm512_mask_storeu_ps(row + j, m, p);
+    }
+  }
+}

@@ -121,9 +121,10 @@ void eam_gemm_packed(int M, int N, int K, const float *X, int ldx, const float *
 #define KC 512
 #define GROUP 4 /* panels per packed group */
 
-void eam_gemm_nt(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
-                 float *C, int ldc) {
-  if (M <= 0 || N <= 0) return;
+/* Each column group of B is packed once for all runs of rows. */
+void eam_gemm_nt_rows(int nruns, const int32_t *runs, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float *C, int ldc) {
+  if (nruns <= 0 || N <= 0) return;
   eam_gemm_fn gemm = gemm_fn();
   float buf[GROUP * EAM_PANEL * KC] __attribute__((aligned(64)));
   for (int c0 = 0; c0 < N; c0 += GROUP * EAM_PANEL) {
@@ -144,9 +145,20 @@ void eam_gemm_nt(int M, int N, int K, float alpha, const float *A, int lda, cons
         }
       eam_epilogue e = {alpha, NULL, k0 > 0 ? EAM_EPI_ACCUMULATE : 0};
       /* Columns are relative to c0: pass C offset to c0 and the range [0, c1 - c0). */
-      gemm(M, kc, A + k0, lda, buf, C + c0, ldc, 0, c1 - c0, &e);
+      for (int i = 0; i < nruns; i++) {
+        const size_t r0 = (size_t)runs[2 * i];
+        if (runs[2 * i + 1] > 0)
+          gemm(runs[2 * i + 1], kc, A + r0 * lda + k0, lda, buf, C + r0 * ldc + c0, ldc, 0, c1 - c0, &e);
+      }
     }
   }
+}
+
+void eam_gemm_nt(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                 float *C, int ldc) {
+  if (M <= 0) return;
+  const int32_t all[2] = {0, M};
+  eam_gemm_nt_rows(1, all, N, K, alpha, A, lda, B, ldb, C, ldc);
 }
 
 void eam_gemm_nn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc,
@@ -192,6 +204,19 @@ void eam_softmax_rows(float *x, int ld, int rows, int cols) {
   case EAM_VARIANT_AVX512: eam_softmax_avx512(x, ld, rows, cols); break;
   case EAM_VARIANT_AVX2: eam_softmax_avx2(x, ld, rows, cols); break;
   default: eam_softmax_scalar(x, ld, rows, cols);
+  }
+}
+
+void eam_softmax_rows_frozen(float *x, int ld, int rows, int cols, const uint16_t *frozen, int frozen_ld,
+                             const float *values, const int32_t *value_start, const float *free_mass) {
+  switch (eam_kernels_variant()) {
+  case EAM_VARIANT_AVX512:
+    eam_softmax_frozen_avx512(x, ld, rows, cols, frozen, frozen_ld, values, value_start, free_mass);
+    break;
+  case EAM_VARIANT_AVX2:
+    eam_softmax_frozen_avx2(x, ld, rows, cols, frozen, frozen_ld, values, value_start, free_mass);
+    break;
+  default: eam_softmax_frozen_scalar(x, ld, rows, cols, frozen, frozen_ld, values, value_start, free_mass);
   }
 }
 

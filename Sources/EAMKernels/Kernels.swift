@@ -85,12 +85,28 @@ public enum Kernels {
     eam_softmax_rows(x, Int32(ld), Int32(rows), Int32(cols))
   }
 
+  /// 16-bit words per row of a frozen-entry bitmask of `cols` entries.
+  public static func frozenMaskWords(cols: Int) -> Int { (cols + 15) / 16 }
+
+  /// Floats of padding `softmaxFrozen`'s packed values need after the last value.
+  public static let frozenValuePadding = Int(EAM_FROZEN_PAD)
+
   /// Row-wise softmax over the free entries, frozen entries set to their values (EAM).
+  /// `frozen`: per row `frozenLD` words, bit `j % 16` of word `j / 16` set when entry j is frozen.
+  /// `values`: the frozen values packed row by row in column order, row r's from `valueStart[r]`,
+  /// followed by `frozenValuePadding` readable floats.
   @inlinable
   public static func softmaxFrozen(_ x: UnsafeMutablePointer<Float>, ld: Int, rows: Int, cols: Int,
-                                   frozen: UnsafePointer<UInt8>, values: UnsafePointer<Float>,
-                                   freeMass: UnsafePointer<Float>) {
-    eam_softmax_rows_frozen(x, Int32(ld), Int32(rows), Int32(cols), frozen, values, freeMass)
+                                   frozen: UnsafePointer<UInt16>, frozenLD: Int, values: UnsafePointer<Float>,
+                                   valueStart: UnsafePointer<Int32>, freeMass: UnsafePointer<Float>) {
+    eam_softmax_rows_frozen(x, Int32(ld), Int32(rows), Int32(cols), frozen, Int32(frozenLD), values, valueStart, freeMass)
+  }
+
+  /// `c = alpha · a · bᵀ` for the rows of `runs` only (pairs: first row, row count); b is packed once.
+  @inlinable
+  public static func gemmNT(runs: UnsafePointer<Int32>, count: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>,
+                            lda: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    eam_gemm_nt_rows(Int32(count), runs, Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), c, Int32(ldc))
   }
 
   /// Exact GELU in place.

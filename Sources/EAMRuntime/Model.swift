@@ -21,6 +21,13 @@ public final class Model {
   public var attentionObserver: AttentionObserver?
   /// Called with the residual stream after every block of the next runs (per-layer error).
   public var blockObserver: BlockObserver?
+  /// Time the attention of the next runs (benchmarks): `attentionTiming` sums it until reset.
+  /// Off by default (no clock reads).
+  public var timesAttention = false {
+    didSet { attentionTiming = timesAttention ? AttentionTiming(threads: pool.threadCount) : nil }
+  }
+  /// Attention time of the runs since `timesAttention` was set (or the timing's `reset()`).
+  public private(set) var attentionTiming: AttentionTiming?
 
   /// Loads and validates the artifact at `path` and plans its forward pass.
   public convenience init(path: String, options: LoadOptions = LoadOptions()) throws(RuntimeError) {
@@ -52,6 +59,19 @@ public final class Model {
     }
   }
 
+  /// The fraction of all attention-map entries (every block and head, T×T each; Swin: none)
+  /// that EAM froze.
+  public var frozenAttentionFraction: Double {
+    guard case .vit(let p) = plan else { return 0 }
+    var frozen = 0, total = 0
+    for block in p.blocks {
+      guard let attn = block.attention else { continue }
+      total += attn.heads * p.tokens * p.tokens
+      frozen += attn.frozen.reduce(0) { $0 + ($1?.frozenCount ?? 0) }
+    }
+    return total == 0 ? 0 : Double(frozen) / Double(total)
+  }
+
   /// Bytes of weights converted at load instead of used in place from the file.
   public var copiedWeightBytes: Int { store.copiedBytes }
 
@@ -74,10 +94,10 @@ public final class Model {
     reserve(batch: batch)
     switch plan {
     case .vit(let p):
-      ViTForward(plan: p).run(input: input, batch: batch, output: output, arena: arena!, pool: pool,
+      ViTForward(plan: p, timing: attentionTiming).run(input: input, batch: batch, output: output, arena: arena!, pool: pool,
                               observer: attentionObserver, blockObserver: blockObserver)
     case .swin(let p):
-      SwinForward(plan: p).run(input: input, batch: batch, output: output, arena: arena!, pool: pool,
+      SwinForward(plan: p, timing: attentionTiming).run(input: input, batch: batch, output: output, arena: arena!, pool: pool,
                                observer: attentionObserver, blockObserver: blockObserver)
     }
   }

@@ -11,6 +11,9 @@ struct Bench: ParsableCommand {
   @Argument(help: "The .eam artifact (not needed with --gemm).")
   var artifact: String?
 
+  @Option(help: ArgumentHelp("A second artifact to time alongside, run by run in alternation, e.g. the float artifact of an EAM one: shows latency and attention time with and without frozen maps.", valueName: "artifact"))
+  var compare: String?
+
   @Flag(help: "Measure the packed GEMM alone at DeiT-S shapes on one thread (GFLOP/s).")
   var gemm = false
 
@@ -41,11 +44,19 @@ struct Bench: ParsableCommand {
     var options = LoadOptions()
     if let threads { options.threads = threads }
     Clock.resetPeakRSS()
-    let t0 = Clock.now()
-    let model: Model
-    do throws(RuntimeError) { model = try Model(path: artifact, options: options) } catch { fail(error) }
-    let load = Clock.now() - t0
-    let r = Benchmark.measure(model, batch: batch, iterations: iters, loadSeconds: load)
-    print(json ? BenchReport.json(r, artifact: artifact).text : BenchReport.text(r, artifact: artifact))
+    let paths = [artifact] + (compare.map { [$0] } ?? [])
+    var models: [Model] = [], loads: [Double] = []
+    for path in paths {
+      let t0 = Clock.now()
+      do throws(RuntimeError) { models.append(try Model(path: path, options: options)) } catch { fail(error) }
+      loads.append(Clock.now() - t0)
+    }
+    let r = Benchmark.measure(models, batch: batch, iterations: iters, loadSeconds: loads)
+    if let compare {
+      print(json ? BenchReport.compareJSON(r[0], artifact: artifact, r[1], compare: compare).text
+                 : BenchReport.compareText(r[0], artifact: artifact, r[1], compare: compare))
+    } else {
+      print(json ? BenchReport.json(r[0], artifact: artifact).text : BenchReport.text(r[0], artifact: artifact))
+    }
   }
 }

@@ -151,6 +151,65 @@ import EAMRuntime
     #expect(!FileManager.default.fileExists(atPath: Self.temporary("swin.eam")))
   }
 
+  /// Partially frozen maps (30%, and 90% where whole rows freeze): the same output whatever the
+  /// thread count and whether attention is timed.
+  @Test(arguments: [0.3, 0.9])
+  func partiallyFrozenOutputDoesNotDependOnThreadsOrTiming(sparsity: Double) throws {
+    let path = Self.temporary("threads-\(sparsity).eam")
+    _ = try Compiler.compile(Self.checkpoint, to: path, options: Self.options(sparsity: sparsity))
+    let x = try NPY.read(path: Self.root.appendingPathComponent("Tests/Fixtures/models/dinov2_small.input.npy").path)
+    var outputs: [[Float]] = []
+    for threads in [1, 2, 3] {
+      var options = LoadOptions()
+      options.threads = threads
+      let model = try Model(path: path, options: options)
+      outputs.append(try model.run(x.values, batch: x.shape[0]))
+      model.timesAttention = true
+      outputs.append(try model.run(x.values, batch: x.shape[0]))
+      #expect(model.attentionTiming!.seconds > 0)
+    }
+    #expect(outputs.allSatisfy { $0 == outputs[0] })
+    #expect(outputs[0].allSatisfy { $0.isFinite })
+  }
+
+  /// `eamc bench A --compare B`: attention time per run, positive and within the run's, its
+  /// phases, the frozen fraction, all in the JSON.
+  @Test func benchmarkReportsAttentionTimeAndFrozenFraction() throws {
+    let eam = Self.temporary("bench-eam.eam"), float = Self.temporary("bench-float.eam")
+    _ = try Compiler.compile(Self.checkpoint, to: eam, options: Self.options(sparsity: 0.3))
+    var plain = Self.options(sparsity: 0)
+    plain.eam = nil
+    _ = try Compiler.compile(Self.checkpoint, to: float, options: plain)
+    let models = [try Model(path: eam), try Model(path: float)]
+    let results = Benchmark.measure(models, batch: 2, iterations: 3, warmup: 1, loadSeconds: [0.1, 0.1])
+    for r in results {
+      #expect(r.attentionMedianMs > 0 && r.attentionMedianMs <= r.medianMs)
+      #expect(r.attentionP10Ms <= r.attentionMedianMs && r.attentionMedianMs <= r.attentionP90Ms)
+      #expect(r.attentionPhaseMs.count == 3 && r.attentionPhaseMs.allSatisfy { $0 > 0 })
+      #expect(r.iterations == 3)
+    }
+    #expect(abs(results[0].frozenFraction - 0.3) < 1e-3)
+    #expect(results[1].frozenFraction == 0)
+    #expect(models.allSatisfy { !$0.timesAttention && $0.attentionTiming == nil })  // restored
+
+    let single = try JSONSerialization.jsonObject(with: Data(BenchReport.json(results[0], artifact: eam).text.utf8)) as! [String: Any]
+    for key in ["median_ms", "attention_median_ms", "attention_p10_ms", "attention_p90_ms", "attention_thread_ms", "frozen_fraction"] {
+      #expect(single[key] != nil, "\(key)")
+    }
+    let phases = single["attention_thread_ms"] as! [String: Double]
+    #expect(Set(phases.keys) == ["scores", "softmax", "pv"])
+    #expect((single["attention_median_ms"] as! Double) <= (single["median_ms"] as! Double))
+
+    let both = try JSONSerialization.jsonObject(
+      with: Data(BenchReport.compareJSON(results[0], artifact: eam, results[1], compare: float).text.utf8)) as! [String: Any]
+    let other = both["compare"] as! [String: Any], ratio = both["ratio"] as! [String: Double]
+    #expect(other["artifact"] as? String == float && (other["frozen_fraction"] as! Double) == 0)
+    #expect(abs(ratio["attention_median"]! - results[0].attentionMedianMs / results[1].attentionMedianMs) < 1e-9)
+    let text = BenchReport.compareText(results[0], artifact: eam, results[1], compare: float)
+    #expect(text.contains("attention median") && text.contains("30.0%"))
+    #expect(BenchReport.text(results[0], artifact: eam).contains("attention median"))
+  }
+
   @Test func refusesOutOfRangeSparsity() {
     #expect(throws: CompileError.self) {
       _ = try Compiler.compile(Self.checkpoint, to: Self.temporary("bad.eam"), options: Self.options(sparsity: 1.5))

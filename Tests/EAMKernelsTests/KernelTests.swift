@@ -154,17 +154,103 @@ let linearCases: [LinearCase] = [
 
   @Test func frozenSoftmaxKeepsFrozenValuesAndRenormalisesTheRest() {
     let cols = 5
-    var x: [Float] = [1, 2, 3, 4, 5, 0, 0, 0, 0, 0]
-    let frozen: [UInt8] = [0, 1, 0, 0, 1, 1, 1, 1, 1, 1]
-    let valuesIn: [Float] = [0, 0.2, 0, 0, 0.1, 0.2, 0.2, 0.2, 0.2, 0.2]
+    let input: [Float] = [1, 2, 3, 4, 5, 0, 0, 0, 0, 0]
+    let frozen: [UInt16] = [0b10010, 0b11111]
+    let packed: [Float] = [0.2, 0.1, 0.2, 0.2, 0.2, 0.2, 0.2] + [Float](repeating: .nan, count: Kernels.frozenValuePadding)
+    let start: [Int32] = [0, 2]
     let freeMass: [Float] = [0.7, 0]
-    Kernels.softmaxFrozen(&x, ld: cols, rows: 2, cols: cols, frozen: frozen, values: valuesIn, freeMass: freeMass)
-    let e = [1.0, 3, 4].map { exp($0 - 4) }, z = e.reduce(0, +)
-    #expect(abs(Double(x[0]) - 0.7 * e[0] / z) < 1e-6)
-    #expect(x[1] == 0.2 && x[4] == 0.1)
-    #expect(abs(Double(x[3]) - 0.7 * e[2] / z) < 1e-6)
-    #expect(abs(x[0..<5].reduce(0, +) - 1) < 1e-6)
-    #expect(Array(x[5...]) == [0.2, 0.2, 0.2, 0.2, 0.2])
+    forEachVariant { v in
+      var x = input
+      Kernels.softmaxFrozen(&x, ld: cols, rows: 2, cols: cols, frozen: frozen, frozenLD: 1, values: packed, valueStart: start,
+                            freeMass: freeMass)
+      let e = [1.0, 3, 4].map { exp($0 - 4) }, z = e.reduce(0, +)
+      #expect(abs(Double(x[0]) - 0.7 * e[0] / z) < 1e-6, "\(v.name)")
+      #expect(x[1] == 0.2 && x[4] == 0.1, "\(v.name)")
+      #expect(abs(Double(x[3]) - 0.7 * e[2] / z) < 1e-6, "\(v.name)")
+      #expect(abs(x[0..<5].reduce(0, +) - 1) < 1e-6, "\(v.name)")
+      #expect(Array(x[5...]) == [0.2, 0.2, 0.2, 0.2, 0.2], "\(v.name)")
+    }
+  }
+
+  /// Every variant against a double-precision reference: rows with none, all, one, some and most
+  /// entries frozen, lengths around multiples of 8 and 16, and a row whose free scores are all
+  /// −inf (frozen values, zeros elsewhere). Frozen scores are NaN (they must not matter), mask
+  /// bits past the row end are set (they must be ignored), padding stays untouched.
+  @Test(arguments: [1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 100, 257])
+  func frozenSoftmaxMatchesReference(cols: Int) {
+    let ld = cols + 3, words = Kernels.frozenMaskWords(cols: cols), fld = words + 1
+    // Row patterns: p(frozen) per row, then rows with exactly one free entry (first, last, middle).
+    let fractions: [Double] = [0, 1, 0.1, 0.3, 0.5, 0.9, 0.99]
+    let rows = fractions.count + 4
+    var frozen = [[Bool]]()
+    var s: UInt64 = 42 &+ UInt64(cols)
+    func uniform() -> Double {
+      s = s &* 6364136223846793005 &+ 1442695040888963407
+      return Double(s >> 11) / Double(1 << 53)
+    }
+    for f in fractions { frozen.append((0..<cols).map { _ in uniform() < f }) }
+    for free in [0, cols - 1, cols / 2] { frozen.append((0..<cols).map { $0 != free }) }
+    frozen.append((0..<cols).map { $0 % 3 == 1 })  // its free scores: −inf
+    var bits = [UInt16](repeating: 0xFFFF, count: rows * fld)  // every bit past the row end set
+    var vals = [Float](repeating: 0, count: rows * ld), mass = [Float](repeating: 1, count: rows)
+    var input = values(rows * ld, seed: UInt64(100 + cols)).map { $0 * 20 }
+    var packed: [Float] = [], start: [Int32] = []
+    for r in 0..<rows {
+      for w in 0..<words { bits[r * fld + w] = 0 }
+      start.append(Int32(packed.count))
+      var m: Float = 1
+      for j in 0..<cols where frozen[r][j] {
+        bits[r * fld + j / 16] |= 1 << UInt16(j % 16)
+        vals[r * ld + j] = Float(uniform() * 0.5 / Double(cols))
+        packed.append(vals[r * ld + j])
+        m -= vals[r * ld + j]
+        input[r * ld + j] = .nan
+      }
+      mass[r] = max(0, min(1, m))
+    }
+    packed += [Float](repeating: .nan, count: Kernels.frozenValuePadding)
+    for j in 0..<cols where !frozen[rows - 1][j] { input[(rows - 1) * ld + j] = -.infinity }
+    forEachVariant { v in
+      var x = input
+      Kernels.softmaxFrozen(&x, ld: ld, rows: rows, cols: cols, frozen: bits, frozenLD: fld, values: packed, valueStart: start,
+                            freeMass: mass)
+      var failures = 0
+      for r in 0..<rows {
+        let free = (0..<cols).filter { !frozen[r][$0] }
+        let mx = free.map { Double(input[r * ld + $0]) }.max() ?? 0
+        let z = free.reduce(0.0) { $0 + exp(Double(input[r * ld + $1]) - mx) }
+        for j in 0..<cols {
+          let expected = frozen[r][j] ? Double(vals[r * ld + j])
+            : mx == -.infinity ? 0 : Double(mass[r]) * exp(Double(input[r * ld + j]) - mx) / z
+          if frozen[r][j] ? x[r * ld + j] != vals[r * ld + j] : !(abs(Double(x[r * ld + j]) - expected) <= 1e-6) {
+            failures += 1
+          }
+        }
+        for j in cols..<ld where x[r * ld + j].bitPattern != input[r * ld + j].bitPattern { failures += 1 }
+      }
+      #expect(failures == 0, "\(v.name) cols \(cols): \(failures) wrong elements")
+    }
+  }
+
+  /// Q·Kᵀ over row runs: each computed element equals what the whole GEMM gives; other rows are
+  /// left alone.
+  @Test func gemmNTOverRowRunsMatchesTheWholeProduct() {
+    let m = 257, n = 257, k = 64
+    let a = values(m * k, seed: 20), b = values(n * k, seed: 21)
+    let runs: [Int32] = [0, 1, 3, 2, 6, 7, 20, 100, 250, 7]
+    forEachVariant { v in
+      var whole = [Float](repeating: 0, count: m * n)
+      Kernels.gemmNT(m: m, n: n, k: k, alpha: 0.125, a: a, lda: k, b: b, ldb: k, c: &whole, ldc: n)
+      var part = [Float](repeating: -7, count: m * n)
+      Kernels.gemmNT(runs: runs, count: runs.count / 2, n: n, k: k, alpha: 0.125, a: a, lda: k, b: b, ldb: k, c: &part, ldc: n)
+      var inRun = [Bool](repeating: false, count: m)
+      for i in stride(from: 0, to: runs.count, by: 2) { for r in Int(runs[i])..<Int(runs[i] + runs[i + 1]) { inRun[r] = true } }
+      var failures = 0
+      for r in 0..<m {
+        for j in 0..<n where part[r * n + j] != (inRun[r] ? whole[r * n + j] : -7) { failures += 1 }
+      }
+      #expect(failures == 0, "\(v.name): \(failures) elements differ")
+    }
   }
 }
 

@@ -3,6 +3,11 @@
  *
  * A frozen entry keeps a constant value calibrated at compile time; the free entries of the row
  * share the probability mass the frozen ones leave: p_j = free_mass · softmax over free j.
+ *
+ * Which entries are frozen is a bitmask: per row, EAM_FROZEN_WORDS(cols) 16-bit words; bit
+ * (j mod 16) of word j/16 is set when entry j is frozen. Bits at or past cols are ignored.
+ * Like the kernels of eam_kernels.h, these have scalar, AVX2+FMA and AVX-512 variants chosen at
+ * run time; each output element is computed by one call in a fixed order.
  */
 #ifndef EAM_FROZEN_H
 #define EAM_FROZEN_H
@@ -14,12 +19,26 @@
 extern "C" {
 #endif
 
-/* In place, for each of `rows` rows of length cols (leading dimension ld): entries with
- * frozen[j] != 0 (row-major mask, leading dimension ld) become values[j]; the others become
- * free_mass[r] · exp(x_j − max) / Σ exp(x_k − max), max and sum over the free entries only.
- * A row without free entries becomes its frozen values. */
-void eam_softmax_rows_frozen(float *x, int ld, int rows, int cols, const uint8_t *frozen,
-                             const float *values, const float *free_mass);
+/* 16-bit mask words per row of `cols` entries. */
+#define EAM_FROZEN_WORDS(cols) (((cols) + 15) / 16)
+/* Floats of padding the packed frozen values need after the last one. */
+#define EAM_FROZEN_PAD 16
+
+/* In place, for each of `rows` rows of length cols (leading dimension ld): entries whose bit is
+ * set in `frozen` (leading dimension frozen_ld words) take their frozen value; the others become
+ * free_mass[r] · exp(x_j − max) / Σ exp(x_k − max), max and sum over the free entries only. The
+ * frozen values are packed: row r's, in column order, start at values[value_start[r]], and
+ * EAM_FROZEN_PAD floats past the last one must be readable (vector loads). A row
+ * without free entries (or whose free scores are all −inf) becomes its frozen values and zeros.
+ * Scores of frozen entries need not be computed: whatever they hold does not change the result. */
+void eam_softmax_rows_frozen(float *x, int ld, int rows, int cols, const uint16_t *frozen, int frozen_ld,
+                             const float *values, const int32_t *value_start, const float *free_mass);
+
+/* C = alpha · A · Bᵀ like eam_gemm_nt (N columns, K deep), for the rows of `runs` runs only:
+ * run i covers rows [runs[2i], runs[2i] + runs[2i+1]) of A and C. B is packed once for all runs;
+ * each element equals what eam_gemm_nt computes for it. Other rows of C are left alone. */
+void eam_gemm_nt_rows(int nruns, const int32_t *runs, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float *C, int ldc);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,8 @@ import EAMKernels
 /// first; the head is the final norm, the mean over all tokens and `head.fc`.
 struct SwinForward {
   let plan: SwinPlan
+  /// Where attention time goes, when benchmarking.
+  var timing: AttentionTiming? = nil
 
   func run(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, arena: Arena,
            pool: ThreadPool, observer: AttentionObserver?, blockObserver: BlockObserver? = nil)
@@ -126,8 +128,9 @@ struct SwinForward {
     let grain = observer == nil ? 1 : windows       // units per indivisible group of work
     let units = groups * windows
     let workers = min(pool.threadCount, units / grain)
-    pool.parallelFor(workers) { w in
+    let step = { (w: Int) in
       let scores = arena.scores[w].pointer
+      var clock = PhaseClock(timing, thread: w)
       let lo = w * (units / grain) / workers * grain, hi = (w + 1) * (units / grain) / workers * grain
       for unit in lo..<hi {
         let group = unit / windows, win = unit % windows
@@ -137,10 +140,21 @@ struct SwinForward {
         Kernels.gemmNT(m: n, n: n, k: hd, alpha: scale, a: q, lda: 3 * d, b: k, ldb: 3 * d, c: scores, ldc: n)
         Kernels.add(scores, block.bias + h * n * n, count: n * n)
         if let mask { Kernels.add(scores, mask + win * n * n, count: n * n) }
+        clock.lap(.scores)
         Kernels.softmax(scores, ld: n, rows: n, cols: n)
-        observer?(block.index, b, h, scores, n)
+        clock.lap(.softmax)
+        if let observer {
+          observer(block.index, b, h, scores, n)
+          clock.restart()
+        }
         Kernels.gemmNN(m: n, n: hd, k: n, a: scores, lda: n, b: v, ldb: 3 * d, c: out + (b * t + win * n) * d + h * hd, ldc: d)
+        clock.lap(.output)
       }
+    }
+    if let timing {
+      timing.measure { pool.parallelFor(workers, step) }
+    } else {
+      pool.parallelFor(workers, step)
     }
   }
 }

@@ -15,6 +15,8 @@ public typealias BlockObserver = (_ block: Int, _ hidden: UnsafePointer<Float>, 
 /// The forward pass of the ViT family (ViT, DeiT, distilled DeiT, DINOv2, lambda_vit shrink).
 struct ViTForward {
   let plan: ViTPlan
+  /// Where attention time goes, when benchmarking.
+  var timing: AttentionTiming? = nil
 
   func run(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, arena: Arena,
            pool: ThreadPool, observer: AttentionObserver?, blockObserver: BlockObserver? = nil)
@@ -108,7 +110,9 @@ struct ViTForward {
 
   /// Multi-head self-attention for every image and head: softmax(scale · Q·Kᵀ) · V, where frozen
   /// entries keep their calibrated values (EAM). A whole-frozen head computes only P·V; rows
-  /// whose entries are all frozen skip their dot products.
+  /// whose entries are all frozen skip their dot products (unless inside a short gap, see
+  /// `FrozenHead.scoreRuns`), and the softmax skips the exponentials of whole vectors of frozen
+  /// entries.
   private func attention(_ pool: ThreadPool, _ attn: AttentionPlan, qkv: UnsafeMutablePointer<Float>,
                          out: UnsafeMutablePointer<Float>, batch: Int, block: Int, arena: Arena,
                          observer: AttentionObserver?)
@@ -118,8 +122,9 @@ struct ViTForward {
     let scale = 1 / Float(hd).squareRoot()
     let pairs = batch * heads
     let workers = min(pool.threadCount, pairs)
-    pool.parallelFor(workers) { w in
+    let step = { (w: Int) in
       let scores = arena.scores[w].pointer
+      var clock = PhaseClock(timing, thread: w)
       for pair in (w * pairs / workers)..<((w + 1) * pairs / workers) {
         let b = pair / heads, h = pair % heads
         let base = qkv + b * t * ld
@@ -128,23 +133,41 @@ struct ViTForward {
         if let frozen = attn.frozen[h] {
           if frozen.whole {
             Kernels.gemmNN(m: t, n: hd, k: t, a: frozen.values.pointer, lda: t, b: v, ldb: ld, c: o, ldc: d)
+            clock.lap(.output)
             continue
           }
           let q = base + attn.layout.q[h]!, k = base + attn.layout.k[h]!
-          for (r0, n) in frozen.freeRowRuns {
-            Kernels.gemmNT(m: n, n: t, k: hd, alpha: scale, a: q + r0 * ld, lda: ld, b: k, ldb: ld, c: scores + r0 * t, ldc: t)
+          frozen.scoreRuns.withUnsafeBufferPointer { runs in
+            Kernels.gemmNT(runs: runs.baseAddress!, count: runs.count / 2, n: t, k: hd, alpha: scale, a: q, lda: ld,
+                           b: k, ldb: ld, c: scores, ldc: t)
           }
-          frozen.mask.withUnsafeBufferPointer { mask in
-            Kernels.softmaxFrozen(scores, ld: t, rows: t, cols: t, frozen: mask.baseAddress!, values: frozen.values.pointer, freeMass: frozen.freeMass.pointer)
+          clock.lap(.scores)
+          frozen.frozenBits.withUnsafeBufferPointer { bits in
+            frozen.valueStart.withUnsafeBufferPointer { start in
+              Kernels.softmaxFrozen(scores, ld: t, rows: t, cols: t, frozen: bits.baseAddress!, frozenLD: frozen.maskWords,
+                                    values: frozen.packedValues.pointer, valueStart: start.baseAddress!,
+                                    freeMass: frozen.freeMass.pointer)
+            }
           }
         } else {
           let q = base + attn.layout.q[h]!, k = base + attn.layout.k[h]!
           Kernels.gemmNT(m: t, n: t, k: hd, alpha: scale, a: q, lda: ld, b: k, ldb: ld, c: scores, ldc: t)
+          clock.lap(.scores)
           Kernels.softmax(scores, ld: t, rows: t, cols: t)
         }
-        observer?(block, b, h, scores, t)
+        clock.lap(.softmax)
+        if let observer {
+          observer(block, b, h, scores, t)
+          clock.restart()
+        }
         Kernels.gemmNN(m: t, n: hd, k: t, a: scores, lda: t, b: v, ldb: ld, c: o, ldc: d)
+        clock.lap(.output)
       }
+    }
+    if let timing {
+      timing.measure { pool.parallelFor(workers, step) }
+    } else {
+      pool.parallelFor(workers, step)
     }
   }
 }

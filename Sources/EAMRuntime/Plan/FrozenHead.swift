@@ -1,19 +1,29 @@
 import EAMFormat
+import EAMKernels
 
-/// A head's frozen attention map, decoded at load: dense values, a byte mask and the probability
+/// A head's frozen attention map, decoded at load: dense values, a bitmask and the probability
 /// mass each row leaves to its free entries.
 final class FrozenHead {
   let tokens: Int
   /// Every entry frozen: the map is constant, no Q·Kᵀ and no softmax.
   let whole: Bool
-  /// T×T, 1 where frozen.
-  let mask: [UInt8]
+  /// Per row `maskWords` 16-bit words, bit `j % 16` of word `j / 16` set where entry j is frozen
+  /// (the layout of `Kernels.softmaxFrozen`).
+  let frozenBits: [UInt16]
+  let maskWords: Int
   /// T×T frozen values (0 where free).
   let values: AlignedBuffer
+  /// The frozen values alone, row by row in column order, padded (what the softmax reads), and
+  /// where each row's begin. Empty for a whole-frozen head.
+  let packedValues: AlignedBuffer
+  let valueStart: [Int32]
   /// Per row: 1 − Σ frozen values, clamped to [0, 1].
   let freeMass: AlignedBuffer
-  /// Runs of rows that have at least one free entry: (first row, count).
-  let freeRowRuns: [(Int, Int)]
+  /// The rows whose scores Q·Kᵀ computes, as (first row, count) pairs for `Kernels.gemmNT(runs:)`:
+  /// the runs of rows that have a free entry, joined across gaps of fewer than `scoreGap`
+  /// whole-frozen rows (a GEMM tile has 6 rows: a few unneeded rows cost less than split tiles).
+  let scoreRuns: [Int32]
+  static let scoreGap = 6
   /// Entries frozen.
   let frozenCount: Int
 
@@ -45,11 +55,18 @@ final class FrozenHead {
     }
     let freeMass = AlignedBuffer(count: t)
     var runs: [(Int, Int)] = []
+    let words = (t + 15) / 16
+    var bits = [UInt16](repeating: 0, count: t * words)
     for r in 0..<t {
       var mass: Float = 1
       var free = false
       for j in 0..<t {
-        if mask[r * t + j] != 0 { mass -= values.pointer[r * t + j] } else { free = true }
+        if mask[r * t + j] != 0 {
+          mass -= values.pointer[r * t + j]
+          bits[r * words + j / 16] |= 1 << UInt16(j % 16)
+        } else {
+          free = true
+        }
       }
       freeMass.pointer[r] = min(1, max(0, mass))
       if free {
@@ -61,10 +78,32 @@ final class FrozenHead {
     }
     self.tokens = t
     self.whole = f.wholeHead
-    self.mask = mask
+    // A whole-frozen head needs only the dense values (its P·V): no packed copy.
+    let packed = AlignedBuffer(count: f.wholeHead ? 0 : frozen + Kernels.frozenValuePadding)
+    var starts = [Int32](repeating: 0, count: t)
+    var n = 0
+    for r in 0..<t where !f.wholeHead {
+      starts[r] = Int32(n)
+      for j in 0..<t where mask[r * t + j] != 0 {
+        packed.pointer[n] = values.pointer[r * t + j]
+        n += 1
+      }
+    }
+    self.packedValues = packed
+    self.valueStart = starts
+    self.frozenBits = bits
+    self.maskWords = words
     self.values = values
     self.freeMass = freeMass
-    self.freeRowRuns = runs
+    var joined: [(Int, Int)] = []
+    for run in runs {
+      if let last = joined.last, run.0 - (last.0 + last.1) < Self.scoreGap {
+        joined[joined.count - 1].1 = run.0 + run.1 - last.0
+      } else {
+        joined.append(run)
+      }
+    }
+    self.scoreRuns = joined.flatMap { [Int32($0.0), Int32($0.1)] }
     self.frozenCount = frozen
   }
 }
