@@ -5,7 +5,8 @@ public enum Zstd {
   /// The level every `.eam` writer uses: fixed, so that output is reproducible.
   public static let level: Int32 = 9
 
-  public static func compress(_ input: UnsafeRawBufferPointer) throws(FormatError) -> [UInt8] {
+  /// Compresses `input` into one frame at `level` (fixed by each caller, so output is reproducible).
+  public static func compress(_ input: UnsafeRawBufferPointer, level: Int32 = Zstd.level) throws(FormatError) -> [UInt8] {
     let bound = ZSTD_compressBound(input.count)
     var out = [UInt8](repeating: 0, count: bound)
     let written = out.withUnsafeMutableBytes { dst in
