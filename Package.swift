@@ -75,7 +75,7 @@ let package = Package(
   ] + fuzzTargets.map { name, path, dependencies in
     .executableTarget(name: name, dependencies: ["FuzzSupport"] + dependencies, path: "Fuzz/" + path)
   } + [
-    .testTarget(name: "EAMFormatTests", dependencies: ["EAMFormat"]),
+    .testTarget(name: "EAMFormatTests", dependencies: ["EAMFormat"], resources: [.copy("Fixtures")]),
     .testTarget(name: "EAMKernelsTests", dependencies: ["EAMKernels"]),
     .testTarget(name: "EAMIngestTests", dependencies: ["EAMIngest"],
                 resources: [.copy("Fixtures")]),
