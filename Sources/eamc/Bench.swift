@@ -26,6 +26,9 @@ struct Bench: ParsableCommand {
   @Flag(help: "Print one JSON object.")
   var json = false
 
+  @Flag(help: "Skip section checksums at load (to see what verifying costs).")
+  var noVerify = false
+
   func run() throws {
     guard batch >= 1, iters >= 1 else { fail("--batch and --iters must be at least 1") }
     if gemm {
@@ -40,6 +43,7 @@ struct Bench: ParsableCommand {
     if let threads, threads < 1 { fail("--threads must be at least 1") }
     var options = LoadOptions()
     if let threads { options.threads = threads }
+    options.verify = !noVerify
     Clock.resetPeakRSS()
     let t0 = Clock.now()
     let model: Model
