@@ -7,8 +7,9 @@ working corpus (`.build-fuzz/corpus/<target>`, where new inputs go) plus the com
 (a hang is a finding), `-use_value_profile=1` and `-rss_limit_mb=2048` (so is an allocation bomb: libFuzzer also stops at
 any single malloc above the limit). Findings land in `.build-fuzz/findings/<target>/`.
 
-The table between the `fuzz-table` markers of docs/FUZZING.md is replaced; everything else in
-the file (the hand-written list of what was found and fixed) is kept. The last column counts the
+The rows of the targets run replace theirs in the table between the `fuzz-table` markers of
+docs/FUZZING.md (the other rows stay); everything else in the file (the hand-written list of
+what was found and fixed) is kept. The last column counts the
 `regression-*` inputs committed in each target's corpus: every input that once crashed, hung or
 exhausted memory, kept after its fix.
 
@@ -73,15 +74,27 @@ def regressions(target: str) -> int:
     return len(list((ROOT / "Fuzz" / "corpus" / target).glob("regression-*")))
 
 
+def row(r: dict, runs: int) -> str:
+    rate = r["executions"] / r["seconds"] if r["seconds"] > 0 else 0
+    return (f"| fuzz-{r['target']} | {r['executions']:,} | {r['seconds']:.0f} | {rate:,.0f} | "
+            f"{len(r['findings'])} | {regressions(r['target'])} | {time.strftime('%Y-%m-%d')} |")
+
+
 def table(results: list[dict], runs: int) -> str:
-    lines = [f"`make fuzz` with `FUZZ_RUNS={runs}`, {time.strftime('%Y-%m-%d')}; one target at a time, "
-             "release build with `-sanitize=fuzzer,address`.", "",
-             "| target | executions | seconds | exec/s | findings this run | found and fixed (regression inputs) |",
-             "|---|---:|---:|---:|---:|---:|"]
-    for r in results:
-        rate = r["executions"] / r["seconds"] if r["seconds"] > 0 else 0
-        lines.append(f"| fuzz-{r['target']} | {r['executions']:,} | {r['seconds']:.0f} | {rate:,.0f} | "
-                     f"{len(r['findings'])} | {regressions(r['target'])} |")
+    """The new rows, and for targets not run this time the rows already in the page."""
+    old = {}
+    doc = DOC.read_text()
+    if BEGIN in doc and END in doc:
+        for line in doc.split(BEGIN, 1)[1].split(END, 1)[0].splitlines():
+            m = re.match(r"\| fuzz-([\w-]+) \|", line)
+            if m:
+                old[m.group(1)] = line
+    new = {r["target"]: row(r, runs) for r in results}
+    lines = ["`make fuzz`: one target at a time on a shared 2-core machine, release build with "
+             "`-sanitize=fuzzer,address`, `-use_value_profile=1`.", "",
+             "| target | executions | seconds | exec/s | findings in the run | found and fixed (regression inputs) | run |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+    lines += [new.get(t) or old[t] for t in TARGETS if t in new or t in old]
     return "\n".join(lines)
 
 
@@ -114,7 +127,7 @@ def main() -> None:
         print(f"  {r['executions']:,} executions in {r['seconds']:.0f} s: {verdict}", flush=True)
     text = table(results, args.runs)
     print(text)
-    if not args.no_table and set(targets) == set(TARGETS):
+    if not args.no_table:
         write_table(text)
         print(f"wrote the table to {DOC.relative_to(ROOT)}")
     if any(r["findings"] or r["status"] != 0 for r in results):
