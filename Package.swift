@@ -6,6 +6,21 @@ import PackageDescription
 /// C kernels are always built optimised: a debug `swift test` must not run -O0 GEMMs.
 let kernelCFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno", "-ffp-contract=off"])]
 
+/// The fuzz harnesses: product name, folder under `Fuzz/`, the modules the harness calls.
+let fuzzTargets: [(String, String, [Target.Dependency])] = [
+  ("fuzz-pickle", "Pickle", ["EAMIngest"]),
+  ("fuzz-zip", "Zip", ["EAMIngest"]),
+  ("fuzz-torch-legacy", "TorchLegacy", ["EAMIngest"]),
+  ("fuzz-safetensors", "Safetensors", ["EAMIngest"]),
+  ("fuzz-npy", "NPY", ["EAMIngest"]),
+  ("fuzz-jpeg", "JPEG", ["EAMImage"]),
+  ("fuzz-png", "PNG", ["EAMImage"]),
+  ("fuzz-eam-header", "EAMHeader", ["EAMFormat"]),
+  ("fuzz-eam-manifest", "EAMManifest", ["EAMFormat"]),
+  ("fuzz-eamstats", "EAMStats", ["EAMCompiler"]),
+  ("fuzz-eam-model", "EAMModel", ["EAMFormat", "EAMRuntime"]),
+]
+
 let package = Package(
   name: "eamc",
   products: [
@@ -52,7 +67,15 @@ let package = Package(
     ]),
     .executableTarget(name: "eam-run", dependencies: ["EAMRuntime"]),
 
-    .testTarget(name: "EAMFormatTests", dependencies: ["EAMFormat"]),
+    // Fuzz harnesses (docs/FUZZING.md): one small executable per parser. Built normally, each
+    // replays the files given as arguments through its harness; built with `-DFUZZING` and
+    // `-sanitize=fuzzer,address` (`make fuzz`), libFuzzer drives the same function.
+    .target(name: "CFuzzer", path: "Fuzz/CFuzzer"),
+    .target(name: "FuzzSupport", dependencies: ["CFuzzer", "EAMFormat"], path: "Fuzz/Support"),
+  ] + fuzzTargets.map { name, path, dependencies in
+    .executableTarget(name: name, dependencies: ["FuzzSupport"] + dependencies, path: "Fuzz/" + path)
+  } + [
+    .testTarget(name: "EAMFormatTests", dependencies: ["EAMFormat"], resources: [.copy("Fixtures")]),
     .testTarget(name: "EAMKernelsTests", dependencies: ["EAMKernels"]),
     .testTarget(name: "EAMIngestTests", dependencies: ["EAMIngest"],
                 resources: [.copy("Fixtures")]),

@@ -44,7 +44,8 @@ static inline void eam_jpeg_output_message(j_common_ptr cinfo) { (void)cinfo; }
 
 /// Decodes a whole JPEG from memory with libjpeg defaults (ISLOW DCT, fancy upsampling).
 /// Returns 0 on success; otherwise non-zero with `out->message` set. Images wider or taller than
-/// `max_side` or with more than `max_pixels` pixels are rejected before any pixel allocation.
+/// `max_side` or with more than `max_pixels` pixels (status 2), or with more pixels than `size`
+/// bytes can encode (status 5), are rejected before any pixel allocation.
 static inline int eam_jpeg_decode(const unsigned char *data, unsigned long size, int max_side,
                                   unsigned long long max_pixels, eam_jpeg_result *out) {
   struct jpeg_decompress_struct cinfo;
@@ -78,6 +79,19 @@ static inline int eam_jpeg_decode(const unsigned char *data, unsigned long size,
              cinfo.image_width, cinfo.image_height);
     jpeg_destroy_decompress(&cinfo);
     return 2;
+  }
+  // Every 8x8 block of the full-resolution component costs at least one bit of entropy-coded
+  // data (no Huffman code is shorter), so a complete file of `size` bytes holds at most
+  // 512 * size pixels. A header that declares more describes data that is not in the file;
+  // libjpeg would make it up (zero fill after "premature end of data segment") at the full cost
+  // in time and memory of the declared size. (Arithmetic-coded files, which are rare, can be
+  // denser; they are held to the same limit.)
+  if ((unsigned long long)cinfo.image_width * cinfo.image_height > 512ull * size) {
+    snprintf(out->message, sizeof(out->message),
+             "%ux%u pixels cannot be encoded in %lu bytes (damaged header or decompression bomb)",
+             cinfo.image_width, cinfo.image_height, size);
+    jpeg_destroy_decompress(&cinfo);
+    return 5;
   }
   switch (cinfo.jpeg_color_space) {
     case JCS_GRAYSCALE: cinfo.out_color_space = JCS_GRAYSCALE; break;

@@ -58,7 +58,8 @@ static inline void eam_png_read(png_structp png, png_bytep dst, size_t length) {
 
 /// Decodes the first image of a PNG from memory. Returns 0 on success; otherwise non-zero with
 /// `out->message` set. Images wider or taller than `max_side` or with more than `max_pixels`
-/// pixels are rejected before any pixel allocation.
+/// pixels (status 2), or with more image data than the rest of the file can hold (status 5), are
+/// rejected before any pixel allocation.
 static inline int eam_png_decode(const unsigned char *data, size_t size, int max_side,
                                  unsigned long long max_pixels, eam_png_result *out) {
   eam_png_reader reader;
@@ -102,6 +103,16 @@ static inline int eam_png_decode(const unsigned char *data, size_t size, int max
       snprintf(out->message, sizeof(out->message), "unsupported dimensions %ux%u", width, height);
       png_destroy_read_struct(&png, &info, NULL);
       return 2;
+    }
+    // The image data is deflate-compressed, which expands at most 1032:1, and all of it is
+    // still to come: dimensions that need more than 1032 times the bytes left describe data
+    // that is not in the file. Checked before the sample buffer (up to 2 GB) is allocated.
+    if ((unsigned long long)height * (png_get_rowbytes(png, info) + 1) > 1032ull * (size - reader.offset)) {
+      snprintf(out->message, sizeof(out->message),
+               "%ux%u pixels cannot be encoded in %zu bytes (damaged header or decompression bomb)",
+               width, height, size);
+      png_destroy_read_struct(&png, &info, NULL);
+      return 5;
     }
     if (color_type == PNG_COLOR_TYPE_PALETTE) {
       png_colorp plte = NULL;

@@ -75,6 +75,10 @@ public final class Artifact {
     case .none:
       return Array(stored)
     case .zstd:
+      // The declared size is checked against the frame before it is allocated.
+      do throws(FormatError) { try Zstd.checkFrame(stored, declares: s.rawLength) } catch {
+        throw FormatError(.compression, "section '\(s.name)': \(error.message)", path: path)
+      }
       var out = [UInt8](repeating: 0, count: s.rawLength)
       let result = out.withUnsafeMutableBytes { dst in
         Result { () throws(FormatError) in try Zstd.decompress(stored, into: dst) }

@@ -42,7 +42,13 @@ public enum Layout: UInt8, Sendable {
   public func storedElements(shape: [Int]) -> Int? {
     var count = 1
     for (i, d) in shape.enumerated() {
-      let dim = (self == .panelPacked && i == 0) ? (d + 15) / 16 * 16 : d
+      var dim = d
+      if self == .panelPacked && i == 0 {
+        // Rounded up to whole 16-row panels; a dimension near Int.max must not trap here.
+        let (padded, o) = d.addingReportingOverflow(15)
+        if o { return nil }
+        dim = padded / 16 * 16
+      }
       let (m, o) = count.multipliedReportingOverflow(by: dim)
       if o { return nil }
       count = m

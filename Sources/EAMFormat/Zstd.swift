@@ -19,15 +19,35 @@ public enum Zstd {
     return out
   }
 
+  /// Bytes one zstd frame of `compressed` bytes can decompress to at most: the frame header takes
+  /// at least 6 bytes, every block at least 3 (its header; an RLE block adds 1), and no block
+  /// holds more than 128 KiB. So about 43,690 times the compressed size.
+  public static func maximumContent(compressed: Int) -> Int {
+    let blocks = max(0, compressed - 6) / 3
+    let (bound, overflow) = blocks.multipliedReportingOverflow(by: 1 << 17)
+    return overflow ? Int.max : bound
+  }
+
+  /// Checks, before the caller allocates `size` bytes for it, that `input` is a zstd frame that
+  /// declares exactly `size` bytes of content and is long enough to hold them
+  /// (`maximumContent`). A header that merely claims a large size is refused here, not after
+  /// the allocation.
+  public static func checkFrame(_ input: UnsafeRawBufferPointer, declares size: Int) throws(FormatError) {
+    let declared = input.count >= 4 ? ZSTD_getFrameContentSize(input.baseAddress, input.count) : UInt64.max
+    // ZSTD_CONTENTSIZE_UNKNOWN / ERROR are the two largest UInt64 values.
+    guard declared < UInt64.max - 1, declared == UInt64(size) else {
+      throw FormatError(.compression, "zstd frame does not declare the section's size \(size)")
+    }
+    guard size <= maximumContent(compressed: input.count) else {
+      throw FormatError(.compression, "a zstd frame of \(input.count) bytes cannot hold the \(size) bytes it declares")
+    }
+  }
+
   /// Decompresses one frame into exactly `into.count` bytes; anything else is an error.
   public static func decompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer)
     throws(FormatError)
   {
-    let declared = ZSTD_getFrameContentSize(input.baseAddress, input.count)
-    // ZSTD_CONTENTSIZE_UNKNOWN / ERROR are the two largest UInt64 values.
-    guard declared < UInt64.max - 1, declared == UInt64(output.count) else {
-      throw FormatError(.compression, "zstd frame does not declare the section's size \(output.count)")
-    }
+    try checkFrame(input, declares: output.count)
     guard let dst = output.baseAddress else { return }
     let n = ZSTD_decompress(dst, output.count, input.baseAddress, input.count)
     if ZSTD_isError(n) != 0 {

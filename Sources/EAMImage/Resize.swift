@@ -37,28 +37,34 @@ public enum Interpolation: Sendable, Equatable {
 struct ResampleTaps {
   static let fractionBits = 22  // 32 - 8 (sample bits) - 2 (headroom)
 
-  /// First input index of each output sample's taps.
-  var start: [Int]
-  /// Number of taps of each output sample.
-  var count: [Int]
-  /// `outputSize * stride` weights; row `o` holds `count[o]` used entries.
+  /// The output samples whose taps were computed (a crop window's, or all of them): the cost is
+  /// proportional to these, not to the whole output, which an extreme aspect ratio makes huge
+  /// (a 29746x1 image resized to a shorter side of 256 is 7.6 million columns wide).
+  let outputs: Range<Int>
+  /// First input index of each covered output sample's taps.
+  private var starts: [Int]
+  /// Number of taps of each covered output sample.
+  private var counts: [Int]
+  /// `outputs.count * stride` weights; row `o - outputs.lowerBound` holds `count(o)` used entries.
   var weights: [Int32]
   var stride: Int
 
-  init(inputSize: Int, outputSize: Int, filter: Interpolation) {
+  init(inputSize: Int, outputSize: Int, filter: Interpolation, outputs: Range<Int>? = nil) {
+    let outputs = outputs ?? 0..<outputSize
+    self.outputs = outputs
     let scale = Double(inputSize) / Double(outputSize)
     let filterScale = max(scale, 1)
     let support = filter.support * filterScale
     stride = Int(support.rounded(.up)) * 2 + 1
-    start = []
-    count = []
-    start.reserveCapacity(outputSize)
-    count.reserveCapacity(outputSize)
-    weights = [Int32](repeating: 0, count: outputSize * stride)
+    starts = []
+    counts = []
+    starts.reserveCapacity(outputs.count)
+    counts.reserveCapacity(outputs.count)
+    weights = [Int32](repeating: 0, count: outputs.count * stride)
     let inverseScale = 1 / filterScale
     let one = Double(1 << Self.fractionBits)
     var taps = [Double](repeating: 0, count: stride)
-    for o in 0..<outputSize {
+    for (row, o) in outputs.enumerated() {
       let center = (Double(o) + 0.5) * scale
       let first = max(Int(center - support + 0.5), 0)
       let end = min(Int(center + support + 0.5), inputSize)
@@ -71,12 +77,19 @@ struct ResampleTaps {
       }
       for j in 0..<n {
         let w = total != 0 ? taps[j] / total : taps[j]
-        weights[o * stride + j] = w < 0 ? Int32(-0.5 + w * one) : Int32(0.5 + w * one)
+        weights[row * stride + j] = w < 0 ? Int32(-0.5 + w * one) : Int32(0.5 + w * one)
       }
-      start.append(first)
-      count.append(n)
+      starts.append(first)
+      counts.append(n)
     }
   }
+
+  /// First input index of output sample `o`'s taps (`o` in `outputs`).
+  func start(_ o: Int) -> Int { starts[o - outputs.lowerBound] }
+  /// Number of taps of output sample `o`.
+  func count(_ o: Int) -> Int { counts[o - outputs.lowerBound] }
+  /// Index in `weights` of output sample `o`'s first weight.
+  func weightsOffset(_ o: Int) -> Int { (o - outputs.lowerBound) * stride }
 }
 
 /// Separable 8-bit resampling identical to PIL's `Image.resize` for RGB images: a horizontal
@@ -100,14 +113,15 @@ public enum Resampler {
                  && window.x + window.width <= width && window.y + window.height <= height)
     // Rows of the input the vertical pass will read.
     let vertical = height != image.height
-      ? ResampleTaps(inputSize: image.height, outputSize: height, filter: filter) : nil
+      ? ResampleTaps(inputSize: image.height, outputSize: height, filter: filter,
+                     outputs: window.y..<(window.y + window.height)) : nil
     var firstRow = window.y, endRow = window.y + window.height
     if let v = vertical, window.height > 0 {
-      firstRow = v.start[window.y]
+      firstRow = v.start(window.y)
       endRow = 0
       for o in window.y..<(window.y + window.height) {
-        firstRow = min(firstRow, v.start[o])
-        endRow = max(endRow, v.start[o] + v.count[o])
+        firstRow = min(firstRow, v.start(o))
+        endRow = max(endRow, v.start(o) + v.count(o))
       }
     }
     let rows = max(endRow - firstRow, 0)
@@ -115,7 +129,8 @@ public enum Resampler {
     // Horizontal pass over the needed rows, window columns only.
     var band: [UInt8]
     if width != image.width {
-      let taps = ResampleTaps(inputSize: image.width, outputSize: width, filter: filter)
+      let taps = ResampleTaps(inputSize: image.width, outputSize: width, filter: filter,
+                              outputs: window.x..<(window.x + window.width))
       band = horizontal(image, rows: firstRow..<(firstRow + rows), columns: window.x..<(window.x + window.width), taps: taps)
     } else {
       band = [UInt8](repeating: 0, count: rows * window.width * 3)
@@ -150,10 +165,10 @@ public enum Resampler {
             let inRow = src.baseAddress! + y * image.width * 3
             let outRow = out.baseAddress! + r * outWidth * 3
             for (c, x) in columns.enumerated() {
-              let k = weights.baseAddress! + x * taps.stride
-              var p = inRow + taps.start[x] * 3
+              let k = weights.baseAddress! + taps.weightsOffset(x)
+              var p = inRow + taps.start(x) * 3
               var red = rounding, green = rounding, blue = rounding
-              for j in 0..<taps.count[x] {
+              for j in 0..<taps.count(x) {
                 let w = k[j]
                 red = red &+ Int32(p[0]) &* w
                 green = green &+ Int32(p[1]) &* w
@@ -179,9 +194,9 @@ public enum Resampler {
         accumulator.withUnsafeMutableBufferPointer { acc in
           for (r, o) in outputs.enumerated() {
             for i in 0..<rowLength { acc[i] = rounding }
-            for j in 0..<taps.count[o] {
-              let w = taps.weights[o * taps.stride + j]
-              let row = src.baseAddress! + (taps.start[o] + j - rowOffset) * rowLength
+            for j in 0..<taps.count(o) {
+              let w = taps.weights[taps.weightsOffset(o) + j]
+              let row = src.baseAddress! + (taps.start(o) + j - rowOffset) * rowLength
               for i in 0..<rowLength { acc[i] = acc[i] &+ Int32(row[i]) &* w }
             }
             let outRow = out.baseAddress! + r * rowLength

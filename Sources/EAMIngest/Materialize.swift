@@ -22,9 +22,15 @@ struct Materializer {
     budget = overflow ? Int.max : b + (1 << 20)
   }
 
+  /// Most dimensions a tensor may have (NumPy's and PyTorch's own limit).
+  static let maxRank = 64
+
   mutating func tensor(offset: Int, shape: [Int], strides: [Int], storage: StorageBytes)
     throws(IngestError) -> Tensor
   {
+    guard shape.count <= Self.maxRank else {
+      throw IngestError("tensor has \(shape.count) dimensions (at most \(Self.maxRank))")
+    }
     guard shape.count == strides.count, offset >= 0 else {
       throw IngestError("shape \(shape) and strides \(strides) do not match")
     }

@@ -95,6 +95,9 @@ enum Safetensors {
       throw IngestError("\(what) has dtype \(quoted(dtypeName)), which is not supported (F32, F16, BF16, F64, integer and BOOL types are)")
     }
     guard let shapeItems = value["shape"]?.array else { throw IngestError("\(what) has no 'shape' list") }
+    guard shapeItems.count <= Materializer.maxRank else {
+      throw IngestError("\(what) has \(shapeItems.count) dimensions (at most \(Materializer.maxRank))")
+    }
     var shape: [Int] = []
     var count = 1
     for item in shapeItems {

@@ -29,6 +29,9 @@ struct Bench: ParsableCommand {
   @Flag(help: "Print one JSON object.")
   var json = false
 
+  @Flag(help: "Skip section checksums at load (to see what verifying costs).")
+  var noVerify = false
+
   func run() throws {
     guard batch >= 1, iters >= 1 else { fail("--batch and --iters must be at least 1") }
     if gemm {
@@ -43,6 +46,7 @@ struct Bench: ParsableCommand {
     if let threads, threads < 1 { fail("--threads must be at least 1") }
     var options = LoadOptions()
     if let threads { options.threads = threads }
+    options.verify = !noVerify
     Clock.resetPeakRSS()
     let paths = [artifact] + (compare.map { [$0] } ?? [])
     var models: [Model] = [], loads: [Double] = []

@@ -7,6 +7,16 @@ import EAMCompiler
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
+  /// The `eamc` built with these tests: beside the test bundle (any scratch path, e.g.
+  /// `make sanitize`'s), else `.build/debug`.
+  static func eamc() throws -> String {
+    let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("eamc").path
+    let path = FileManager.default.isExecutableFile(atPath: beside) ? beside : root.appendingPathComponent(".build/debug/eamc").path
+    // `make test` builds every product before testing.
+    try #require(FileManager.default.isExecutableFile(atPath: path), "build eamc first (swift build --build-tests)")
+    return path
+  }
+
   func freshFolder() -> URL {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("eamc-atomic-\(UUID().uuidString)")
     try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -40,9 +50,8 @@ import EAMCompiler
   }
 
   @Test func killedCompileLeavesNoFile() throws {
-    let eamc = Self.root.appendingPathComponent(".build/debug/eamc").path
-    // `make test` builds every product before testing; a debug compile of this model takes ~12 s.
-    try #require(FileManager.default.isExecutableFile(atPath: eamc), "build eamc first (swift build --build-tests)")
+    // A debug compile of this model takes ~12 s.
+    let eamc = try Self.eamc()
     let dir = freshFolder()
     let out = dir.appendingPathComponent("dinov2.eam").path
     let process = Process()
@@ -60,5 +69,35 @@ import EAMCompiler
     #expect(process.terminationReason == .uncaughtSignal || process.terminationStatus == 128 + SIGTERM,
             "the compile finished before the interrupt")
     #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+  }
+
+  /// A full disk, simulated by a file-size limit (`ulimit -f`, 512-byte blocks in `sh`): eamc
+  /// ignores SIGXFSZ, so write() fails with EFBIG. The compile must fail with one line naming the
+  /// output, remove its temporary, and leave an existing artifact byte for byte as it was.
+  @Test(arguments: [false, true])
+  func fileSizeLimitFailsWithOneLineAndLeavesNoFile(previousArtifact: Bool) throws {
+    let eamc = try Self.eamc()
+    let dir = freshFolder()
+    let out = dir.appendingPathComponent("model.eam").path
+    let previous = Data((0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+    if previousArtifact { _ = FileManager.default.createFile(atPath: out, contents: previous) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    // The model's artifact is about 460 kB; the limit is 8 blocks of 512 bytes.
+    process.arguments = ["-c", #"ulimit -f 8 && exec "$0" compile "$1" -o "$2" --heads 2"#, eamc,
+                         Self.root.appendingPathComponent("Tests/Fixtures/models/vit_tiny.safetensors").path, out]
+    let stderr = Pipe()
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = stderr
+    try process.run()
+    let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationReason == .exit && process.terminationStatus != 0, "status \(process.terminationStatus)")
+    let lines = message.split(separator: "\n", omittingEmptySubsequences: true)
+    #expect(lines.count == 1, "stderr: \(message)")
+    #expect(message.contains(out) && message.contains("File too large"), "stderr: \(message)")
+    let left = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+    #expect(left == (previousArtifact ? ["model.eam"] : []), "left behind: \(left)")
+    if previousArtifact { #expect(FileManager.default.contents(atPath: out) == previous) }
   }
 }

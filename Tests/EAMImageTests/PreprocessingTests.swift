@@ -109,4 +109,17 @@ import Testing
       #expect(part.pixels == expected)
     }
   }
+
+  /// Found by fuzz-jpeg: a 29746x1 image resized to a shorter side of 256 is 7.6 million columns
+  /// wide; the filter taps were computed for every column (150 MB, seconds under ASan) although
+  /// only the 224 of the crop are used. They are now computed for the window only.
+  @Test func extremeAspectRatioCostsOnlyTheCrop() {
+    let image = RGBImage(width: 29746, height: 1, pixels: (0..<(29746 * 3)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+    let p = Preprocessing.imagenet224
+    #expect(p.resizedSize(width: image.width, height: image.height) == (7_614_976, 256))
+    let cropped = p.resizeAndCrop(image)
+    #expect(cropped.width == 224 && cropped.height == 224)
+    let taps = ResampleTaps(inputSize: 29746, outputSize: 7_614_976, filter: .bicubic, outputs: 3_807_376..<3_807_600)
+    #expect(taps.weights.count == 224 * taps.stride)
+  }
 }

@@ -74,6 +74,22 @@ import Testing
     }
   }
 
+  /// Ranks are capped at 64 (NumPy's and PyTorch's limit), before anything else is checked.
+  @Test func rankIsCapped() {
+    func safetensors(rank: Int) -> [UInt8] {
+      let shape = [String](repeating: "1", count: rank).joined(separator: ",")
+      var header = Array(#"{"t":{"dtype":"F32","shape":[\#(shape)],"data_offsets":[0,4]}}"#.utf8)
+      while header.count % 8 != 0 { header.append(0x20) }
+      return (0..<8).map { UInt8(truncatingIfNeeded: header.count >> (8 * $0)) } + header + [0, 0, 128, 63]
+    }
+    #expect((try? CheckpointReader.read(bytes: safetensors(rank: 64)))?.tensors["t"]?.values == [1])
+    #expect {
+      try CheckpointReader.read(bytes: safetensors(rank: 65))
+    } throws: { error in
+      "\(error)".contains("65 dimensions (at most 64)")
+    }
+  }
+
   /// A pickle nesting lists a million deep is refused without exhausting the stack.
   @Test func deepNestingIsCapped() {
     var bytes: [UInt8] = [0x80, 2]

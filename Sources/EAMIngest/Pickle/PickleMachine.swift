@@ -5,7 +5,7 @@
 /// Resources are bounded by the input: every length is checked against the bytes left before
 /// anything is allocated, the stack and memo can only grow by one entry per opcode, and container
 /// nesting and MARK depth are capped.
-struct PickleMachine {
+package struct PickleMachine {
   typealias PersistentLoad = (PValue) throws(IngestError) -> PValue
 
   private var reader: ByteReader
@@ -380,5 +380,26 @@ struct PickleMachine {
       i += 1
     }
     return s
+  }
+}
+
+extension PickleMachine {
+  /// Runs the one pickle at the start of `bytes` the way a checkpoint's object pickle is run
+  /// (torch persistent ids declare storages) and picks the tensors a checkpoint would take from
+  /// it; no storage has any bytes, so only empty views materialise. Returns the tensors' names.
+  /// The pickle machine, `Globals`, `Unwrap` and the view checks without a container around
+  /// them, which also accepts protocol 0 and 1 pickles (no PROTO opcode): for fuzzing and tests.
+  package static func evaluate(_ bytes: [UInt8]) throws(IngestError) -> [String] {
+    let storages = TorchStorages()
+    var machine = PickleMachine(bytes, what: "pickle",
+                                persistentLoad: { (pid: PValue) throws(IngestError) -> PValue in try storages.load(pid) })
+    defer { machine.arena.clear() }
+    let root = try machine.run()
+    let selection = try Unwrap.select(root)
+    let checkpoint = try Assemble.checkpoint(selection, format: .torchLegacy, fileSize: bytes.count) {
+      (s: PStorage) throws(IngestError) -> StorageBytes in
+      StorageBytes(bytes: [], range: 0..<0, type: s.type, bigEndian: false)
+    }
+    return checkpoint.names
   }
 }

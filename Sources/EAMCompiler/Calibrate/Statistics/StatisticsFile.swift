@@ -129,6 +129,11 @@ extension AttentionStatistics {
     throws(StatisticsError)
   {
     let n = count * width
+    do throws(FormatError) {
+      try Zstd.checkFrame(frame, declares: n)  // before the scratch space is allocated
+    } catch {
+      throw StatisticsError(.invalid, "\(what): \(error.message)")
+    }
     if scratch.count < n { scratch = [UInt8](repeating: 0, count: n) }
     let result = scratch.withUnsafeMutableBytes { out in
       Result { () throws(FormatError) in try Zstd.decompress(frame, into: UnsafeMutableRawBufferPointer(rebasing: out[0..<n])) }

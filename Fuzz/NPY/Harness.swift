@@ -1,0 +1,14 @@
+import EAMIngest
+import FuzzSupport
+
+/// `.npy` arrays: magic, header dict, data in either byte order and either memory order;
+/// through the checkpoint reader's in-memory entry point. The seeds are `.npy` files.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+  _ = try? CheckpointReader.read(bytes: FuzzHarness.bytes(data, size))
+  return 0
+}
+
+@main enum Main {
+  static func main() { FuzzHarness.main(fuzzOneInput) }
+}
