@@ -100,4 +100,44 @@ import EAMCompiler
     #expect(left == (previousArtifact ? ["model.eam"] : []), "left behind: \(left)")
     if previousArtifact { #expect(FileManager.default.contents(atPath: out) == previous) }
   }
+
+  /// Bad input on the command line: one stderr line naming what is wrong, a non-zero exit, and no
+  /// output file (nor a report or temporary) left in the output folder.
+  @Test(arguments: ["missing model", "folder as model", "junk model", "empty calibration folder",
+                    "sparsity 1.5", "attn-bits 9", "missing calibration folder"])
+  func badInputGivesOneLineAndNoFile(_ kind: String) throws {
+    let eamc = try Self.eamc()
+    let dir = freshFolder()
+    let out = dir.appendingPathComponent("out").path
+    try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+    let model = Self.root.appendingPathComponent("Tests/Fixtures/models/vit_tiny.safetensors").path
+    let images = Self.root.appendingPathComponent("examples/images/calib").path
+    let empty = dir.appendingPathComponent("empty").path
+    try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+    let junk = dir.appendingPathComponent("junk.pth").path
+    _ = FileManager.default.createFile(atPath: junk, contents: Data(repeating: 0x5A, count: 1000))
+    let artifact = out + "/model.eam"
+    let (arguments, named): ([String], String) = switch kind {
+    case "missing model": (["compile", dir.path + "/nope.pth", "-o", artifact], "nope.pth")
+    case "folder as model": (["compile", empty, "-o", artifact], empty)
+    case "junk model": (["compile", junk, "-o", artifact], junk)
+    case "empty calibration folder": (["compile", model, "-o", artifact, "--heads", "2", "--calib", empty, "--sparsity", "0.2"], empty)
+    case "sparsity 1.5": (["compile", model, "-o", artifact, "--heads", "2", "--calib", images, "--sparsity", "1.5"], "--sparsity")
+    case "attn-bits 9": (["compile", model, "-o", artifact, "--heads", "2", "--calib", images, "--sparsity", "0.2", "--attn-bits", "9"], "--attn-bits")
+    default: (["compile", model, "-o", artifact, "--heads", "2", "--calib", dir.path + "/no-images", "--sparsity", "0.2"], "no-images")
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: eamc)
+    process.arguments = arguments
+    let stderr = Pipe()
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = stderr
+    try process.run()
+    let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationReason == .exit && process.terminationStatus != 0, "\(kind): status \(process.terminationStatus)")
+    let lines = message.split(separator: "\n", omittingEmptySubsequences: true)
+    #expect(lines.count == 1 && message.contains(named), "\(kind): \(message)")
+    #expect(try FileManager.default.contentsOfDirectory(atPath: out).isEmpty, "\(kind): files left in the output folder")
+  }
 }
