@@ -65,10 +65,7 @@ enum SwinFixtures {
     try check(artifact, input: fixture.path(".input.npy"), output: fixture.path(".output.npy"), label: "swin_tiny (safetensors)")
   }
 
-  // The temporary stand-in reader (TempReader.swift, "TEMP" commit) reads safetensors only.
-  // Remove `.disabled` once EAMIngest's real CheckpointReader (PyTorch zip) is merged.
-  @Test(.disabled("needs the real EAMIngest .pth reader (not in this branch yet)"))
-  func smallSwinFromPth() throws {
+  @Test func smallSwinFromPth() throws {
     let fixture = try FixtureModel(SwinFixtures.small)
     let artifact = try SwinFixtures.compile(fixture.path(".pth"), imageSize: 64, name: "swin_tiny-pth")
     try check(artifact, input: fixture.path(".input.npy"), output: fixture.path(".output.npy"), label: "swin_tiny (pth)")
