@@ -5,6 +5,10 @@ import EAMRuntime
 public struct LayerError: Sendable, Equatable {
   /// Per block: ‖h − h_ref‖ / ‖h_ref‖ over all tokens of an image, averaged over the images.
   public var relative: [Double]
+  /// The two models' outputs on the images (image after image), for the output-level fidelity
+  /// without running the images again.
+  public var outputs: [Float] = []
+  public var referenceOutputs: [Float] = []
 
   /// Runs each image through both models (which must have the same blocks and token layout).
   public static func measure(_ model: Model, reference: Model, images: [String]) throws(CompileError) -> LayerError {
@@ -33,10 +37,12 @@ public struct LayerError: Sendable, Equatable {
       reference.blockObserver = nil
       model.blockObserver = nil
     }
+    var result = LayerError(relative: [])
     for image in images {
-      _ = try Evaluation.outputs(reference, images: [image], batch: 1)
-      _ = try Evaluation.outputs(model, images: [image], batch: 1)
+      result.referenceOutputs += try Evaluation.outputs(reference, images: [image], batch: 1)
+      result.outputs += try Evaluation.outputs(model, images: [image], batch: 1)
     }
-    return LayerError(relative: capture.sums.map { images.isEmpty ? 0 : $0 / Double(images.count) })
+    result.relative = capture.sums.map { images.isEmpty ? 0 : $0 / Double(images.count) }
+    return result
   }
 }

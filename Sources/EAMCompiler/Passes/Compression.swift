@@ -87,26 +87,23 @@ enum Compression {
         validation.map { "1/\(Int((1 / $0.0).rounded())): \(String(format: "%.5f", $0.1))" }.joined(separator: ", ") + ").")]
     if !options.evalImages.isEmpty {
       report.evalImages = options.evalImages.count
-      let reference = try Evaluation.outputs(floatModel, images: options.evalImages)
       let width = floatModel.outputWidth, classifier = model.architecture.numClasses > 0
-      var variants: [(String, ModelDescription)] = [("eam", compressed)]
+      // The EAM model: per-block error and outputs in one pass over the held-out images, which
+      // also gives the float model's outputs for every comparison.
+      let eamModel = try Evaluation.model(bytes: try emit(compressed, source: source), name: "eam", threads: options.threads)
+      let drift = try LayerError.measure(eamModel, reference: floatModel, images: options.evalImages)
+      let reference = drift.referenceOutputs
+      report.layerError = drift.relative
+      report.layerErrorImages = "held-out"
+      report.fidelity.append(("eam", Fidelity.compare(drift.outputs, reference: reference, width: width, classifier: classifier)))
       for control in [SelectionCriterion.std, .random] where control != eam.criterion {
         var o = chosen
         o.criterion = control
-        variants.append(("control_\(control.rawValue)", EAMPass.apply(model, statistics: calibration.perHead, options: o)))
-      }
-      for (name, variant) in variants {
-        let bytes: [UInt8]
-        do throws(FormatError) { bytes = try Emitter.artifact(for: variant, settings: EmitSettings()) } catch {
-          throw CompileError("\(source): \(error.message)")
-        }
-        let m = try Evaluation.model(bytes: bytes, name: name, threads: options.threads)
+        let name = "control_\(control.rawValue)"
+        let m = try Evaluation.model(bytes: try emit(EAMPass.apply(model, statistics: calibration.perHead, options: o), source: source),
+                                     name: name, threads: options.threads)
         report.fidelity.append((name, Fidelity.compare(try Evaluation.outputs(m, images: options.evalImages),
                                                        reference: reference, width: width, classifier: classifier)))
-        if name == "eam" {
-          report.layerError = try LayerError.measure(m, reference: floatModel, images: options.evalImages).relative
-          report.layerErrorImages = "held-out"
-        }
       }
     }
     if report.layerError.isEmpty, !options.calibrationImages.isEmpty {
