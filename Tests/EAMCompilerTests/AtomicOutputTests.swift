@@ -81,21 +81,11 @@ import EAMCompiler
     let out = dir.appendingPathComponent("model.eam").path
     let previous = Data((0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
     if previousArtifact { _ = FileManager.default.createFile(atPath: out, contents: previous) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
     // The model's artifact is about 460 kB; the limit is 8 blocks of 512 bytes.
-    process.arguments = ["-c", #"ulimit -f 8 && exec "$0" compile "$1" -o "$2" --heads 2"#, eamc,
-                         Self.root.appendingPathComponent("Tests/Fixtures/models/vit_tiny.safetensors").path, out]
-    let stderr = Pipe()
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = stderr
-    try process.run()
-    let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    #expect(process.terminationReason == .exit && process.terminationStatus != 0, "status \(process.terminationStatus)")
-    let lines = message.split(separator: "\n", omittingEmptySubsequences: true)
-    #expect(lines.count == 1, "stderr: \(message)")
-    #expect(message.contains(out) && message.contains("File too large"), "stderr: \(message)")
+    let run = try ToolRun("/bin/sh", ["-c", #"ulimit -f 8 && exec "$0" compile "$1" -o "$2" --heads 2"#, eamc,
+                                      Self.root.appendingPathComponent("Tests/Fixtures/models/vit_tiny.safetensors").path, out])
+    #expect(run.failedWithOneLine, "status \(run.status), stderr: \(run.stderr)")
+    #expect(run.stderr.contains(out) && run.stderr.contains("File too large"), "stderr: \(run.stderr)")
     let left = try FileManager.default.contentsOfDirectory(atPath: dir.path)
     #expect(left == (previousArtifact ? ["model.eam"] : []), "left behind: \(left)")
     if previousArtifact { #expect(FileManager.default.contents(atPath: out) == previous) }
@@ -126,18 +116,8 @@ import EAMCompiler
     case "attn-bits 9": (["compile", model, "-o", artifact, "--heads", "2", "--calib", images, "--sparsity", "0.2", "--attn-bits", "9"], "--attn-bits")
     default: (["compile", model, "-o", artifact, "--heads", "2", "--calib", dir.path + "/no-images", "--sparsity", "0.2"], "no-images")
     }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: eamc)
-    process.arguments = arguments
-    let stderr = Pipe()
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = stderr
-    try process.run()
-    let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    #expect(process.terminationReason == .exit && process.terminationStatus != 0, "\(kind): status \(process.terminationStatus)")
-    let lines = message.split(separator: "\n", omittingEmptySubsequences: true)
-    #expect(lines.count == 1 && message.contains(named), "\(kind): \(message)")
+    let run = try ToolRun(eamc, arguments)
+    #expect(run.failedWithOneLine && run.stderr.contains(named), "\(kind): status \(run.status), stderr: \(run.stderr)")
     #expect(try FileManager.default.contentsOfDirectory(atPath: out).isEmpty, "\(kind): files left in the output folder")
   }
 }

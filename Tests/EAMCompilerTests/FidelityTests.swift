@@ -75,16 +75,8 @@ struct HeldOutFidelity {
   }
 
   func run(_ tool: String, _ arguments: [String]) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: tool)
-    process.arguments = arguments
-    let err = Pipe()
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = err
-    try process.run()
-    let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    try #require(process.terminationStatus == 0, "eamc \(arguments.prefix(1)) failed: \(message)")
+    let run = try ToolRun(tool, arguments)
+    try #require(run.exited && run.status == 0, "eamc \(arguments.prefix(1)) failed: \(run.stderr)")
   }
 
   func figures(report path: String) throws -> Figures {
