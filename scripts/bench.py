@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts"
 sys.path.insert(0, str(SCRIPTS))
+from docs_section import publish  # noqa: E402
 
 
 def cpu_name() -> str:
@@ -87,14 +88,7 @@ def main() -> None:
                f"eamc kernels {rows[0]['kernels']}; onnxruntime {onnxruntime.__version__}, torch {torch.__version__}; "
                f"medians over {args.iters} runs (fewer for batch 8 on one thread)")
     text = "\n".join(table) + f"\n\nMachine: {machine}. Command: `make bench`.\n"
-    (ROOT / "docs").mkdir(exist_ok=True)
-    (ROOT / "docs/BENCHMARKS.md").write_text("# Benchmarks\n\n" + text)
-    readme = (ROOT / "README.md").read_text()
-    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
-    if start in readme and end in readme:
-        head, rest = readme.split(start, 1)
-        readme = head + start + "\n" + text + end + rest.split(end, 1)[1]
-        (ROOT / "README.md").write_text(readme)
+    publish("bench", "BENCHMARKS.md", "Benchmarks", text)
     print("\n" + text)
 
 

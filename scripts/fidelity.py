@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from docs_section import publish
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 MODEL = SHARED / "models/dinov2_vits14_224.pth"
@@ -100,13 +102,7 @@ def main():
         text += f"| {s:.0%} | " + " | ".join(cells) + " |\n"
     text += ("\nPer-block relative error of the residual stream at 20%, 2 bits (held-out images): "
              + " ".join(f"{x:.3f}" for x in layer) + "\n")
-    (ROOT / "docs").mkdir(exist_ok=True)
-    (ROOT / "docs/FIDELITY.md").write_text("# EAM fidelity\n\n" + text)
-    readme = (ROOT / "README.md").read_text()
-    start, end = "<!-- fidelity:start -->", "<!-- fidelity:end -->"
-    if start in readme and end in readme:
-        head, rest = readme.split(start, 1)
-        (ROOT / "README.md").write_text(head + start + "\n" + text + end + rest.split(end, 1)[1])
+    publish("fidelity", "FIDELITY.md", "EAM fidelity", text)
     print(text)
 
 
