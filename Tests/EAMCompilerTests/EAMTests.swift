@@ -90,6 +90,8 @@ import EAMRuntime
     let a = try Model(path: path), b = try Model(path: path)
     let e = try LayerError.measure(a, reference: b, images: Array(Self.images.prefix(2)))
     #expect(e.relative.count == a.manifest.blocks.count && e.relative.allSatisfy { $0 == 0 })
+    // Both models really ran, image by image (zeros alone would also come from an observer never called).
+    #expect(e.outputs.count == 2 * a.outputWidth && e.outputs == e.referenceOutputs)
   }
 
   @Test func wholeFrozenHeadsSkipScoresAndDropTheirQueryKeyWeights() throws {
