@@ -26,6 +26,7 @@ let package = Package(
   products: [
     .executable(name: "eamc", targets: ["eamc"]),
     .executable(name: "eam-run", targets: ["eam-run"]),
+    .library(name: "EAMRuntimeCore", targets: ["EAMRuntimeCore"]),
     .library(name: "EAMRuntime", targets: ["EAMRuntime"]),
     .library(name: "EAMCompiler", targets: ["EAMCompiler"]),
   ],
@@ -43,29 +44,40 @@ let package = Package(
     .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                    providers: [.apt(["libpng-dev"])]),
 
-    // The `.eam` container: C support (protoc-c output of schemas/eam.proto, committed; CRC32C)
-    // and the Swift reader/writer.
-    .target(name: "CEAMFormat", dependencies: ["CProtobufC"], path: "Sources/CEAMFormat",
-            cSettings: kernelCFlags),
-    .target(name: "EAMFormat", dependencies: ["CEAMFormat", "CZstd"]),
-
-    // Kernels: C with per-function target attributes, chosen at run time; one Swift interface.
+    // Kernels: C with per-function target attributes, chosen at run time (and CRC-32C); one
+    // Swift interface.
     .target(name: "CEAMKernels", path: "Sources/CEAMKernels", cSettings: kernelCFlags),
     .target(name: "EAMKernels", dependencies: ["CEAMKernels"]),
 
-    // What ships to devices: loads and runs `.eam` only. No Foundation.
-    .target(name: "EAMRuntime", dependencies: ["EAMFormat", "EAMKernels"]),
+    // The platform layer of the runtime core: files or memory, threads, clock (header-only C
+    // shim over POSIX; nothing on targets without an operating system).
+    .target(name: "CEAMPlatform", path: "Sources/CEAMPlatform"),
+    .target(name: "EAMPlatform", dependencies: ["CEAMPlatform"]),
+
+    // The `.eam` container and its schema (section names). The reader half builds as Embedded
+    // Swift; the protoc-c output of schemas/eam.proto (committed) encodes manifests on the
+    // compiler side.
+    .target(name: "CEAMFormat", dependencies: ["CProtobufC"], path: "Sources/CEAMFormat",
+            cSettings: kernelCFlags),
+    .target(name: "EAMFormat", dependencies: ["EAMPlatform", "EAMKernels", "CEAMFormat", "CZstd"]),
+
+    // What ships to devices: plan, execute and weight store over the platform layer; builds as
+    // Embedded Swift (`make embedded-check`). No Foundation.
+    .target(name: "EAMRuntimeCore", dependencies: ["EAMPlatform", "EAMFormat", "EAMKernels"]),
+    // The hosted runtime: the core plus benchmarking, attention timing and peak memory.
+    .target(name: "EAMRuntime", dependencies: ["EAMRuntimeCore", "EAMPlatform", "EAMKernels"]),
 
     // Compiler side: untrusted checkpoints -> named tensors; images -> model inputs.
     .target(name: "EAMIngest"),
     .target(name: "EAMImage", dependencies: ["CJPEG", "CPNG"]),
     .target(name: "EAMCompiler",
-            dependencies: ["EAMIngest", "EAMImage", "EAMFormat", "EAMRuntime", "EAMKernels"]),
+            dependencies: ["EAMIngest", "EAMImage", "EAMFormat", "EAMPlatform", "EAMRuntime", "EAMKernels"]),
 
     .executableTarget(name: "eamc", dependencies: [
-      "EAMCompiler", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      "EAMCompiler", "EAMFormat", "EAMIngest", "EAMRuntime", "EAMKernels",
+      .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
-    .executableTarget(name: "eam-run", dependencies: ["EAMRuntime"]),
+    .executableTarget(name: "eam-run", dependencies: ["EAMRuntimeCore", "EAMPlatform"]),
 
     // Fuzz harnesses (docs/FUZZING.md): one small executable per parser. Built normally, each
     // replays the files given as arguments through its harness; built with `-DFUZZING` and

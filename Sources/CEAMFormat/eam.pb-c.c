@@ -1012,7 +1012,7 @@ const ProtobufCMessageDescriptor eam__v1__frozen_map__descriptor =
   (ProtobufCMessageInit) eam__v1__frozen_map__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor eam__v1__block__field_descriptors[12] =
+static const ProtobufCFieldDescriptor eam__v1__block__field_descriptors[13] =
 {
   {
     "index",
@@ -1158,6 +1158,18 @@ static const ProtobufCFieldDescriptor eam__v1__block__field_descriptors[12] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "residual",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Eam__V1__Block, residual),
+    &eam__v1__residual__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned eam__v1__block__field_indices_by_name[] = {
   4,   /* field[4] = attention_removed */
@@ -1168,6 +1180,7 @@ static const unsigned eam__v1__block__field_indices_by_name[] = {
   0,   /* field[0] = index */
   10,   /* field[10] = merge_before */
   3,   /* field[3] = mlp_hidden */
+  12,   /* field[12] = residual */
   11,   /* field[11] = resolution */
   9,   /* field[9] = shift_size */
   7,   /* field[7] = stage */
@@ -1176,7 +1189,7 @@ static const unsigned eam__v1__block__field_indices_by_name[] = {
 static const ProtobufCIntRange eam__v1__block__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor eam__v1__block__descriptor =
 {
@@ -1186,7 +1199,7 @@ const ProtobufCMessageDescriptor eam__v1__block__descriptor =
   "Eam__V1__Block",
   "eam.v1",
   sizeof(Eam__V1__Block),
-  12,
+  13,
   eam__v1__block__field_descriptors,
   eam__v1__block__field_indices_by_name,
   1,  eam__v1__block__number_ranges,
@@ -1674,6 +1687,38 @@ const ProtobufCEnumDescriptor eam__v1__interpolation__descriptor =
   eam__v1__interpolation__enum_values_by_name,
   1,
   eam__v1__interpolation__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue eam__v1__residual__enum_values_by_number[4] =
+{
+  { "RESIDUAL_UNSPECIFIED", "EAM__V1__RESIDUAL__RESIDUAL_UNSPECIFIED", 0 },
+  { "ATTENTION", "EAM__V1__RESIDUAL__ATTENTION", 1 },
+  { "DOUBLE", "EAM__V1__RESIDUAL__DOUBLE", 2 },
+  { "IDENTITY", "EAM__V1__RESIDUAL__IDENTITY", 3 },
+};
+static const ProtobufCIntRange eam__v1__residual__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex eam__v1__residual__enum_values_by_name[4] =
+{
+  { "ATTENTION", 1 },
+  { "DOUBLE", 2 },
+  { "IDENTITY", 3 },
+  { "RESIDUAL_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor eam__v1__residual__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "eam.v1.Residual",
+  "Residual",
+  "Eam__V1__Residual",
+  "eam.v1",
+  4,
+  eam__v1__residual__enum_values_by_number,
+  4,
+  eam__v1__residual__enum_values_by_name,
+  1,
+  eam__v1__residual__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCEnumValue eam__v1__weight_type__enum_values_by_number[4] =

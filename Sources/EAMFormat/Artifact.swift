@@ -1,3 +1,5 @@
+import EAMPlatform
+
 /// A validated `.eam` artifact over a byte buffer (usually a `FileMapping`).
 ///
 /// Opening checks the header, the metadata checksum, the section table and the manifest; a
@@ -15,7 +17,10 @@ public final class Artifact {
 
   /// Maps and validates the artifact at `path`.
   public convenience init(path: String) throws(FormatError) {
-    let mapping = try FileMapping(path: path)
+    let mapping: FileMapping
+    do throws(PlatformError) { mapping = try FileMapping(path: path) } catch {
+      throw FormatError(.io, error.message, path: path)
+    }
     try self.init(bytes: mapping.bytes, path: path, owner: mapping)
   }
 
@@ -23,6 +28,12 @@ public final class Artifact {
   public convenience init(bytes: [UInt8], name: String) throws(FormatError) {
     let storage = FileMapping(copying: bytes, name: name)
     try self.init(bytes: storage.bytes, path: name, owner: storage)
+  }
+
+  /// Validates an artifact in caller-owned memory (flash-mapped bytes on a device), used in place:
+  /// `bytes` must stay valid and unchanged while the artifact is in use.
+  public convenience init(borrowing bytes: UnsafeRawBufferPointer, name: String) throws(FormatError) {
+    try self.init(bytes: bytes, path: name, owner: nil)
   }
 
   /// Validates an artifact in `bytes`, which must outlive this object unless `owner` keeps them.

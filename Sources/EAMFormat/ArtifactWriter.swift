@@ -1,3 +1,4 @@
+#if !hasFeature(Embedded)
 /// A section to write: its bytes as the runtime reads them, before compression.
 public struct SectionPayload: Sendable {
   public var name: String
@@ -24,7 +25,7 @@ public struct SectionPayload: Sendable {
   }
 }
 
-/// Lays out a `.eam` file in memory (FORMAT.md). Deterministic: the same manifest and sections
+/// Lays out a `.eam` file (compiler side: it encodes the manifest with protobuf-c) in memory (FORMAT.md). Deterministic: the same manifest and sections
 /// in the same order give the same bytes.
 public enum ArtifactWriter {
   public static func encode(manifest: Manifest, sections: [SectionPayload]) throws(FormatError) -> [UInt8] {
@@ -37,7 +38,7 @@ public enum ArtifactWriter {
       }
       guard s.shape.count <= SectionInfo.maxRank, s.shape.allSatisfy({ $0 >= 0 }),
             let elements = s.layout.storedElements(shape: s.shape), elements * s.dtype.size == s.bytes.count
-      else { throw FormatError(.invalid, "section '\(s.name)' has \(s.bytes.count) bytes for shape \(s.shape) of \(s.dtype.name)") }
+      else { throw FormatError(.invalid, "section '\(s.name)' has \(s.bytes.count) bytes for shape \(Shape.text(s.shape)) of \(s.dtype.name)") }
       switch s.compression {
       case .none: stored.append(s.bytes)
       case .zstd:
@@ -62,6 +63,8 @@ public enum ArtifactWriter {
     let table = SectionTable.encode(infos)
 
     var header = Header()
+    header.minor = manifest.requiredMinor
+    header.flags = manifest.requiredFlags
     header.tableOffset = UInt64(Header.size)
     header.tableLength = UInt64(table.count)
     header.manifestOffset = UInt64(Header.size + table.count)
@@ -86,3 +89,4 @@ public enum ArtifactWriter {
 
   static func align64(_ n: Int) -> Int { (n + 63) & ~63 }
 }
+#endif

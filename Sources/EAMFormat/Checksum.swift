@@ -1,4 +1,4 @@
-import CEAMFormat
+import CEAMKernels
 
 /// CRC-32C (Castagnoli), the checksum of every byte of a `.eam` file.
 public enum CRC32C {

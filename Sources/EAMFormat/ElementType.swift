@@ -38,6 +38,8 @@ public enum Layout: UInt8, Sendable {
   /// A linear weight `[N][K]` in 16-column panels (FORMAT.md), the runtime's GEMM layout.
   case panelPacked = 1
 
+  public var name: String { self == .rowMajor ? "row-major" : "panel-packed" }
+
   /// Elements stored for `shape` in this layout (panel padding included), or nil on overflow.
   public func storedElements(shape: [Int]) -> Int? {
     var count = 1
@@ -45,14 +47,23 @@ public enum Layout: UInt8, Sendable {
       var dim = d
       if self == .panelPacked && i == 0 {
         // Rounded up to whole 16-row panels; a dimension near Int.max must not trap here.
-        let (padded, o) = d.addingReportingOverflow(15)
+        let (padded, o) = d.addingReportingOverflow(PanelPacking.panel - 1)
         if o { return nil }
-        dim = padded / 16 * 16
+        dim = padded / PanelPacking.panel * PanelPacking.panel
       }
       let (m, o) = count.multipliedReportingOverflow(by: dim)
       if o { return nil }
       count = m
     }
     return count
+  }
+}
+
+/// Shapes in messages, e.g. "[384, 1152]" (Embedded Swift cannot print arrays by interpolation).
+public enum Shape {
+  public static func text(_ shape: [Int]) -> String {
+    var s = "["
+    for (i, d) in shape.enumerated() { s += (i == 0 ? "" : ", ") + String(d) }
+    return s + "]"
   }
 }

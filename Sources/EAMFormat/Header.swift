@@ -4,7 +4,12 @@ public struct Header: Equatable, Sendable {
   public static let magic: [UInt8] = [0x89, 0x45, 0x41, 0x4D, 0x0D, 0x0A, 0x1A, 0x0A]
   /// The format version this code writes and the newest major it reads.
   public static let currentMajor: UInt16 = 1
-  public static let currentMinor: UInt16 = 0
+  public static let currentMinor: UInt16 = 1
+  /// Flag: some block skips its attention (`Manifest.Residual.identity`); readers that do not
+  /// know the residual rules must refuse the file.
+  public static let flagResidualRules: UInt32 = 0x1
+  /// The flags this reader understands.
+  public static let knownFlags: UInt32 = flagResidualRules
 
   public var major: UInt16 = Header.currentMajor
   public var minor: UInt16 = Header.currentMinor
@@ -64,7 +69,7 @@ public struct Header: Equatable, Sendable {
     h.fileLength = try r.u64()
     h.metadataChecksum = try r.u32()
     let reserved = try r.u32()
-    guard h.flags == 0 else { throw FormatError(.invalid, "header has unknown flags 0x\(String(h.flags, radix: 16))") }
+    guard h.flags & ~knownFlags == 0 else { throw FormatError(.invalid, "header has unknown flags \(h.flags)") }
     guard reserved == 0 else { throw FormatError(.invalid, "header's reserved field is not zero") }
     guard h.fileLength == UInt64(file.count) else {
       if h.fileLength > UInt64(file.count) {

@@ -11,6 +11,19 @@ public struct Manifest: Equatable, Sendable {
 
   public init() {}
 
+  /// The oldest minor version of format 1 that can express this manifest: 1 when a block states
+  /// its residual rule (field added in 1.1), else 0. Writers put it in the header, so that
+  /// artifacts that use nothing new stay byte-identical to what 1.0 writers produced.
+  public var requiredMinor: UInt16 {
+    blocks.contains { $0.residual != .unspecified } ? 1 : 0
+  }
+
+  /// Header flags a reader must understand: `Header.flagResidualRules` when a block skips its
+  /// attention (`identity`), which a 1.0 reader would read as lambda_vit's `x = 2x`.
+  public var requiredFlags: UInt32 {
+    blocks.contains { $0.residual == .identity } ? Header.flagResidualRules : 0
+  }
+
   public struct Producer: Equatable, Sendable {
     public var name = ""
     public var version = ""
@@ -98,12 +111,29 @@ public struct Manifest: Equatable, Sendable {
     public init() {}
   }
 
+  /// What a block adds to its residual stream in place of `x + attention(norm1(x))`.
+  public enum Residual: UInt32, Sendable {
+    /// Not stated (format 1.0): attention, or `double` when `attentionRemoved`.
+    case unspecified = 0
+    /// `x + proj(attention(norm1(x)))`.
+    case attention = 1
+    /// lambda_vit's shrunk block: `x = x + x`, then the MLP half (what networks trained with its
+    /// schedule expect).
+    case double = 2
+    /// `x` unchanged, then the MLP half (attention skipped after training).
+    case identity = 3
+    /// A value this reader does not know.
+    case unknown = 0xFFFF_FFFF
+  }
+
   public struct Block: Equatable, Sendable {
     public var index = 0
     public var heads = 0
     public var dim = 0
     public var mlpHidden = 0
     public var attentionRemoved = false
+    /// The residual rule; see `effectiveResidual`.
+    public var residual: Residual = .unspecified
     public var frozen: [FrozenMap] = []
     public var frozenFraction: Float = 0
     public var stage = 0
@@ -112,10 +142,27 @@ public struct Manifest: Equatable, Sendable {
     public var mergeBefore = false
     public var resolution = 0
     public init() {}
+
+    /// The rule the block follows: `residual`, or format 1.0's reading of `attentionRemoved`.
+    public var effectiveResidual: Residual {
+      switch residual {
+      case .unspecified: attentionRemoved ? .double : .attention
+      default: residual
+      }
+    }
   }
 
   public enum WeightType: UInt32, Sendable {
     case unspecified = 0, f32 = 1, f16 = 2, int8 = 3
+
+    public var name: String {
+      switch self {
+      case .unspecified: "unspecified"
+      case .f32: "f32"
+      case .f16: "f16"
+      case .int8: "int8"
+      }
+    }
   }
 
   public struct Weight: Equatable, Sendable {

@@ -1,17 +1,27 @@
+/// The manifest's wire codec: the runtime's own decoder everywhere (`ManifestDecoder`); the
+/// compiler encodes with protobuf-c, whose decoder the tests compare against.
+public enum ManifestCodec {
+  /// Caps on what a manifest may describe.
+  static let maxBlocks = 4096
+  static let maxRepeated = 1 << 20
+
+  public static func decode(_ bytes: UnsafeRawBufferPointer) throws(FormatError) -> Manifest {
+    try ManifestDecoder.decode(bytes)
+  }
+}
+
+#if !hasFeature(Embedded)
 import CEAMFormat
 import CProtobufC
-
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+#else
+#error("ManifestCodec: the protobuf-c encoder needs a C library (Glibc or Darwin)")
 #endif
 
-/// Encodes and decodes the manifest with protobuf-c.
-public enum ManifestCodec {
-  /// Caps on what a manifest may describe, checked after unpacking.
-  static let maxBlocks = 4096
-  static let maxRepeated = 1 << 20
+extension ManifestCodec {
 
   public static func encode(_ m: Manifest) -> [UInt8] {
     let arena = CArena()
@@ -83,6 +93,7 @@ public enum ManifestCodec {
       c.pointee.shift_size = UInt32(b.shiftSize)
       c.pointee.merge_before = b.mergeBefore ? 1 : 0
       c.pointee.resolution = UInt32(b.resolution)
+      c.pointee.residual = Eam__V1__Residual(rawValue: b.residual == .unknown ? 0 : b.residual.rawValue)
       return c
     }
     (msg.n_blocks, msg.blocks) = arena.array(blocks)
@@ -124,7 +135,9 @@ public enum ManifestCodec {
     return out
   }
 
-  public static func decode(_ bytes: UnsafeRawBufferPointer) throws(FormatError) -> Manifest {
+  /// protobuf-c's reading of the same bytes, for tests that compare it with `decode`.
+  public static func decodeWithProtobufC(_ bytes: UnsafeRawBufferPointer) throws(FormatError) -> Manifest {
+    guard bytes.count > 0 else { throw FormatError(.invalid, "manifest is empty") }
     guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
       throw FormatError(.invalid, "manifest is empty")
     }
@@ -200,6 +213,7 @@ public enum ManifestCodec {
       b.shiftSize = Int(x.shift_size)
       b.mergeBefore = x.merge_before != 0
       b.resolution = Int(x.resolution)
+      b.residual = Manifest.Residual(rawValue: x.residual.rawValue) ?? .unknown
       m.blocks.append(b)
     }
     for wp in try array(c.weights, c.n_weights) {
@@ -274,3 +288,4 @@ private final class CArena {
     strings.removeAll()
   }
 }
+#endif

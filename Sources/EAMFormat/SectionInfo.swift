@@ -116,11 +116,11 @@ enum SectionTable {
         throw FormatError(.invalid, "section '\(name)' is panel-packed but not 2-D")
       }
       guard let elements = layout.storedElements(shape: dims) else {
-        throw FormatError(.invalid, "section '\(name)' shape \(dims) overflows")
+        throw FormatError(.invalid, "section '\(name)' shape \(Shape.text(dims)) overflows")
       }
       let (bytes, o2) = elements.multipliedReportingOverflow(by: dtype.size)
       guard !o2, bytes == raw else {
-        throw FormatError(.invalid, "section '\(name)' raw length \(raw) does not match shape \(dims) of \(dtype.name)")
+        throw FormatError(.invalid, "section '\(name)' raw length \(raw) does not match shape \(Shape.text(dims)) of \(dtype.name)")
       }
       guard compression != .none || stored == raw else {
         throw FormatError(.invalid, "section '\(name)' is uncompressed but stores \(stored) of \(raw) bytes")

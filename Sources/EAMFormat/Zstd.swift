@@ -1,23 +1,9 @@
 import CZstd
 
-/// Thin wrapper over libzstd's one-shot API.
+/// Thin wrapper over libzstd's one-shot API (the runtime only decompresses).
 public enum Zstd {
   /// The level every `.eam` writer uses: fixed, so that output is reproducible.
   public static let level: Int32 = 9
-
-  /// Compresses `input` into one frame at `level` (fixed by each caller, so output is reproducible).
-  public static func compress(_ input: UnsafeRawBufferPointer, level: Int32 = Zstd.level) throws(FormatError) -> [UInt8] {
-    let bound = ZSTD_compressBound(input.count)
-    var out = [UInt8](repeating: 0, count: bound)
-    let written = out.withUnsafeMutableBytes { dst in
-      ZSTD_compress(dst.baseAddress, bound, input.baseAddress, input.count, level)
-    }
-    if ZSTD_isError(written) != 0 {
-      throw FormatError(.compression, "zstd compression failed: \(String(cString: ZSTD_getErrorName(written)))")
-    }
-    out.removeLast(bound - written)
-    return out
-  }
 
   /// Bytes one zstd frame of `compressed` bytes can decompress to at most: the frame header takes
   /// at least 6 bytes, every block at least 3 (its header; an RLE block adds 1), and no block
@@ -58,3 +44,21 @@ public enum Zstd {
     }
   }
 }
+
+#if !hasFeature(Embedded)
+extension Zstd {
+  /// Compresses `input` into one frame at `level` (fixed by each caller, so output is reproducible).
+  public static func compress(_ input: UnsafeRawBufferPointer, level: Int32 = Zstd.level) throws(FormatError) -> [UInt8] {
+    let bound = ZSTD_compressBound(input.count)
+    var out = [UInt8](repeating: 0, count: bound)
+    let written = out.withUnsafeMutableBytes { dst in
+      ZSTD_compress(dst.baseAddress, bound, input.baseAddress, input.count, level)
+    }
+    if ZSTD_isError(written) != 0 {
+      throw FormatError(.compression, "zstd compression failed: \(String(cString: ZSTD_getErrorName(written)))")
+    }
+    out.removeLast(bound - written)
+    return out
+  }
+}
+#endif

@@ -1,9 +1,12 @@
+// Hosted builds only: the embeddable core has no benchmarks.
+#if !hasFeature(Embedded)
 import CEAMKernels
-
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+#else
+#error("GEMMBenchmark: needs Glibc or Darwin for the clock")
 #endif
 
 /// Measures the packed GEMM alone on one thread, for the active variant.
@@ -37,3 +40,4 @@ public enum GEMMBenchmark {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
   }
 }
+#endif

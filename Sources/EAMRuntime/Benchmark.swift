@@ -1,4 +1,5 @@
 import EAMKernels
+import EAMRuntimeCore
 
 /// Latency statistics of repeated runs of a model.
 public struct BenchmarkResult: Sendable {
@@ -19,7 +20,7 @@ public struct BenchmarkResult: Sendable {
   public var attentionMedianMs: Double = 0
   public var attentionP10Ms: Double = 0
   public var attentionP90Ms: Double = 0
-  /// Per run, median over runs: thread-milliseconds of each attention phase (`AttentionTiming.Phase`
+  /// Per run, median over runs: thread-milliseconds of each attention phase (`AttentionPhase`
   /// order: scores, softmax, output), summed over the threads.
   public var attentionPhaseMs: [Double] = [0, 0, 0]
   /// The fraction of attention-map entries the artifact freezes.
@@ -47,8 +48,9 @@ public enum Benchmark {
     var total = [[Double]](repeating: [], count: models.count)
     var attention = total
     var phases = [[[Double]]](repeating: [[], [], []], count: models.count)
-    let timingWas = models.map(\.timesAttention)
-    for model in models { model.timesAttention = true }
+    let probesWere = models.map { $0.attentionProbe }
+    let timings = models.map { AttentionTiming(threads: $0.pool.threadCount) }
+    for (model, timing) in zip(models, timings) { timing.attach(to: model) }
     func run(_ i: Int) {
       inputs[i].withUnsafeBufferPointer { inp in
         outputs[i].withUnsafeMutableBufferPointer { out in models[i].run(inp.baseAddress!, batch: batch, into: out.baseAddress!) }
@@ -58,7 +60,7 @@ public enum Benchmark {
     for round in 0..<max(1, iterations) {
       for step in models.indices {
         let i = (round + step) % models.count
-        let timing = models[i].attentionTiming!
+        let timing = timings[i]
         timing.reset()
         let t0 = Clock.now()
         run(i)
@@ -67,8 +69,8 @@ public enum Benchmark {
         for p in 0..<3 { phases[i][p].append(timing.phaseSeconds[p] * 1000) }
       }
     }
-    for (model, was) in zip(models, timingWas) { model.timesAttention = was }
-    let rss = Clock.peakRSS()
+    for (model, was) in zip(models, probesWere) { model.attentionProbe = was }
+    let rss = PeakMemory.bytes()
     return models.indices.map { i in
       let times = total[i]
       let median = percentile(times, 0.5)

@@ -1,10 +1,12 @@
 // eam-run: the runtime-only product. Links EAMRuntime and nothing of the compiler; no Foundation.
-import EAMRuntime
+import EAMRuntimeCore
 
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+#else
+#error("eam-run: needs Glibc or Darwin")
 #endif
 
 @main

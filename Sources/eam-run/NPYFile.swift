@@ -1,9 +1,12 @@
 import EAMFormat
+import EAMPlatform
 
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+#else
+#error("eam-run: needs Glibc or Darwin")
 #endif
 
 /// Minimal `.npy` I/O for eam-run: little-endian float32, C order only.
@@ -12,7 +15,7 @@ enum NPYFile {
 
   static func read(_ path: String) throws(Failure) -> (shape: [Int], values: [Float]) {
     let file: FileMapping
-    do throws(FormatError) { file = try FileMapping(path: path) } catch { throw Failure(message: error.description) }
+    do throws(PlatformError) { file = try FileMapping(path: path) } catch { throw Failure(message: error.path + ": " + error.message) }
     let b = file.bytes
     guard b.count >= 10, b[0] == 0x93, b[1] == 0x4E, b[2] == 0x55, b[3] == 0x4D, b[4] == 0x50, b[5] == 0x59 else {
       throw Failure(message: "\(path): not a .npy file")

@@ -47,7 +47,7 @@ struct Bench: ParsableCommand {
     var options = LoadOptions()
     if let threads { options.threads = threads }
     options.verify = !noVerify
-    Clock.resetPeakRSS()
+    PeakMemory.reset()
     let paths = [artifact] + (compare.map { [$0] } ?? [])
     var models: [Model] = [], loads: [Double] = []
     for path in paths {

@@ -72,6 +72,22 @@ typedef enum _Eam__V1__Interpolation {
   EAM__V1__INTERPOLATION__BILINEAR = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(EAM__V1__INTERPOLATION)
 } Eam__V1__Interpolation;
+typedef enum _Eam__V1__Residual {
+  EAM__V1__RESIDUAL__RESIDUAL_UNSPECIFIED = 0,
+  /*
+   * x + proj(attention(norm1(x)))
+   */
+  EAM__V1__RESIDUAL__ATTENTION = 1,
+  /*
+   * lambda_vit shrink: x = x + x, then the MLP half
+   */
+  EAM__V1__RESIDUAL__DOUBLE = 2,
+  /*
+   * attention skipped: x unchanged, then the MLP half
+   */
+  EAM__V1__RESIDUAL__IDENTITY = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(EAM__V1__RESIDUAL)
+} Eam__V1__Residual;
 typedef enum _Eam__V1__WeightType {
   EAM__V1__WEIGHT_TYPE__WEIGHT_TYPE_UNSPECIFIED = 0,
   EAM__V1__WEIGHT_TYPE__F32 = 1,
@@ -266,10 +282,16 @@ struct  Eam__V1__Block
    * token grid side at this block
    */
   uint32_t resolution;
+  /*
+   * Format 1.1: the residual rule, stated. Unspecified (1.0 files): attention, or DOUBLE when
+   * attention_removed. A file with an IDENTITY block sets header flag 0x1 (FORMAT.md) so that
+   * 1.0 readers refuse it instead of computing x = 2x.
+   */
+  Eam__V1__Residual residual;
 };
 #define EAM__V1__BLOCK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&eam__v1__block__descriptor) \
-    , 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0, EAM__V1__RESIDUAL__RESIDUAL_UNSPECIFIED }
 
 
 /*
@@ -604,6 +626,7 @@ typedef void (*Eam__V1__Manifest_Closure)
 extern const ProtobufCEnumDescriptor    eam__v1__family__descriptor;
 extern const ProtobufCEnumDescriptor    eam__v1__pooling__descriptor;
 extern const ProtobufCEnumDescriptor    eam__v1__interpolation__descriptor;
+extern const ProtobufCEnumDescriptor    eam__v1__residual__descriptor;
 extern const ProtobufCEnumDescriptor    eam__v1__weight_type__descriptor;
 extern const ProtobufCMessageDescriptor eam__v1__producer__descriptor;
 extern const ProtobufCMessageDescriptor eam__v1__preprocessing__descriptor;

@@ -33,12 +33,12 @@ enum Lowering {
         types.append(.init(name: name, type: .f16))
       }
     }
-    func linearLayer(_ prefix: String, scale: [Float]? = nil, keepRows: [Int]? = nil) {
-      let weight = w[prefix + ".weight"]!
+    func linearLayer(_ s: LinearSections, scale: [Float]? = nil, keepRows: [Int]? = nil) {
+      let weight = w[s.weight]!
       var n = weight.shape[0]
       let k = weight.count / n
       var values = weight.values
-      var bias = w[prefix + ".bias"]?.values ?? [Float](repeating: 0, count: n)
+      var bias = w[s.bias]?.values ?? [Float](repeating: 0, count: n)
       if let keepRows {
         values = keepRows.flatMap { values[($0 * k)..<(($0 + 1) * k)] }
         bias = keepRows.map { bias[$0] }
@@ -50,41 +50,41 @@ enum Lowering {
           bias[r] *= scale[r]
         }
       }
-      linear(prefix + ".weight", values, n: n, k: k)
-      plain(prefix + ".bias", Tensor(shape: [n], values: bias))
+      linear(s.weight, values, n: n, k: k)
+      plain(s.bias, Tensor(shape: [n], values: bias))
+    }
+    func norm(_ s: NormSections) {
+      plain(s.weight, w[s.weight]!)
+      plain(s.bias, w[s.bias]!)
     }
 
     if a.family == .swin {
-      SwinLowering.sections(for: model, linear: { linear($0, $1, n: $2, k: $3) }, plain: plain)
+      SwinLowering.sections(for: model, linear: { linearLayer($0) }, norm: norm, plain: plain)
       return (out, types)
     }
 
-    let patch = w["patch_embed.proj.weight"]!
-    linear("patch_embed.proj.weight", patch.values, n: a.embedDim, k: patch.count / a.embedDim)
-    plain("patch_embed.proj.bias", w["patch_embed.proj.bias"] ?? Tensor(shape: [a.embedDim], values: .init(repeating: 0, count: a.embedDim)))
-    for name in ["cls_token", "dist_token", "reg_token", "pos_embed"] {
+    linearLayer(ViTSections.patchEmbed)
+    for name in [ViTSections.classToken, ViTSections.distillationToken, ViTSections.registerTokens,
+                 ViTSections.positionEmbedding] {
       if let t = w[name] { plain(name, t) }
     }
     for block in model.blocks {
-      let b = "blocks.\(block.index)."
+      let names = ViTSections.Block(block.index)
+      let b = "blocks.\(block.index)."  // checkpoint names of the layer scales, folded below
       if !block.attentionRemoved {
-        plain(b + "norm1.weight", w[b + "norm1.weight"]!)
-        plain(b + "norm1.bias", w[b + "norm1.bias"]!)
-        linearLayer(b + "attn.qkv", keepRows: qkvRows(block))
-        linearLayer(b + "attn.proj", scale: w[b + "ls1.gamma"]?.values)
+        norm(names.norm1)
+        let layout = QKVLayout(block)
+        linearLayer(names.qkv, keepRows: layout.keepsAllRows ? nil : layout.rows)
+        linearLayer(names.proj, scale: w[b + "ls1.gamma"]?.values)
       }
-      plain(b + "norm2.weight", w[b + "norm2.weight"]!)
-      plain(b + "norm2.bias", w[b + "norm2.bias"]!)
-      linearLayer(b + "mlp.fc1")
-      linearLayer(b + "mlp.fc2", scale: w[b + "ls2.gamma"]?.values)
+      norm(names.norm2)
+      linearLayer(names.fc1)
+      linearLayer(names.fc2, scale: w[b + "ls2.gamma"]?.values)
     }
-    for norm in ["norm", "fc_norm"] where w[norm + ".weight"] != nil {
-      plain(norm + ".weight", w[norm + ".weight"]!)
-      plain(norm + ".bias", w[norm + ".bias"]!)
-    }
+    for n in [ViTSections.norm, ViTSections.fcNorm] where w[n.weight] != nil { norm(n) }
     if a.numClasses > 0 {
-      linearLayer("head")
-      if a.distillationTokens > 0 { linearLayer("head_dist") }
+      linearLayer(ViTSections.head)
+      if a.distillationTokens > 0 { linearLayer(ViTSections.headDistillation) }
     }
     for f in model.frozenMaps {
       out.append(SectionPayload(name: f.maskSection, dtype: .u8, shape: [(f.mask.count + 7) / 8], compression: .zstd,
@@ -93,20 +93,5 @@ enum Lowering {
                                 compression: .zstd, bytes: f.packedCodes))
     }
     return (out, types)
-  }
-
-  /// Rows of the qkv weight the runtime needs: all but the Q and K rows of whole-frozen heads
-  /// (their attention map is a constant), in q, k, v order.
-  static func qkvRows(_ block: Manifest.Block) -> [Int]? {
-    let whole = Set(block.frozen.filter(\.wholeHead).map(\.head))
-    guard !whole.isEmpty else { return nil }
-    let hd = block.dim / block.heads
-    var rows: [Int] = []
-    for part in 0..<3 {
-      for h in 0..<block.heads where part == 2 || !whole.contains(h) {
-        rows += (0..<hd).map { part * block.dim + h * hd + $0 }
-      }
-    }
-    return rows
   }
 }

@@ -5,46 +5,37 @@ import EAMIngest
 /// weights panel-packed (the patch-merging `reduction` with a zero bias), norms row-major, and
 /// each block's relative position bias gathered at compile time into a dense `[heads, w², w²]`.
 enum SwinLowering {
-  static func sections(for model: ModelDescription, linear: (String, [Float], Int, Int) -> Void,
-                       plain: (String, Tensor) -> Void)
+  static func sections(for model: ModelDescription, linear layer: (LinearSections) -> Void,
+                       norm: (NormSections) -> Void, plain: (String, Tensor) -> Void)
   {
     let w = model.weights
     let a = model.architecture
-    func layer(_ prefix: String) {
-      let weight = w[prefix + ".weight"]!
-      let n = weight.shape[0], k = weight.count / n
-      linear(prefix + ".weight", weight.values, n, k)
-      plain(prefix + ".bias", w[prefix + ".bias"] ?? Tensor(shape: [n], values: .init(repeating: 0, count: n)))
-    }
-    func norm(_ prefix: String) {
-      plain(prefix + ".weight", w[prefix + ".weight"]!)
-      plain(prefix + ".bias", w[prefix + ".bias"]!)
-    }
-
-    layer("patch_embed.proj")
-    if a.patchNorm { norm("patch_embed.norm") }
+    layer(SwinSections.patchEmbed)
+    if a.patchNorm { norm(SwinSections.patchNorm) }
     var first = 0
     for (s, depth) in a.stageDepths.enumerated() {
       if s > 0 {
-        norm("layers.\(s).downsample.norm")
-        layer("layers.\(s).downsample.reduction")
+        let merge = SwinSections.Merge(stage: s)
+        norm(merge.norm)
+        layer(merge.reduction)
       }
       for i in 0..<depth {
         let block = model.blocks[first + i]
-        let b = "layers.\(s).blocks.\(i)."
-        norm(b + "norm1")
-        layer(b + "attn.qkv")
-        plain(b + "attn.relative_position_bias",
-              denseBias(w[b + "attn.relative_position_bias_table"]!, window: block.windowSize))
-        layer(b + "attn.proj")
-        norm(b + "norm2")
-        layer(b + "mlp.fc1")
-        layer(b + "mlp.fc2")
+        let names = SwinSections.Block(stage: s, block: i)
+        norm(names.norm1)
+        layer(names.qkv)
+        // The checkpoint's table (timm's name), gathered into the section the runtime reads.
+        plain(names.relativePositionBias,
+              denseBias(w["layers.\(s).blocks.\(i).attn.relative_position_bias_table"]!, window: block.windowSize))
+        layer(names.proj)
+        norm(names.norm2)
+        layer(names.fc1)
+        layer(names.fc2)
       }
       first += depth
     }
-    norm("norm")
-    if a.numClasses > 0 { layer("head.fc") }
+    norm(SwinSections.norm)
+    if a.numClasses > 0 { layer(SwinSections.head) }
   }
 
   /// `bias[h][i][j] = table[index(i, j)][h]` for query `i` and key `j` of a `w × w` window

@@ -107,6 +107,8 @@ public enum Recognition {
       block.heads = heads
       block.dim = dim
       block.attentionRemoved = w[b + "attn.qkv.weight"] == nil && w[b + "norm1.weight"] == nil
+      // lambda_vit's shrunk blocks were trained as x = x + x: the manifest says so.
+      if block.attentionRemoved { block.residual = .double }
       if !block.attentionRemoved {
         checker.expect(b + "norm1.weight", [dim]); checker.expect(b + "norm1.bias", [dim])
         checker.expect(b + "attn.qkv.weight", [3 * dim, dim])

@@ -1,3 +1,5 @@
+import EAMFormat
+
 /// A head's frozen attention map as the EAM pass decided it: which entries are frozen and their
 /// quantised values (`value = code × scale`).
 public struct FrozenHeadMap: Sendable, Equatable {
@@ -24,8 +26,8 @@ public struct FrozenHeadMap: Sendable, Equatable {
   public var frozenCount: Int { codes.count }
   public var isWholeHead: Bool { codes.count == tokens * tokens }
 
-  public var maskSection: String { "blocks.\(block).attn.frozen.\(head).mask" }
-  public var valuesSection: String { "blocks.\(block).attn.frozen.\(head).values" }
+  public var maskSection: String { FrozenMapSections(block: block, head: head).mask }
+  public var valuesSection: String { FrozenMapSections(block: block, head: head).values }
 
   /// The mask as bits, LSB-first (FORMAT.md).
   public var packedMask: [UInt8] {

@@ -46,7 +46,7 @@ public struct Inspection {
     out.append("blocks:")
     out.append("  block  heads  width  MLP    attention  frozen")
     for b in m.blocks {
-      let attention = b.attentionRemoved ? "removed" : "full"
+      let attention = residualName(b.effectiveResidual)
       let frozenHeads = b.frozen.filter(\.wholeHead).count
       out.append("  " + pad(b.index, 5) + "  " + pad(b.heads, 5) + "  " + pad(b.dim, 5) + "  " + pad(b.mlpHidden, 5) + "  "
                  + attention.padding(9) + "  " + percent(Double(b.frozenFraction)) + (frozenHeads > 0 ? " (\(frozenHeads) whole heads)" : ""))
@@ -97,7 +97,8 @@ public struct Inspection {
       ("calibration", .object([("images", .int(m.calibration.images)), ("sha256", .string(m.calibration.setSHA256))])),
       ("blocks", .array(m.blocks.map { b in
         .object([("index", .int(b.index)), ("heads", .int(b.heads)), ("dim", .int(b.dim)), ("mlp_hidden", .int(b.mlpHidden)),
-                 ("attention_removed", .bool(b.attentionRemoved)), ("frozen_fraction", .number(Double(b.frozenFraction))),
+                 ("attention_removed", .bool(b.attentionRemoved)), ("residual", .string(residualName(b.effectiveResidual))),
+                 ("frozen_fraction", .number(Double(b.frozenFraction))),
                  ("frozen_whole_heads", .int(b.frozen.filter(\.wholeHead).count))])
       })),
       ("sections", .array(artifact.sections.map { s in
@@ -118,6 +119,16 @@ public struct Inspection {
                                         ("error", firstFailure.map { .string($0.description) } ?? .null)])))
     }
     return .object(fields)
+  }
+
+  /// How the block's attention half reads in `inspect`: "full", or the rule of a removed one.
+  private func residualName(_ r: Manifest.Residual) -> String {
+    switch r {
+    case .attention, .unspecified: "full"
+    case .double: "x = 2x"
+    case .identity: "skipped"
+    case .unknown: "unknown"
+    }
   }
 
   private func poolingName(_ p: Manifest.Pooling) -> String {

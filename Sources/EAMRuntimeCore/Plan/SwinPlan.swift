@@ -16,9 +16,7 @@ struct SwinBlockPlan {
   let proj: LinearWeights
   /// `[heads][w²][w²]`, precomputed by the compiler.
   let bias: UnsafePointer<Float>
-  let norm2: NormWeights
-  let fc1: LinearWeights
-  let fc2: LinearWeights
+  let mlp: MLPPlan
   /// For window-ordered row `r` (window-major, row-major inside a window, in shifted
   /// coordinates), the grid row it comes from and goes back to: the cyclic shift by −shift and
   /// the window partition in one gather.
@@ -79,11 +77,11 @@ struct SwinPlan {
           !a.stageDepths.isEmpty, a.stageDepths.count <= 16, a.stageDepths.allSatisfy({ $0 > 0 }),
           a.stageDepths.reduce(0, +) == m.blocks.count, a.depth == m.blocks.count, a.depth <= 4096
     else {
-      throw RuntimeError("manifest Swin architecture is inconsistent (width \(d0), image \(a.imageSize), patch \(p), stages \(a.stageDepths) with \(m.blocks.count) blocks)", path: path)
+      throw RuntimeError("manifest Swin architecture is inconsistent (width \(d0), image \(a.imageSize), patch \(p), stages \(Shape.text(a.stageDepths)) with \(m.blocks.count) blocks)", path: path)
     }
     architecture = a
-    patchEmbed = try LinearWeights(store, "patch_embed.proj", n: d0, k: a.inChannels * p * p)
-    patchNorm = a.patchNorm ? try NormWeights(store, "patch_embed.norm", dim: d0) : nil
+    patchEmbed = try LinearWeights(store, SwinSections.patchEmbed, n: d0, k: a.inChannels * p * p)
+    patchNorm = a.patchNorm ? try NormWeights(store, SwinSections.patchNorm, dim: d0) : nil
 
     var stages: [SwinStagePlan] = []
     var resolution = a.imageSize / p, dim = d0
@@ -97,10 +95,10 @@ struct SwinPlan {
         guard first.mergeBefore, resolution % 2 == 0, out > 0, out <= 65536 else {
           throw RuntimeError("manifest stage \(s) does not start with a valid patch merging (grid \(resolution), width \(out))", path: path)
         }
-        let prefix = "layers.\(s).downsample."
+        let names = SwinSections.Merge(stage: s)
         merge = SwinMergePlan(resolution: resolution, inDim: dim,
-                              norm: try NormWeights(store, prefix + "norm", dim: 4 * dim),
-                              reduction: try LinearWeights(store, prefix + "reduction", n: out, k: 4 * dim))
+                              norm: try NormWeights(store, names.norm, dim: 4 * dim),
+                              reduction: try LinearWeights(store, names.reduction, n: out, k: 4 * dim))
         resolution /= 2
         dim = out
         maxActivation = max(maxActivation, resolution * resolution * dim)
@@ -115,17 +113,17 @@ struct SwinPlan {
         else {
           throw RuntimeError("manifest block \(next) is inconsistent (stage \(b.stage), width \(b.dim), grid \(b.resolution), window \(w), shift \(shift), heads \(b.heads))", path: path)
         }
-        let prefix = "layers.\(s).blocks.\(i)."
+        let names = SwinSections.Block(stage: s, block: i)
         let n = w * w
         blocks.append(SwinBlockPlan(
           index: next, dim: dim, heads: b.heads, window: w, shift: shift, resolution: resolution,
-          norm1: try NormWeights(store, prefix + "norm1", dim: dim),
-          qkv: try LinearWeights(store, prefix + "attn.qkv", n: 3 * dim, k: dim),
-          proj: try LinearWeights(store, prefix + "attn.proj", n: dim, k: dim),
-          bias: try store.floats(prefix + "attn.relative_position_bias", shape: [b.heads, n, n]),
-          norm2: try NormWeights(store, prefix + "norm2", dim: dim),
-          fc1: try LinearWeights(store, prefix + "mlp.fc1", n: b.mlpHidden, k: dim),
-          fc2: try LinearWeights(store, prefix + "mlp.fc2", n: dim, k: b.mlpHidden),
+          norm1: try NormWeights(store, names.norm1, dim: dim),
+          qkv: try LinearWeights(store, names.qkv, n: 3 * dim, k: dim),
+          proj: try LinearWeights(store, names.proj, n: dim, k: dim),
+          bias: try store.floats(names.relativePositionBias, shape: [b.heads, n, n]),
+          mlp: MLPPlan(norm: try NormWeights(store, names.norm2, dim: dim),
+                       fc1: try LinearWeights(store, names.fc1, n: b.mlpHidden, k: dim),
+                       fc2: try LinearWeights(store, names.fc2, n: dim, k: b.mlpHidden)),
           order: Self.windowOrder(resolution: resolution, window: w, shift: shift),
           mask: shift > 0 ? Self.shiftMask(resolution: resolution, window: w, shift: shift) : nil))
         maxWide = max(maxWide, resolution * resolution * max(3 * dim, b.mlpHidden))
@@ -140,9 +138,9 @@ struct SwinPlan {
     self.maxWindowTokens = maxWindowTokens
     finalDim = dim
     finalResolution = resolution
-    finalNorm = try NormWeights(store, "norm", dim: dim)
+    finalNorm = try NormWeights(store, SwinSections.norm, dim: dim)
     if a.numClasses > 0 {
-      head = try LinearWeights(store, "head.fc", n: a.numClasses, k: dim)
+      head = try LinearWeights(store, SwinSections.head, n: a.numClasses, k: dim)
       outputWidth = a.numClasses
     } else {
       head = nil

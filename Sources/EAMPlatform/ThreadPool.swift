@@ -1,60 +1,65 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// A small fixed pool of threads (pthreads) that run one parallel loop at a time.
+/// A small fixed pool of threads that run one parallel loop at a time (one thread where the
+/// target has none).
 ///
 /// `parallelFor` splits `0..<count` into one contiguous range per thread, statically, so which
 /// thread computes what never changes the result of a kernel that is itself split-invariant.
 public final class ThreadPool: @unchecked Sendable {
   public let threadCount: Int
-  private var threads: [pthread_t] = []
-  private var mutex = pthread_mutex_t()
-  private var wake = pthread_cond_t()
-  private var done = pthread_cond_t()
+  #if !os(none)
+  private var threads: [UnsafeMutableRawPointer] = []
+  private let sync: Syscalls.Sync?
   private var generation = 0
   private var pending = 0
   private var stopping = false
   private var job: ((Int) -> Void)?
+  #endif
 
   /// A pool with `threads` threads in all, the caller's included.
   public init(threads: Int) {
-    threadCount = max(1, threads)
-    pthread_mutex_init(&mutex, nil)
-    pthread_cond_init(&wake, nil)
-    pthread_cond_init(&done, nil)
+    #if os(none)
+    threadCount = 1
+    #else
+    sync = Syscalls.syncCreate()
+    threadCount = sync == nil ? 1 : max(1, threads)
+    var started: [UnsafeMutableRawPointer] = []
     for index in 1..<threadCount {
       let context = Unmanaged.passRetained(WorkerContext(pool: self, index: index)).toOpaque()
-      var thread = pthread_t()
-      let rc = pthread_create(&thread, nil, { raw in
+      if let handle = Syscalls.threadStart({ raw in
         let ctx = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
         ctx.pool.workerLoop(ctx.index)
         return nil
-      }, context)
-      if rc == 0 { self.threads.append(thread) }
+      }, context) {
+        started.append(handle)
+      } else {
+        Unmanaged<WorkerContext>.fromOpaque(context).release()
+      }
     }
+    self.threads = started
+    #endif
   }
 
   deinit {
-    pthread_mutex_lock(&mutex)
+    #if !os(none)
+    guard let sync else { return }
+    Syscalls.lock(sync)
     stopping = true
-    pthread_cond_broadcast(&wake)
-    pthread_mutex_unlock(&mutex)
-    for t in threads { pthread_join(t, nil) }
-    pthread_cond_destroy(&wake)
-    pthread_cond_destroy(&done)
-    pthread_mutex_destroy(&mutex)
+    Syscalls.broadcastWake(sync)
+    Syscalls.unlock(sync)
+    for t in threads { Syscalls.threadJoin(t) }
+    Syscalls.syncDestroy(sync)
+    #endif
   }
 
   /// Number of CPUs online.
-  public static var availableCores: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+  public static var availableCores: Int { Syscalls.onlineCPUs }
 
   /// Calls `body(i)` for every `i` in `0..<count`, thread `t` taking the `t`-th contiguous slice.
   public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
-    let workers = min(threadCount, count)
-    if workers <= 1 {
+    #if os(none)
+    for i in 0..<count { body(i) }
+    #else
+    let workers = min(threads.count + 1, count)
+    guard workers > 1, let sync else {
       for i in 0..<count { body(i) }
       return
     }
@@ -63,38 +68,43 @@ public final class ThreadPool: @unchecked Sendable {
         let lo = t * count / workers, hi = (t + 1) * count / workers
         for i in lo..<hi { body(i) }
       }
-      pthread_mutex_lock(&mutex)
+      Syscalls.lock(sync)
       job = { t in if t < workers { slice(t) } }
       pending = threads.count
       generation += 1
-      pthread_cond_broadcast(&wake)
-      pthread_mutex_unlock(&mutex)
+      Syscalls.broadcastWake(sync)
+      Syscalls.unlock(sync)
       slice(0)
-      pthread_mutex_lock(&mutex)
-      while pending > 0 { pthread_cond_wait(&done, &mutex) }
+      Syscalls.lock(sync)
+      while pending > 0 { Syscalls.waitDone(sync) }
       job = nil
-      pthread_mutex_unlock(&mutex)
+      Syscalls.unlock(sync)
     }
+    #endif
   }
 
+  #if !os(none)
   private func workerLoop(_ index: Int) {
+    guard let sync else { return }
     var seen = 0
-    pthread_mutex_lock(&mutex)
+    Syscalls.lock(sync)
     while true {
-      while generation == seen && !stopping { pthread_cond_wait(&wake, &mutex) }
+      while generation == seen && !stopping { Syscalls.waitWake(sync) }
       if stopping { break }
       seen = generation
       let work = job
-      pthread_mutex_unlock(&mutex)
+      Syscalls.unlock(sync)
       work?(index)
-      pthread_mutex_lock(&mutex)
+      Syscalls.lock(sync)
       pending -= 1
-      if pending == 0 { pthread_cond_signal(&done) }
+      if pending == 0 { Syscalls.signalDone(sync) }
     }
-    pthread_mutex_unlock(&mutex)
+    Syscalls.unlock(sync)
   }
+  #endif
 }
 
+#if !os(none)
 private final class WorkerContext {
   let pool: ThreadPool
   let index: Int
@@ -103,3 +113,4 @@ private final class WorkerContext {
     self.index = index
   }
 }
+#endif

@@ -4,7 +4,6 @@ import EAMKernels
 /// A head's frozen attention map, decoded at load: dense values, a bitmask and the probability
 /// mass each row leaves to its free entries.
 final class FrozenHead {
-  let tokens: Int
   /// Every entry frozen: the map is constant, no Q·Kᵀ and no softmax.
   let whole: Bool
   /// Per row `maskWords` 16-bit words, bit `j % 16` of word `j / 16` set where entry j is frozen
@@ -76,7 +75,6 @@ final class FrozenHead {
     guard f.wholeHead == (frozen == entries) else {
       throw RuntimeError("block \(block) head \(f.head): whole_head does not match the mask", path: path)
     }
-    self.tokens = t
     self.whole = f.wholeHead
     // A whole-frozen head needs only the dense values (its P·V): no packed copy.
     let packed = AlignedBuffer(count: f.wholeHead ? 0 : frozen + Kernels.frozenValuePadding)
@@ -105,31 +103,5 @@ final class FrozenHead {
     }
     self.scoreRuns = joined.flatMap { [Int32($0.0), Int32($0.1)] }
     self.frozenCount = frozen
-  }
-}
-
-/// Where each head's Q, K and V columns are in the (possibly compacted) qkv projection output.
-/// Whole-frozen heads need no Q and K: the compiler drops those rows of the qkv weight.
-struct QKVLayout {
-  let width: Int
-  let q: [Int?]
-  let k: [Int?]
-  let v: [Int]
-
-  init(dim: Int, heads: Int, wholeFrozen: Set<Int>) {
-    let hd = dim / heads
-    var offset = 0
-    var q: [Int?] = [], k: [Int?] = [], v: [Int] = []
-    for h in 0..<heads {
-      if wholeFrozen.contains(h) { q.append(nil) } else { q.append(offset); offset += hd }
-    }
-    for h in 0..<heads {
-      if wholeFrozen.contains(h) { k.append(nil) } else { k.append(offset); offset += hd }
-    }
-    for _ in 0..<heads { v.append(offset); offset += hd }
-    self.width = offset
-    self.q = q
-    self.k = k
-    self.v = v
   }
 }

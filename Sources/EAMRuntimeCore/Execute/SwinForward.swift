@@ -6,12 +6,12 @@ import EAMKernels
 /// window partition in one step) and normalised there; qkv; attention per (image, window, head)
 /// with the relative position bias and, in shifted blocks, the region mask; projection; the
 /// result is scattered back to grid order (reverse partition, roll back) and added to the
-/// residual. Then LayerNorm, MLP with GELU, residual. Patch merging precedes stages after the
-/// first; the head is the final norm, the mean over all tokens and `head.fc`.
+/// residual. Then the MLP half. Patch merging precedes stages after the first; the head is the
+/// final norm, the mean over all tokens and `head.fc`.
 struct SwinForward {
   let plan: SwinPlan
   /// Where attention time goes, when benchmarking.
-  var timing: AttentionTiming? = nil
+  var probe: AttentionProbe? = nil
 
   func run(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, arena: Arena,
            pool: ThreadPool, observer: AttentionObserver?, blockObserver: BlockObserver? = nil)
@@ -20,24 +20,12 @@ struct SwinForward {
     let x = arena.x.pointer, normed = arena.normed.pointer, wide = arena.wide.pointer
     let eps = a.normEps
 
-    // Patch embedding: patches as a GEMM (rows in grid order, NHWC), then the patch norm.
-    let p = a.patchSize, c = a.inChannels, side = a.imageSize, g = side / p
-    let k = c * p * p, d0 = a.embedDim, tokens0 = g * g
+    // Patch embedding (rows in grid order, NHWC), then the patch norm.
+    let side = a.imageSize, c = a.inChannels, g = side / a.patchSize
+    let d0 = a.embedDim, tokens0 = g * g
     for b in 0..<batch {
-      let image = input + b * c * side * side
-      let patches = arena.patches.pointer
-      for gy in 0..<g {
-        for gx in 0..<g {
-          let row = patches + (gy * g + gx) * k
-          for ch in 0..<c {
-            for yy in 0..<p {
-              (row + ch * p * p + yy * p).update(from: image + ch * side * side + (gy * p + yy) * side + gx * p, count: p)
-            }
-          }
-        }
-      }
-      linear(pool, rows: tokens0, x: patches, ldx: k, plan.patchEmbed, y: x + b * tokens0 * d0, ldy: d0,
-             epilogue: .bias)
+      embedPatches(pool, image: input + b * c * side * side, channels: c, side: side, patch: a.patchSize,
+                   plan.patchEmbed, patches: arena.patches.pointer, output: x + b * tokens0 * d0, ldy: d0)
     }
     if let norm = plan.patchNorm { layerNorm(pool, x, x, rows: batch * tokens0, dim: d0, norm, eps: eps) }
 
@@ -63,11 +51,7 @@ struct SwinForward {
             for r in 0..<t { Kernels.add(dst + order[r] * d, src + r * d, count: d) }
           }
         }
-        layerNorm(pool, x, normed, rows: rows, dim: d, block.norm2, eps: eps)
-        linear(pool, rows: rows, x: normed, ldx: d, block.fc1, y: wide, ldy: block.fc1.n,
-               epilogue: [.bias, .gelu])
-        linear(pool, rows: rows, x: wide, ldx: block.fc1.n, block.fc2, y: x, ldy: d,
-               epilogue: [.bias, .accumulate])
+        mlp(pool, block.mlp, x: x, normed: normed, wide: wide, rows: rows, dim: d, eps: eps)
         blockObserver?(block.index, x, rows, d)
       }
     }
@@ -76,13 +60,7 @@ struct SwinForward {
     let d = plan.finalDim, t = plan.finalResolution * plan.finalResolution
     layerNorm(pool, x, normed, rows: batch * t, dim: d, plan.finalNorm, eps: eps)
     let pooled = arena.pooled.pointer
-    for b in 0..<batch {
-      let dst = pooled + b * d, img = normed + b * t * d
-      dst.update(repeating: 0, count: d)
-      for r in 0..<t { Kernels.add(dst, img + r * d, count: d) }
-      let inv = 1 / Float(t)
-      for i in 0..<d { dst[i] *= inv }
-    }
+    meanPool(normed, batch: batch, tokens: t, first: 0, dim: d, into: pooled)
     guard let head = plan.head else {
       output.update(from: pooled, count: batch * d)
       return
@@ -114,9 +92,9 @@ struct SwinForward {
     linear(pool, rows: rows, x: scratch, ldx: 4 * c, m.reduction, y: x, ldy: m.reduction.n, epilogue: .bias)
   }
 
-  /// Window attention for every (image, head, window): softmax(scale · Q·Kᵀ + bias (+ mask)) · V.
-  /// qkv and out are in window order. With an observer, each thread takes whole (image, head)
-  /// pairs so that the windows of one pair reach it in sequence.
+  /// Window attention for every (image, head, window) (`HeadAttention` with the relative position
+  /// bias and the shift mask). qkv and out are in window order. With an observer, each thread
+  /// takes whole (image, head) pairs so that the windows of one pair reach it in sequence.
   private func attention(_ pool: ThreadPool, _ block: SwinBlockPlan, qkv: UnsafeMutablePointer<Float>,
                          out: UnsafeMutablePointer<Float>, batch: Int, arena: Arena, observer: AttentionObserver?)
   {
@@ -128,33 +106,21 @@ struct SwinForward {
     let grain = observer == nil ? 1 : windows       // units per indivisible group of work
     let units = groups * windows
     let workers = min(pool.threadCount, units / grain)
-    let step = { (w: Int) in
+    pool.attentionStep(workers, probe: probe) { w in
       let scores = arena.scores[w].pointer
-      var clock = PhaseClock(timing, thread: w)
+      let marks = PhaseMarks(probe, thread: w)
       let lo = w * (units / grain) / workers * grain, hi = (w + 1) * (units / grain) / workers * grain
       for unit in lo..<hi {
         let group = unit / windows, win = unit % windows
         let b = group / heads, h = group % heads
         let rows = qkv + (b * t + win * n) * 3 * d
-        let q = rows + h * hd, k = rows + d + h * hd, v = rows + 2 * d + h * hd
-        Kernels.gemmNT(m: n, n: n, k: hd, alpha: scale, a: q, lda: 3 * d, b: k, ldb: 3 * d, c: scores, ldc: n)
-        Kernels.add(scores, block.bias + h * n * n, count: n * n)
-        if let mask { Kernels.add(scores, mask + win * n * n, count: n * n) }
-        clock.lap(.scores)
-        Kernels.softmax(scores, ld: n, rows: n, cols: n)
-        clock.lap(.softmax)
-        if let observer {
-          observer(block.index, b, h, scores, n)
-          clock.restart()
-        }
-        Kernels.gemmNN(m: n, n: hd, k: n, a: scores, lda: n, b: v, ldb: 3 * d, c: out + (b * t + win * n) * d + h * hd, ldc: d)
-        clock.lap(.output)
+        var head = HeadAttention(tokens: n, headDim: hd, scale: scale)
+        head.bias = block.bias + h * n * n
+        head.mask = mask.map { UnsafePointer($0 + win * n * n) }
+        head.run(q: rows + h * hd, k: rows + d + h * hd, v: rows + 2 * d + h * hd, ld: 3 * d,
+                 out: out + (b * t + win * n) * d + h * hd, ldo: d, scores: scores, marks: marks,
+                 observe: observer.map { o in { map in o(block.index, b, h, map, n) } })
       }
-    }
-    if let timing {
-      timing.measure { pool.parallelFor(workers, step) }
-    } else {
-      pool.parallelFor(workers, step)
     }
   }
 }

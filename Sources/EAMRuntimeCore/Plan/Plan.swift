@@ -1,15 +1,15 @@
 import EAMFormat
 
-/// Weights of a linear layer: panel-packed W (`[n][k]`) and a bias of n.
+/// Weights of a linear layer: panel-packed W (`[n][k]`, in its stored type) and a bias of n.
 struct LinearWeights {
-  let weight: UnsafePointer<Float>
+  let weight: PackedWeight
   let bias: UnsafePointer<Float>
   let n: Int
   let k: Int
 
-  init(_ store: WeightStore, _ prefix: String, n: Int, k: Int) throws(RuntimeError) {
-    weight = try store.floats(prefix + ".weight", shape: [n, k], layout: .panelPacked)
-    bias = try store.floats(prefix + ".bias", shape: [n])
+  init(_ store: WeightStore, _ s: LinearSections, n: Int, k: Int) throws(RuntimeError) {
+    weight = try store.packedWeight(s.weight, n: n, k: k)
+    bias = try store.floats(s.bias, shape: [n])
     self.n = n
     self.k = k
   }
@@ -19,10 +19,17 @@ struct NormWeights {
   let gamma: UnsafePointer<Float>
   let beta: UnsafePointer<Float>
 
-  init(_ store: WeightStore, _ prefix: String, dim: Int) throws(RuntimeError) {
-    gamma = try store.floats(prefix + ".weight", shape: [dim])
-    beta = try store.floats(prefix + ".bias", shape: [dim])
+  init(_ store: WeightStore, _ s: NormSections, dim: Int) throws(RuntimeError) {
+    gamma = try store.floats(s.weight, shape: [dim])
+    beta = try store.floats(s.bias, shape: [dim])
   }
+}
+
+/// The MLP half of a block: LayerNorm, fc1 with GELU, fc2 added to the residual stream.
+struct MLPPlan {
+  let norm: NormWeights
+  let fc1: LinearWeights
+  let fc2: LinearWeights
 }
 
 /// The attention half of a block.
@@ -40,11 +47,10 @@ struct AttentionPlan {
 /// One transformer block, as the executor runs it.
 struct BlockPlan {
   let index: Int
-  /// nil: attention removed (x = 2x).
+  /// nil: attention removed; `residual` says what replaces it.
   let attention: AttentionPlan?
-  let norm2: NormWeights
-  let fc1: LinearWeights
-  let fc2: LinearWeights
+  let residual: Manifest.Residual
+  let mlp: MLPPlan
 }
 
 /// Everything a ViT-family forward pass needs, resolved from the manifest once at load.
@@ -70,7 +76,7 @@ struct ViTPlan {
   init(manifest m: Manifest, store: WeightStore) throws(RuntimeError) {
     let a = m.architecture
     let path = store.artifact.path
-    guard [.vit, .deit, .deitDistilled, .dinov2].contains(a.family) else {
+    guard a.family == .vit || a.family == .deit || a.family == .deitDistilled || a.family == .dinov2 else {
       throw RuntimeError("architecture family '\(a.family.name)' is not supported by this runtime", path: path)
     }
     let d = a.embedDim
@@ -86,17 +92,21 @@ struct ViTPlan {
     tokens = a.prefixTokens + patchTokens
     guard tokens <= 65536 else { throw RuntimeError("manifest implies \(tokens) tokens (at most 65536)", path: path) }
     let patchK = a.inChannels * a.patchSize * a.patchSize
-    patchEmbed = try LinearWeights(store, "patch_embed.proj", n: d, k: patchK)
-    classToken = a.classTokens > 0 ? try store.floats("cls_token", shape: [1, 1, d]) : nil
-    distToken = a.distillationTokens > 0 ? try store.floats("dist_token", shape: [1, 1, d]) : nil
-    regTokens = a.registerTokens > 0 ? try store.floats("reg_token", shape: [1, a.registerTokens, d]) : nil
-    posEmbed = try store.floats("pos_embed", shape: [1, a.posEmbedCoversPrefix ? tokens : patchTokens, d])
+    patchEmbed = try LinearWeights(store, ViTSections.patchEmbed, n: d, k: patchK)
+    classToken = a.classTokens > 0 ? try store.floats(ViTSections.classToken, shape: [1, 1, d]) : nil
+    distToken = a.distillationTokens > 0 ? try store.floats(ViTSections.distillationToken, shape: [1, 1, d]) : nil
+    regTokens = a.registerTokens > 0 ? try store.floats(ViTSections.registerTokens, shape: [1, a.registerTokens, d]) : nil
+    posEmbed = try store.floats(ViTSections.positionEmbedding, shape: [1, a.posEmbedCoversPrefix ? tokens : patchTokens, d])
     var blocks: [BlockPlan] = []
     var maxHidden = 0
     for b in m.blocks {
-      let p = "blocks.\(b.index)."
+      let names = ViTSections.Block(b.index)
       guard b.index == blocks.count, b.dim == d, b.heads > 0, d % b.heads == 0, b.mlpHidden > 0, b.mlpHidden <= 1 << 20 else {
         throw RuntimeError("manifest block \(blocks.count) is inconsistent (index \(b.index), heads \(b.heads), width \(b.dim))", path: path)
+      }
+      let residual = b.effectiveResidual
+      guard residual != .unknown, b.attentionRemoved == (residual != .attention) else {
+        throw RuntimeError("manifest block \(b.index) has residual rule \(b.residual.rawValue) that does not match its attention", path: path)
       }
       var attention: AttentionPlan?
       if !b.attentionRemoved {
@@ -107,26 +117,25 @@ struct ViTPlan {
           }
           frozen[f.head] = try FrozenHead(f, tokens: tokens, store: store, block: b.index)
         }
-        let whole = Set(b.frozen.filter(\.wholeHead).map(\.head))
-        let layout = QKVLayout(dim: d, heads: b.heads, wholeFrozen: whole)
-        attention = AttentionPlan(norm: try NormWeights(store, p + "norm1", dim: d),
-                                  qkv: try LinearWeights(store, p + "attn.qkv", n: layout.width, k: d),
-                                  proj: try LinearWeights(store, p + "attn.proj", n: d, k: d),
+        let layout = QKVLayout(b)
+        attention = AttentionPlan(norm: try NormWeights(store, names.norm1, dim: d),
+                                  qkv: try LinearWeights(store, names.qkv, n: layout.width, k: d),
+                                  proj: try LinearWeights(store, names.proj, n: d, k: d),
                                   heads: b.heads, layout: layout, frozen: frozen)
       }
-      blocks.append(BlockPlan(index: b.index, attention: attention,
-                              norm2: try NormWeights(store, p + "norm2", dim: d),
-                              fc1: try LinearWeights(store, p + "mlp.fc1", n: b.mlpHidden, k: d),
-                              fc2: try LinearWeights(store, p + "mlp.fc2", n: d, k: b.mlpHidden)))
+      let mlp = MLPPlan(norm: try NormWeights(store, names.norm2, dim: d),
+                        fc1: try LinearWeights(store, names.fc1, n: b.mlpHidden, k: d),
+                        fc2: try LinearWeights(store, names.fc2, n: d, k: b.mlpHidden))
+      blocks.append(BlockPlan(index: b.index, attention: attention, residual: residual, mlp: mlp))
       maxHidden = max(maxHidden, b.mlpHidden)
     }
     self.blocks = blocks
     self.maxHidden = maxHidden
-    finalNorm = a.fcNorm ? nil : try NormWeights(store, "norm", dim: d)
-    fcNorm = a.fcNorm ? try NormWeights(store, "fc_norm", dim: d) : nil
+    finalNorm = a.fcNorm ? nil : try NormWeights(store, ViTSections.norm, dim: d)
+    fcNorm = a.fcNorm ? try NormWeights(store, ViTSections.fcNorm, dim: d) : nil
     if a.numClasses > 0 {
-      head = try LinearWeights(store, "head", n: a.numClasses, k: d)
-      headDist = a.distillationTokens > 0 ? try LinearWeights(store, "head_dist", n: a.numClasses, k: d) : nil
+      head = try LinearWeights(store, ViTSections.head, n: a.numClasses, k: d)
+      headDist = a.distillationTokens > 0 ? try LinearWeights(store, ViTSections.headDistillation, n: a.numClasses, k: d) : nil
       outputWidth = a.numClasses
     } else {
       head = nil

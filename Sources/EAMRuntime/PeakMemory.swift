@@ -2,31 +2,30 @@
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+#else
+#error("PeakMemory: needs Glibc or Darwin")
 #endif
 
-/// Monotonic time and process statistics, the runtime's only view of the clock.
-public enum Clock {
-  /// Seconds on a monotonic clock.
-  public static func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-  }
-
+/// The process's peak resident set size (benchmarks).
+public enum PeakMemory {
   /// Peak resident set size of this process, in bytes: `VmHWM` of /proc/self/status on Linux
-  /// (it can be reset, see `resetPeakRSS`), else getrusage's maximum.
-  public static func peakRSS() -> Int {
+  /// (it can be reset, see `reset`), else getrusage's maximum.
+  public static func bytes() -> Int {
     #if os(Linux)
     if let kb = statusField("VmHWM:") { return kb * 1024 }
-    #endif
     var usage = rusage()
     getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     return Int(usage.ru_maxrss) * 1024
+    #else
+    var usage = rusage()
+    getrusage(RUSAGE_SELF, &usage)
+    return Int(usage.ru_maxrss)
+    #endif
   }
 
-  /// Starts the peak-RSS measurement afresh. Linux keeps the high-water mark across fork and exec,
-  /// so a process started by a large parent (a Python benchmark driver) would report the parent's.
-  public static func resetPeakRSS() {
+  /// Starts the measurement afresh. Linux keeps the high-water mark across fork and exec, so a
+  /// process started by a large parent (a Python benchmark driver) would report the parent's.
+  public static func reset() {
     #if os(Linux)
     let fd = open("/proc/self/clear_refs", O_WRONLY)
     if fd >= 0 {

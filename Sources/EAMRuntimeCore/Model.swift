@@ -1,3 +1,4 @@
+@_exported import EAMPlatform
 import EAMFormat
 
 /// How to load a model.
@@ -21,15 +22,12 @@ public final class Model {
   public var attentionObserver: AttentionObserver?
   /// Called with the residual stream after every block of the next runs (per-layer error).
   public var blockObserver: BlockObserver?
-  /// Time the attention of the next runs (benchmarks): `attentionTiming` sums it until reset.
-  /// Off by default (no clock reads).
-  public var timesAttention = false {
-    didSet { attentionTiming = timesAttention ? AttentionTiming(threads: pool.threadCount) : nil }
-  }
-  /// Attention time of the runs since `timesAttention` was set (or the timing's `reset()`).
-  public private(set) var attentionTiming: AttentionTiming?
+  /// Sees where the attention of the next runs spends its time (benchmarks); nil by default.
+  public var attentionProbe: AttentionProbe?
 
   /// Loads and validates the artifact at `path` and plans its forward pass.
+  ///
+  /// On a target without a file system, load from memory: `Model(artifact: Artifact(borrowing:name:))`.
   public convenience init(path: String, options: LoadOptions = LoadOptions()) throws(RuntimeError) {
     let artifact: Artifact
     do throws(FormatError) { artifact = try Artifact(path: path) } catch { throw RuntimeError(error) }
@@ -94,10 +92,10 @@ public final class Model {
     reserve(batch: batch)
     switch plan {
     case .vit(let p):
-      ViTForward(plan: p, timing: attentionTiming).run(input: input, batch: batch, output: output, arena: arena!, pool: pool,
+      ViTForward(plan: p, probe: attentionProbe).run(input: input, batch: batch, output: output, arena: arena!, pool: pool,
                               observer: attentionObserver, blockObserver: blockObserver)
     case .swin(let p):
-      SwinForward(plan: p, timing: attentionTiming).run(input: input, batch: batch, output: output, arena: arena!, pool: pool,
+      SwinForward(plan: p, probe: attentionProbe).run(input: input, batch: batch, output: output, arena: arena!, pool: pool,
                                observer: attentionObserver, blockObserver: blockObserver)
     }
   }
@@ -106,7 +104,7 @@ public final class Model {
   public func run(_ input: [Float], batch: Int) throws(RuntimeError) -> [Float] {
     let per = inputShape.reduce(1, *)
     guard batch > 0, input.count == batch * per else {
-      throw RuntimeError("input has \(input.count) values; \(batch) image(s) of \(inputShape) need \(batch * per)")
+      throw RuntimeError("input has \(input.count) values; \(batch) image(s) of \(Shape.text(inputShape)) need \(batch * per)")
     }
     var out = [Float](repeating: 0, count: batch * outputWidth)
     input.withUnsafeBufferPointer { i in

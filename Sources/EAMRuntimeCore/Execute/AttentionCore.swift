@@ -1,0 +1,73 @@
+import EAMKernels
+
+/// Sees every attention map the forward pass computes (after softmax): the calibration hook.
+/// Called concurrently from the pool's threads, for different (image, head) pairs.
+/// Swin: one call per window with its `w² × w²` map (`tokens` = w²); the windows of one
+/// (block, image, head) come in sequence, in window order (row-major over the shifted grid),
+/// from one thread.
+public typealias AttentionObserver = (_ block: Int, _ image: Int, _ head: Int, _ map: UnsafePointer<Float>, _ tokens: Int) -> Void
+
+/// Sees the residual stream after every block: `rows` = batch × tokens rows of `dim` values, image
+/// after image. Called from the calling thread between blocks (per-layer error of a compressed
+/// model against the float one).
+public typealias BlockObserver = (_ block: Int, _ hidden: UnsafePointer<Float>, _ rows: Int, _ dim: Int) -> Void
+
+/// One head's attention over `n` tokens, the core every family's attention is made of:
+/// `out = softmax(scale · Q·Kᵀ (+ bias) (+ mask)) · V`, where EAM's frozen entries keep their
+/// calibrated values and the free ones share the mass left.
+///
+/// Q, K, V are column slices of the qkv projection's output (leading dimension `ld`), `out` a
+/// slice of a `[n][ldo]` buffer; `scores` is `n × n` scratch. A whole-frozen head computes only
+/// P·V with its constant map; otherwise rows whose entries are all frozen skip their dot
+/// products (`FrozenHead.scoreRuns`) and the softmax skips the exponentials of whole vectors of
+/// frozen entries.
+struct HeadAttention {
+  let tokens: Int
+  let headDim: Int
+  let scale: Float
+  /// Additive `n × n` terms before the softmax: Swin's relative position bias and shift mask.
+  var bias: UnsafePointer<Float>? = nil
+  var mask: UnsafePointer<Float>? = nil
+  var frozen: FrozenHead? = nil
+
+  func run(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int,
+           out: UnsafeMutablePointer<Float>, ldo: Int, scores: UnsafeMutablePointer<Float>,
+           marks: PhaseMarks, observe: ((UnsafePointer<Float>) -> Void)?)
+  {
+    let n = tokens, hd = headDim
+    if let frozen, frozen.whole {
+      Kernels.gemmNN(m: n, n: hd, k: n, a: frozen.values.pointer, lda: n, b: v, ldb: ld, c: out, ldc: ldo)
+      marks.lap(.output)
+      return
+    }
+    if let frozen {
+      frozen.scoreRuns.withUnsafeBufferPointer { runs in
+        Kernels.gemmNT(runs: runs.baseAddress!, count: runs.count / 2, n: n, k: hd, alpha: scale, a: q, lda: ld,
+                       b: k, ldb: ld, c: scores, ldc: n)
+      }
+    } else {
+      Kernels.gemmNT(m: n, n: n, k: hd, alpha: scale, a: q, lda: ld, b: k, ldb: ld, c: scores, ldc: n)
+    }
+    if let bias { Kernels.add(scores, bias, count: n * n) }
+    if let mask { Kernels.add(scores, mask, count: n * n) }
+    marks.lap(.scores)
+    if let frozen {
+      frozen.frozenBits.withUnsafeBufferPointer { bits in
+        frozen.valueStart.withUnsafeBufferPointer { start in
+          Kernels.softmaxFrozen(scores, ld: n, rows: n, cols: n, frozen: bits.baseAddress!, frozenLD: frozen.maskWords,
+                                values: frozen.packedValues.pointer, valueStart: start.baseAddress!,
+                                freeMass: frozen.freeMass.pointer)
+        }
+      }
+    } else {
+      Kernels.softmax(scores, ld: n, rows: n, cols: n)
+    }
+    marks.lap(.softmax)
+    if let observe {
+      observe(scores)
+      marks.restart()
+    }
+    Kernels.gemmNN(m: n, n: hd, k: n, a: scores, lda: n, b: v, ldb: ld, c: out, ldc: ldo)
+    marks.lap(.output)
+  }
+}

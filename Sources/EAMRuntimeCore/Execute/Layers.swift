@@ -1,0 +1,79 @@
+// The layer library every forward pass is written with: linear layers and LayerNorm split across
+// the pool, the patch embedding, the MLP half of a block, pooling and the classifier.
+import EAMKernels
+
+/// Runs `Y = X · Wᵀ (+ epilogue)` for all rows, splitting the output columns (whole panels)
+/// across the pool's threads. Each element is computed by one thread in a fixed order.
+func linear(_ pool: ThreadPool, rows: Int, x: UnsafePointer<Float>, ldx: Int, _ w: LinearWeights,
+            y: UnsafeMutablePointer<Float>, ldy: Int, epilogue: Epilogue)
+{
+  let panel = Kernels.panel
+  let panels = (w.n + panel - 1) / panel
+  let workers = min(pool.threadCount, panels, max(1, rows * w.n * w.k / 65536))
+  pool.parallelFor(workers) { t in
+    let n0 = t * panels / workers * panel
+    let n1 = min(w.n, (t + 1) * panels / workers * panel)
+    guard n0 < n1 else { return }
+    switch w.weight {
+    case .f32(let packed):
+      Kernels.linear(m: rows, n: w.n, k: w.k, x: x, ldx: ldx, packedWeight: packed, bias: w.bias, y: y, ldy: ldy,
+                     columns: n0..<n1, epilogue: epilogue)
+    }
+  }
+}
+
+/// Row-wise LayerNorm of `rows` rows (leading dimension `dim`), rows split across the pool.
+func layerNorm(_ pool: ThreadPool, _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+               rows: Int, dim: Int, _ w: NormWeights, eps: Float)
+{
+  let workers = min(pool.threadCount, max(1, rows / 64))
+  pool.parallelFor(workers) { t in
+    let r0 = t * rows / workers, r1 = (t + 1) * rows / workers
+    Kernels.layerNorm(x: x + r0 * dim, ldx: dim, y: y + r0 * dim, ldy: dim, rows: r1 - r0, dim: dim,
+                      gamma: w.gamma, beta: w.beta, eps: eps)
+  }
+}
+
+/// The patch embedding of one image (`channels × side × side`, CHW): its `patch × patch` patches
+/// in grid order gathered into `patches` (row `c·p·p + y·p + x`), then one linear layer into
+/// `output` rows (leading dimension `ldy`).
+func embedPatches(_ pool: ThreadPool, image: UnsafePointer<Float>, channels c: Int, side: Int, patch p: Int,
+                  _ w: LinearWeights, patches: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, ldy: Int)
+{
+  let g = side / p, k = c * p * p
+  for gy in 0..<g {
+    for gx in 0..<g {
+      let row = patches + (gy * g + gx) * k
+      for ch in 0..<c {
+        for yy in 0..<p {
+          (row + ch * p * p + yy * p).update(from: image + ch * side * side + (gy * p + yy) * side + gx * p, count: p)
+        }
+      }
+    }
+  }
+  linear(pool, rows: g * g, x: patches, ldx: k, w, y: output, ldy: ldy, epilogue: .bias)
+}
+
+/// The MLP half of a block on `rows` rows of the residual stream `x`:
+/// `x += fc2(GELU(fc1(LayerNorm(x))))`, with `normed` and `wide` as scratch.
+func mlp(_ pool: ThreadPool, _ m: MLPPlan, x: UnsafeMutablePointer<Float>, normed: UnsafeMutablePointer<Float>,
+         wide: UnsafeMutablePointer<Float>, rows: Int, dim d: Int, eps: Float)
+{
+  layerNorm(pool, x, normed, rows: rows, dim: d, m.norm, eps: eps)
+  linear(pool, rows: rows, x: normed, ldx: d, m.fc1, y: wide, ldy: m.fc1.n, epilogue: [.bias, .gelu])
+  linear(pool, rows: rows, x: wide, ldx: m.fc1.n, m.fc2, y: x, ldy: d, epilogue: [.bias, .accumulate])
+}
+
+/// For each image of `source` (`tokens` rows of `dim`), the mean of rows `first..<tokens` into
+/// `pooled` (one row per image).
+func meanPool(_ source: UnsafePointer<Float>, batch: Int, tokens t: Int, first: Int, dim d: Int,
+              into pooled: UnsafeMutablePointer<Float>)
+{
+  for b in 0..<batch {
+    let dst = pooled + b * d, img = source + b * t * d
+    dst.update(repeating: 0, count: d)
+    for r in first..<t { Kernels.add(dst, img + r * d, count: d) }
+    let inv = 1 / Float(t - first)
+    for i in 0..<d { dst[i] *= inv }
+  }
+}

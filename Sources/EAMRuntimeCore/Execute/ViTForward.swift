@@ -1,0 +1,97 @@
+import EAMKernels
+
+/// The forward pass of the ViT family (ViT, DeiT, distilled DeiT, DINOv2, lambda_vit shrink).
+struct ViTForward {
+  let plan: ViTPlan
+  /// Where attention time goes, when benchmarking.
+  var probe: AttentionProbe? = nil
+
+  func run(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, arena: Arena,
+           pool: ThreadPool, observer: AttentionObserver?, blockObserver: BlockObserver? = nil)
+  {
+    let a = plan.architecture
+    let d = plan.dim, t = plan.tokens, rows = batch * t
+    let x = arena.x.pointer, normed = arena.normed.pointer, wide = arena.wide.pointer
+    let eps = a.normEps, prefix = a.prefixTokens, side = a.imageSize, c = a.inChannels
+
+    // Embedding: patches as a GEMM, prefix tokens, position embedding.
+    for b in 0..<batch {
+      let base = x + b * t * d
+      embedPatches(pool, image: input + b * c * side * side, channels: c, side: side, patch: a.patchSize,
+                   plan.patchEmbed, patches: arena.patches.pointer, output: base + prefix * d, ldy: d)
+      var r = 0
+      if let cls = plan.classToken { (base + r * d).update(from: cls, count: d); r += 1 }
+      if let dist = plan.distToken { (base + r * d).update(from: dist, count: d); r += 1 }
+      if let reg = plan.regTokens { (base + r * d).update(from: reg, count: a.registerTokens * d); r += a.registerTokens }
+      if a.posEmbedCoversPrefix {
+        Kernels.add(base, plan.posEmbed, count: t * d)
+      } else {
+        Kernels.add(base + prefix * d, plan.posEmbed, count: plan.patchTokens * d)
+      }
+    }
+
+    for block in plan.blocks {
+      if let attn = block.attention {
+        layerNorm(pool, x, normed, rows: rows, dim: d, attn.norm, eps: eps)
+        linear(pool, rows: rows, x: normed, ldx: d, attn.qkv, y: wide, ldy: attn.layout.width, epilogue: .bias)
+        attention(pool, attn, qkv: wide, out: normed, batch: batch, block: block.index, arena: arena, observer: observer)
+        linear(pool, rows: rows, x: normed, ldx: d, attn.proj, y: x, ldy: d, epilogue: [.bias, .accumulate])
+      } else if block.residual == .double {
+        Kernels.add(x, x, count: rows * d)  // lambda_vit's Block_shrink: x = x + x
+      }
+      mlp(pool, block.mlp, x: x, normed: normed, wide: wide, rows: rows, dim: d, eps: eps)
+      blockObserver?(block.index, x, rows, d)
+    }
+
+    // Head: final norm, pooling, classifier(s).
+    let pooled = arena.pooled.pointer
+    if let norm = plan.finalNorm { layerNorm(pool, x, normed, rows: rows, dim: d, norm, eps: eps) }
+    let source = plan.finalNorm != nil ? normed : x
+    if a.pooling == .classToken {
+      for b in 0..<batch { (pooled + b * d).update(from: source + b * t * d, count: d) }
+    } else {
+      meanPool(source, batch: batch, tokens: t, first: prefix, dim: d, into: pooled)
+    }
+    if let fc = plan.fcNorm { Kernels.layerNorm(x: pooled, ldx: d, y: pooled, ldy: d, rows: batch, dim: d, gamma: fc.gamma, beta: fc.beta, eps: eps) }
+    guard let head = plan.head else {
+      output.update(from: pooled, count: batch * d)
+      return
+    }
+    let classes = head.n
+    linear(pool, rows: batch, x: pooled, ldx: d, head, y: output, ldy: classes, epilogue: .bias)
+    if let headDist = plan.headDist {
+      // Distilled DeiT in eval mode: the mean of the class-token head and the distillation head.
+      for b in 0..<batch { (pooled + b * d).update(from: source + (b * t + 1) * d, count: d) }
+      let second = arena.logits.pointer
+      linear(pool, rows: batch, x: pooled, ldx: d, headDist, y: second, ldy: classes, epilogue: .bias)
+      for i in 0..<(batch * classes) { output[i] = (output[i] + second[i]) * 0.5 }
+    }
+  }
+
+  /// Multi-head self-attention for every image and head (`HeadAttention`), (image, head) pairs
+  /// split across the pool.
+  private func attention(_ pool: ThreadPool, _ attn: AttentionPlan, qkv: UnsafeMutablePointer<Float>,
+                         out: UnsafeMutablePointer<Float>, batch: Int, block: Int, arena: Arena,
+                         observer: AttentionObserver?)
+  {
+    let d = plan.dim, t = plan.tokens, heads = attn.heads, hd = d / heads
+    let ld = attn.layout.width
+    let scale = 1 / Float(hd).squareRoot()
+    let pairs = batch * heads
+    let workers = min(pool.threadCount, pairs)
+    pool.attentionStep(workers, probe: probe) { w in
+      let scores = arena.scores[w].pointer
+      let marks = PhaseMarks(probe, thread: w)
+      for pair in (w * pairs / workers)..<((w + 1) * pairs / workers) {
+        let b = pair / heads, h = pair % heads
+        let base = qkv + b * t * ld
+        var head = HeadAttention(tokens: t, headDim: hd, scale: scale)
+        head.frozen = attn.frozen[h]
+        let q = attn.layout.q[h].map { base + $0 } ?? base, k = attn.layout.k[h].map { base + $0 } ?? base
+        head.run(q: q, k: k, v: base + attn.layout.v[h], ld: ld, out: out + b * t * d + h * hd, ldo: d,
+                 scores: scores, marks: marks,
+                 observe: observer.map { o in { map in o(block, b, h, map, t) } })
+      }
+    }
+  }
+}
