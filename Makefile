@@ -10,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OUT := out
 
-.PHONY: all deps build test demo bench fidelity fixtures schema python-tools clean fuzz fuzz-build fuzz-replay fuzz-seeds sanitize
+.PHONY: all deps build test embedded-check demo bench fidelity fixtures schema python-tools clean fuzz fuzz-build fuzz-replay fuzz-seeds sanitize
 
 all: build
 
@@ -27,10 +27,15 @@ build: deps
 
 ## The test suite. Reads committed fixtures (and ../shared when present); never needs torch.
 ## The release eamc is built too: the fidelity test calibrates the real DINOv2 with it.
-test: deps
+test: deps embedded-check
 	swift build -c release --product eamc
 	swift build --build-tests
 	swift test --skip-build
+
+## The runtime core (EAMKernels, EAMPlatform, EAMFormat, EAMRuntimeCore) compiled as Embedded
+## Swift for aarch64-none-none-elf (no OS) and x86-64 Linux: objects only, warnings are errors.
+embedded-check:
+	scripts/embedded_check.sh
 
 ## The main job on the bundled example: compile the bundled DINOv2-S/14 as float, then with EAM
 ## (calibrated on 12 bundled images, 20% of attention entries frozen in 2 bits), inspect it,

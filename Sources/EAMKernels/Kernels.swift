@@ -23,7 +23,7 @@ public enum KernelVariant: Int32, CaseIterable, Sendable {
   public func use() -> Bool { eam_kernels_set_variant(rawValue) == 0 }
 
   /// Runs `body` with this variant active on the calling thread only (other threads keep theirs).
-  public func withThreadVariant<R>(_ body: () throws -> R) rethrows -> R {
+  public func withThreadVariant<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
     precondition(eam_kernels_set_thread_variant(rawValue) == 0, "\(name) kernels are not supported on this CPU")
     defer { eam_kernels_set_thread_variant(-1) }
     return try body()

@@ -1,3 +1,4 @@
+import EAMFormat
 /// Activation buffers for a batch size, allocated once and reused by every run.
 final class Arena {
   let batch: Int

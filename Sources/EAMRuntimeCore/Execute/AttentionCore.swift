@@ -1,3 +1,4 @@
+import EAMFormat
 import EAMKernels
 
 /// Sees every attention map the forward pass computes (after softmax): the calibration hook.

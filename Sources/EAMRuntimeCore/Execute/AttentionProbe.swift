@@ -1,3 +1,4 @@
+import EAMFormat
 /// The phases of one head's attention.
 public enum AttentionPhase: Int, Sendable {
   /// Q·Kᵀ (Swin: plus the relative-position bias and the shift mask).

@@ -1,3 +1,4 @@
+import EAMFormat
 // The layer library every forward pass is written with: linear layers and LayerNorm split across
 // the pool, the patch embedding, the MLP half of a block, pooling and the classifier.
 import EAMKernels

@@ -1,3 +1,4 @@
+import EAMFormat
 import EAMKernels
 
 /// The forward pass of Swin Transformer v1 (timm `SwinTransformer`, NHWC token order).

@@ -1,3 +1,4 @@
+import EAMFormat
 import EAMKernels
 
 /// The forward pass of the ViT family (ViT, DeiT, distilled DeiT, DINOv2, lambda_vit shrink).
