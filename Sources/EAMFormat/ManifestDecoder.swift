@@ -4,7 +4,9 @@
 /// with protobuf-c (`ManifestCodec.encode`), and the tests check that this decoder and
 /// protobuf-c's agree. Unknown fields are skipped, repeated scalars are read packed or not, and a
 /// field present twice keeps the last value (messages merge), as protobuf specifies. Groups,
-/// malformed varints, lengths past the end, invalid UTF-8 and lists over the caps are refused.
+/// malformed varints, lengths past the end, wire types that do not match the field, invalid
+/// UTF-8 and lists over the caps are refused (protobuf-c reads the last two kinds of bool and
+/// string fields where this decoder refuses them).
 enum ManifestDecoder {
   static func decode(_ bytes: UnsafeRawBufferPointer) throws(FormatError) -> Manifest {
     guard bytes.count > 0 else { throw FormatError(.invalid, "manifest is empty") }
@@ -202,6 +204,8 @@ struct WireReader {
   /// Top-level fields seen so far (bit n for field n < 64), for fields whose first occurrence
   /// resets a default.
   private var seenFields: UInt64 = 0
+  /// The field being read, for messages.
+  private var field = 0
 
   init(_ buffer: UnsafeRawBufferPointer) {
     self.buffer = buffer
@@ -248,6 +252,7 @@ struct WireReader {
     guard wire == 0 || wire == 1 || wire == 2 || wire == 5 else {
       throw Self.malformed("wire type \(wire) of field \(field)")
     }
+    self.field = Int(field)
     return (Int(field), wire)
   }
 
@@ -274,17 +279,17 @@ struct WireReader {
     }
   }
 
-  private static func expect(_ wire: Int, _ expected: Int) throws(FormatError) {
-    guard wire == expected else { throw malformed("wire type \(wire) where \(expected) was expected") }
+  private func expect(_ wire: Int, _ expected: Int) throws(FormatError) {
+    guard wire == expected else { throw Self.malformed("field \(field) has wire type \(wire), not \(expected)") }
   }
 
   mutating func uint32(_ wire: Int) throws(FormatError) -> UInt32 {
-    try Self.expect(wire, 0)
+    try expect(wire, 0)
     return UInt32(truncatingIfNeeded: try varint())
   }
 
   mutating func bool(_ wire: Int) throws(FormatError) -> Bool {
-    try Self.expect(wire, 0)
+    guard wire == 0 else { throw Self.malformed("field \(field), a bool, has wire type \(wire), not 0") }
     return try varint() != 0
   }
 
@@ -296,12 +301,12 @@ struct WireReader {
   }
 
   mutating func float(_ wire: Int) throws(FormatError) -> Float {
-    try Self.expect(wire, 5)
+    try expect(wire, 5)
     return Float(bitPattern: try fixed32())
   }
 
   mutating func string(_ wire: Int) throws(FormatError) -> String {
-    try Self.expect(wire, 2)
+    try expect(wire, 2)
     let (start, stop) = try lengthDelimited()
     guard let s = String(validating: buffer[start..<stop], as: UTF8.self) else { throw Self.malformed("invalid UTF-8") }
     return s
@@ -309,7 +314,7 @@ struct WireReader {
 
   /// Reads an embedded message with `body`, which sees only the message's bytes.
   mutating func message(_ wire: Int, _ body: (inout WireReader) throws(FormatError) -> Void) throws(FormatError) {
-    try Self.expect(wire, 2)
+    try expect(wire, 2)
     let (start, stop) = try lengthDelimited()
     var inner = WireReader(buffer, from: start, to: stop)
     try body(&inner)
@@ -320,7 +325,7 @@ struct WireReader {
       try Self.append(Int(UInt32(truncatingIfNeeded: try varint())), to: &values)
       return
     }
-    try Self.expect(wire, 2)
+    try expect(wire, 2)
     let (start, stop) = try lengthDelimited()
     var inner = WireReader(buffer, from: start, to: stop)
     while inner.position < inner.end { try Self.append(Int(UInt32(truncatingIfNeeded: try inner.varint())), to: &values) }
@@ -331,7 +336,7 @@ struct WireReader {
       try Self.append(Float(bitPattern: try fixed32()), to: &values)
       return
     }
-    try Self.expect(wire, 2)
+    try expect(wire, 2)
     let (start, stop) = try lengthDelimited()
     guard (stop - start) % 4 == 0 else { throw Self.malformed("packed floats of \(stop - start) bytes") }
     var inner = WireReader(buffer, from: start, to: stop)
