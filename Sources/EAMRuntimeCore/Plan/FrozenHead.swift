@@ -54,7 +54,7 @@ final class FrozenHead {
     }
     let freeMass = AlignedBuffer(count: t)
     var runs: [(Int, Int)] = []
-    let words = (t + 15) / 16
+    let words = Kernels.frozenMaskWords(cols: t)
     var bits = [UInt16](repeating: 0, count: t * words)
     for r in 0..<t {
       var mass: Float = 1
