@@ -59,7 +59,7 @@ public struct CompileSummary: Sendable {
   public var reportPath: String?
 }
 
-/// The compiler's pipeline: ingest → model → (calibrate → compress) → emit.
+/// The compiler: load → recognise → (statistics) → passes → emit → write.
 public enum Compiler {
   /// Reads a checkpoint and recognises its architecture.
   public static func load(_ path: String, overrides: ModelOverrides) throws(CompileError) -> (Checkpoint, ModelDescription) {
@@ -76,18 +76,34 @@ public enum Compiler {
     }
   }
 
+  /// Compiles with the passes the options select (`Pipeline.passes(for:)`).
   public static func compile(_ input: String, to output: String, options: CompileOptions) throws(CompileError) -> CompileSummary {
-    let (checkpoint, loaded) = try load(input, overrides: options.overrides)
-    var model = loaded
-    var settings = EmitSettings()
-    settings.precision = options.precision
-    settings.arguments = options.normalisedArguments
-    settings.sourceName = input.split(separator: "/").last.map(String.init) ?? input
-    settings.sourceFormat = checkpoint.format.rawValue
-    settings.sourceSHA256 = (try? FileHash.sha256(path: input)) ?? ""
+    try compile(input, to: output, options: options, passes: Pipeline.passes(for: options))
+  }
+
+  /// Compiles with `passes`, run in order; a compile with passes writes a report.
+  public static func compile(_ input: String, to output: String, options: CompileOptions, passes: [any CompilerPass])
+    throws(CompileError) -> CompileSummary
+  {
+    let (checkpoint, recognised) = try load(input, overrides: options.overrides)
+    var settings = emitSettings(checkpoint, source: input, options: options)
+    var model = recognised
     var report: CompileReport?
-    if let eam = options.eam {
-      (model, report) = try Compression.apply(eam, to: loaded, settings: &settings, options: options, source: input)
+    if !passes.isEmpty {
+      for pass in passes { try pass.check(recognised, source: input) }
+      let floatModel = try Evaluation.model(of: recognised, name: input, threads: options.threads, source: input)
+      let statistics = try StatisticsSource.statistics(for: passes, model: recognised, floatModel: floatModel,
+                                                       options: options, sourceSHA256: settings.sourceSHA256)
+      let context = PassContext(source: input, options: options, recognised: recognised, floatModel: floatModel,
+                                statistics: statistics)
+      let outcome = try Pipeline.run(passes, on: recognised, context: context)
+      model = outcome.model
+      let calibration = statistics.map { CalibrationSummary($0, model: recognised) }
+      if let calibration { settings.record(calibration, compiled: model) }
+      var r = CompileReport(source: input, flags: options.normalisedArguments, calibration: calibration, compiled: model,
+                            passes: outcome.records)
+      try ReportMeasurements.measure(model, controls: outcome.controls, context: context, into: &r)
+      report = r
     }
     let bytes: [UInt8]
     do throws(FormatError) {
@@ -104,7 +120,7 @@ public enum Compiler {
     if var r = report {
       r.artifact = output
       r.artifactBytes = bytes.count
-      r.floatWeightBytes = loaded.parameterCount * 4
+      r.floatWeightBytes = recognised.parameterCount * 4
       report = r
       let path = options.reportPath ?? (output.hasSuffix(".eam") ? String(output.dropLast(4)) : output) + ".report.json"
       do throws(AtomicFile.WriteError) { try AtomicFile.write(Array((r.json.text + "\n").utf8), to: path) } catch {
@@ -113,8 +129,19 @@ public enum Compiler {
       reportPath = path
     }
     return CompileSummary(model: model, origin: checkpoint.origin, format: checkpoint.format,
-                          artifactBytes: bytes.count, floatBytes: loaded.parameterCount * 4, report: report,
+                          artifactBytes: bytes.count, floatBytes: recognised.parameterCount * 4, report: report,
                           reportPath: reportPath)
+  }
+
+  /// What the manifest records about the compile besides the model.
+  static func emitSettings(_ checkpoint: Checkpoint, source: String, options: CompileOptions) -> EmitSettings {
+    var settings = EmitSettings()
+    settings.precision = options.precision
+    settings.arguments = options.normalisedArguments
+    settings.sourceName = source.split(separator: "/").last.map(String.init) ?? source
+    settings.sourceFormat = checkpoint.format.rawValue
+    settings.sourceSHA256 = (try? FileHash.sha256(path: source)) ?? ""
+    return settings
   }
 }
 
@@ -124,11 +151,7 @@ extension Compiler {
     throws(CompileError) -> AttentionStatistics
   {
     let (_, model) = try load(input, overrides: options.overrides)
-    let bytes: [UInt8]
-    do throws(FormatError) { bytes = try Emitter.artifact(for: model, settings: EmitSettings()) } catch {
-      throw CompileError("\(input): \(error.message)")
-    }
-    let floatModel = try Evaluation.model(bytes: bytes, name: input, threads: options.threads)
+    let floatModel = try Evaluation.model(of: model, name: input, threads: options.threads, source: input)
     let selected = Calibration.select(images, options: options.calibration)
     guard !selected.isEmpty else { throw CompileError("no calibration images in this shard") }
     let sha = (try? FileHash.sha256(path: input)) ?? ""
