@@ -21,7 +21,7 @@ enum StatisticsSource {
   }
 
   /// The shards merged (in any order the result is the same), checked against the model's
-  /// fingerprint (checkpoint hash and preprocessing).
+  /// fingerprint (checkpoint hash and preprocessing) and its attention layers' heads and tokens.
   static func merged(_ paths: [String], for model: ModelDescription, sourceSHA256: String)
     throws(CompileError) -> AttentionStatistics
   {
@@ -32,6 +32,11 @@ enum StatisticsSource {
     } catch { throw CompileError(error.description) }
     guard statistics.model == Calibration.fingerprint(model, sourceSHA256: sourceSHA256) else {
       throw CompileError("\(paths[0]): statistics were computed for another model or preprocessing")
+    }
+    // The fingerprint does not cover the head split (--heads): the shapes must match too.
+    let layout = MapLayout(model, blocks: Calibration.attentionBlocks(model))
+    guard statistics.heads == layout.heads, statistics.tokens == layout.tokens else {
+      throw CompileError("\(paths[0]): statistics have \(statistics.heads) heads and \(statistics.tokens) tokens per attention layer, the model \(layout.heads) and \(layout.tokens) (calibrated with other --heads?)")
     }
     return statistics
   }
