@@ -90,32 +90,10 @@ public enum Compiler {
     var model = recognised
     var report: CompileReport?
     if !passes.isEmpty {
-      for pass in passes { try pass.check(recognised, source: input) }
-      let floatModel = try Evaluation.model(of: recognised, name: input, threads: options.threads, source: input)
-      let statistics = try StatisticsSource.statistics(for: passes, model: recognised, floatModel: floatModel,
-                                                       options: options, sourceSHA256: settings.sourceSHA256)
-      let context = PassContext(source: input, options: options, recognised: recognised, floatModel: floatModel,
-                                statistics: statistics)
-      let outcome = try Pipeline.run(passes, on: recognised, context: context)
-      model = outcome.model
-      let calibration = statistics.map { CalibrationSummary($0, model: recognised) }
-      if let calibration { settings.record(calibration, compiled: model) }
-      var r = CompileReport(source: input, flags: options.normalisedArguments, calibration: calibration, compiled: model,
-                            passes: outcome.records)
-      try ReportMeasurements.measure(model, controls: outcome.controls, context: context, into: &r)
-      report = r
+      (model, report) = try transform(recognised, passes: passes, options: options, source: input, settings: &settings)
     }
-    let bytes: [UInt8]
-    do throws(FormatError) {
-      bytes = try Emitter.artifact(for: model, settings: settings)
-    } catch {
-      throw CompileError("\(output): \(error.message)")
-    }
-    do throws(AtomicFile.WriteError) {
-      try AtomicFile.write(bytes, to: output)
-    } catch {
-      throw CompileError(error.description)
-    }
+    let bytes = try emit(model, settings: settings, output: output)
+    try write(bytes, to: output)
     var reportPath: String?
     if var r = report {
       r.artifact = output
@@ -123,14 +101,48 @@ public enum Compiler {
       r.floatWeightBytes = recognised.parameterCount * 4
       report = r
       let path = options.reportPath ?? (output.hasSuffix(".eam") ? String(output.dropLast(4)) : output) + ".report.json"
-      do throws(AtomicFile.WriteError) { try AtomicFile.write(Array((r.json.text + "\n").utf8), to: path) } catch {
-        throw CompileError(error.description)
-      }
+      try write(Array((r.json.text + "\n").utf8), to: path)
       reportPath = path
     }
     return CompileSummary(model: model, origin: checkpoint.origin, format: checkpoint.format,
                           artifactBytes: bytes.count, floatBytes: recognised.parameterCount * 4, report: report,
                           reportPath: reportPath)
+  }
+
+  /// The passes over the recognised model, with the statistics they need, and the report of what
+  /// they did and how the result measures against the float model.
+  static func transform(_ recognised: ModelDescription, passes: [any CompilerPass], options: CompileOptions,
+                        source: String, settings: inout EmitSettings) throws(CompileError) -> (ModelDescription, CompileReport)
+  {
+    for pass in passes { try pass.check(recognised, source: source) }
+    let floatModel = try Evaluation.model(of: recognised, name: source, threads: options.threads, source: source)
+    let statistics = try StatisticsSource.statistics(for: passes, model: recognised, floatModel: floatModel,
+                                                     options: options, sourceSHA256: settings.sourceSHA256)
+    let context = PassContext(source: source, options: options, recognised: recognised, floatModel: floatModel,
+                              statistics: statistics)
+    let outcome = try Pipeline.run(passes, on: recognised, context: context)
+    let calibration = statistics.map { CalibrationSummary($0, model: recognised) }
+    if let calibration { settings.record(calibration, compiled: outcome.model) }
+    var report = CompileReport(source: source, flags: options.normalisedArguments, calibration: calibration,
+                               compiled: outcome.model, passes: outcome.records)
+    try ReportMeasurements.measure(outcome.model, controls: outcome.controls, context: context, into: &report)
+    return (outcome.model, report)
+  }
+
+  static func emit(_ model: ModelDescription, settings: EmitSettings, output: String) throws(CompileError) -> [UInt8] {
+    do throws(FormatError) {
+      return try Emitter.artifact(for: model, settings: settings)
+    } catch {
+      throw CompileError("\(output): \(error.message)")
+    }
+  }
+
+  static func write(_ bytes: [UInt8], to path: String) throws(CompileError) {
+    do throws(AtomicFile.WriteError) {
+      try AtomicFile.write(bytes, to: path)
+    } catch {
+      throw CompileError(error.description)
+    }
   }
 
   /// What the manifest records about the compile besides the model.
@@ -157,9 +169,7 @@ extension Compiler {
     let sha = (try? FileHash.sha256(path: input)) ?? ""
     let stats = try Calibration.run(model, floatModel: floatModel, images: selected, sourceSHA256: sha,
                                     options: options.calibration)
-    do throws(AtomicFile.WriteError) { try AtomicFile.write(stats.encoded(), to: output) } catch {
-      throw CompileError(error.description)
-    }
+    try write(stats.encoded(), to: output)
     return stats
   }
 }
