@@ -22,7 +22,7 @@ public struct EAMCompression: CompilerPass {
     // Per-entry statistics at a resolution, for the blocks that still have attention.
     func perHead(_ resolution: Float) -> [[HeadEntryStatistics]?] {
       var s = Calibration.result(statistics, model: recognised, entropyResolution: resolution).perHead
-      for b in model.blocks.indices where model.blocks[b].attentionRemoved { s[b] = nil }
+      for b in model.blocks.indices where model.blocks[b].attentionRemoved && s.indices.contains(b) { s[b] = nil }
       return s
     }
     let choice = try EntropyResolution.choose(options, context: context) { r in
