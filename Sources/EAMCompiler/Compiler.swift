@@ -59,7 +59,7 @@ public struct CompileSummary: Sendable {
   public var reportPath: String?
 }
 
-/// The compiler's pipeline: ingest → model → (calibrate → compress) → emit.
+/// The compiler: load → recognise → (statistics) → passes → emit → write.
 public enum Compiler {
   /// Reads a checkpoint and recognises its architecture.
   public static func load(_ path: String, overrides: ModelOverrides) throws(CompileError) -> (Checkpoint, ModelDescription) {
@@ -76,45 +76,84 @@ public enum Compiler {
     }
   }
 
+  /// Compiles with the passes the options select (`Pipeline.passes(for:)`).
   public static func compile(_ input: String, to output: String, options: CompileOptions) throws(CompileError) -> CompileSummary {
-    let (checkpoint, loaded) = try load(input, overrides: options.overrides)
-    var model = loaded
-    var settings = EmitSettings()
-    settings.precision = options.precision
-    settings.arguments = options.normalisedArguments
-    settings.sourceName = input.split(separator: "/").last.map(String.init) ?? input
-    settings.sourceFormat = checkpoint.format.rawValue
-    settings.sourceSHA256 = (try? FileHash.sha256(path: input)) ?? ""
+    try compile(input, to: output, options: options, passes: Pipeline.passes(for: options))
+  }
+
+  /// Compiles with `passes`, run in order; a compile with passes writes a report.
+  public static func compile(_ input: String, to output: String, options: CompileOptions, passes: [any CompilerPass])
+    throws(CompileError) -> CompileSummary
+  {
+    let (checkpoint, recognised) = try load(input, overrides: options.overrides)
+    var settings = emitSettings(checkpoint, source: input, options: options)
+    var model = recognised
     var report: CompileReport?
-    if let eam = options.eam {
-      (model, report) = try Compression.apply(eam, to: loaded, settings: &settings, options: options, source: input)
+    if !passes.isEmpty {
+      (model, report) = try transform(recognised, passes: passes, options: options, source: input, settings: &settings)
     }
-    let bytes: [UInt8]
-    do throws(FormatError) {
-      bytes = try Emitter.artifact(for: model, settings: settings)
-    } catch {
-      throw CompileError("\(output): \(error.message)")
-    }
-    do throws(AtomicFile.WriteError) {
-      try AtomicFile.write(bytes, to: output)
-    } catch {
-      throw CompileError(error.description)
-    }
+    let bytes = try emit(model, settings: settings, output: output)
+    try write(bytes, to: output)
     var reportPath: String?
     if var r = report {
       r.artifact = output
       r.artifactBytes = bytes.count
-      r.floatWeightBytes = loaded.parameterCount * 4
+      r.floatWeightBytes = recognised.parameterCount * 4
       report = r
       let path = options.reportPath ?? (output.hasSuffix(".eam") ? String(output.dropLast(4)) : output) + ".report.json"
-      do throws(AtomicFile.WriteError) { try AtomicFile.write(Array((r.json.text + "\n").utf8), to: path) } catch {
-        throw CompileError(error.description)
-      }
+      try write(Array((r.json.text + "\n").utf8), to: path)
       reportPath = path
     }
     return CompileSummary(model: model, origin: checkpoint.origin, format: checkpoint.format,
-                          artifactBytes: bytes.count, floatBytes: loaded.parameterCount * 4, report: report,
+                          artifactBytes: bytes.count, floatBytes: recognised.parameterCount * 4, report: report,
                           reportPath: reportPath)
+  }
+
+  /// The passes over the recognised model, with the statistics they need, and the report of what
+  /// they did and how the result measures against the float model.
+  static func transform(_ recognised: ModelDescription, passes: [any CompilerPass], options: CompileOptions,
+                        source: String, settings: inout EmitSettings) throws(CompileError) -> (ModelDescription, CompileReport)
+  {
+    for pass in passes { try pass.check(recognised, source: source) }
+    let floatModel = try Evaluation.model(of: recognised, name: source, threads: options.threads, source: source)
+    let statistics = try StatisticsSource.statistics(for: passes, model: recognised, floatModel: floatModel,
+                                                     options: options, sourceSHA256: settings.sourceSHA256)
+    let context = PassContext(source: source, options: options, recognised: recognised, floatModel: floatModel,
+                              statistics: statistics)
+    let outcome = try Pipeline.run(passes, on: recognised, context: context)
+    let calibration = statistics.map { CalibrationSummary($0, model: recognised) }
+    if let calibration { settings.record(calibration, compiled: outcome.model) }
+    var report = CompileReport(source: source, flags: options.normalisedArguments, calibration: calibration,
+                               compiled: outcome.model, passes: outcome.records)
+    try ReportMeasurements.measure(outcome.model, controls: outcome.controls, context: context, into: &report)
+    return (outcome.model, report)
+  }
+
+  static func emit(_ model: ModelDescription, settings: EmitSettings, output: String) throws(CompileError) -> [UInt8] {
+    do throws(FormatError) {
+      return try Emitter.artifact(for: model, settings: settings)
+    } catch {
+      throw CompileError("\(output): \(error.message)")
+    }
+  }
+
+  static func write(_ bytes: [UInt8], to path: String) throws(CompileError) {
+    do throws(AtomicFile.WriteError) {
+      try AtomicFile.write(bytes, to: path)
+    } catch {
+      throw CompileError(error.description)
+    }
+  }
+
+  /// What the manifest records about the compile besides the model.
+  static func emitSettings(_ checkpoint: Checkpoint, source: String, options: CompileOptions) -> EmitSettings {
+    var settings = EmitSettings()
+    settings.precision = options.precision
+    settings.arguments = options.normalisedArguments
+    settings.sourceName = source.split(separator: "/").last.map(String.init) ?? source
+    settings.sourceFormat = checkpoint.format.rawValue
+    settings.sourceSHA256 = (try? FileHash.sha256(path: source)) ?? ""
+    return settings
   }
 }
 
@@ -124,19 +163,13 @@ extension Compiler {
     throws(CompileError) -> AttentionStatistics
   {
     let (_, model) = try load(input, overrides: options.overrides)
-    let bytes: [UInt8]
-    do throws(FormatError) { bytes = try Emitter.artifact(for: model, settings: EmitSettings()) } catch {
-      throw CompileError("\(input): \(error.message)")
-    }
-    let floatModel = try Evaluation.model(bytes: bytes, name: input, threads: options.threads)
+    let floatModel = try Evaluation.model(of: model, name: input, threads: options.threads, source: input)
     let selected = Calibration.select(images, options: options.calibration)
     guard !selected.isEmpty else { throw CompileError("no calibration images in this shard") }
     let sha = (try? FileHash.sha256(path: input)) ?? ""
     let stats = try Calibration.run(model, floatModel: floatModel, images: selected, sourceSHA256: sha,
                                     options: options.calibration)
-    do throws(AtomicFile.WriteError) { try AtomicFile.write(stats.encoded(), to: output) } catch {
-      throw CompileError(error.description)
-    }
+    try write(stats.encoded(), to: output)
     return stats
   }
 }

@@ -13,6 +13,8 @@ public struct CompileReport: Sendable {
   public var evalImages = 0
   public var artifactBytes = 0
   public var floatWeightBytes = 0
+  /// What each pass did, in the order they ran: each is a section of the report under its name.
+  public var passes: [PassRecord] = []
   /// `[layer][head]` mean row entropy (nats).
   public var headEntropy: [[Float]] = []
   /// `[layer][head]` fraction of entries frozen.
@@ -23,16 +25,32 @@ public struct CompileReport: Sendable {
   public var layerError: [Double] = []
   /// Which images `layerError` was measured on: "held-out" (`--eval`) or "calibration".
   public var layerErrorImages = ""
-  /// Method notes: what was tried and measured.
-  public var methodNotes: [String] = []
-  public var sparsity = 0.0
-  public var bits = 0
-  public var allocation = ""
-  public var criterion = ""
-  public var frozenValue = ""
-  public var entropyResolution: Float = 0
+
+  /// Where the measurements behind every choice are, the report's last method note.
+  public static let methodReference = "Why each choice, with the measurements behind it and what else was tried: docs/METHOD.md."
 
   public init() {}
+
+  /// The report of a compile: its passes' records, the calibration it used (if any) and the
+  /// compiled model's frozen fractions; measurements and sizes are added later.
+  init(source: String, flags: [String], calibration: CalibrationSummary?, compiled: ModelDescription, passes: [PassRecord]) {
+    self.source = source
+    self.flags = flags
+    if let calibration {
+      calibrationImages = calibration.images
+      calibrationSetSHA256 = calibration.setHash
+      headEntropy = calibration.headEntropy
+    }
+    frozenFraction = compiled.blocks.map { compiled.frozenFractions(block: $0.index) }
+    self.passes = passes
+  }
+
+  /// The record of the pass named `name`, if it ran.
+  public func pass(_ name: String) -> PassRecord? { passes.first { $0.name == name } }
+
+  /// Method notes: the method in a sentence or two per choice, pass by pass, and where the
+  /// measurements are.
+  public var methodNotes: [String] { passes.flatMap(\.notes) + [Self.methodReference] }
 
   public var json: JSON {
     .object([
@@ -41,9 +59,7 @@ public struct CompileReport: Sendable {
       ("flags", .array(flags.map { .string($0) })),
       ("calibration", .object([("images", .int(calibrationImages)), ("set_sha256", .string(calibrationSetSHA256)),
                                ("kernels", .string(kernels))])),
-      ("eam", .object([("sparsity", .number(sparsity)), ("attn_bits", .int(bits)), ("allocation", .string(allocation)),
-                       ("criterion", .string(criterion)), ("frozen_value", .string(frozenValue)),
-                       ("entropy_resolution", .number(Double(entropyResolution)))])),
+    ] + passes.map { ($0.name, .object($0.settings)) } + [
       ("sizes", .object([("artifact_bytes", .int(artifactBytes)), ("float32_weight_bytes", .int(floatWeightBytes))])),
       ("head_entropy", .array(headEntropy.map { .floats($0) })),
       ("frozen_fraction", .array(frozenFraction.map { .floats($0) })),

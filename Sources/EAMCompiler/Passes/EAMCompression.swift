@@ -1,0 +1,91 @@
+/// EAM as a pass of the pipeline: chooses the entropy resolution (given, or `auto` on
+/// calibration images), reads the per-entry statistics at it, freezes entries with `EAMPass`,
+/// records its settings and method, and asks for the selection controls.
+public struct EAMCompression: CompilerPass {
+  public var options: EAMOptions
+  public init(options: EAMOptions) { self.options = options }
+
+  public var name: String { "eam" }
+  public var needsStatistics: Bool { true }
+
+  public func check(_ model: ModelDescription, source: String) throws(CompileError) {
+    guard (0...1).contains(options.sparsity) else { throw CompileError("--sparsity must be between 0 and 1, not \(options.sparsity)") }
+    guard (1...8).contains(options.bits) else { throw CompileError("--attn-bits must be 1 to 8, not \(options.bits)") }
+    guard model.architecture.family != .swin || options.sparsity == 0 else {
+      throw CompileError("\(source): frozen maps for Swin's window attention are not supported yet (--sparsity 0 compiles with the calibration report; eamc calibrate writes Swin's window-pooled statistics)")
+    }
+  }
+
+  public func apply(_ model: ModelDescription, _ context: inout PassContext) throws(CompileError) -> ModelDescription {
+    guard let statistics = context.statistics else { throw CompileError("the \(name) pass ran without calibration statistics") }
+    let recognised = context.recognised
+    // Per-entry statistics at a resolution, for the blocks that still have attention.
+    func perHead(_ resolution: Float) -> [[HeadEntryStatistics]?] {
+      var s = Calibration.result(statistics, model: recognised, entropyResolution: resolution).perHead
+      for b in model.blocks.indices where model.blocks[b].attentionRemoved && s.indices.contains(b) { s[b] = nil }
+      return s
+    }
+    let choice = try EntropyResolution.choose(options, context: context) { r in
+      EAMPass.apply(model, statistics: perHead(r), options: options)
+    }
+    var chosen = options
+    chosen.entropyResolution = choice.resolution
+    let entries = perHead(choice.resolution)
+    let compressed = EAMPass.apply(model, statistics: entries, options: chosen)
+    context.record.settings = [
+      ("sparsity", .number(options.sparsity)), ("attn_bits", .int(options.bits)),
+      ("allocation", .string(options.allocation.rawValue)), ("criterion", .string(options.criterion.rawValue)),
+      ("frozen_value", .string(options.frozenValue.rawValue)), ("entropy_resolution", .number(Double(choice.resolution))),
+    ]
+    context.record.notes = notes(choice)
+    context.controls += Control.selection(chosen, model: model, statistics: entries)
+    return compressed
+  }
+
+  /// The method as this compile applied it, a sentence or two per choice.
+  func notes(_ choice: EntropyResolution.Choice) -> [String] {
+    let selection: String
+    switch options.criterion {
+    case .entropy: selection = "Selection: entries ranked by the Shannon entropy of their histogram across calibration images at an absolute resolution (half-octave bins below it merged), standard deviation breaking ties"
+    case .std: selection = "Selection (a control): entries ranked by their standard deviation across calibration images, histogram entropy breaking ties"
+    case .random: selection = "Selection (a control): entries ranked uniformly at random (seeded)"
+    }
+    let budget: String
+    switch options.allocation {
+    case .global: budget = "of all entries of the model"
+    case .perLayer: budget = "of every layer"
+    case .perHead: budget = "of every head"
+    }
+    let controls: String
+    switch options.criterion {
+    case .entropy: controls = "Controls at the same sparsity, frozen values and bits: lowest standard deviation, and uniformly random."
+    case .std: controls = "Control at the same sparsity, frozen values and bits: uniformly random."
+    case .random: controls = "Control at the same sparsity, frozen values and bits: lowest standard deviation."
+    }
+    let value = options.frozenValue == .median ? "median (read off its histogram)" : "mean (from exact fixed-point sums)"
+    let resolution = "Entropy resolution: 1/\(Int((1 / choice.resolution).rounded()))" + (choice.tried.isEmpty ? "." :
+      " (chosen on \(choice.images) calibration images; mean cosine " +
+      choice.tried.map { "1/\(Int((1 / $0.0).rounded())): \(String(format: "%.5f", $0.1))" }.joined(separator: ", ") + ").")
+    return [
+      selection + "; the lowest fraction (sparsity) " + budget + " is frozen. " + controls,
+      "Frozen value: the entry's " + value + " over the calibration images, quantised to attn-bits with one scale per head, the scale with the least squared code error. Run time: frozen entries keep their value; free entries share the probability mass left (softmax over the free positions × (1 − Σ frozen)).",
+      resolution,
+    ]
+  }
+}
+
+extension CompileReport {
+  /// The EAM pass's settings as its record holds them (0 or empty when it did not run).
+  public var sparsity: Double { if case .number(let v)? = pass("eam")?.setting("sparsity") { v } else { 0 } }
+  public var bits: Int { if case .int(let v)? = pass("eam")?.setting("attn_bits") { v } else { 0 } }
+  public var allocation: String { eamString("allocation") }
+  public var criterion: String { eamString("criterion") }
+  public var frozenValue: String { eamString("frozen_value") }
+  public var entropyResolution: Float {
+    if case .number(let v)? = pass("eam")?.setting("entropy_resolution") { Float(v) } else { 0 }
+  }
+
+  private func eamString(_ key: String) -> String {
+    if case .string(let v)? = pass("eam")?.setting(key) { v } else { "" }
+  }
+}
