@@ -6,29 +6,83 @@ import Glibc
 import Darwin
 #endif
 
-/// Measures the packed GEMM alone on one thread, for the active variant.
+/// Measures the linear-layer GEMMs alone on one thread, for the active variant.
 public enum GEMMBenchmark {
+  /// How the weight of the measured GEMM is stored.
+  public enum Weights: String, CaseIterable, Sendable {
+    case f32, f16
+  }
+
   /// GFLOP/s (2·m·n·k per run) of `Kernels.linear` with a bias epilogue, median of `iterations`.
   public static func gflops(m: Int, n: Int, k: Int, iterations: Int = 30) -> Double {
-    let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
-    let w = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
-    let packed = UnsafeMutablePointer<Float>.allocate(capacity: Kernels.packedCount(n: n, k: k))
-    let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
-    let bias = UnsafeMutablePointer<Float>.allocate(capacity: n)
-    defer { a.deallocate(); w.deallocate(); packed.deallocate(); c.deallocate(); bias.deallocate() }
-    for i in 0..<(m * k) { a[i] = Float(i % 7) * 0.1 }
-    for i in 0..<(n * k) { w[i] = Float(i % 5) * 0.1 }
-    for i in 0..<n { bias[i] = 1 }
-    Kernels.pack(w, ldw: k, n: n, k: k, into: packed)
-    var times: [Double] = []
+    gflops(.f32, m: m, n: n, k: k, iterations: iterations)
+  }
+
+  /// GFLOP/s (for int8: GOP/s) of one weight type's GEMM with a bias epilogue, median of `iterations`.
+  public static func gflops(_ weights: Weights, m: Int, n: Int, k: Int, iterations: Int = 30) -> Double {
+    let s = compare([weights], m: m, n: n, k: k, iterations: iterations)[0]
+    return 2 * Double(m) * Double(n) * Double(k) / s / 1e9
+  }
+
+  /// Median seconds per run of each weight type's GEMM on the same activations and weights, runs
+  /// alternating between the types (so that a machine busy with other work slows them alike).
+  public static func compare(_ types: [Weights], m: Int, n: Int, k: Int, iterations: Int = 30) -> [Double] {
+    let problem = Problem(m: m, n: n, k: k)
+    defer { problem.free() }
+    let runs = types.map { problem.setup($0) }
+    defer { for r in runs { r.free() } }
+    var times = [[Double]](repeating: [], count: types.count)
     for i in 0...max(1, iterations) {
-      let t0 = seconds()
-      Kernels.linear(m: m, n: n, k: k, x: a, ldx: k, packedWeight: packed, bias: bias, y: c, ldy: n, columns: 0..<n,
-                     epilogue: .bias)
-      if i > 0 { times.append(seconds() - t0) }  // the first run warms caches
+      for (t, r) in runs.enumerated() {
+        let t0 = seconds()
+        r.run()
+        if i > 0 { times[t].append(seconds() - t0) }  // the first round warms caches
+      }
     }
-    times.sort()
-    return 2 * Double(m) * Double(n) * Double(k) / times[times.count / 2] / 1e9
+    return times.map { $0.sorted()[$0.count / 2] }
+  }
+
+  /// Activations, weight, bias and output of one measured shape.
+  struct Problem {
+    let m, n, k: Int
+    let x, w, y, bias: UnsafeMutablePointer<Float>
+
+    init(m: Int, n: Int, k: Int) {
+      precondition(m > 0 && n > 0 && k > 0 && m <= 1 << 20 && n <= 1 << 20 && k <= 1 << 20, "GEMM shape")
+      self.m = m; self.n = n; self.k = k
+      x = .allocate(capacity: m * k); w = .allocate(capacity: n * k); y = .allocate(capacity: m * n); bias = .allocate(capacity: n)
+      for i in 0..<(m * k) { x[i] = Float(i % 7) * 0.1 - 0.3 }
+      for i in 0..<(n * k) { w[i] = Float(i % 5) * 0.1 - 0.2 }
+      for i in 0..<n { bias[i] = 1 }
+    }
+
+    func free() { x.deallocate(); w.deallocate(); y.deallocate(); bias.deallocate() }
+
+    /// The packed weight of a type and the call that runs its GEMM once.
+    func setup(_ type: Weights) -> Run {
+      switch type {
+      case .f32:
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: Kernels.packedCount(n: n, k: k))
+        Kernels.pack(w, ldw: k, n: n, k: k, into: packed)
+        return Run(free: { packed.deallocate() }) { [self] in
+          Kernels.linear(m: m, n: n, k: k, x: x, ldx: k, packedWeight: packed, bias: bias, y: y, ldy: n, columns: 0..<n,
+                         epilogue: .bias)
+        }
+      case .f16:
+        let packed = UnsafeMutablePointer<UInt16>.allocate(capacity: eam_pack_size_f16(Int32(n), Int32(k)))
+        precondition(eam_pack_weight_f16(w, Int32(k), Int32(n), Int32(k), packed) == 0)
+        return Run(free: { packed.deallocate() }) { [self] in
+          Kernels.linearF16(m: m, n: n, k: k, x: x, ldx: k, packedWeight: packed, bias: bias, y: y, ldy: n, columns: 0..<n,
+                            epilogue: .bias)
+        }
+      }
+    }
+  }
+
+  struct Run {
+    let free: () -> Void
+    let run: () -> Void
+    init(free: @escaping () -> Void, run: @escaping () -> Void) { self.free = free; self.run = run }
   }
 
   static func seconds() -> Double {
