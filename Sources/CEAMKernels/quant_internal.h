@@ -39,4 +39,48 @@ void eam_gemm_wide_avx512(int M, const float *A, int lda, const eam_wide_src *w,
 /* The active variant's wide GEMM. */
 eam_wide_fn eam_wide_gemm(void);
 
+/* ---- int8 ------------------------------------------------------------------------------------ */
+
+/* One int8 GEMM call, as the paths receive it (rows and columns as in eam_gemm_s8). */
+typedef struct {
+  int M, groups; /* groups of 4 k: Kp / 4 */
+  const uint8_t *q;
+  int ldq;
+  const float *row_scale;
+  const int32_t *row_zero;
+  const int8_t *packed; /* panel 0 */
+  const float *col_scale;
+  const int32_t *col_sum;
+  const float *bias;
+  int flags;
+  float *Y;
+  int ldy, n0, n1;
+} eam_s8_gemm;
+
+void eam_gemm_s8_portable(const eam_s8_gemm *g);
+void eam_gemm_s8_avx2(const eam_s8_gemm *g);
+void eam_gemm_s8_avxvnni(const eam_s8_gemm *g);
+void eam_gemm_s8_vnni512(const eam_s8_gemm *g);
+
+/* The activation quantizer: one row's parameters (the same scalar code on every variant), then
+ * the codes per variant. */
+void eam_quant_row_params(float mn, float mx, int qmax, float *scale, float *inv, int32_t *zero);
+void eam_quantize_rows_scalar(const float *x, int ldx, int rows, int K, int qmax, uint8_t *q, int ldq, float *scale,
+                              int32_t *zero);
+void eam_quantize_rows_avx2(const float *x, int ldx, int rows, int K, int qmax, uint8_t *q, int ldq, float *scale,
+                            int32_t *zero);
+void eam_quantize_rows_avx512(const float *x, int ldx, int rows, int K, int qmax, uint8_t *q, int ldq, float *scale,
+                              int32_t *zero);
+
+/* rint(t) as cvtps2dq computes it: nearest, ties to even; INT32_MIN if out of range or NaN. */
+static inline int32_t eam_cvt_rne(float t) {
+  /* Below 2²², adding and removing 1.5·2²³ rounds to an integer, to nearest even (no libm call) */
+  if (t > -4194304.0f && t < 4194304.0f) return (int32_t)((t + 12582912.0f) - 12582912.0f);
+  if (!(t > -2147483648.0f && t < 2147483648.0f)) return INT32_MIN;
+  return (int32_t)__builtin_nearbyintf(t);
+}
+
+/* The vector GELU of vecmath.h in portable C, lane for lane (fmaf for the fused steps). */
+float eam_gelu_vector_formula(float x);
+
 #endif

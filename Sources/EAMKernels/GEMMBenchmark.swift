@@ -10,7 +10,13 @@ import Darwin
 public enum GEMMBenchmark {
   /// How the weight of the measured GEMM is stored.
   public enum Weights: String, CaseIterable, Sendable {
-    case f32, f16
+    /// f32 panels (`Kernels.linear`).
+    case f32
+    /// binary16 panels (`Kernels.linearF16`).
+    case f16
+    /// int8 weights and activations on the active `Int8Path`, activations quantized beforehand
+    /// (the GEMM alone is timed; `quantizeSeconds` times the quantizer).
+    case int8
   }
 
   /// GFLOP/s (2·m·n·k per run) of `Kernels.linear` with a bias epilogue, median of `iterations`.
@@ -40,6 +46,23 @@ public enum GEMMBenchmark {
       }
     }
     return times.map { $0.sorted()[$0.count / 2] }
+  }
+
+  /// Median seconds of quantizing m rows of k activations (`Kernels.quantizeRows`, 8-bit codes).
+  public static func quantizeSeconds(m: Int, k: Int, iterations: Int = 30) -> Double {
+    let problem = Problem(m: m, n: 1, k: k)
+    defer { problem.free() }
+    let kp = Kernels.int8PaddedK(k)
+    let codes = UnsafeMutablePointer<UInt8>.allocate(capacity: m * kp), scales = UnsafeMutablePointer<Float>.allocate(capacity: m)
+    let zeros = UnsafeMutablePointer<Int32>.allocate(capacity: m)
+    defer { codes.deallocate(); scales.deallocate(); zeros.deallocate() }
+    var times: [Double] = []
+    for i in 0...max(1, iterations) {
+      let t0 = seconds()
+      Kernels.quantizeRows(x: problem.x, ldx: k, rows: m, k: k, codeMax: 255, codes: codes, ldq: kp, scales: scales, zeros: zeros)
+      if i > 0 { times.append(seconds() - t0) }
+    }
+    return times.sorted()[times.count / 2]
   }
 
   /// Activations, weight, bias and output of one measured shape.
@@ -74,6 +97,23 @@ public enum GEMMBenchmark {
         return Run(free: { packed.deallocate() }) { [self] in
           Kernels.linearF16(m: m, n: n, k: k, x: x, ldx: k, packedWeight: packed, bias: bias, y: y, ldy: n, columns: 0..<n,
                             epilogue: .bias)
+        }
+      case .int8:
+        let kp = Kernels.int8PaddedK(k), columns = eam_int8_columns(Int32(n)), path = Int8Path.active
+        let packed = UnsafeMutablePointer<Int8>.allocate(capacity: eam_pack_size_s8(Int32(n), Int32(k)))
+        let colScale = UnsafeMutablePointer<Float>.allocate(capacity: columns), colSum = UnsafeMutablePointer<Int32>.allocate(capacity: columns)
+        let codes = UnsafeMutablePointer<UInt8>.allocate(capacity: m * kp), rowScale = UnsafeMutablePointer<Float>.allocate(capacity: m)
+        let rowZero = UnsafeMutablePointer<Int32>.allocate(capacity: m)
+        precondition(eam_pack_weight_s8(w, Int32(k), Int32(n), Int32(k), packed, colScale, colSum) == 0)
+        Kernels.quantizeRows(x: x, ldx: k, rows: m, k: k, codeMax: path.codeMax, codes: codes, ldq: kp, scales: rowScale,
+                             zeros: rowZero)
+        return Run(free: {
+          packed.deallocate(); colScale.deallocate(); colSum.deallocate(); codes.deallocate(); rowScale.deallocate()
+          rowZero.deallocate()
+        }) { [self] in
+          Kernels.linearInt8(path: path, m: m, n: n, k: k, codes: codes, ldq: kp, rowScales: rowScale, rowZeros: rowZero,
+                             packedWeight: packed, columnScales: colScale, columnSums: colSum, bias: bias, y: y, ldy: n,
+                             columns: 0..<n, epilogue: .bias)
         }
       }
     }

@@ -9,6 +9,7 @@ let dinov2Linears: [(name: String, n: Int, k: Int)] = [("qkv", 1152, 384), ("pro
 @Suite struct GEMMBenchmarks {
   @Test func everyWeightTypeRuns() {
     for t in GEMMBenchmark.Weights.allCases { #expect(GEMMBenchmark.gflops(t, m: 7, n: 20, k: 9, iterations: 2) > 0, "\(t)") }
+    #expect(GEMMBenchmark.quantizeSeconds(m: 3, k: 10, iterations: 2) > 0)
   }
 
   /// The measurement quoted in docs/KERNELS.md; runs only with EAM_GEMM_BENCH=1.
@@ -25,6 +26,17 @@ let dinov2Linears: [(name: String, n: Int, k: Int)] = [("qkv", 1152, 384), ("pro
           print("\(v.name) \(s.name) m257 n\(s.n) k\(s.k): " + row.joined(separator: ", ")
                 + "; f16/f32 \(String(format: "%.3f", t[1] / t[0]))")
         }
+      }
+    }
+    for p in Int8Path.allCases where p.isSupported {
+      p.withThreadPath {
+        let gops = dinov2Linears.map { String(format: "%.0f", GEMMBenchmark.gflops(.int8, m: 257, n: $0.n, k: $0.k, iterations: 60)) }
+        print("int8 \(p.name) GOPS (qkv, proj, fc1, fc2): " + gops.joined(separator: ", "))
+      }
+    }
+    for v in KernelVariant.allCases where v.isSupported {
+      v.withThreadVariant {
+        print("quantize 257×384 (\(v.name)): \(String(format: "%.1f", GEMMBenchmark.quantizeSeconds(m: 257, k: 384, iterations: 100) * 1e6)) µs")
       }
     }
   }
