@@ -50,7 +50,7 @@ T void eam_quantize_rows_avx2(const float *x, int ldx, int rows, int K, int qmax
       _mm256_storeu_si256((__m256i *)(qr + k), _mm256_permutevar8x32_epi32(h, order));
     }
     for (; k < K; k++) {
-      const int32_t c = (int32_t)((uint32_t)eam_cvt_rne(xr[k] * inv) + (uint32_t)zero[r]);
+      const int32_t c = (int32_t)((uint32_t)eam_activation_code(xr[k] * inv) + (uint32_t)zero[r]);
       qr[k] = (uint8_t)(c < 0 ? 0 : c > qmax ? qmax : c);
     }
     for (; k < Kp; k++) qr[k] = 0;

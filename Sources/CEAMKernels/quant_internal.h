@@ -80,6 +80,13 @@ static inline int32_t eam_cvt_rne(float t) {
   return (int32_t)__builtin_nearbyintf(t);
 }
 
+/* The code of an activation before the zero point: rint(x · inv). |x · inv| ≤ qmax·(1 + 2⁻²²)
+ * when the row range is finite (|x| ≤ range, inv = qmax / range), x · inv is 0 or NaN when it is
+ * 0 or infinite (inv = 0); NaN gives INT32_MIN, as cvtps2dq. So no range check is needed. */
+static inline int32_t eam_activation_code(float t) {
+  return t == t ? (int32_t)((t + 12582912.0f) - 12582912.0f) : INT32_MIN;
+}
+
 /* The vector GELU of vecmath.h in portable C, lane for lane (fmaf for the fused steps). */
 float eam_gelu_vector_formula(float x);
 

@@ -17,6 +17,8 @@ public enum GEMMBenchmark {
     /// int8 weights and activations on the active `Int8Path`, activations quantized beforehand
     /// (the GEMM alone is timed; `quantizeSeconds` times the quantizer).
     case int8
+    /// int4 weights in groups of 32 k, f32 activations (`Kernels.linearInt4`).
+    case int4
   }
 
   /// GFLOP/s (2·m·n·k per run) of `Kernels.linear` with a bias epilogue, median of `iterations`.
@@ -113,6 +115,15 @@ public enum GEMMBenchmark {
         }) { [self] in
           Kernels.linearInt8(path: path, m: m, n: n, k: k, codes: codes, ldq: kp, rowScales: rowScale, rowZeros: rowZero,
                              packedWeight: packed, columnScales: colScale, columnSums: colSum, bias: bias, y: y, ldy: n,
+                             columns: 0..<n, epilogue: .bias)
+        }
+      case .int4:
+        let group = Kernels.int4DefaultGroup
+        let codes = UnsafeMutablePointer<UInt8>.allocate(capacity: eam_pack_size_int4(Int32(n), Int32(k)))
+        let scales = UnsafeMutablePointer<UInt16>.allocate(capacity: eam_int4_scale_count(Int32(n), Int32(k), Int32(group)))
+        precondition(eam_pack_weight_int4(w, Int32(k), Int32(n), Int32(k), Int32(group), codes, scales) == 0)
+        return Run(free: { codes.deallocate(); scales.deallocate() }) { [self] in
+          Kernels.linearInt4(m: m, n: n, k: k, group: group, x: x, ldx: k, codes: codes, scales: scales, bias: bias, y: y, ldy: n,
                              columns: 0..<n, epilogue: .bias)
         }
       }

@@ -150,3 +150,52 @@ extension WeightPacking {
     return (codes, scales, sums)
   }
 }
+
+extension Kernels {
+  /// The default int4 group: k per binary16 scale.
+  public static let int4DefaultGroup = 32
+
+  /// `linear` with int4 weights (`WeightPacking.packInt4`): bit-identical to `linear` of the
+  /// same variant on the dequantized weight (`WeightPacking.unpackInt4`). False if group < 1.
+  @inlinable @discardableResult
+  public static func linearInt4(m: Int, n: Int, k: Int, group: Int, x: UnsafePointer<Float>, ldx: Int,
+                                codes: UnsafePointer<UInt8>, scales: UnsafePointer<UInt16>, bias: UnsafePointer<Float>?,
+                                y: UnsafeMutablePointer<Float>, ldy: Int, columns: Range<Int>, epilogue: Epilogue) -> Bool {
+    eam_gemm_int4(Int32(m), Int32(n), Int32(k), Int32(group), x, Int32(ldx), codes, scales, bias, y, Int32(ldy),
+                  Int32(columns.lowerBound), Int32(columns.upperBound), epilogue.rawValue) == 0
+  }
+}
+
+extension WeightPacking {
+  /// Symmetric group-wise int4 (`eam_quant.h`): the nibbles and the binary16 scales per column
+  /// and group of `group` k. Throws for a weight that is not finite or whose scale overflows
+  /// binary16.
+  public static func packInt4(weight: [Float], n: Int, k: Int, group: Int = Kernels.int4DefaultGroup)
+    throws(WeightPackingError) -> (codes: [UInt8], scales: [UInt16]) {
+    checkShape(count: weight.count, n: n, k: k)
+    precondition(group >= 1 && group <= Int(Int32.max), "int4 group \(group)")
+    var codes = [UInt8](repeating: 0, count: eam_pack_size_int4(Int32(n), Int32(k)))
+    var scales = [UInt16](repeating: 0, count: eam_int4_scale_count(Int32(n), Int32(k), Int32(group)))
+    let status = weight.withUnsafeBufferPointer { w in
+      codes.withUnsafeMutableBufferPointer { c in
+        scales.withUnsafeMutableBufferPointer {
+          eam_pack_weight_int4(w.baseAddress!, Int32(k), Int32(n), Int32(k), Int32(group), c.baseAddress!, $0.baseAddress!)
+        }
+      }
+    }
+    if status != 0 {
+      // Not finite, or the largest magnitude of its group over 7 does not fit binary16.
+      throw firstBad(weight, k: k, format: "int4 with binary16 scales") { $0.isFinite && eam_float_to_half(abs($0) / 7) & 0x7C00 != 0x7C00 }
+    }
+    return (codes, scales)
+  }
+
+  /// The dequantized `[n][k]` weight the int4 GEMM computes with.
+  public static func unpackInt4(codes: [UInt8], scales: [UInt16], n: Int, k: Int, group: Int = Kernels.int4DefaultGroup) -> [Float] {
+    precondition(n > 0 && k > 0 && group >= 1 && codes.count == eam_pack_size_int4(Int32(n), Int32(k))
+                 && scales.count == eam_int4_scale_count(Int32(n), Int32(k), Int32(group)), "int4 weight [\(n)][\(k)]")
+    var w = [Float](repeating: 0, count: n * k)
+    w.withUnsafeMutableBufferPointer { eam_unpack_weight_int4(codes, scales, Int32(n), Int32(k), Int32(group), $0.baseAddress!, Int32(k)) }
+    return w
+  }
+}

@@ -24,7 +24,7 @@ let dinov2Linears: [(name: String, n: Int, k: Int)] = [("qkv", 1152, 384), ("pro
             "\(w.rawValue) \(String(format: "%.0f", sec * 1e6)) µs (\(String(format: "%.0f", 2 * 257 * Double(s.n * s.k) / sec / 1e9)))"
           }
           print("\(v.name) \(s.name) m257 n\(s.n) k\(s.k): " + row.joined(separator: ", ")
-                + "; f16/f32 \(String(format: "%.3f", t[1] / t[0]))")
+                + "; f16/f32 \(String(format: "%.3f", t[1] / t[0])), int4/f32 \(String(format: "%.3f", t[3] / t[0]))")
         }
       }
     }

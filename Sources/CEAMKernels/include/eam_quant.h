@@ -111,6 +111,34 @@ int eam_gemm_s8(int p, int M, int N, int K, const uint8_t *q, int ldq, const flo
                 const int32_t *row_zero, const int8_t *packed, const float *col_scale, const int32_t *col_sum,
                 const float *bias, float *Y, int ldy, int n0, int n1, int epilogue);
 
+/* ---- int4 weights, f32 activations (weight-only) ---------------------------------------------
+ *
+ * Symmetric, group-wise along k: for column n and group g (k in [g·G, g·G + G), G = `group`,
+ * the last group possibly shorter), the scale s = binary16(max |W| over the group / 7) and codes
+ * q = clamp(rint(W / s), −7, 7) (s = 0: codes 0); no zero point. Stored as nibbles q + 8, two per
+ * byte: panels of 16 columns, 8 bytes per k, byte j of row k holding column j in its low nibble
+ * and column j + 8 in its high one: code (n, k) is in byte ((n / 16) · K + k) · 8 + (n % 16) % 8,
+ * high nibble if n % 16 ≥ 8. Scales: binary16 [N / 16 rounded up][groups][16] (groups = K / G
+ * rounded up). Padding columns: nibble 8 (zero), scale 0.
+ *
+ * The GEMM decodes panels to f32 (w = (nibble − 8) · s, exact) and runs them like
+ * eam_gemm_packed_f16: each variant's result is bit-identical to eam_gemm_packed of that variant
+ * on the dequantized weight. */
+
+/* Bytes of the codes and entries of the scales of an [N][K] int4 weight with groups of `group`. */
+size_t eam_pack_size_int4(int N, int K);
+size_t eam_int4_scale_count(int N, int K, int group);
+/* Quantizes and packs W ([N][K], ldw). Returns 0, or -1 if group < 1, a weight is not finite or a
+ * scale does not fit binary16 (outputs then incomplete). */
+int eam_pack_weight_int4(const float *W, int ldw, int N, int K, int group, uint8_t *codes, uint16_t *scales);
+/* Writes the dequantized weight ([N][K], ldw): what the GEMM computes with. */
+void eam_unpack_weight_int4(const uint8_t *codes, const uint16_t *scales, int N, int K, int group, float *W, int ldw);
+
+/* eam_gemm_packed with int4 weights; same arguments and epilogues. Returns 0, or -1 (nothing
+ * written) if group < 1. */
+int eam_gemm_int4(int M, int N, int K, int group, const float *X, int ldx, const uint8_t *codes,
+                  const uint16_t *scales, const float *bias, float *Y, int ldy, int n0, int n1, int epilogue);
+
 #ifdef __cplusplus
 }
 #endif
