@@ -10,26 +10,37 @@
 
 /* ---- Paths ----------------------------------------------------------------------------------- */
 
-/* cpuid leaf 7: avx512_vnni (subleaf 0, ECX bit 11), avx_vnni (subleaf 1, EAX bit 4). The OS
- * state they need (ymm, zmm) is the state eam_kernels_supports already checked. */
-static int cpuid7(int subleaf, int reg, int bit) {
+/* CPU features the kernel variants do not cover, read with cpuid once (cpuid traps to the
+ * hypervisor in a VM: not on every call): bit 0 avx512_vnni (leaf 7.0 ECX 11), bit 1 avx_vnni
+ * (leaf 7.1 EAX 4), bit 2 f16c (leaf 1 ECX 29). The OS state they need (ymm, zmm) is what
+ * eam_kernels_supports checked for the variant they extend. */
+static int features = -1;
+
+int eam_cpu_extra_features(void) {
+  int f = __atomic_load_n(&features, __ATOMIC_ACQUIRE);
+  if (f >= 0) return f;
+  f = 0;
 #if defined(__x86_64__)
-  unsigned int r[4];
-  if (__get_cpuid_max(0, NULL) < 7) return 0;
-  __cpuid_count(7, subleaf, r[0], r[1], r[2], r[3]);
-  return (int)((r[reg] >> bit) & 1u);
-#else
-  (void)subleaf, (void)reg, (void)bit;
-  return 0;
+  unsigned int a, b, c, d;
+  if (__get_cpuid(1, &a, &b, &c, &d) && ((c >> 29) & 1u)) f |= EAM_CPU_F16C;
+  if (__get_cpuid_max(0, NULL) >= 7) {
+    __cpuid_count(7, 0, a, b, c, d);
+    if ((c >> 11) & 1u) f |= EAM_CPU_AVX512_VNNI;
+    __cpuid_count(7, 1, a, b, c, d);
+    if ((a >> 4) & 1u) f |= EAM_CPU_AVX_VNNI;
+  }
 #endif
+  __atomic_store_n(&features, f, __ATOMIC_RELEASE);
+  return f;
 }
 
 int eam_int8_supports(int p) {
   switch (p) {
   case EAM_INT8_PORTABLE: return 1;
   case EAM_INT8_AVX2: return eam_kernels_supports(EAM_VARIANT_AVX2);
-  case EAM_INT8_AVXVNNI: return eam_kernels_supports(EAM_VARIANT_AVX2) && cpuid7(1, 0, 4);
-  case EAM_INT8_VNNI512: return eam_kernels_supports(EAM_VARIANT_AVX512) && cpuid7(0, 2, 11);
+  case EAM_INT8_AVXVNNI: return eam_kernels_supports(EAM_VARIANT_AVX2) && (eam_cpu_extra_features() & EAM_CPU_AVX_VNNI);
+  case EAM_INT8_VNNI512:
+    return eam_kernels_supports(EAM_VARIANT_AVX512) && (eam_cpu_extra_features() & EAM_CPU_AVX512_VNNI);
   default: return 0;
   }
 }

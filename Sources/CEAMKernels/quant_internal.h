@@ -4,6 +4,10 @@
 #include "internal.h"
 #include "eam_quant.h"
 
+/* CPU features beyond the variants' (cached cpuid): EAM_CPU_* bits. */
+enum { EAM_CPU_AVX512_VNNI = 1, EAM_CPU_AVX_VNNI = 2, EAM_CPU_F16C = 4 };
+int eam_cpu_extra_features(void);
+
 /* ---- GEMMs over weights decoded to f32 panels ("wide" GEMMs: f16 and int4) -------------------
  * A chunk of k of one or two panels is decoded into an f32 buffer on the stack, then run by the
  * f32 GEMM's register tiles; accumulators of a tile carry over chunks through a second buffer,

@@ -77,7 +77,7 @@ T static void tile6x16(int mr, int kc, const float *A, int lda, const float *B, 
 T void eam_gemm_wide_avx2(int M, const float *A, int lda, const eam_wide_src *w, float *C, int ldc, int n0, int n1,
                           const eam_epilogue *e) {
   const int K = w->K;
-  const int f16c = __builtin_cpu_supports("f16c");
+  const int f16c = eam_cpu_extra_features() & EAM_CPU_F16C;
   float buf[KC * 16] __attribute__((aligned(32)));
   float part[MB * 16] __attribute__((aligned(32)));
   for (int p = n0 / EAM_PANEL; p * EAM_PANEL < n1; p++) {
