@@ -26,7 +26,7 @@ typedef struct {
 
 /* Chunk of k per decode and rows per block of carried accumulators. */
 #define EAM_WIDE_KC 256
-#define EAM_WIDE_MB 96
+#define EAM_WIDE_MB 192
 
 /* Writes the f32 values of panel p, rows k0 .. k0+kc, into dst[k · stride + j] (portable C). */
 void eam_wide_decode_portable(const eam_wide_src *w, int p, int k0, int kc, float *dst, int stride);

@@ -32,9 +32,19 @@ public enum GEMMBenchmark {
     return 2 * Double(m) * Double(n) * Double(k) / s / 1e9
   }
 
-  /// Median seconds per run of each weight type's GEMM on the same activations and weights, runs
-  /// alternating between the types (so that a machine busy with other work slows them alike).
-  public static func compare(_ types: [Weights], m: Int, n: Int, k: Int, iterations: Int = 30) -> [Double] {
+  /// Which run time of a series a measurement reports.
+  public enum Statistic: Sendable {
+    /// The median: what a run typically costs on the machine as it is.
+    case median
+    /// The fastest run: the kernel without interference, on a machine shared with other work.
+    case minimum
+  }
+
+  /// Seconds per run of each weight type's GEMM on the same activations and weights (median or
+  /// fastest of `iterations`), runs alternating between the types (so that a machine busy with
+  /// other work slows them alike).
+  public static func compare(_ types: [Weights], m: Int, n: Int, k: Int, iterations: Int = 30,
+                             statistic: Statistic = .median) -> [Double] {
     let problem = Problem(m: m, n: n, k: k)
     defer { problem.free() }
     let runs = types.map { problem.setup($0) }
@@ -47,7 +57,7 @@ public enum GEMMBenchmark {
         if i > 0 { times[t].append(seconds() - t0) }  // the first round warms caches
       }
     }
-    return times.map { $0.sorted()[$0.count / 2] }
+    return times.map { statistic == .median ? $0.sorted()[$0.count / 2] : $0.min()! }
   }
 
   /// Median seconds of quantizing m rows of k activations (`Kernels.quantizeRows`, 8-bit codes).

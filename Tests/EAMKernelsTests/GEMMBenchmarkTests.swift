@@ -19,19 +19,26 @@ let dinov2Linears: [(name: String, n: Int, k: Int)] = [("qkv", 1152, 384), ("pro
     for v in KernelVariant.allCases where v.isSupported && v != .scalar {
       v.withThreadVariant {
         for s in dinov2Linears {
-          let t = GEMMBenchmark.compare(GEMMBenchmark.Weights.allCases, m: 257, n: s.n, k: s.k, iterations: 60)
-          let row = zip(GEMMBenchmark.Weights.allCases, t).map { w, sec in
-            "\(w.rawValue) \(String(format: "%.0f", sec * 1e6)) µs (\(String(format: "%.0f", 2 * 257 * Double(s.n * s.k) / sec / 1e9)))"
+          for statistic in [GEMMBenchmark.Statistic.minimum, .median] {
+            let t = GEMMBenchmark.compare(GEMMBenchmark.Weights.allCases, m: 257, n: s.n, k: s.k, iterations: 100, statistic: statistic)
+            let row = zip(GEMMBenchmark.Weights.allCases, t).map { w, sec in
+              "\(w.rawValue) \(String(format: "%.0f", sec * 1e6)) µs (\(String(format: "%.0f", 2 * 257 * Double(s.n * s.k) / sec / 1e9)))"
+            }
+            print("\(v.name) \(statistic) \(s.name) m257 n\(s.n) k\(s.k): " + row.joined(separator: ", ")
+                  + "; f16/f32 \(String(format: "%.3f", t[1] / t[0])), int4/f32 \(String(format: "%.3f", t[3] / t[0]))")
           }
-          print("\(v.name) \(s.name) m257 n\(s.n) k\(s.k): " + row.joined(separator: ", ")
-                + "; f16/f32 \(String(format: "%.3f", t[1] / t[0])), int4/f32 \(String(format: "%.3f", t[3] / t[0]))")
         }
       }
     }
     for p in Int8Path.allCases where p.isSupported {
       p.withThreadPath {
-        let gops = dinov2Linears.map { String(format: "%.0f", GEMMBenchmark.gflops(.int8, m: 257, n: $0.n, k: $0.k, iterations: 60)) }
-        print("int8 \(p.name) GOPS (qkv, proj, fc1, fc2): " + gops.joined(separator: ", "))
+        for statistic in [GEMMBenchmark.Statistic.minimum, .median] {
+          let gops = dinov2Linears.map { s in
+            let t = GEMMBenchmark.compare([.int8], m: 257, n: s.n, k: s.k, iterations: p == .portable ? 5 : 100, statistic: statistic)[0]
+            return String(format: "%.0f", 2 * 257 * Double(s.n * s.k) / t / 1e9)
+          }
+          print("int8 \(p.name) \(statistic) GOPS (qkv, proj, fc1, fc2): " + gops.joined(separator: ", "))
+        }
       }
     }
     for v in KernelVariant.allCases where v.isSupported {
