@@ -136,6 +136,7 @@ void eam_quant_row_params(float mn, float mx, int qmax, float *scale, float *inv
   const float range = hi - lo;
   *scale = range / (float)qmax;
   *inv = range > 0.0f ? (float)qmax / range : 0.0f;
+  if (!(*inv < INFINITY)) *inv = 0.0f; /* a range below qmax / FLT_MAX: every code is the zero point */
   int32_t z = eam_cvt_rne(-lo * *inv);
   *zero = z < 0 ? 0 : z > qmax ? qmax : z;
 }

@@ -85,8 +85,8 @@ static inline int32_t eam_cvt_rne(float t) {
 }
 
 /* The code of an activation before the zero point: rint(x · inv). |x · inv| ≤ qmax·(1 + 2⁻²²)
- * when the row range is finite (|x| ≤ range, inv = qmax / range), x · inv is 0 or NaN when it is
- * 0 or infinite (inv = 0); NaN gives INT32_MIN, as cvtps2dq. So no range check is needed. */
+ * when inv = qmax / range is finite (|x| ≤ range); otherwise inv = 0 and x · inv is 0 or NaN;
+ * NaN gives INT32_MIN, as cvtps2dq. So no range check is needed. */
 static inline int32_t eam_activation_code(float t) {
   return t == t ? (int32_t)((t + 12582912.0f) - 12582912.0f) : INT32_MIN;
 }

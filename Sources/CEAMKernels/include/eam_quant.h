@@ -51,7 +51,7 @@ void eam_gemm_packed_f16(int M, int N, int K, const float *X, int ldx, const uin
  * Np = N rounded up to 16 columns (padding 0).
  *
  * Activations, asymmetric per row r, quantized at run time to codes 0 .. qmax: lo = min(min_k x, 0),
- * hi = max(max_k x, 0), s_r = (hi − lo) / qmax, inv = qmax / (hi − lo) (0 if hi = lo),
+ * hi = max(max_k x, 0), s_r = (hi − lo) / qmax, inv = qmax / (hi − lo) (0 if not finite),
  * z_r = clamp(rint(−lo · inv), 0, qmax), u[r][k] = clamp(rint(x · inv) + z_r, 0, qmax); rint
  * rounds half to even; x ≈ s_r · (u − z_r). Codes are stored [M][ldq] with ldq ≥ Kp; codes past K
  * are 0. qmax is 255, except on the AVX2 path (vpmaddubsw adds two u8·s8 products in a saturating
