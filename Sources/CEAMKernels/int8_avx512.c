@@ -1,0 +1,89 @@
+/* int8 GEMM, AVX-512 VNNI path (vpdpbusd zmm: 16 columns × 4 k per instruction), and the
+ * AVX-512 activation quantizer. */
+#include "quant_internal.h"
+#include "vecmath.h"
+#include <string.h>
+
+#define T EAM_T_AVX512
+#define TV __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma,avx512vnni")))
+#define R 8 /* rows per tile: 2R accumulators + 2 weight vectors of the 32 zmm */
+
+T void eam_quantize_rows_avx512(const float *x, int ldx, int rows, int K, int qmax, uint8_t *q, int ldq, float *scale,
+                                int32_t *zero) {
+  const int Kp = (K + 3) & ~3;
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (size_t)r * ldx;
+    uint8_t *qr = q + (size_t)r * ldq;
+    __m512 vmn = _mm512_setzero_ps(), vmx = vmn;
+    for (int k = 0; k < K; k += 16) {
+      const __mmask16 m = eam_mask16(K - k);
+      const __m512 v = _mm512_maskz_loadu_ps(m, xr + k);
+      vmn = _mm512_mask_min_ps(vmn, m, v, vmn); /* minps(x, mn): a NaN x leaves mn, as x < mn ? x : mn */
+      vmx = _mm512_mask_max_ps(vmx, m, v, vmx);
+    }
+    float inv;
+    eam_quant_row_params(_mm512_reduce_min_ps(vmn), _mm512_reduce_max_ps(vmx), qmax, &scale[r], &inv, &zero[r]);
+    const __m512 vi = _mm512_set1_ps(inv);
+    const __m512i z = _mm512_set1_epi32(zero[r]), top = _mm512_set1_epi32(qmax), none = _mm512_setzero_si512();
+    for (int k = 0; k < Kp; k += 16) {
+      const __mmask16 m = eam_mask16(K - k);
+      __m512i u = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, xr + k), vi)), z);
+      u = _mm512_maskz_mov_epi32(m, _mm512_min_epi32(_mm512_max_epi32(u, none), top));
+      _mm_mask_storeu_epi8(qr + k, eam_mask16(Kp - k), _mm512_cvtepi32_epi8(u));
+    }
+  }
+}
+
+/* The epilogue of 16 columns [col, col+16) of one row; `valid` of them stored. */
+T static inline void store16(__m512i acc, int32_t z, float s, const eam_s8_gemm *g, float *c, int col, int valid) {
+  if (valid <= 0) return;
+  const __mmask16 m = eam_mask16(valid);
+  const __m512i zs = _mm512_mullo_epi32(_mm512_set1_epi32(z), _mm512_loadu_si512(g->col_sum + col));
+  const __m512 sc = _mm512_mul_ps(_mm512_set1_ps(s), _mm512_loadu_ps(g->col_scale + col));
+  __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc, zs)), sc);
+  if (g->flags & EAM_EPI_BIAS) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, g->bias + col));
+  if (g->flags & EAM_EPI_GELU) v = eam_gelu16(v);
+  if (g->flags & EAM_EPI_ACCUMULATE) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, c));
+  _mm512_mask_storeu_ps(c, m, v);
+}
+
+T static inline __m512i broadcast4(const uint8_t *p) {
+  int32_t v;
+  memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+/* Rows [m, m + mr) (mr ≤ R) × np panels (1 or 2) from panel p. Rows past mr repeat row m. */
+TV static inline __attribute__((always_inline)) void tile(const eam_s8_gemm *g, int m, int mr, int p, int np) {
+  const uint8_t *a[R];
+  for (int i = 0; i < R; i++) a[i] = g->q + (size_t)(m + (i < mr ? i : 0)) * g->ldq;
+  const int8_t *w0 = g->packed + (size_t)p * g->groups * 64, *w1 = w0 + (size_t)g->groups * 64;
+  __m512i acc[R][2];
+  for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm512_setzero_si512();
+  for (int k = 0; k < g->groups; k++) {
+    const __m512i b0 = _mm512_loadu_si512(w0 + (size_t)k * 64);
+    const __m512i b1 = np > 1 ? _mm512_loadu_si512(w1 + (size_t)k * 64) : b0;
+    for (int i = 0; i < R; i++) {
+      const __m512i x = broadcast4(a[i] + 4 * k);
+      acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], x, b0);
+      if (np > 1) acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, b1);
+    }
+  }
+  const int col = p * EAM_PANEL, valid = g->n1 - col;
+  for (int i = 0; i < mr; i++) {
+    float *c = g->Y + (size_t)(m + i) * g->ldy + col;
+    store16(acc[i][0], g->row_zero[m + i], g->row_scale[m + i], g, c, col, valid);
+    if (np > 1) store16(acc[i][1], g->row_zero[m + i], g->row_scale[m + i], g, c + 16, col + 16, valid - 16);
+  }
+}
+
+TV void eam_gemm_s8_vnni512(const eam_s8_gemm *g) {
+  for (int p = g->n0 / EAM_PANEL; p * EAM_PANEL < g->n1; p += 2) {
+    const int two = g->n1 - p * EAM_PANEL > EAM_PANEL;
+    for (int m = 0; m < g->M; m += R) {
+      const int mr = g->M - m < R ? g->M - m : R;
+      if (two) tile(g, m, mr, p, 2);
+      else tile(g, m, mr, p, 1);
+    }
+  }
+}

@@ -1,0 +1,119 @@
+/* Vector exp and exact GELU for the kernels of eam_quant.h: the formulas and the operation order
+ * of avx2.c and avx512.c (the f16 and int4 GEMMs must give the f32 GEMM's numbers bit for bit,
+ * so their epilogue is the same arithmetic). Static inline, with the target attribute of the
+ * variant; a function using them carries at least that attribute. */
+#ifndef EAM_VECMATH_H
+#define EAM_VECMATH_H
+#include "internal.h"
+#include <immintrin.h>
+
+#define EAM_T_AVX2 __attribute__((target("avx2,fma")))
+#define EAM_T_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
+
+/* exp: x = n·ln2 + r, degree-7 Taylor polynomial in r, 2^n through the exponent bits. */
+EAM_T_AVX2 static inline __m256 eam_exp8(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.7f));
+  __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-0.693359375f), x);
+  r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+/* 0.5·x·(1 + erf(x/√2)), erf by Abramowitz & Stegun 7.1.26. */
+EAM_T_AVX2 static inline __m256 eam_gelu8(__m256 x) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f));
+  __m256 az = _mm256_andnot_ps(sign, z);
+  __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(az, _mm256_set1_ps(0.3275911f), _mm256_set1_ps(1.0f)));
+  __m256 p = _mm256_set1_ps(1.061405429f);
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
+  p = _mm256_mul_ps(p, t);
+  __m256 erf_abs = _mm256_fnmadd_ps(p, eam_exp8(_mm256_mul_ps(_mm256_xor_ps(az, sign), az)), _mm256_set1_ps(1.0f));
+  __m256 erf = _mm256_or_ps(erf_abs, _mm256_and_ps(z, sign));
+  return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(_mm256_set1_ps(1.0f), erf));
+}
+
+EAM_T_AVX2 static inline __m256i eam_mask8(int valid) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* The f32 GEMM's epilogue on 8 accumulators (columns [col, col+8), `valid` of them stored). */
+EAM_T_AVX2 static inline void eam_store8(__m256 acc, float *c, int col, int valid, const eam_epilogue *e) {
+  __m256 v = _mm256_mul_ps(acc, _mm256_set1_ps(e->alpha));
+  if (valid >= 8) {
+    if (e->flags & EAM_EPI_BIAS) v = _mm256_add_ps(v, _mm256_loadu_ps(e->bias + col));
+    if (e->flags & EAM_EPI_GELU) v = eam_gelu8(v);
+    if (e->flags & EAM_EPI_ACCUMULATE) v = _mm256_add_ps(v, _mm256_loadu_ps(c));
+    _mm256_storeu_ps(c, v);
+  } else if (valid > 0) {
+    __m256i m = eam_mask8(valid);
+    if (e->flags & EAM_EPI_BIAS) v = _mm256_add_ps(v, _mm256_maskload_ps(e->bias + col, m));
+    if (e->flags & EAM_EPI_GELU) v = eam_gelu8(v);
+    if (e->flags & EAM_EPI_ACCUMULATE) v = _mm256_add_ps(v, _mm256_maskload_ps(c, m));
+    _mm256_maskstore_ps(c, m, v);
+  }
+}
+
+EAM_T_AVX512 static inline __m512 eam_exp16(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
+  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);
+  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+EAM_T_AVX512 static inline __m512 eam_gelu16(__m512 x) {
+  const __m512 sign = _mm512_set1_ps(-0.0f);
+  __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
+  __m512 az = _mm512_andnot_ps(sign, z);
+  __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(az, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.0f)));
+  __m512 p = _mm512_set1_ps(1.061405429f);
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
+  p = _mm512_mul_ps(p, t);
+  __m512 erf_abs = _mm512_fnmadd_ps(p, eam_exp16(_mm512_mul_ps(_mm512_xor_ps(az, sign), az)), _mm512_set1_ps(1.0f));
+  __m512 erf = _mm512_or_ps(erf_abs, _mm512_and_ps(z, sign));
+  return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.0f), erf));
+}
+
+EAM_T_AVX512 static inline __mmask16 eam_mask16(int valid) {
+  return valid >= 16 ? (__mmask16)0xFFFF : valid <= 0 ? (__mmask16)0 : (__mmask16)((1u << valid) - 1);
+}
+
+/* The f32 GEMM's epilogue on 16 accumulators. */
+EAM_T_AVX512 static inline void eam_store16(__m512 acc, float *c, int col, int valid, const eam_epilogue *e) {
+  if (valid <= 0) return;
+  const __mmask16 m = eam_mask16(valid);
+  __m512 v = _mm512_mul_ps(acc, _mm512_set1_ps(e->alpha));
+  if (e->flags & EAM_EPI_BIAS) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->bias + col));
+  if (e->flags & EAM_EPI_GELU) v = eam_gelu16(v);
+  if (e->flags & EAM_EPI_ACCUMULATE) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, c));
+  _mm512_mask_storeu_ps(c, m, v);
+}
+
+#endif
