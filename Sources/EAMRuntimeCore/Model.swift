@@ -7,6 +7,9 @@ public struct LoadOptions: Sendable {
   public var threads: Int = ThreadPool.availableCores
   /// Check every section's checksum at load.
   public var verify = true
+  /// Widen f16 linear weights to f32 at load (twice the memory) instead of using them in place
+  /// with the converting GEMM; the outputs are the same either way.
+  public var widenF16 = false
   public init() {}
 }
 
@@ -36,7 +39,7 @@ public final class Model {
 
   public init(artifact: Artifact, options: LoadOptions = LoadOptions()) throws(RuntimeError) {
     self.artifact = artifact
-    store = WeightStore(artifact: artifact, verify: options.verify)
+    store = WeightStore(artifact: artifact, verify: options.verify, widenF16: options.widenF16)
     plan = artifact.manifest.architecture.family == .swin
       ? .swin(try SwinPlan(manifest: artifact.manifest, store: store))
       : .vit(try ViTPlan(manifest: artifact.manifest, store: store))

@@ -32,6 +32,9 @@ struct Bench: ParsableCommand {
   @Flag(help: "Skip section checksums at load (to see what verifying costs).")
   var noVerify = false
 
+  @Flag(help: "Widen f16 weights to f32 at load (twice the memory) instead of converting them in the GEMM.")
+  var widenF16 = false
+
   func run() throws {
     guard batch >= 1, iters >= 1 else { fail("--batch and --iters must be at least 1") }
     if gemm {
@@ -47,6 +50,7 @@ struct Bench: ParsableCommand {
     var options = LoadOptions()
     if let threads { options.threads = threads }
     options.verify = !noVerify
+    options.widenF16 = widenF16
     PeakMemory.reset()
     let paths = [artifact] + (compare.map { [$0] } ?? [])
     var models: [Model] = [], loads: [Double] = []

@@ -19,6 +19,9 @@ func linear(_ pool: ThreadPool, rows: Int, x: UnsafePointer<Float>, ldx: Int, _ 
     case .f32(let packed):
       Kernels.linear(m: rows, n: w.n, k: w.k, x: x, ldx: ldx, packedWeight: packed, bias: w.bias, y: y, ldy: ldy,
                      columns: n0..<n1, epilogue: epilogue)
+    case .f16(let packed):
+      Kernels.linearF16(m: rows, n: w.n, k: w.k, x: x, ldx: ldx, packedWeight: packed, bias: w.bias, y: y, ldy: ldy,
+                        columns: n0..<n1, epilogue: epilogue)
     }
   }
 }

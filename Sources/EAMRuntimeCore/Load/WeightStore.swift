@@ -5,8 +5,12 @@ import EAMKernels
 /// stores (FORMAT.md). One case per weight type, one GEMM entry point per case
 /// (`Kernels.linear`).
 enum PackedWeight {
-  /// f32 panels: used in place from the mapped file, or widened once at load from f16.
+  /// f32 panels: used in place from the mapped file (or widened once at load from f16 when
+  /// `LoadOptions.widenF16`).
   case f32(UnsafePointer<Float>)
+  /// binary16 panels, used in place and widened in registers (`Kernels.linearF16`): the same
+  /// results as `.f32` of the widened weights, half the memory.
+  case f16(UnsafePointer<UInt16>)
 }
 
 /// Typed views of an artifact's sections. Uncompressed f32 sections are used in place from the
@@ -17,18 +21,24 @@ enum PackedWeight {
 final class WeightStore {
   let artifact: Artifact
   let verify: Bool
+  /// Widen f16 linear weights to f32 at load instead of using them in place.
+  let widenF16: Bool
   private var owned: [AlignedBuffer] = []
+  private var ownedHalves: [UnsafeMutablePointer<UInt16>] = []
   private let declared: [String: Manifest.WeightType]
   /// Bytes of weights the store had to copy (not used in place).
   private(set) var copiedBytes = 0
 
-  init(artifact: Artifact, verify: Bool) {
+  init(artifact: Artifact, verify: Bool, widenF16: Bool = false) {
     self.artifact = artifact
     self.verify = verify
+    self.widenF16 = widenF16
     var declared: [String: Manifest.WeightType] = [:]
     for w in artifact.manifest.weights { declared[w.name] = w.type }
     self.declared = declared
   }
+
+  deinit { for p in ownedHalves { p.deallocate() } }
 
   private func fail(_ message: String) -> RuntimeError { RuntimeError(message, path: artifact.path) }
 
@@ -48,7 +58,24 @@ final class WeightStore {
 
   /// A linear layer's packed weight, checked to be `[n][k]` in panels, in its declared type.
   func packedWeight(_ name: String, n: Int, k: Int) throws(RuntimeError) -> PackedWeight {
-    .f32(try floats(name, shape: [n, k], layout: .panelPacked))
+    let s = try section(name)
+    guard s.dtype == .f16, declared[name] == .f16, !widenF16, s.shape == [n, k], s.layout == .panelPacked else {
+      return .f32(try floats(name, shape: [n, k], layout: .panelPacked))
+    }
+    let stored: UnsafeRawBufferPointer
+    do throws(FormatError) { stored = try artifact.storedBytes(s, verify: verify) } catch { throw RuntimeError(error) }
+    if s.compression == .none, let base = stored.baseAddress, Int(bitPattern: base) % 2 == 0 {
+      return .f16(base.assumingMemoryBound(to: UInt16.self))
+    }
+    let raw: [UInt8]
+    do throws(FormatError) { raw = try artifact.rawBytes(s, verify: false) } catch { throw RuntimeError(error) }
+    let halves = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, raw.count / 2))
+    raw.withUnsafeBytes { src in
+      for i in 0..<(raw.count / 2) { halves[i] = src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) }
+    }
+    ownedHalves.append(halves)
+    copiedBytes += raw.count
+    return .f16(UnsafePointer(halves))
   }
 
   /// A float pointer to the section `name`, checked to have `shape` and `layout` and the float
