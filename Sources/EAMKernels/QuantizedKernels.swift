@@ -88,7 +88,7 @@ public enum Int8Path: Int32, CaseIterable, Sendable {
   public static func useDefault() { eam_int8_set_path(-1) }
 
   /// Runs `body` with this path active on the calling thread only.
-  public func withThreadPath<R>(_ body: () throws -> R) rethrows -> R {
+  public func withThreadPath<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
     precondition(eam_int8_set_thread_path(rawValue) == 0, "int8 path \(name) is not supported on this CPU")
     defer { eam_int8_set_thread_path(-1) }
     return try body()
