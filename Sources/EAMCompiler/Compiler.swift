@@ -77,6 +77,9 @@ public enum Compiler {
   }
 
   public static func compile(_ input: String, to output: String, options: CompileOptions) throws(CompileError) -> CompileSummary {
+    let reportPath = options.eam == nil ? nil : options.reportPath ?? RunFiles.defaultReport(for: output)
+    try RunFiles.check(outputs: [.init("artifact", output)] + (reportPath.map { [.init("report", $0)] } ?? []),
+                       inputs: options.inputFiles(checkpoint: input))
     let (checkpoint, loaded) = try load(input, overrides: options.overrides)
     var model = loaded
     var settings = EmitSettings()
@@ -95,23 +98,15 @@ public enum Compiler {
     } catch {
       throw CompileError("\(output): \(error.message)")
     }
-    do throws(AtomicFile.WriteError) {
-      try AtomicFile.write(bytes, to: output)
-    } catch {
-      throw CompileError(error.description)
-    }
-    var reportPath: String?
-    if var r = report {
+    var files = [(path: output, bytes: bytes)]
+    if var r = report, let path = reportPath {
       r.artifact = output
       r.artifactBytes = bytes.count
       r.floatWeightBytes = loaded.parameterCount * 4
       report = r
-      let path = options.reportPath ?? (output.hasSuffix(".eam") ? String(output.dropLast(4)) : output) + ".report.json"
-      do throws(AtomicFile.WriteError) { try AtomicFile.write(Array((r.json.text + "\n").utf8), to: path) } catch {
-        throw CompileError(error.description)
-      }
-      reportPath = path
+      files.append((path, Array((r.json.text + "\n").utf8)))
     }
+    do throws(AtomicFile.WriteError) { try OutputSet.commit(files) } catch { throw CompileError(error.description) }
     return CompileSummary(model: model, origin: checkpoint.origin, format: checkpoint.format,
                           artifactBytes: bytes.count, floatBytes: loaded.parameterCount * 4, report: report,
                           reportPath: reportPath)
@@ -123,6 +118,8 @@ extension Compiler {
   public static func calibrate(_ input: String, images: [String], options: CompileOptions, to output: String)
     throws(CompileError) -> AttentionStatistics
   {
+    try RunFiles.check(outputs: [.init("statistics file", output)],
+                       inputs: [.init("checkpoint", input)] + images.map { .init("calibration image", $0) })
     let (_, model) = try load(input, overrides: options.overrides)
     let bytes: [UInt8]
     do throws(FormatError) { bytes = try Emitter.artifact(for: model, settings: EmitSettings()) } catch {
