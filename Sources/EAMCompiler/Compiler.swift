@@ -27,6 +27,8 @@ public struct CompileOptions: Sendable {
   /// Where the report goes; default: beside the artifact, `NAME.report.json`.
   public var reportPath: String?
   public var threads: Int?
+  /// How strictly the checkpoint is read (tensor budget, non-finite weights, pickle globals).
+  public var reading = ReadOptions()
   public init() {}
 
   /// The flags as recorded in the manifest, in a fixed order.
@@ -62,10 +64,12 @@ public struct CompileSummary: Sendable {
 /// The compiler's pipeline: ingest → model → (calibrate → compress) → emit.
 public enum Compiler {
   /// Reads a checkpoint and recognises its architecture.
-  public static func load(_ path: String, overrides: ModelOverrides) throws(CompileError) -> (Checkpoint, ModelDescription) {
+  public static func load(_ path: String, overrides: ModelOverrides, reading: ReadOptions = ReadOptions())
+    throws(CompileError) -> (Checkpoint, ModelDescription)
+  {
     let checkpoint: Checkpoint
     do throws(IngestError) {
-      checkpoint = try CheckpointReader.read(path: path)
+      checkpoint = try CheckpointReader.read(path: path, options: reading)
     } catch {
       throw CompileError(error.description)
     }
@@ -80,7 +84,7 @@ public enum Compiler {
     let reportPath = options.eam == nil ? nil : options.reportPath ?? RunFiles.defaultReport(for: output)
     try RunFiles.check(outputs: [.init("artifact", output)] + (reportPath.map { [.init("report", $0)] } ?? []),
                        inputs: options.inputFiles(checkpoint: input))
-    let (checkpoint, loaded) = try load(input, overrides: options.overrides)
+    let (checkpoint, loaded) = try load(input, overrides: options.overrides, reading: options.reading)
     var model = loaded
     var settings = EmitSettings()
     settings.precision = options.precision
@@ -120,7 +124,7 @@ extension Compiler {
   {
     try RunFiles.check(outputs: [.init("statistics file", output)],
                        inputs: [.init("checkpoint", input)] + images.map { .init("calibration image", $0) })
-    let (_, model) = try load(input, overrides: options.overrides)
+    let (_, model) = try load(input, overrides: options.overrides, reading: options.reading)
     let bytes: [UInt8]
     do throws(FormatError) { bytes = try Emitter.artifact(for: model, settings: EmitSettings()) } catch {
       throw CompileError("\(input): \(error.message)")

@@ -16,7 +16,7 @@ enum TorchLegacy {
   }
 
   /// Reads a legacy torch file, or a plain pickle (which then has no storages).
-  static func read(_ bytes: [UInt8]) throws(IngestError) -> Checkpoint {
+  static func read(_ bytes: [UInt8], options: ReadOptions) throws(IngestError) -> Checkpoint {
     let storages = TorchStorages()
     let load: PickleMachine.PersistentLoad = { (pid: PValue) throws(IngestError) -> PValue in try storages.load(pid) }
     var first = PickleMachine(bytes, what: "pickle", persistentLoad: load)
@@ -32,7 +32,7 @@ enum TorchLegacy {
       let root = try plain.run()
       var selection = try Unwrap.select(root)
       selection.origin = "plain pickle, " + selection.origin
-      return try Assemble.checkpoint(selection, format: .torchLegacy, fileSize: bytes.count) {
+      return try Assemble.checkpoint(selection, format: .torchLegacy, fileSize: bytes.count, options: options) {
         (_: PStorage) throws(IngestError) -> StorageBytes in throw IngestError("no storages in a plain pickle")
       }
     }
@@ -85,7 +85,7 @@ enum TorchLegacy {
       ranges[key] = try reader.range(n)
     }
     let selection = try Unwrap.select(root)
-    return try Assemble.checkpoint(selection, format: .torchLegacy, fileSize: bytes.count) {
+    return try Assemble.checkpoint(selection, format: .torchLegacy, fileSize: bytes.count, options: options) {
       (s: PStorage) throws(IngestError) -> StorageBytes in
       guard let r = ranges[s.key] else { throw IngestError("storage \(quoted(s.key)) is not in the file") }
       return StorageBytes(bytes: bytes, range: r, type: s.type, bigEndian: bigEndian)

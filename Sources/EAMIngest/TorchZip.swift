@@ -7,7 +7,7 @@ enum TorchZip {
       .min { $0.name.count < $1.name.count }
   }
 
-  static func read(_ zip: ZipArchive, pickle: ZipEntry) throws(IngestError) -> Checkpoint {
+  static func read(_ zip: ZipArchive, pickle: ZipEntry, options: ReadOptions) throws(IngestError) -> Checkpoint {
     if let packed = zip.entries.first(where: { !$0.isStored && $0.name.hasPrefix(pickle.name.dropLast(8)) }) {
       throw IngestError("zip entry \(quoted(packed.name)) is \(ZipEntry.methodName(packed.method)); torch.save writes stored entries, so the archive was re-compressed (only stored entries can be read)")
     }
@@ -33,7 +33,7 @@ enum TorchZip {
     defer { machine.arena.clear() }
     let root = try machine.run()
     let selection = try Unwrap.select(root)
-    return try Assemble.checkpoint(selection, format: .torchZip, fileSize: zip.bytes.count) {
+    return try Assemble.checkpoint(selection, format: .torchZip, fileSize: zip.bytes.count, options: options) {
       (s: PStorage) throws(IngestError) -> StorageBytes in
       let name = prefix + "data/" + s.key
       guard let entry = byName[name] else {

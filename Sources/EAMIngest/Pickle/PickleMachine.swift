@@ -396,7 +396,7 @@ extension PickleMachine {
     defer { machine.arena.clear() }
     let root = try machine.run()
     let selection = try Unwrap.select(root)
-    let checkpoint = try Assemble.checkpoint(selection, format: .torchLegacy, fileSize: bytes.count) {
+    let checkpoint = try Assemble.checkpoint(selection, format: .torchLegacy, fileSize: bytes.count, options: ReadOptions()) {
       (s: PStorage) throws(IngestError) -> StorageBytes in
       StorageBytes(bytes: [], range: 0..<0, type: s.type, bigEndian: false)
     }

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Hostile checkpoints for the EAMIngest tests, made with the Python standard library only.
+
+    python3 scripts/make_hostile_fixtures.py
+
+No torch: the pickles name torch's globals (`torch._utils._rebuild_tensor_v2`,
+`torch.FloatStorage`) through stand-in modules, exactly as `torch.save` writes them (protocol 2,
+storages as persistent ids, a stored zip `archive/data.pkl` + `archive/data/<key>`, or the legacy
+five-pickle layout). Nothing hostile is ever called: payloads are references to functions, written
+into the pickle, never run. Writes Tests/EAMIngestTests/Fixtures/hostile_* and hostile.json (what
+each file must do: be refused with a message fragment, or read with given names and notes).
+`scripts/make_ingest_fixtures.py` runs this script too, after it rewrites the fixture folder.
+Deterministic: re-running rewrites identical bytes.
+"""
+import collections
+import io
+import json
+import pickle
+import struct
+import sys
+import types
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "Tests" / "EAMIngestTests" / "Fixtures"
+CANARY = "/tmp/eamc_hostile_canary_"
+
+
+# Stand-ins for the torch globals a checkpoint names (never called).
+def stand_in_module(name):
+    module = types.ModuleType(name)
+    sys.modules[name] = module
+    return module
+
+
+def named(module, name, obj):
+    obj.__module__ = module.__name__
+    obj.__qualname__ = obj.__name__ = name
+    setattr(module, name, obj)
+    return obj
+
+
+torch = stand_in_module("torch")
+torch_utils = stand_in_module("torch._utils")
+
+
+def never_called(*args):
+    raise RuntimeError("a stand-in is never called")
+
+
+rebuild_tensor_v2 = named(torch_utils, "_rebuild_tensor_v2", types.FunctionType(never_called.__code__, {}))
+FloatStorage = named(torch, "FloatStorage", type("FloatStorage", (), {}))
+STORAGE_CLASSES = {"f32": FloatStorage}
+
+
+class Storage:
+    """A storage: saved as a persistent id, its bytes as its own archive member."""
+
+    def __init__(self, key, values):
+        self.key, self.values = key, list(values)
+
+    def data(self):
+        return struct.pack(f"<{len(self.values)}f", *self.values)
+
+
+class Tensor:
+    """A strided view of a storage, pickled as torch does: _rebuild_tensor_v2(storage, offset,
+    size, stride, requires_grad, backward_hooks)."""
+
+    def __init__(self, storage, size, stride=None, offset=0, hooks=None):
+        self.storage, self.size, self.offset = storage, tuple(size), offset
+        if stride is None:
+            stride, step = [], 1
+            for d in reversed(self.size):
+                stride.insert(0, step)
+                step *= d
+        self.stride = tuple(stride)
+        self.hooks = hooks if hooks is not None else collections.OrderedDict()
+
+    def __reduce__(self):
+        return (rebuild_tensor_v2, (self.storage, self.offset, self.size, self.stride, False, self.hooks))
+
+
+def tensor(key, values, shape):
+    return Tensor(Storage(key, values), shape)
+
+
+class CheckpointPickler(pickle._Pickler):
+    """Protocol 2, storages as `('storage', FloatStorage, key, 'cpu', numel)` persistent ids."""
+
+    def __init__(self, file, protocol=2, legacy=False):
+        super().__init__(file, protocol=protocol)
+        self.storages, self.legacy = [], legacy
+
+    def persistent_id(self, obj):
+        if not isinstance(obj, Storage):
+            return None
+        if all(s is not obj for s in self.storages):
+            self.storages.append(obj)
+        pid = ("storage", STORAGE_CLASSES["f32"], obj.key, "cpu", len(obj.values))
+        return pid + (None,) if self.legacy else pid
+
+
+def pickled(obj, protocol=2, legacy=False):
+    out = io.BytesIO()
+    p = CheckpointPickler(out, protocol=protocol, legacy=legacy)
+    p.dump(obj)
+    return out.getvalue(), p.storages
+
+
+def stored_zip(members):
+    """A stored zip with fixed timestamps (name → bytes, in order)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        for name, data in members:
+            z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+    return out.getvalue()
+
+
+def torch_zip(obj, protocol=2):
+    """What torch.save writes (without torch's 64-byte alignment padding)."""
+    data, storages = pickled(obj, protocol)
+    members = [("archive/data.pkl", data), ("archive/byteorder", b"little")]
+    members += [(f"archive/data/{s.key}", s.data()) for s in storages]
+    members.append(("archive/version", b"3\n"))
+    return stored_zip(members)
+
+
+def torch_legacy(obj):
+    """torch.save(..., _use_new_zipfile_serialization=False): magic, protocol, sys info, the
+    object, the storage keys, then each storage as a u64 count and its elements."""
+    out = io.BytesIO()
+    for head in [0x1950A86A20F9469CFC6C, 1001,
+                 {"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}}]:
+        pickle.dump(head, out, protocol=2)
+    data, storages = pickled(obj, legacy=True)
+    out.write(data)
+    pickle.dump([s.key for s in storages], out, protocol=2)
+    for s in storages:
+        out.write(struct.pack("<q", len(s.values)) + s.data())
+    return out.getvalue()
+
+
+def small_state_dict(prefix="k"):
+    return collections.OrderedDict([
+        ("cls_token", tensor(prefix + "0", [0.25, -0.5, 1.0, 2.0], (1, 1, 4))),
+        ("norm.weight", tensor(prefix + "1", [1.0, 1.0, 0.5, 0.5], (4,))),
+    ])
+
+
+def main():
+    OUT.mkdir(parents=True, exist_ok=True)
+    for old in OUT.glob("hostile_*"):
+        old.unlink()
+    expected = {"refused": {}}
+
+    def write(name, data):
+        (OUT / name).write_bytes(data)
+        return name
+
+    # Budget: a stride-0 view describing far more values than the file holds. 5000 real
+    # elements (20 kB) viewed as 1150 × 1000 (stride 0 on the rows): 1.15 million values, more
+    # than 4 bytes per file byte + 4 MiB allows (about 1.07 million for this file), though fewer
+    # than the 8 per byte + 1 Mi the reader allowed before (a 86 MB file could ask for 2.2 GB).
+    wide = Storage("w", [float(i % 7) for i in range(5000)])
+    sd = small_state_dict()
+    sd["pos_embed"] = Tensor(wide, (1150, 1000), (0, 1))
+    for name, data in [("hostile_stride0_budget.pth", torch_zip(sd)), ("hostile_stride0_budget.pt", torch_legacy(sd))]:
+        write(name, data)
+        assert 1150 * 1000 > len(data) + (1 << 20) and 1150 * 1000 < 8 * len(data) + (1 << 20), len(data)
+        expected["refused"][name] = "would take the checkpoint's tensors past the limit of"
+
+    with open(OUT / "hostile.json", "w") as f:
+        json.dump(expected, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print(f"wrote {len(list(OUT.glob('hostile_*')))} hostile fixtures to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
