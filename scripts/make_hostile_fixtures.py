@@ -142,6 +142,25 @@ def torch_legacy(obj):
     return out.getvalue()
 
 
+def safetensors(tensors):
+    """name → (dtype, shape, values); F32 or F64, little-endian, header padded to 8 bytes."""
+    header, data = {}, b""
+    for name, (dtype, shape, values) in tensors.items():
+        raw = struct.pack(f"<{len(values)}{'f' if dtype == 'F32' else 'd'}", *values)
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + data
+
+
+def npy(shape, values):
+    """A version 1.0 `<f4` C-order .npy."""
+    text = "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }" % "".join(f"{d}, " for d in shape)
+    text += " " * (-(10 + len(text) + 1) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text.encode() + struct.pack(f"<{len(values)}f", *values)
+
+
 def small_state_dict(prefix="k"):
     return collections.OrderedDict([
         ("cls_token", tensor(prefix + "0", [0.25, -0.5, 1.0, 2.0], (1, 1, 4))),
@@ -153,7 +172,7 @@ def main():
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("hostile_*"):
         old.unlink()
-    expected = {"refused": {}}
+    expected = {"refused": {}, "nonfinite": {}}
 
     def write(name, data):
         (OUT / name).write_bytes(data)
@@ -170,6 +189,25 @@ def main():
         write(name, data)
         assert 1150 * 1000 > len(data) + (1 << 20) and 1150 * 1000 < 8 * len(data) + (1 << 20), len(data)
         expected["refused"][name] = "would take the checkpoint's tensors past the limit of"
+
+    # Non-finite weights: NaN and ±∞ in a weight, an f64 beyond float32's range.
+    nan, inf = float("nan"), float("inf")
+    qkv = [0.5] * 24
+    qkv[3], qkv[7], qkv[8], qkv[20], qkv[23] = nan, nan, inf, -inf, nan
+    sd = small_state_dict()
+    sd["blocks.0.attn.qkv.weight"] = tensor("q", qkv, (6, 4))
+    sd["norm.bias"] = tensor("b", [0.0, inf, 0.0, 0.0], (4,))
+    cases = {
+        "hostile_nan_weight.pth": (torch_zip(sd), "blocks.0.attn.qkv.weight", 3, 2, 24, 1),
+        "hostile_nan_weight.pt": (torch_legacy(sd), "blocks.0.attn.qkv.weight", 3, 2, 24, 1),
+        "hostile_inf_weight.safetensors": (safetensors({"a": ("F32", (2,), [1.0, 2.0]),
+                                                        "w": ("F32", (2, 2), [1.0, -inf, inf, 0.0])}), "w", 0, 2, 4, 0),
+        "hostile_f64_overflow.safetensors": (safetensors({"w": ("F64", (3,), [1.0, 1e300, -1e39])}), "w", 0, 2, 3, 0),
+        "hostile_nan.npy": (npy((2, 3), [0.0, nan, 1.0, 2.0, 3.0, 4.0]), "array", 1, 0, 6, 0),
+    }
+    for name, (data, bad, nans, infs, count, others) in cases.items():
+        write(name, data)
+        expected["nonfinite"][name] = {"tensor": bad, "nan": nans, "infinite": infs, "values": count, "others": others}
 
     with open(OUT / "hostile.json", "w") as f:
         json.dump(expected, f, indent=1, sort_keys=True)

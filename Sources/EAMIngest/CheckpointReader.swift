@@ -20,6 +20,13 @@ public enum CheckpointReader {
 
   /// Reads a checkpoint already in memory.
   public static func read(bytes: [UInt8], options: ReadOptions = ReadOptions()) throws(IngestError) -> Checkpoint {
+    var checkpoint = try container(bytes, options: options)
+    try FiniteCheck.apply(to: &checkpoint, allow: options.allowNonFinite)
+    return checkpoint
+  }
+
+  /// The tensors, by container.
+  private static func container(_ bytes: [UInt8], options: ReadOptions) throws(IngestError) -> Checkpoint {
     if ZipArchive.looksLikeZip(bytes) {
       let zip = try ZipArchive(bytes)
       if let pickle = TorchZip.pickleEntry(zip) {

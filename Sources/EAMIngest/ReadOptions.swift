@@ -5,9 +5,13 @@ public struct ReadOptions: Sendable {
   /// than its file holds (stride 0 repeats one element); this bounds what a file can make the
   /// reader allocate, checked before allocating.
   public var maxTensorBytes: Int?
+  /// Read weights that hold NaN or ±∞ (listed in `Checkpoint.notes`) instead of refusing the
+  /// file: such a model is broken, its outputs are NaN.
+  public var allowNonFinite: Bool
 
-  public init(maxTensorBytes: Int? = nil) {
+  public init(maxTensorBytes: Int? = nil, allowNonFinite: Bool = false) {
     self.maxTensorBytes = maxTensorBytes
+    self.allowNonFinite = allowNonFinite
   }
 
   /// Fixed allowance on top of the per-byte budget, for small files with repeated views.

@@ -41,3 +41,52 @@ import Testing
     #expect(ReadOptions.defaultTensorBytes(fileSize: -5) == 4 * 1024 * 1024)
   }
 }
+
+/// NaN and ±∞ in weights: refused by default, naming the tensor and its counts; read with a note
+/// when allowed.
+@Suite struct NonFiniteTests {
+  @Test(arguments: Fixtures.hostileSection("nonfinite").keys.sorted())
+  func refusedUnlessAllowed(_ name: String) throws {
+    let info = try #require(Fixtures.hostileSection("nonfinite")[name] as? [String: Any])
+    let tensor = try #require(info["tensor"] as? String)
+    let nan = try #require(info["nan"] as? Int), infinite = try #require(info["infinite"] as? Int)
+    let values = try #require(info["values"] as? Int), others = try #require(info["others"] as? Int)
+    let fragment = "tensor '\(tensor)' has \(nan) NaN and \(infinite) infinite values of \(values)"
+    #expect {
+      _ = try CheckpointReader.read(path: Fixtures.path(name))
+    } throws: { error in
+      let text = "\(error)"
+      return text.hasPrefix(Fixtures.path(name) + ": ") && text.contains(fragment) && !text.contains("\n")
+        && text.contains(others > 0 ? "and \(others) more tensors" : "broken") && (others > 0 || !text.contains("more tensors"))
+    }
+    let ck = try CheckpointReader.read(path: Fixtures.path(name), options: ReadOptions(allowNonFinite: true))
+    let counts = FiniteCheck.count(try #require(ck.tensors[tensor]).values)
+    #expect(counts.nan == nan && counts.infinite == infinite)
+    #expect(ck.notes.contains { $0.contains(fragment) }, "\(ck.notes)")
+    #expect(ck.notes.count == 1 + others)
+  }
+
+  /// Every sound fixture has no note.
+  @Test func soundCheckpointsHaveNoNotes() throws {
+    for name in ["torch_f32_bare.pth", "legacy_f64_extras.pt", "st_bf16.safetensors", "np_f16.npz"] {
+      #expect(try CheckpointReader.read(path: Fixtures.path(name)).notes.isEmpty)
+    }
+  }
+}
+
+/// The two-at-a-time scan agrees with a plain one at every position and bit pattern class.
+@Test func nonFiniteScanFindsEveryPosition() {
+  let specials: [Float] = [.nan, .infinity, -.infinity, Float(bitPattern: 0x7FC0_0001), Float(bitPattern: 0xFF80_0001)]
+  let finite: [Float] = [0, -0, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNonzeroMagnitude, 1]
+  for n in 1...9 {
+    #expect(!FiniteCheck.anyNonFinite((0..<n).map { finite[$0 % finite.count] }))
+    for position in 0..<n {
+      for s in specials {
+        var values = (0..<n).map { finite[$0 % finite.count] }
+        values[position] = s
+        #expect(FiniteCheck.anyNonFinite(values), "n \(n) position \(position) \(s.bitPattern)")
+      }
+    }
+  }
+  #expect(!FiniteCheck.anyNonFinite([]))
+}
