@@ -20,6 +20,7 @@ import struct
 import sys
 import types
 import zipfile
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,6 +162,33 @@ def npy(shape, values):
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text.encode() + struct.pack(f"<{len(values)}f", *values)
 
 
+def zlib_crc32(data):
+    return zlib.crc32(data) & 0xFFFFFFFF
+
+
+def zip_layout(data):
+    """name → (local header offset, data offset, central record offset) of a zip in memory."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        infos, start_dir = z.infolist(), z.start_dir
+    layout, p = {}, start_dir
+    for info in infos:
+        assert data[p:p + 4] == b"PK\x01\x02"
+        n, m, k = struct.unpack_from("<HHH", data, p + 28)
+        local = info.header_offset
+        ln, lm = struct.unpack_from("<HH", data, local + 26)
+        layout[info.filename] = (local, local + 30 + ln + lm, p)
+        p += 46 + n + m + k
+    return layout
+
+
+def patched(data, changes):
+    """`data` with (offset, struct format, value) fields overwritten."""
+    out = bytearray(data)
+    for offset, fmt, value in changes:
+        struct.pack_into(fmt, out, offset, value)
+    return bytes(out)
+
+
 def small_state_dict(prefix="k"):
     return collections.OrderedDict([
         ("cls_token", tensor(prefix + "0", [0.25, -0.5, 1.0, 2.0], (1, 1, 4))),
@@ -172,7 +200,7 @@ def main():
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("hostile_*"):
         old.unlink()
-    expected = {"refused": {}, "nonfinite": {}}
+    expected = {"refused": {}, "nonfinite": {}, "zip_lies": {}}
 
     def write(name, data):
         (OUT / name).write_bytes(data)
@@ -208,6 +236,48 @@ def main():
     for name, (data, bad, nans, infs, count, others) in cases.items():
         write(name, data)
         expected["nonfinite"][name] = {"tensor": bad, "nan": nans, "infinite": infs, "values": count, "others": others}
+
+    # Zip members whose headers lie: each file reads without complaint unless the CRC-32, the
+    # member extents and the local headers are checked. (offsets: local header +8 method, +14 CRC,
+    # +18 and +22 sizes; central record +10 method, +16 CRC, +20 and +24 sizes)
+    base = torch_zip(small_state_dict())
+    layout = zip_layout(base)
+    pkl_local, pkl_data, pkl_central = layout["archive/data.pkl"]
+    k1_local, k1_data, k1_central = layout["archive/data/k1"]
+    pkl_size = struct.unpack_from("<I", base, pkl_local + 18)[0]
+    # A weight changed after writing (its CRC-32 is the old one).
+    flipped = bytearray(base)
+    flipped[k1_data + 5] ^= 0x40
+    # A tensor renamed inside the pickle, still a valid pickle: 'norm.weight' → 'norm.weighs'.
+    renamed = bytearray(base)
+    at = base.index(b"norm.weight", pkl_data)
+    renamed[at + 10] = ord("s")
+    # data.pkl grown into the next member in both headers, its CRC-32 recomputed: the pickle
+    # still reads (STOP comes first), the member overlaps 'archive/byteorder'.
+    grown_size = layout["archive/byteorder"][0] - pkl_data + 10
+    grown_crc = zlib_crc32(base[pkl_data:pkl_data + grown_size])
+    grown = patched(base, [(pkl_local + 14, "<I", grown_crc), (pkl_local + 18, "<I", grown_size), (pkl_local + 22, "<I", grown_size),
+                           (pkl_central + 16, "<I", grown_crc), (pkl_central + 20, "<I", grown_size), (pkl_central + 24, "<I", grown_size)])
+    lies = {
+        "hostile_zip_crc_data.pth": (bytes(flipped), "zip entry 'archive/data/k1' is damaged: its CRC-32 is"),
+        "hostile_zip_crc_pickle.pth": (bytes(renamed), "zip entry 'archive/data.pkl' is damaged: its CRC-32 is"),
+        "hostile_zip_overlap.pth": (grown, "zip entry 'archive/data.pkl' (bytes 0..<"),
+        "hostile_zip_local_method.pth": (patched(base, [(k1_local + 8, "<H", 8)]),
+                                         "the local header's compression method (deflated) disagrees with the central directory's (stored)"),
+        "hostile_zip_local_size.pth": (patched(base, [(pkl_local + 18, "<I", pkl_size - 2), (pkl_local + 22, "<I", pkl_size - 2)]),
+                                       f"the local header's compressed size ({pkl_size - 2}) disagrees with the central directory's ({pkl_size})"),
+        "hostile_zip_local_crc.pth": (patched(base, [(k1_local + 14, "<I", 0x12345678)]),
+                                      "the local header's CRC-32 (0x12345678) disagrees"),
+        "hostile_zip_central_size.pth": (patched(base, [(k1_central + 20, "<I", 12), (k1_central + 24, "<I", 12)]),
+                                         "the local header's compressed size (16) disagrees with the central directory's (12)"),
+    }
+    npz = stored_zip([("w.npy", npy((2,), [1.0, 2.0])), ("b.npy", npy((1,), [3.0]))])
+    w_data = zip_layout(npz)["w.npy"][1]
+    lies["hostile_zip_crc.npz"] = (npz[:w_data + 130] + bytes([npz[w_data + 130] ^ 1]) + npz[w_data + 131:],
+                                   "zip entry 'w.npy' is damaged")
+    for name, (data, fragment) in lies.items():
+        write(name, data)
+        expected["zip_lies"][name] = fragment
 
     with open(OUT / "hostile.json", "w") as f:
         json.dump(expected, f, indent=1, sort_keys=True)

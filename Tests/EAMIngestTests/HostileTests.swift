@@ -90,3 +90,39 @@ import Testing
   }
   #expect(!FiniteCheck.anyNonFinite([]))
 }
+
+/// Zip members whose headers lie (CRC-32, extents, local headers): one line naming the member.
+@Suite struct ZipLieTests {
+  @Test(arguments: Fixtures.hostileSection("zip_lies").keys.sorted())
+  func refused(_ name: String) throws {
+    let fragment = try #require(Fixtures.hostileSection("zip_lies")[name] as? String)
+    #expect {
+      _ = try CheckpointReader.read(path: Fixtures.path(name))
+    } throws: { error in
+      let text = "\(error)"
+      return text.hasPrefix(Fixtures.path(name) + ": ") && text.contains(fragment) && !text.contains("\n")
+    }
+  }
+
+  /// The check value of CRC-32 (ISO-HDLC), and every length around the 8-byte steps.
+  @Test func crc32() {
+    let text = Array("123456789".utf8)
+    #expect(CRC32.checksum(text, range: 0..<9) == 0xCBF4_3926)
+    #expect(CRC32.checksum([], range: 0..<0) == 0)
+    // Against a bit-at-a-time reference.
+    func reference(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+      var crc: UInt32 = 0xFFFF_FFFF
+      for b in bytes {
+        crc ^= UInt32(b)
+        for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+      }
+      return crc ^ 0xFFFF_FFFF
+    }
+    let bytes = (0..<40).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+    for start in 0..<9 {
+      for end in start...bytes.count {
+        #expect(CRC32.checksum(bytes, range: start..<end) == reference(bytes[start..<end]))
+      }
+    }
+  }
+}
