@@ -12,11 +12,16 @@ each file must do: be refused with a message fragment, or read with given names 
 `scripts/make_ingest_fixtures.py` runs this script too, after it rewrites the fixture folder.
 Deterministic: re-running rewrites identical bytes.
 """
+import argparse
+import codecs
 import collections
 import io
 import json
+import os
+import pathlib
 import pickle
 import struct
+import subprocess
 import sys
 import types
 import zipfile
@@ -51,6 +56,7 @@ def never_called(*args):
 
 
 rebuild_tensor_v2 = named(torch_utils, "_rebuild_tensor_v2", types.FunctionType(never_called.__code__, {}))
+import_dotted_name = named(torch_utils, "_import_dotted_name", types.FunctionType(never_called.__code__, {}))
 FloatStorage = named(torch, "FloatStorage", type("FloatStorage", (), {}))
 STORAGE_CLASSES = {"f32": FloatStorage}
 
@@ -87,12 +93,62 @@ def tensor(key, values, shape):
     return Tensor(Storage(key, values), shape)
 
 
+class Call:
+    """`fn(*args)` when unpickled by Python: a reference to `fn`, never called here."""
+
+    def __init__(self, fn, *args):
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return (self.fn, self.args)
+
+    def __call__(self, *args):
+        raise RuntimeError("never called")
+
+
+class Inst:
+    """`module.name(*args)` by the INST opcode (protocol 0), which Python 3 never writes itself."""
+
+    def __init__(self, module, name, *args):
+        self.module, self.name, self.args = module, name, args
+
+
+class DottedCall:
+    """`module.<dotted name>(*args)` by STACK_GLOBAL: protocol 4 resolves dotted names
+    attribute by attribute (`torch.serialization` + `os.system`)."""
+
+    def __init__(self, module, name, *args):
+        self.module, self.name, self.args = module, name, args
+
+
+class TrainConfig:
+    """A user's class from the training script (`__main__.TrainConfig`): benign, unknown."""
+
+    def __init__(self):
+        self.lr, self.epochs = 0.1, 3
+
+
 class CheckpointPickler(pickle._Pickler):
     """Protocol 2, storages as `('storage', FloatStorage, key, 'cpu', numel)` persistent ids."""
 
     def __init__(self, file, protocol=2, legacy=False):
         super().__init__(file, protocol=protocol)
         self.storages, self.legacy = [], legacy
+
+    def save(self, obj, save_persistent_id=True):
+        if isinstance(obj, Inst):
+            self.write(pickle.MARK)
+            for a in obj.args:
+                self.save(a)
+            self.write(pickle.INST + f"{obj.module}\n{obj.name}\n".encode())
+        elif isinstance(obj, DottedCall):
+            self.save(obj.module)
+            self.save(obj.name)
+            self.write(pickle.STACK_GLOBAL)
+            self.save(obj.args)
+            self.write(pickle.REDUCE)
+        else:
+            super().save(obj, save_persistent_id)
 
     def persistent_id(self, obj):
         if not isinstance(obj, Storage):
@@ -189,6 +245,36 @@ def patched(data, changes):
     return bytes(out)
 
 
+def tiny_vit():
+    """A timm-layout ViT small enough for a fixture (width 16, one block, 8×8 images of 4×4
+    patches), weights from a fixed linear congruential sequence in [-0.1, 0.1)."""
+    state = [12345]
+
+    def values(n):
+        out = []
+        for _ in range(n):
+            state[0] = (state[0] * 1103515245 + 12345) % (1 << 31)
+            out.append((state[0] / (1 << 31) - 0.5) * 0.2)
+        return out
+
+    d, hidden, tokens = 16, 32, 5
+    shapes = [("cls_token", (1, 1, d)), ("pos_embed", (1, tokens, d)), ("patch_embed.proj.weight", (d, 3, 4, 4)),
+              ("patch_embed.proj.bias", (d,)), ("blocks.0.norm1.weight", (d,)), ("blocks.0.norm1.bias", (d,)),
+              ("blocks.0.attn.qkv.weight", (3 * d, d)), ("blocks.0.attn.qkv.bias", (3 * d,)),
+              ("blocks.0.attn.proj.weight", (d, d)), ("blocks.0.attn.proj.bias", (d,)),
+              ("blocks.0.norm2.weight", (d,)), ("blocks.0.norm2.bias", (d,)),
+              ("blocks.0.mlp.fc1.weight", (hidden, d)), ("blocks.0.mlp.fc1.bias", (hidden,)),
+              ("blocks.0.mlp.fc2.weight", (d, hidden)), ("blocks.0.mlp.fc2.bias", (d,)),
+              ("norm.weight", (d,)), ("norm.bias", (d,))]
+    sd = collections.OrderedDict()
+    for i, (name, shape) in enumerate(shapes):
+        n = 1
+        for s in shape:
+            n *= s
+        sd[name] = tensor(f"v{i}", values(n), shape)
+    return sd
+
+
 def small_state_dict(prefix="k"):
     return collections.OrderedDict([
         ("cls_token", tensor(prefix + "0", [0.25, -0.5, 1.0, 2.0], (1, 1, 4))),
@@ -200,7 +286,7 @@ def main():
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("hostile_*"):
         old.unlink()
-    expected = {"refused": {}, "nonfinite": {}, "zip_lies": {}}
+    expected = {"refused": {}, "nonfinite": {}, "zip_lies": {}, "unsafe": {}, "benign": {}}
 
     def write(name, data):
         (OUT / name).write_bytes(data)
@@ -278,6 +364,45 @@ def main():
     for name, (data, fragment) in lies.items():
         write(name, data)
         expected["zip_lies"][name] = fragment
+
+    # Live payloads: references Python's unpickler would call. Each file also holds a sound
+    # state dict, so it would compile if the payload were ignored.
+    def touch(case):
+        return f"touch {CANARY}{case}"
+
+    names = list(small_state_dict().keys())
+    hooked = small_state_dict()
+    hooked["cls_token"].hooks = collections.OrderedDict([(0, Call(eval, f"__import__('os').system('{touch('hooks')}')"))])
+    with_metadata = small_state_dict()
+    with_metadata._metadata = collections.OrderedDict([("", {"version": 1}), ("payload", Inst("os", "system", touch("inst")))])
+    payloads = {
+        "hostile_eval_unrelated.pth": (torch_zip({"model": small_state_dict(), "note": Call(eval, f"__import__('os').system('{touch('eval')}')")}),
+                                       "builtins.eval"),
+        "hostile_eval_hooks.pth": (torch_zip(hooked), "builtins.eval"),
+        "hostile_inst_metadata.pth": (torch_zip(with_metadata), "os.system"),
+        "hostile_dotted_os.pth": (torch_zip({"state_dict": small_state_dict(), "x": DottedCall("torch.serialization", "os.system", touch("dotted"))}, protocol=4),
+                                  "torch.serialization.os.system"),
+        "hostile_import_dotted.pth": (torch_zip({"state_dict": small_state_dict(), "x": Call(Call(import_dotted_name, "os.system"), touch("import"))}),
+                                      "torch._utils._import_dotted_name"),
+        "hostile_getattr.pth": (torch_zip({"model": small_state_dict(), "x": Call(getattr, collections.OrderedDict, "fromkeys")}), "builtins.getattr"),
+        "hostile_codecs_open.pth": (torch_zip({"model": small_state_dict(), "log": Call(codecs.open, CANARY + "codecs", "w")}), "codecs.open"),
+        "hostile_path_method.pth": (torch_zip({"model": small_state_dict(), "x": DottedCall("pathlib", "Path.touch", pathlib.PurePosixPath(CANARY + "path"))}, protocol=4),
+                                    "pathlib.Path.touch"),
+        "hostile_subprocess.pt": (torch_legacy({"state_dict": small_state_dict(), "cb": Call(subprocess.run, ["touch", CANARY + "legacy"])}), "subprocess.run"),
+    }
+    for name, (data, global_name) in payloads.items():
+        write(name, data)
+        expected["unsafe"][name] = {"global": global_name, "names": names, "canary_prefix": CANARY}
+
+    # A compilable ViT with a payload in an unrelated entry, for the command line.
+    write("hostile_vit_eval.pth", torch_zip({"model": tiny_vit(), "note": Call(eval, f"__import__('os').system('{touch('vit')}')")}))
+    expected["unsafe"]["hostile_vit_eval.pth"] = {"global": "builtins.eval", "names": list(tiny_vit().keys()), "canary_prefix": CANARY}
+
+    # Benign globals a real checkpoint carries: a user's class, a path, argparse's Namespace.
+    benign = {"state_dict": small_state_dict(), "config": TrainConfig(), "out_dir": pathlib.PurePosixPath("runs/1"),
+              "args": argparse.Namespace(lr=0.1, model="vit_small")}
+    write("hostile_benign_globals.pth", torch_zip(benign))
+    expected["benign"]["hostile_benign_globals.pth"] = {"names": names, "inert": ["__main__.TrainConfig", "pathlib.PurePosixPath"]}
 
     with open(OUT / "hostile.json", "w") as f:
         json.dump(expected, f, indent=1, sort_keys=True)

@@ -74,7 +74,9 @@ public enum Compiler {
       throw CompileError(error.description)
     }
     do throws(ModelError) {
-      return (checkpoint, try Recognition.describe(checkpoint, overrides: overrides))
+      var description = try Recognition.describe(checkpoint, overrides: overrides)
+      description.notes = checkpoint.notes + description.notes
+      return (checkpoint, description)
     } catch {
       throw CompileError(error.at(path).description)
     }

@@ -8,10 +8,15 @@ public struct ReadOptions: Sendable {
   /// Read weights that hold NaN or ±∞ (listed in `Checkpoint.notes`) instead of refusing the
   /// file: such a model is broken, its outputs are NaN.
   public var allowNonFinite: Bool
+  /// Read pickles that name globals known to run code, start programs, touch files or the
+  /// network, or load more pickles (`os.system`, `builtins.eval`, ...; docs/INGEST.md): they are
+  /// kept inert (never called; listed in `Checkpoint.notes`) instead of refusing the file.
+  public var allowUnsafePickle: Bool
 
-  public init(maxTensorBytes: Int? = nil, allowNonFinite: Bool = false) {
+  public init(maxTensorBytes: Int? = nil, allowNonFinite: Bool = false, allowUnsafePickle: Bool = false) {
     self.maxTensorBytes = maxTensorBytes
     self.allowNonFinite = allowNonFinite
+    self.allowUnsafePickle = allowUnsafePickle
   }
 
   /// Fixed allowance on top of the per-byte budget, for small files with repeated views.

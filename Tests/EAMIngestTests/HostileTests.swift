@@ -126,3 +126,65 @@ import Testing
     }
   }
 }
+
+/// Live payloads (globals Python's unpickler would call): refused wherever the pickle names them,
+/// naming the global; read with the payload inert when allowed. Nothing ever runs.
+@Suite struct UnsafePickleTests {
+  @Test(arguments: Fixtures.hostileSection("unsafe").keys.sorted())
+  func refusedUnlessAllowed(_ name: String) throws {
+    let info = try #require(Fixtures.hostileSection("unsafe")[name] as? [String: Any])
+    let global = try #require(info["global"] as? String)
+    let names = try #require(info["names"] as? [String])
+    let canaryPrefix = try #require(info["canary_prefix"] as? String)
+    #expect {
+      _ = try CheckpointReader.read(path: Fixtures.path(name))
+    } throws: { error in
+      let text = "\(error)"
+      return text.hasPrefix(Fixtures.path(name) + ": ") && text.contains("refers to global '\(global)', which is not allowed")
+        && !text.contains("\n")
+    }
+    let ck = try CheckpointReader.read(path: Fixtures.path(name), options: ReadOptions(allowUnsafePickle: true))
+    #expect(ck.names == names)
+    #expect(ck.notes.contains { $0.contains("unsafe globals") && $0.contains("'\(global)'") }, "\(ck.notes)")
+    // Nothing ran: no canary anywhere.
+    let tmp = (canaryPrefix as NSString).deletingLastPathComponent
+    let base = (canaryPrefix as NSString).lastPathComponent
+    let left = (try? FileManager.default.contentsOfDirectory(atPath: tmp))?.filter { $0.hasPrefix(base) } ?? []
+    #expect(left.isEmpty, "\(left)")
+  }
+
+  /// Benign globals real checkpoints carry are kept inert with a note, not refused.
+  @Test(arguments: Fixtures.hostileSection("benign").keys.sorted())
+  func benignGlobalsAreNoted(_ name: String) throws {
+    let info = try #require(Fixtures.hostileSection("benign")[name] as? [String: Any])
+    let ck = try CheckpointReader.read(path: Fixtures.path(name))
+    #expect(ck.names == (info["names"] as? [String]))
+    let notes = ck.notes.joined(separator: "\n")
+    for g in info["inert"] as? [String] ?? [] { #expect(notes.contains("'\(g)'"), "\(notes)") }
+    #expect(!notes.contains("argparse"), "argparse.Namespace is interpreted, not inert: \(notes)")
+  }
+
+  /// The rules, global by global (module, name, refused?).
+  @Test(arguments: [
+    ("builtins", "eval", true), ("__builtin__", "exec", true), ("builtins", "getattr", true), ("builtins", "__import__", true),
+    ("builtins", "dict", false), ("builtins", "set", false), ("builtins", "print", false),
+    ("os", "system", true), ("posix", "system", true), ("nt", "system", true), ("os.path", "join", true),
+    ("subprocess", "Popen", true), ("commands", "getoutput", true), ("sys", "modules", true), ("shutil", "rmtree", true),
+    ("socket", "socket", true), ("importlib", "import_module", true), ("runpy", "run_path", true), ("pty", "spawn", true),
+    ("webbrowser", "open", true), ("pickle", "loads", true), ("_pickle", "loads", true), ("cPickle", "loads", true),
+    ("torch._utils", "_rebuild_tensor_v2", false), ("torch._utils", "_rebuild_qtensor", false),
+    ("torch._utils", "_import_dotted_name", true), ("torch._utils", "_set_obj_state", true),
+    ("torch", "load", true), ("torch.serialization", "load", true), ("torch.storage", "_load_from_bytes", true),
+    ("torch.hub", "load", true), ("torch.fx.graph_module", "reduce_graph_module", true),
+    ("torch", "FloatStorage", false), ("torch.nn.modules.linear", "Linear", false),
+    ("torch.serialization", "os.system", true), ("numpy", "os.system", true), ("collections", "OrderedDict.__init__.__globals__", true),
+    ("operator", "attrgetter", true), ("operator", "add", false), ("codecs", "open", true), ("_codecs", "encode", false),
+    ("numpy", "load", true), ("numpy.core.multiarray", "_reconstruct", false), ("numpy", "dtype", false),
+    ("pathlib", "PosixPath", false), ("pathlib", "Path.unlink", true), ("argparse", "Namespace", false),
+    ("__main__", "TrainConfig", false), ("collections", "OrderedDict", false), ("copyreg", "_reconstructor", false),
+  ])
+  func rules(_ module: String, _ name: String, _ refused: Bool) {
+    let g = PGlobal(module: module, name: name, opcode: Opcode.global, offset: 0)
+    #expect((UnsafeGlobals.reason(g) != nil) == refused, "\(module).\(name): \(UnsafeGlobals.reason(g) ?? "allowed")")
+  }
+}
