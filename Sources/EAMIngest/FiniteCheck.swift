@@ -2,24 +2,21 @@
 /// output NaN, so such a file is refused, naming the first tensor and its counts, unless the
 /// caller allows it (`ReadOptions.allowNonFinite`), which turns the refusal into a note.
 enum FiniteCheck {
-  /// Whether any value is NaN or ±∞, two at a time: an exponent of all ones (0x7F8) plus one
-  /// carries into the lane's top bit, any other exponent does not.
+  /// Whether any value is NaN or ±∞, without a branch per value: an exponent of all ones
+  /// (0x7F8) plus one carries into the sign bit, any other exponent does not.
   static func anyNonFinite(_ values: [Float]) -> Bool {
-    var flag: UInt64 = 0
-    values.withUnsafeBytes { raw in
-      guard let base = raw.baseAddress else { return }
-      let pairs = raw.count / 8
-      let words = base.assumingMemoryBound(to: UInt64.self)
-      var i = 0
-      while i < pairs {
-        flag |= (words[i] & 0x7F80_0000_7F80_0000) &+ 0x0080_0000_0080_0000
-        i += 1
-      }
-      if raw.count % 8 != 0 {
-        flag |= (UInt64(base.load(fromByteOffset: raw.count - 4, as: UInt32.self)) & 0x7F80_0000) &+ 0x0080_0000
+    var flag: UInt32 = 0
+    values.withUnsafeBufferPointer { v in
+      v.withMemoryRebound(to: UInt32.self) { bits in
+        guard let p = bits.baseAddress else { return }
+        var i = 0
+        while i < bits.count {
+          flag |= (p[i] & 0x7F80_0000) &+ 0x0080_0000
+          i &+= 1
+        }
       }
     }
-    return flag & 0x8000_0000_8000_0000 != 0
+    return flag & 0x8000_0000 != 0
   }
 
   /// NaN and ±∞ counts of `values`.

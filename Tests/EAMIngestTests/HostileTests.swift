@@ -74,7 +74,7 @@ import Testing
   }
 }
 
-/// The two-at-a-time scan agrees with a plain one at every position and bit pattern class.
+/// The branch-free scan finds a NaN or ±∞ at every position, and nothing in finite extremes.
 @Test func nonFiniteScanFindsEveryPosition() {
   let specials: [Float] = [.nan, .infinity, -.infinity, Float(bitPattern: 0x7FC0_0001), Float(bitPattern: 0xFF80_0001)]
   let finite: [Float] = [0, -0, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNonzeroMagnitude, 1]
