@@ -3,7 +3,8 @@
 
 Run with the project's venv (torch 2.x, numpy, safetensors):
     /work/main/.venv/bin/python scripts/make_ingest_fixtures.py
-Writes Tests/EAMIngestTests/Fixtures/*. Every expected value in expected.json is produced here
+Writes Tests/EAMIngestTests/Fixtures/* (and runs make_hostile_fixtures.py, which adds the
+stdlib-made hostile_* files). Every expected value in expected.json is produced here
 from the tensors that were saved (after the same dtype rounding), never typed by hand.
 """
 import argparse
@@ -14,6 +15,7 @@ import pickle
 import shutil
 import struct
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -326,6 +328,8 @@ def main():
 
     with open(OUT / "expected.json", "w") as f:
         json.dump(expected, f, indent=None, separators=(",", ":"))
+    # Hostile checkpoints made without torch (stand-in torch modules, so a separate process).
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_hostile_fixtures.py")], check=True)
     total = sum(p.stat().st_size for p in OUT.iterdir())
     print(f"wrote {len(list(OUT.iterdir()))} files, {total} bytes to {OUT}")
     assert total < 1_000_000

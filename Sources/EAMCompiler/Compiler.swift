@@ -27,6 +27,8 @@ public struct CompileOptions: Sendable {
   /// Where the report goes; default: beside the artifact, `NAME.report.json`.
   public var reportPath: String?
   public var threads: Int?
+  /// How strictly the checkpoint is read (tensor budget, non-finite weights, pickle globals).
+  public var reading = ReadOptions()
   public init() {}
 
   /// The flags as recorded in the manifest, in a fixed order.
@@ -62,15 +64,19 @@ public struct CompileSummary: Sendable {
 /// The compiler: load → recognise → (statistics) → passes → emit → write.
 public enum Compiler {
   /// Reads a checkpoint and recognises its architecture.
-  public static func load(_ path: String, overrides: ModelOverrides) throws(CompileError) -> (Checkpoint, ModelDescription) {
+  public static func load(_ path: String, overrides: ModelOverrides, reading: ReadOptions = ReadOptions())
+    throws(CompileError) -> (Checkpoint, ModelDescription)
+  {
     let checkpoint: Checkpoint
     do throws(IngestError) {
-      checkpoint = try CheckpointReader.read(path: path)
+      checkpoint = try CheckpointReader.read(path: path, options: reading)
     } catch {
       throw CompileError(error.description)
     }
     do throws(ModelError) {
-      return (checkpoint, try Recognition.describe(checkpoint, overrides: overrides))
+      var description = try Recognition.describe(checkpoint, overrides: overrides)
+      description.notes = checkpoint.notes + description.notes
+      return (checkpoint, description)
     } catch {
       throw CompileError(error.at(path).description)
     }
@@ -81,11 +87,16 @@ public enum Compiler {
     try compile(input, to: output, options: options, passes: Pipeline.passes(for: options))
   }
 
-  /// Compiles with `passes`, run in order; a compile with passes writes a report.
+  /// Compiles with `passes`, run in order; a compile with passes writes a report. Outputs that
+  /// are inputs (or each other) are refused before any work; the artifact and the report appear
+  /// together or not at all.
   public static func compile(_ input: String, to output: String, options: CompileOptions, passes: [any CompilerPass])
     throws(CompileError) -> CompileSummary
   {
-    let (checkpoint, recognised) = try load(input, overrides: options.overrides)
+    let reportPath = passes.isEmpty ? nil : options.reportPath ?? RunFiles.defaultReport(for: output)
+    try RunFiles.check(outputs: [.init("artifact", output)] + (reportPath.map { [.init("report", $0)] } ?? []),
+                       inputs: options.inputFiles(checkpoint: input))
+    let (checkpoint, recognised) = try load(input, overrides: options.overrides, reading: options.reading)
     var settings = emitSettings(checkpoint, source: input, options: options)
     var model = recognised
     var report: CompileReport?
@@ -93,17 +104,15 @@ public enum Compiler {
       (model, report) = try transform(recognised, passes: passes, options: options, source: input, settings: &settings)
     }
     let bytes = try emit(model, settings: settings, output: output)
-    try write(bytes, to: output)
-    var reportPath: String?
-    if var r = report {
+    var files = [(path: output, bytes: bytes)]
+    if var r = report, let path = reportPath {
       r.artifact = output
       r.artifactBytes = bytes.count
       r.floatWeightBytes = recognised.parameterCount * 4
       report = r
-      let path = options.reportPath ?? (output.hasSuffix(".eam") ? String(output.dropLast(4)) : output) + ".report.json"
-      try write(Array((r.json.text + "\n").utf8), to: path)
-      reportPath = path
+      files.append((path, Array((r.json.text + "\n").utf8)))
     }
+    do throws(AtomicFile.WriteError) { try OutputSet.commit(files) } catch { throw CompileError(error.description) }
     return CompileSummary(model: model, origin: checkpoint.origin, format: checkpoint.format,
                           artifactBytes: bytes.count, floatBytes: recognised.parameterCount * 4, report: report,
                           reportPath: reportPath)
@@ -162,7 +171,9 @@ extension Compiler {
   public static func calibrate(_ input: String, images: [String], options: CompileOptions, to output: String)
     throws(CompileError) -> AttentionStatistics
   {
-    let (_, model) = try load(input, overrides: options.overrides)
+    try RunFiles.check(outputs: [.init("statistics file", output)],
+                       inputs: [.init("checkpoint", input)] + images.map { .init("calibration image", $0) })
+    let (_, model) = try load(input, overrides: options.overrides, reading: options.reading)
     let floatModel = try Evaluation.model(of: model, name: input, threads: options.threads, source: input)
     let selected = Calibration.select(images, options: options.calibration)
     guard !selected.isEmpty else { throw CompileError("no calibration images in this shard") }

@@ -14,16 +14,65 @@ public struct Preprocessing: Sendable, Equatable {
   /// Resampling filter of the resize.
   public var interpolation: Interpolation
 
+  /// Settings known to be valid (constants); values from a file or a user go through
+  /// `validated`, which refuses bad ones with a message instead of stopping the process.
   public init(resizeShorterSide: Int, cropSize: Int, mean: [Float], std: [Float],
               interpolation: Interpolation = .bicubic) {
-    precondition(resizeShorterSide > 0 && cropSize > 0 && cropSize <= resizeShorterSide,
-                 "Preprocessing: need 0 < cropSize <= resizeShorterSide")
-    precondition(mean.count == 3 && std.count == 3, "Preprocessing: mean and std need 3 values")
+    let problem: PreprocessingError?
+    do throws(PreprocessingError) {
+      try Self.check(resizeShorterSide: resizeShorterSide, cropSize: cropSize, mean: mean, std: std)
+      problem = nil
+    } catch {
+      problem = error
+    }
+    precondition(problem == nil, "Preprocessing: \(problem?.description ?? "")")
     self.resizeShorterSide = resizeShorterSide
     self.cropSize = cropSize
     self.mean = mean
     self.std = std
     self.interpolation = interpolation
+  }
+
+  /// The settings if every value is in its domain (see `check`).
+  public static func validated(resizeShorterSide: Int, cropSize: Int, mean: [Float], std: [Float],
+                               interpolation: Interpolation = .bicubic) throws(PreprocessingError) -> Preprocessing {
+    try check(resizeShorterSide: resizeShorterSide, cropSize: cropSize, mean: mean, std: std)
+    return Preprocessing(resizeShorterSide: resizeShorterSide, cropSize: cropSize, mean: mean, std: std,
+                         interpolation: interpolation)
+  }
+
+  /// Channels of the images (RGB): the count of `mean` and `std` values.
+  public static let channels = 3
+  /// Largest resize (shorter side, pixels): 8192 already makes a 201 MB crop buffer, far beyond
+  /// any ViT input (224–518).
+  public static let maxSide = 8192
+
+  /// The domain of every setting: 1 ≤ crop ≤ resize ≤ `maxSide`; three finite means; three
+  /// finite, positive standard deviations such that every normalised value `(v/255 − mean)/std`
+  /// is finite (a std of 1e-40 divides into ±∞).
+  public static func check(resizeShorterSide: Int, cropSize: Int, mean: [Float], std: [Float])
+    throws(PreprocessingError)
+  {
+    guard resizeShorterSide >= 1, resizeShorterSide <= maxSide else {
+      throw PreprocessingError("resize \(resizeShorterSide) is outside 1…\(maxSide) pixels")
+    }
+    guard cropSize >= 1 else { throw PreprocessingError("crop \(cropSize) must be at least 1 pixel") }
+    guard cropSize <= resizeShorterSide else {
+      throw PreprocessingError("crop \(cropSize) is larger than the resize \(resizeShorterSide) (the shorter side after resizing)")
+    }
+    for (name, values) in [("mean", mean), ("std", std)] where values.count != channels {
+      throw PreprocessingError("\(name) has \(values.count) values; the images have \(channels) channels (R, G, B)")
+    }
+    for c in 0..<channels {
+      guard mean[c].isFinite else { throw PreprocessingError("mean \(mean[c]) (channel \(c)) is not a finite number") }
+      guard std[c].isFinite, std[c] > 0 else {
+        throw PreprocessingError("std \(std[c]) (channel \(c)) must be a positive finite number")
+      }
+      // The normalised values are linear in v: the extremes are at v = 0 and v = 255.
+      for v: Float in [0, 255] where !((v / 255 - mean[c]) / std[c]).isFinite {
+        throw PreprocessingError("mean \(mean[c]) and std \(std[c]) (channel \(c)) make normalised values overflow")
+      }
+    }
   }
 
   /// ImageNet evaluation at 224: Resize(256, bicubic), CenterCrop(224), ImageNet mean/std.
@@ -80,4 +129,11 @@ public struct Preprocessing: Sendable, Equatable {
 /// Full evaluation preprocessing of a decoded image: CHW float32 `[3 * crop * crop]`.
 public func preprocess(_ image: RGBImage, _ p: Preprocessing) -> [Float] {
   p.normalize(p.resizeAndCrop(image))
+}
+
+/// Why preprocessing settings cannot be used: one line, e.g. `crop 224 is larger than the
+/// resize 100 (the shorter side after resizing)`.
+public struct PreprocessingError: Error, CustomStringConvertible, Sendable, Equatable {
+  public var description: String
+  public init(_ description: String) { self.description = description }
 }

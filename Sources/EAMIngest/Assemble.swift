@@ -3,8 +3,8 @@ enum Assemble {
   typealias StorageLoader = (PStorage) throws(IngestError) -> StorageBytes
 
   static func checkpoint(_ selection: Unwrap.Selection, format: ContainerFormat, fileSize: Int,
-                         storage: StorageLoader) throws(IngestError) -> Checkpoint {
-    var materializer = Materializer(fileSize: fileSize)
+                         options: ReadOptions, storage: StorageLoader) throws(IngestError) -> Checkpoint {
+    var materializer = Materializer(fileSize: fileSize, options: options)
     var names: [String] = []
     var tensors: [String: Tensor] = [:]
     var cache: [ObjectIdentifier: StorageBytes] = [:]
@@ -43,6 +43,8 @@ enum Assemble {
     guard let dtype = a.dtype, let type = dtype.elementType else {
       throw IngestError("numpy array has an unsupported dtype \(a.dtype.map { quoted($0.descr) } ?? "(none)")")
     }
+    // The budget before copying: several arrays may share one memoised bytes object.
+    try materializer.check(a.data.count / type.size, shape: a.shape)
     let bytes = Array(a.data)
     let storage = StorageBytes(bytes: bytes, range: 0..<bytes.count, type: type, bigEndian: dtype.isBigEndian)
     return try NumPyLayout.tensor(shape: a.shape, fortranOrder: a.fortranOrder, storage: storage,

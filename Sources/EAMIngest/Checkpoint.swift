@@ -37,13 +37,17 @@ public struct Checkpoint: Sendable {
   public var origin: String
   /// Entries that were ignored (optimizer state, epoch, args, ...), for the user.
   public var ignored: [String]
+  /// What the user should know about how the file was read: pickle globals kept inert, weights
+  /// accepted despite non-finite values (`ReadOptions`).
+  public var notes: [String]
 
   public init(names: [String], tensors: [String: Tensor], format: ContainerFormat,
-              origin: String, ignored: [String] = []) {
+              origin: String, ignored: [String] = [], notes: [String] = []) {
     self.names = names
     self.tensors = tensors
     self.format = format
     self.origin = origin
     self.ignored = ignored
+    self.notes = notes
   }
 }

@@ -10,16 +10,40 @@ struct StorageBytes {
 
 /// Turns a strided view of a storage (offset, shape, strides in elements) into a row-major f32
 /// `Tensor`. All arithmetic on file-controlled numbers is overflow-checked, the view must lie
-/// inside the storage, and the total number of values produced is limited by a budget derived
-/// from the file size (stride-0 views cannot blow up memory).
+/// inside the storage, and the total number of values produced by one file is limited by a
+/// budget (`ReadOptions.maxTensorBytes`), checked before anything is allocated: stride-0 views
+/// cannot blow up memory, and a sparse view costs its own size, not its span's.
 struct Materializer {
   /// Values that may still be produced.
-  var budget: Int
+  private(set) var budget: Int
+  /// The whole budget, for messages.
+  let limit: String
 
-  init(fileSize: Int) {
-    // 8 floats per file byte is far more than any real checkpoint needs (f16 → f32 is 2).
-    let (b, overflow) = fileSize.multipliedReportingOverflow(by: 8)
-    budget = overflow ? Int.max : b + (1 << 20)
+  init(fileSize: Int, options: ReadOptions = ReadOptions()) {
+    let bytes: Int
+    if let explicit = options.maxTensorBytes {
+      bytes = max(explicit, 0)
+      limit = "the maxTensorBytes limit of \(formatBytes(bytes))"
+    } else {
+      bytes = ReadOptions.defaultTensorBytes(fileSize: fileSize)
+      limit = "the limit of \(formatBytes(bytes)) for a \(formatBytes(fileSize)) file (4 bytes per file byte + 4 MiB)"
+    }
+    budget = bytes / 4
+  }
+
+  /// Takes `count` values out of the budget, or says why not.
+  mutating func charge(_ count: Int, shape: [Int]) throws(IngestError) {
+    try check(count, shape: shape)
+    budget -= count
+  }
+
+  /// Whether `count` more values fit in the budget.
+  func check(_ count: Int, shape: [Int]) throws(IngestError) {
+    guard count <= budget else {
+      let asked = count.multipliedReportingOverflow(by: 4)
+      let size = asked.overflow ? "more than \(formatBytes(Int.max))" : formatBytes(asked.partialValue)
+      throw IngestError("shape \(shape) (\(count) values, \(size) as float32) would take the checkpoint's tensors past \(limit)")
+    }
   }
 
   /// Most dimensions a tensor may have (NumPy's and PyTorch's own limit).
@@ -52,36 +76,40 @@ struct Materializer {
     guard last < storage.elementCount else {
       throw IngestError("view (offset \(offset), shape \(shape), strides \(strides)) reaches element \(last) but the storage has only \(storage.elementCount)")
     }
-    guard count <= budget else {
-      throw IngestError("tensor of shape \(shape) needs more values than the file could describe")
-    }
-    budget -= count
+    try charge(count, shape: shape)
 
     let size = storage.type.size
+    let base = storage.range.lowerBound + offset * size
     if isRowMajor(shape: shape, strides: strides) {
-      let values = Convert.floats(storage.bytes, offset: storage.range.lowerBound + offset * size,
-                                  count: count, type: storage.type, bigEndian: storage.bigEndian)
+      let values = Convert.floats(storage.bytes, offset: base, count: count, type: storage.type,
+                                  bigEndian: storage.bigEndian)
       return Tensor(shape: shape, values: values)
     }
-    // General view: convert the touched span once, then gather.
-    let span = Convert.floats(storage.bytes, offset: storage.range.lowerBound + offset * size,
-                              count: last - offset + 1, type: storage.type, bigEndian: storage.bigEndian)
-    var values = [Float](repeating: 0, count: count)
+    // General view: gather the viewed elements' bytes (count × size, within the budget), then
+    // convert them once.
+    let (byteCount, overflow) = count.multipliedReportingOverflow(by: size)
+    guard !overflow else { throw IngestError("tensor of shape \(shape) has too many elements") }
+    var gathered = [UInt8](repeating: 0, count: byteCount)
     var index = [Int](repeating: 0, count: shape.count)
-    var source = 0
-    for i in 0..<count {
-      values[i] = span[source]
-      // Odometer increment over the multi-index, innermost dimension fastest.
-      var dim = shape.count - 1
-      while dim >= 0 {
-        index[dim] += 1
-        source += strides[dim]
-        if index[dim] < shape[dim] { break }
-        source -= strides[dim] * shape[dim]
-        index[dim] = 0
-        dim -= 1
+    var source = 0  // Element offset from `base`.
+    storage.bytes.withUnsafeBytes { src in
+      gathered.withUnsafeMutableBytes { dst in
+        for i in 0..<count {
+          (dst.baseAddress! + i * size).copyMemory(from: src.baseAddress! + base + source * size, byteCount: size)
+          // Odometer increment over the multi-index, innermost dimension fastest.
+          var dim = shape.count - 1
+          while dim >= 0 {
+            index[dim] += 1
+            source += strides[dim]
+            if index[dim] < shape[dim] { break }
+            source -= strides[dim] * shape[dim]
+            index[dim] = 0
+            dim -= 1
+          }
+        }
       }
     }
+    let values = Convert.floats(gathered, offset: 0, count: count, type: storage.type, bigEndian: storage.bigEndian)
     return Tensor(shape: shape, values: values)
   }
 

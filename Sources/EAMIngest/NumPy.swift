@@ -45,6 +45,12 @@ public enum NPY {
 
   /// Decodes the `.npy` data in `range` of `bytes`.
   static func decode(_ bytes: [UInt8], range: Range<Int>) throws(IngestError) -> Tensor {
+    var materializer = Materializer(fileSize: bytes.count)
+    return try decode(bytes, range: range, materializer: &materializer)
+  }
+
+  /// Decodes the `.npy` data in `range` of `bytes`, its values taken from `materializer`'s budget.
+  static func decode(_ bytes: [UInt8], range: Range<Int>, materializer: inout Materializer) throws(IngestError) -> Tensor {
     var r = ByteReader(bytes, range: range, what: "npy data")
     guard r.remaining >= 6, try r.take(6).elementsEqual(magic) else {
       throw IngestError("not an npy file (no \\x93NUMPY magic)")
@@ -73,7 +79,6 @@ public enum NPY {
     guard !o, needed <= dataRange.count else {
       throw IngestError("npy data is truncated: shape \(header.shape) of \(header.descr) needs \(formatBytes(count &* header.type.size)), only \(formatBytes(dataRange.count)) present")
     }
-    var materializer = Materializer(fileSize: bytes.count)
     let storage = StorageBytes(bytes: bytes, range: dataRange.lowerBound..<(dataRange.lowerBound + needed),
                                type: header.type, bigEndian: header.bigEndian)
     return try NumPyLayout.tensor(shape: header.shape, fortranOrder: header.fortranOrder,
@@ -81,7 +86,8 @@ public enum NPY {
   }
 
   /// Reads an `.npz` archive: each stored `name.npy` member becomes tensor `name`.
-  static func readNPZ(_ zip: ZipArchive) throws(IngestError) -> Checkpoint {
+  static func readNPZ(_ zip: ZipArchive, options: ReadOptions) throws(IngestError) -> Checkpoint {
+    var materializer = Materializer(fileSize: zip.bytes.count, options: options)
     var names: [String] = []
     var tensors: [String: Tensor] = [:]
     var ignored: [String] = []
@@ -93,7 +99,7 @@ public enum NPY {
       let name = String(entry.name.dropLast(4))
       do throws(IngestError) {
         let range = try zip.data(of: entry)
-        let t = try decode(zip.bytes, range: range)
+        let t = try decode(zip.bytes, range: range, materializer: &materializer)
         if tensors[name] == nil { names.append(name) }
         tensors[name] = t
       } catch {

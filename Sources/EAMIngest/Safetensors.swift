@@ -20,7 +20,7 @@ enum Safetensors {
     var end: Int
   }
 
-  static func read(_ bytes: [UInt8]) throws(IngestError) -> Checkpoint {
+  static func read(_ bytes: [UInt8], options: ReadOptions) throws(IngestError) -> Checkpoint {
     guard let n = bytes.readU64(at: 0) else { throw IngestError("safetensors file is shorter than its 8-byte header length") }
     let available = UInt64(bytes.count - 8)
     guard n <= available else {
@@ -64,7 +64,7 @@ enum Safetensors {
       throw IngestError("safetensors tensors cover \(formatBytes(expected)) of the \(formatBytes(dataSize)) data buffer")
     }
 
-    var materializer = Materializer(fileSize: bytes.count)
+    var materializer = Materializer(fileSize: bytes.count, options: options)
     var names: [String] = []
     var tensors: [String: Tensor] = [:]
     for e in entries {

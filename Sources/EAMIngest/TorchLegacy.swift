@@ -16,10 +16,11 @@ enum TorchLegacy {
   }
 
   /// Reads a legacy torch file, or a plain pickle (which then has no storages).
-  static func read(_ bytes: [UInt8]) throws(IngestError) -> Checkpoint {
+  static func read(_ bytes: [UInt8], options: ReadOptions) throws(IngestError) -> Checkpoint {
     let storages = TorchStorages()
     let load: PickleMachine.PersistentLoad = { (pid: PValue) throws(IngestError) -> PValue in try storages.load(pid) }
-    var first = PickleMachine(bytes, what: "pickle", persistentLoad: load)
+    let unsafe = options.allowUnsafePickle
+    var first = PickleMachine(bytes, what: "pickle", allowUnsafe: unsafe, persistentLoad: load)
     defer { first.arena.clear() }
     let head = try first.run()
     guard isMagic(head) else {
@@ -27,18 +28,20 @@ enum TorchLegacy {
       let noStorages: PickleMachine.PersistentLoad = { (_: PValue) throws(IngestError) -> PValue in
         throw IngestError("a plain pickle refers to a tensor storage, but no storages follow it")
       }
-      var plain = PickleMachine(bytes, what: "pickle", persistentLoad: noStorages)
+      var plain = PickleMachine(bytes, what: "pickle", allowUnsafe: unsafe, persistentLoad: noStorages)
       defer { plain.arena.clear() }
       let root = try plain.run()
       var selection = try Unwrap.select(root)
       selection.origin = "plain pickle, " + selection.origin
-      return try Assemble.checkpoint(selection, format: .torchLegacy, fileSize: bytes.count) {
+      var checkpoint = try Assemble.checkpoint(selection, format: .torchLegacy, fileSize: bytes.count, options: options) {
         (_: PStorage) throws(IngestError) -> StorageBytes in throw IngestError("no storages in a plain pickle")
       }
+      checkpoint.notes += plain.notes
+      return checkpoint
     }
     var position = first.endOffset
     func next(_ what: String) throws(IngestError) -> (PValue, PickleMachine) {
-      var m = PickleMachine(bytes, range: position..<bytes.count, what: what, persistentLoad: load)
+      var m = PickleMachine(bytes, range: position..<bytes.count, what: what, allowUnsafe: unsafe, persistentLoad: load)
       let v = try m.run()
       position += m.endOffset
       return (v, m)
@@ -85,10 +88,12 @@ enum TorchLegacy {
       ranges[key] = try reader.range(n)
     }
     let selection = try Unwrap.select(root)
-    return try Assemble.checkpoint(selection, format: .torchLegacy, fileSize: bytes.count) {
+    var checkpoint = try Assemble.checkpoint(selection, format: .torchLegacy, fileSize: bytes.count, options: options) {
       (s: PStorage) throws(IngestError) -> StorageBytes in
       guard let r = ranges[s.key] else { throw IngestError("storage \(quoted(s.key)) is not in the file") }
       return StorageBytes(bytes: bytes, range: r, type: s.type, bigEndian: bigEndian)
     }
+    checkpoint.notes += [first, m1, m2, m3, m4].flatMap(\.notes)
+    return checkpoint
   }
 }

@@ -7,7 +7,7 @@ enum TorchZip {
       .min { $0.name.count < $1.name.count }
   }
 
-  static func read(_ zip: ZipArchive, pickle: ZipEntry) throws(IngestError) -> Checkpoint {
+  static func read(_ zip: ZipArchive, pickle: ZipEntry, options: ReadOptions) throws(IngestError) -> Checkpoint {
     if let packed = zip.entries.first(where: { !$0.isStored && $0.name.hasPrefix(pickle.name.dropLast(8)) }) {
       throw IngestError("zip entry \(quoted(packed.name)) is \(ZipEntry.methodName(packed.method)); torch.save writes stored entries, so the archive was re-compressed (only stored entries can be read)")
     }
@@ -28,12 +28,12 @@ enum TorchZip {
 
     let storages = TorchStorages()
     let range = try zip.data(of: pickle)
-    var machine = PickleMachine(zip.bytes, range: range, what: pickle.name,
+    var machine = PickleMachine(zip.bytes, range: range, what: pickle.name, allowUnsafe: options.allowUnsafePickle,
                                 persistentLoad: { (pid: PValue) throws(IngestError) -> PValue in try storages.load(pid) })
     defer { machine.arena.clear() }
     let root = try machine.run()
     let selection = try Unwrap.select(root)
-    return try Assemble.checkpoint(selection, format: .torchZip, fileSize: zip.bytes.count) {
+    var checkpoint = try Assemble.checkpoint(selection, format: .torchZip, fileSize: zip.bytes.count, options: options) {
       (s: PStorage) throws(IngestError) -> StorageBytes in
       let name = prefix + "data/" + s.key
       guard let entry = byName[name] else {
@@ -47,6 +47,8 @@ enum TorchZip {
       return StorageBytes(bytes: zip.bytes, range: r.lowerBound..<(r.lowerBound + needed), type: s.type,
                           bigEndian: bigEndian)
     }
+    checkpoint.notes += machine.notes
+    return checkpoint
   }
 }
 

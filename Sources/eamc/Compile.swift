@@ -37,6 +37,9 @@ struct Compile: ParsableCommand {
   @Option(help: "Where to write the report (default: beside the artifact, NAME.report.json).")
   var report: String?
 
+  @Flag(help: "Read a pickle that names globals known to run code, start programs or touch files (os.system, builtins.eval, ...): kept inert, never called.")
+  var allowUnsafePickle = false
+
   func run() throws {
     AtomicFile.acceptInterruption()
     var options = CompileOptions()
@@ -55,6 +58,7 @@ struct Compile: ParsableCommand {
       do throws(CompileError) { options.evalImages = try ImageFolder.list(eval) } catch { fail(error) }
     }
     options.reportPath = report
+    options.reading.allowUnsafePickle = allowUnsafePickle
     let summary: CompileSummary
     do throws(CompileError) {
       summary = try Compiler.compile(checkpoint, to: output, options: options)

@@ -28,6 +28,10 @@ struct Run: ParsableCommand {
   func run() throws {
     guard (input == nil) != image.isEmpty else { fail("give either --input x.npy or --image FILE...") }
     if let threads, threads < 1 { fail("--threads must be at least 1") }
+    if let output {
+      let inputs = [OutputSet.File("artifact", artifact)] + (input.map { [.init("input", $0)] } ?? []) + image.map { .init("image", $0) }
+      do throws(CompileError) { try RunFiles.check(outputs: [.init("output", output)], inputs: inputs) } catch { fail(error) }
+    }
     var options = LoadOptions()
     if let threads { options.threads = threads }
     options.verify = !noVerify

@@ -24,11 +24,22 @@ enum Fixtures {
 
   static func section(_ name: String) -> [String: Any] { expected[name] as? [String: Any] ?? [:] }
 
-  /// Every fixture file name (except expected.json).
+  /// Every fixture file name (except the expectations, expected.json and hostile.json).
   static var all: [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [])
-      .filter { $0 != "expected.json" }.sorted()
+      .filter { !$0.hasSuffix(".json") }.sorted()
   }
+
+  /// `scripts/make_hostile_fixtures.py`'s expectations.
+  nonisolated(unsafe) static let hostile: [String: Any] = {
+    guard let data = try? Data(contentsOf: directory.appendingPathComponent("hostile.json")),
+          let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+      fatalError("hostile.json unreadable")
+    }
+    return object
+  }()
+
+  static func hostileSection(_ name: String) -> [String: Any] { hostile[name] as? [String: Any] ?? [:] }
 
   static func bytes(_ name: String) -> [UInt8] {
     (try? [UInt8](Data(contentsOf: directory.appendingPathComponent(name)))) ?? []

@@ -1,4 +1,5 @@
 import EAMFormat
+import EAMImage
 import EAMIngest
 
 /// What the user may say about a model that its tensors do not tell.
@@ -169,6 +170,9 @@ public enum Recognition {
     pre.resizeShorterSide = overrides.resizeShorterSide ?? Int((Double(pre.cropSize) / cropFraction).rounded(.down))
     pre.mean = overrides.mean ?? [0.485, 0.456, 0.406]
     pre.std = overrides.std ?? [0.229, 0.224, 0.225]
+    do throws(PreprocessingError) {
+      try Preprocessing.check(resizeShorterSide: pre.resizeShorterSide, cropSize: pre.cropSize, mean: pre.mean, std: pre.std)
+    } catch { throw ModelError("preprocessing: \(error)") }
     guard pre.cropSize == imageSize else {
       throw ModelError("crop size \(pre.cropSize) differs from the model's image size \(imageSize)")
     }

@@ -46,6 +46,9 @@ enum Globals {
     return nil
   }
 
+  /// Whether `g` is one the reader interprets (any other becomes an inert placeholder).
+  static func interprets(_ g: PGlobal) -> Bool { lookup(g) != nil }
+
   /// The element type named by a storage class or dtype global, if it is one.
   static func storageType(_ v: PValue) -> DType? {
     guard case .global(let g) = v, case .torchType(let t)? = lookup(g) else { return nil }

@@ -1,6 +1,8 @@
 /// A restricted pickle virtual machine. It understands the opcodes of protocols 0–5 that
 /// checkpoints use, never imports or calls anything: globals are looked up in `Globals`, which
-/// interprets the allowed ones and turns every other one into an inert placeholder.
+/// interprets the allowed ones and turns every other one into an inert placeholder. A global known
+/// to be dangerous (`UnsafeGlobals`) is refused as soon as the pickle names it, unless
+/// `allowUnsafe`, which keeps it inert like the others; both kinds are listed in `notes`.
 ///
 /// Resources are bounded by the input: every length is checked against the bytes left before
 /// anything is allocated, the stack and memo can only grow by one entry per opcode, and container
@@ -17,14 +19,46 @@ package struct PickleMachine {
   /// Offset of the opcode being executed (relative to the pickle's start).
   private var opOffset = 0
   private var op: UInt8 = 0
+  private let allowUnsafe: Bool
+  /// Globals kept inert: unknown ones (once each, in order) and allowed unsafe ones.
+  private(set) var inertGlobals: [String] = []
+  private(set) var unsafeGlobals: [String] = []
 
   static let maxMarkDepth = 1000
 
   /// `range` of `bytes` holds one pickle; `what` names it in messages ("archive/data.pkl").
-  init(_ bytes: [UInt8], range: Range<Int>? = nil, what: String,
+  init(_ bytes: [UInt8], range: Range<Int>? = nil, what: String, allowUnsafe: Bool = false,
        persistentLoad: @escaping PersistentLoad) {
     reader = ByteReader(bytes, range: range, what: what)
+    self.allowUnsafe = allowUnsafe
     self.persistentLoad = persistentLoad
+  }
+
+  /// What a file's reader should tell the user about this pickle's globals.
+  var notes: [String] {
+    var out: [String] = []
+    if !inertGlobals.isEmpty {
+      let listed = inertGlobals.prefix(8).map { "'\($0)'" }.joined(separator: ", ") + (inertGlobals.count > 8 ? ", …" : "")
+      out.append("\(reader.what) names \(inertGlobals.count) globals this reader does not interpret, kept inert (never called): \(listed)")
+    }
+    if !unsafeGlobals.isEmpty {
+      let listed = unsafeGlobals.map { "'\($0)'" }.joined(separator: ", ")
+      out.append("\(reader.what) names unsafe globals \(listed), kept inert (read anyway: allowUnsafePickle; never called)")
+    }
+    return out
+  }
+
+  /// A global as the pickle names it: refused if dangerous (unless allowed), noted if unknown.
+  private mutating func admit(_ g: PGlobal) throws(IngestError) -> PGlobal {
+    if let why = UnsafeGlobals.reason(g) {
+      guard allowUnsafe else {
+        throw IngestError("\(reader.what): \(g.notAllowedMessage): \(why); the file is a live payload for torch.load and pickle (never run here; --allow-unsafe-pickle, ReadOptions.allowUnsafePickle, reads past it)")
+      }
+      if !unsafeGlobals.contains(g.qualifiedName), unsafeGlobals.count < 100 { unsafeGlobals.append(g.qualifiedName) }
+    } else if !Globals.interprets(g), !inertGlobals.contains(g.qualifiedName), inertGlobals.count < 100 {
+      inertGlobals.append(g.qualifiedName)
+    }
+    return g
   }
 
   /// Offset just after the STOP opcode (relative to the start of the range).
@@ -227,13 +261,13 @@ package struct PickleMachine {
     case Opcode.global:
       let module = text(try reader.line(limit: 4096))
       let name = text(try reader.line(limit: 4096))
-      push(.global(PGlobal(module: module, name: name, opcode: op, offset: opOffset)))
+      push(.global(try admit(PGlobal(module: module, name: name, opcode: op, offset: opOffset))))
     case Opcode.stackGlobal:
       let nameValue = try pop(), moduleValue = try pop()
       guard let name = nameValue.string, let module = moduleValue.string else {
         throw IngestError("STACK_GLOBAL needs two strings, found \(moduleValue.summary) and \(nameValue.summary)")
       }
-      push(.global(PGlobal(module: module, name: name, opcode: op, offset: opOffset)))
+      push(.global(try admit(PGlobal(module: module, name: name, opcode: op, offset: opOffset))))
     case Opcode.reduce:
       let args = try pop(), callable = try pop()
       guard let argList = args.items else {
@@ -251,7 +285,7 @@ package struct PickleMachine {
       let module = text(try reader.line(limit: 4096))
       let name = text(try reader.line(limit: 4096))
       let args = try popMark()
-      let g = PValue.global(PGlobal(module: module, name: name, opcode: op, offset: opOffset))
+      let g = PValue.global(try admit(PGlobal(module: module, name: name, opcode: op, offset: opOffset)))
       push(try Globals.instantiate(g, args, arena: arena))
     case Opcode.obj:
       var items = try popMark()
@@ -396,7 +430,7 @@ extension PickleMachine {
     defer { machine.arena.clear() }
     let root = try machine.run()
     let selection = try Unwrap.select(root)
-    let checkpoint = try Assemble.checkpoint(selection, format: .torchLegacy, fileSize: bytes.count) {
+    let checkpoint = try Assemble.checkpoint(selection, format: .torchLegacy, fileSize: bytes.count, options: ReadOptions()) {
       (s: PStorage) throws(IngestError) -> StorageBytes in
       StorageBytes(bytes: [], range: 0..<0, type: s.type, bigEndian: false)
     }

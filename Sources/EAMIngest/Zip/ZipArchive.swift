@@ -1,6 +1,11 @@
 /// A read-only zip archive: the end of central directory (plain or ZIP64), the central directory,
 /// and each member's local header. Only stored members can be read (there is no inflater); for
 /// others `data(of:)` says which compression method was used.
+///
+/// Nothing the archive says is taken on trust: each local header must agree with the central
+/// directory (name, compression method, sizes, CRC-32), members must not overlap each other or
+/// the central directory (a central directory that grows one member into the next, as Python's
+/// zipfile refuses), and every member read has its CRC-32 checked.
 struct ZipArchive {
   let bytes: [UInt8]
   /// Members in central-directory order.
@@ -48,6 +53,25 @@ struct ZipArchive {
     for index in 0..<Int(count) {
       entries.append(try readCentralRecord(&cd, index: index))
     }
+    try Self.checkOverlaps(entries, centralDirectory: cdStart)
+  }
+
+  /// Members, in file order, must each end before the next begins, and before the central
+  /// directory.
+  private static func checkOverlaps(_ entries: [ZipEntry], centralDirectory: Int) throws(IngestError) {
+    let ordered = entries.sorted { $0.extent.lowerBound < $1.extent.lowerBound }
+    for (i, e) in ordered.enumerated() {
+      if i + 1 < ordered.count {
+        let next = ordered[i + 1]
+        guard e.extent.upperBound <= next.extent.lowerBound else {
+          throw IngestError("zip entry \(quoted(e.name)) (bytes \(e.extent.lowerBound)..<\(e.extent.upperBound)) overlaps entry \(quoted(next.name)) at offset \(next.extent.lowerBound): overlapped entries (possible zip bomb)")
+        }
+      } else {
+        guard e.extent.upperBound <= centralDirectory else {
+          throw IngestError("zip entry \(quoted(e.name)) (bytes \(e.extent.lowerBound)..<\(e.extent.upperBound)) overlaps the central directory at offset \(centralDirectory): overlapped entries (possible zip bomb)")
+        }
+      }
+    }
   }
 
   /// The position of the end-of-central-directory record (searched from the end, past a comment).
@@ -92,7 +116,8 @@ struct ZipArchive {
     try cd.skip(2 + 2)
     let flags = try cd.u16()
     let method = try cd.u16()
-    try cd.skip(2 + 2 + 4)
+    try cd.skip(2 + 2)
+    let crc = try cd.u32()
     var compressed = UInt64(try cd.u32())
     var uncompressed = UInt64(try cd.u32())
     let nameLength = Int(try cd.u16())
@@ -118,7 +143,8 @@ struct ZipArchive {
     if flags & 1 != 0 {
       throw IngestError("zip entry \(quoted(name)) is encrypted")
     }
-    // The local header repeats the name and has its own extra field (torch pads with it).
+    // The local header repeats name, method, sizes and CRC-32, and has its own extra field
+    // (torch pads with it): it must agree with the central directory.
     guard localOffset <= UInt64(bytes.count) else {
       throw IngestError("zip entry \(quoted(name)): local header offset \(localOffset) is beyond the end of the file (\(formatBytes(bytes.count)))")
     }
@@ -126,14 +152,49 @@ struct ZipArchive {
     guard try local.u32() == Self.localHeaderSignature else {
       throw IngestError("zip entry \(quoted(name)): no local header at offset \(localOffset)")
     }
-    try local.skip(2 + 2 + 2 + 2 + 2 + 4 + 4 + 4)
+    try local.skip(2)
+    let localFlags = try local.u16()
+    let localMethod = try local.u16()
+    try local.skip(2 + 2)
+    let localCRC = try local.u32()
+    var localCompressed = UInt64(try local.u32())
+    var localUncompressed = UInt64(try local.u32())
     let localNameLength = Int(try local.u16())
     let localExtraLength = Int(try local.u16())
     let localName = try local.take(localNameLength)
     guard localName.elementsEqual(nameBytes) else {
       throw IngestError("zip entry \(quoted(name)): local header names \(quoted(String(decoding: localName, as: UTF8.self))) instead")
     }
-    try local.skip(localExtraLength)
+    var localExtra = ByteReader(bytes, range: try local.range(localExtraLength), what: "zip local extra field of \(quoted(name))")
+    var localZip64 = false
+    while localExtra.remaining >= 4 {
+      let id = try localExtra.u16()
+      let size = Int(try localExtra.u16())
+      var field = ByteReader(bytes, range: try localExtra.range(size), what: "zip local ZIP64 field of \(quoted(name))")
+      if id == 0x0001 {
+        localZip64 = true
+        if localUncompressed == 0xFFFF_FFFF { localUncompressed = try field.u64() }
+        if localCompressed == 0xFFFF_FFFF { localCompressed = try field.u64() }
+      }
+    }
+    func disagree(_ what: String, _ l: String, _ c: String) -> IngestError {
+      IngestError("zip entry \(quoted(name)): the local header's \(what) (\(l)) disagrees with the central directory's (\(c))")
+    }
+    guard localMethod == method else {
+      throw disagree("compression method", ZipEntry.methodName(localMethod), ZipEntry.methodName(method))
+    }
+    // With a data descriptor (flag bit 3) the local CRC and sizes may be zero; otherwise they must
+    // be the central directory's.
+    let deferred = localFlags & 0x8 != 0
+    if !(deferred && localCompressed == 0) && localCompressed != compressed {
+      throw disagree("compressed size", "\(localCompressed)", "\(compressed)")
+    }
+    if !(deferred && localUncompressed == 0) && localUncompressed != uncompressed {
+      throw disagree("size", "\(localUncompressed)", "\(uncompressed)")
+    }
+    if !(deferred && localCRC == 0) && localCRC != crc {
+      throw disagree("CRC-32", hex(localCRC), hex(crc))
+    }
     guard compressed <= UInt64(local.remaining) else {
       throw IngestError("zip entry \(quoted(name)) is truncated: \(formatBytes(compressed)) of data, \(formatBytes(local.remaining)) left in the file")
     }
@@ -141,15 +202,35 @@ struct ZipArchive {
     if method == 0 && compressed != uncompressed {
       throw IngestError("zip entry \(quoted(name)) is stored but its sizes differ (\(compressed) vs \(uncompressed))")
     }
-    return ZipEntry(name: name, method: method, dataRange: start..<(start + Int(compressed)),
-                    uncompressedSize: uncompressed)
+    let dataEnd = start + Int(compressed)
+    // The data descriptor: an optional signature, the CRC-32, and two sizes (8 bytes each with ZIP64).
+    var end = dataEnd
+    if deferred {
+      let signed = bytes.readU32(at: dataEnd) == 0x0807_4b50
+      end += (signed ? 4 : 0) + 4 + (localZip64 ? 16 : 8)
+    }
+    return ZipEntry(name: name, method: method, dataRange: start..<dataEnd, uncompressedSize: uncompressed,
+                    crc32: crc, extent: Int(localOffset)..<end)
   }
 
-  /// The bytes of a stored member, as a range of `bytes`.
+  /// The bytes of a stored member, as a range of `bytes`, after checking their CRC-32.
   func data(of entry: ZipEntry) throws(IngestError) -> Range<Int> {
     guard entry.isStored else {
       throw IngestError("zip entry \(quoted(entry.name)) is \(ZipEntry.methodName(entry.method)); only stored (uncompressed) entries can be read")
     }
+    let crc = CRC32.checksum(bytes, range: entry.dataRange)
+    #if !FUZZING  // Fuzzers cannot forge checksums: there, the checksum is computed but not enforced.
+    guard crc == entry.crc32 else {
+      throw IngestError("zip entry \(quoted(entry.name)) is damaged: its CRC-32 is \(hex(crc)), the archive says \(hex(entry.crc32))")
+    }
+    #endif
+    _ = crc
     return entry.dataRange
   }
+}
+
+/// `0x0123abcd`.
+func hex(_ v: UInt32) -> String {
+  let digits = String(v, radix: 16)
+  return "0x" + String(repeating: "0", count: 8 - digits.count) + digits
 }

@@ -9,6 +9,10 @@ struct ZipEntry {
   var dataRange: Range<Int>
   /// The size after decompression.
   var uncompressedSize: UInt64
+  /// CRC-32 of the uncompressed bytes, as the central directory records it.
+  var crc32: UInt32
+  /// The whole member in the file: local header, data and data descriptor.
+  var extent: Range<Int>
 
   var isStored: Bool { method == 0 }
 
