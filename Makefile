@@ -10,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OUT := out
 
-.PHONY: all deps build test demo bench fidelity fixtures schema python-tools clean fuzz fuzz-build fuzz-replay fuzz-seeds sanitize
+.PHONY: all deps build test demo bench fidelity fixtures runtime-fixtures schema python-tools clean fuzz fuzz-build fuzz-replay fuzz-seeds sanitize
 
 all: build
 
@@ -61,6 +61,12 @@ fixtures: python-tools
 	$(PY) scripts/make_ingest_fixtures.py
 	$(PY) scripts/make_image_fixtures.py
 	$(PY) scripts/make_imagenet_labels.py
+
+## Regenerates Tests/Fixtures/runtime: the committed .eam artifacts and the runtime's exact outputs
+## per kernel variant, which the tests hold every later build to, bit for bit. Only when the format
+## or the numbers are meant to change. `python3 scripts/make_runtime_fixtures.py --check` compares.
+runtime-fixtures: deps
+	python3 scripts/make_runtime_fixtures.py
 
 ## eamc against ONNX Runtime and PyTorch, side by side.
 bench: build python-tools
