@@ -10,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OUT := out
 
-.PHONY: all deps build test demo bench fidelity fixtures runtime-fixtures schema python-tools clean fuzz fuzz-build fuzz-replay fuzz-seeds sanitize
+.PHONY: all deps build test demo bench fidelity fixtures schema python-tools clean fuzz fuzz-build fuzz-replay fuzz-seeds sanitize
 
 all: build
 
@@ -65,6 +65,7 @@ fixtures: python-tools
 ## Regenerates Tests/Fixtures/runtime: the committed .eam artifacts and the runtime's exact outputs
 ## per kernel variant, which the tests hold every later build to, bit for bit. Only when the format
 ## or the numbers are meant to change. `python3 scripts/make_runtime_fixtures.py --check` compares.
+.PHONY: runtime-fixtures
 runtime-fixtures: deps
 	python3 scripts/make_runtime_fixtures.py
 

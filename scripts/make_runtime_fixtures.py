@@ -229,12 +229,18 @@ def main():
         if not with_real:
             print("note: ../shared is missing: the real model is not checked")
             committed["large"] = [s for s in committed["large"] if not s.get("needs_shared")]
+        problems = []
         if committed != expected:
-            fail("index.json differs from a fresh run (artifact hashes, sizes, variants or specs)")
+            changed = [e.get("artifact", e.get("name")) for kind in ("artifacts", "large")
+                       for e in expected[kind] if e not in committed[kind]]
+            problems.append("index.json differs from a fresh run (artifact hashes, sizes, variants or specs)"
+                            + (f": {', '.join(changed)}" if changed else ""))
         differ = [p.name for p in sorted(fresh.iterdir()) if p.name != "index.json"
                   and not ((OUT / p.name).exists() and filecmp.cmp(p, OUT / p.name, shallow=False))]
         if differ:
-            fail(f"{len(differ)} file(s) differ from a fresh run: {', '.join(differ)}")
+            problems.append(f"{len(differ)} file(s) differ from a fresh run: {', '.join(differ)}")
+        if problems:
+            fail("; ".join(problems))
         print(f"ok: {len(list(fresh.iterdir()))} files in {OUT.relative_to(ROOT)} reproduced byte for byte")
 
 
