@@ -25,8 +25,8 @@ import EAMRuntime
     let fresh = [UInt8](try #require(FileManager.default.contents(atPath: out)))
     let expected = [UInt8](try #require(FileManager.default.contents(atPath: committed)))
     let firstDifference = (0..<min(fresh.count, expected.count)).first { fresh[$0] != expected[$0] } ?? min(fresh.count, expected.count)
-    #expect(fresh == expected,
-            "\(fixture): \(fresh.count) bytes against \(expected.count) committed, first difference at byte \(firstDifference)")
+    let same = fresh == expected  // (not inside #expect: it would print both files)
+    #expect(same, "\(fixture): \(fresh.count) bytes against \(expected.count) committed, first difference at byte \(firstDifference)")
     #expect(expected.count == fixture.bytes && SHA256.hex(expected) == fixture.sha256, "\(fixture): index.json is stale")
 
     guard let reference = fixture.reference else { return }
