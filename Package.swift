@@ -93,7 +93,8 @@ let package = Package(
                 resources: [.copy("Fixtures")]),
     .testTarget(name: "EAMImageTests", dependencies: ["EAMImage"],
                 resources: [.copy("Fixtures")]),
-    .testTarget(name: "EAMRuntimeTests", dependencies: ["EAMRuntime", "EAMCompiler"]),
+    // The runtime's tests run on committed artifacts (Tests/Fixtures/runtime): no compiler.
+    .testTarget(name: "EAMRuntimeTests", dependencies: ["EAMRuntime", "EAMFormat", "EAMKernels"]),
     .testTarget(name: "EAMCompilerTests", dependencies: ["EAMCompiler", "EAMRuntime"]),
   ]
 )

@@ -1,19 +1,17 @@
 import Foundation
 import Testing
-import EAMCompiler
 import EAMFormat
-import EAMIngest
 import EAMRuntime
 
-/// Damage a real compiled artifact everywhere: every case is refused with a FormatError or
-/// RuntimeError at load, or — where the damaged byte cannot matter (alignment padding) — gives
-/// exactly the undamaged output. Never a crash, and never a silently different answer.
+/// Damage a real compiled artifact (the committed dinov2_reg.eam) everywhere: every case is
+/// refused with a FormatError or RuntimeError at load, or — where the damaged byte cannot matter
+/// (alignment padding) — gives exactly the undamaged output. Never a crash, and never a silently
+/// different answer.
 @Suite struct CorruptionSweep {
   @Test func truncationsAndFlipsAreRefusedOrHarmless() throws {
-    let fixture = try FixtureModel("dinov2_reg")
-    let path = try fixture.compile()
-    let original = [UInt8](FileManager.default.contents(atPath: path)!)
-    let x = try NPY.read(path: fixture.path(".input.npy"))
+    let fixture = try RuntimeFixture.named("dinov2_reg.eam")
+    let original = [UInt8](try #require(FileManager.default.contents(atPath: fixture.path)))
+    let x = try fixture.inputBatch()
     let reference = try Model(artifact: try Artifact(bytes: original, name: "ok")).run(x.values, batch: 2)
 
     func outcome(_ bytes: [UInt8]) -> String {

@@ -1,62 +1,35 @@
 import Foundation
 import Testing
-import EAMCompiler
-import EAMIngest
 import EAMRuntime
 
-/// Every ViT-family fixture compiled and run matches timm (or transformers) on the same input.
+/// The committed float artifacts (Tests/Fixtures/runtime, compiled from Tests/Fixtures/models)
+/// match timm (or transformers) on the same input: f32 weights to cosine 0.99999 and relative L2
+/// 1e-4, f16 weights to cosine 0.9995.
 @Suite struct MatchesReference {
-  static let vitFamily = [
-    "vit_tiny", "vit_gap", "vit_features", "deit_tiny", "deit_distilled", "dinov2_small", "dinov2_reg",
-    "lambda_vit_shrunk", "hf_vit", "hf_dinov2",
-  ]
+  static let withReference = RuntimeFixture.all.filter { $0.reference != nil }
 
-  @Test(arguments: vitFamily)
-  func smallModel(name: String) throws {
-    let fixture = try FixtureModel(name)
-    let artifact = try fixture.compile()
-    let model = try Model(path: artifact)
-    let x = try NPY.read(path: fixture.path(".input.npy"))
-    let y = try NPY.read(path: fixture.path(".output.npy"))
+  @Test func everyFloatModelAndEveryF16OneHasAReference() {
+    let f32 = Self.withReference.filter { $0.weights == "f32" }.map(\.model)
+    let f16 = Self.withReference.filter { $0.weights == "f16" }.map(\.model)
+    #expect(Set(f32) == ["vit_tiny", "vit_gap", "vit_features", "deit_tiny", "deit_distilled", "dinov2_small",
+                         "dinov2_reg", "lambda_vit_shrunk", "hf_vit", "hf_dinov2", "swin_tiny"])
+    #expect(Set(f16) == ["vit_tiny", "dinov2_small", "deit_distilled", "swin_tiny"])
+  }
+
+  @Test(arguments: withReference)
+  func committedArtifact(fixture: RuntimeFixture) throws {
+    let model = try fixture.load()
+    let x = try fixture.inputBatch()
+    let y = try NPYArray(path: Paths.repository(fixture.reference!))
     let out = try model.run(x.values, batch: x.shape[0])
     #expect([x.shape[0], model.outputWidth] == y.shape)
+    #expect(Array(x.shape.dropFirst()) == model.inputShape)
     let (cosine, rel) = agreement(out, y.values)
-    #expect(cosine >= 0.99999, "\(name): cosine \(cosine)")
-    #expect(rel <= 1e-4, "\(name): relative L2 \(rel)")
-  }
-
-  @Test(arguments: ["vit_tiny", "dinov2_small", "deit_distilled"])
-  func f16WeightsStayClose(name: String) throws {
-    let fixture = try FixtureModel(name)
-    let model = try Model(path: try fixture.compile(precision: .f16))
-    let x = try NPY.read(path: fixture.path(".input.npy"))
-    let y = try NPY.read(path: fixture.path(".output.npy"))
-    let (cosine, _) = agreement(try model.run(x.values, batch: x.shape[0]), y.values)
-    #expect(cosine >= 0.9995, "\(name): cosine \(cosine) with f16 weights")
-  }
-
-  @Test func resultDoesNotDependOnThreadCount() throws {
-    let fixture = try FixtureModel("dinov2_reg")
-    let artifact = try fixture.compile()
-    let x = try NPY.read(path: fixture.path(".input.npy"))
-    var outputs: [[Float]] = []
-    for threads in [1, 2, 3] {
-      var options = LoadOptions()
-      options.threads = threads
-      outputs.append(try Model(path: artifact, options: options).run(x.values, batch: x.shape[0]))
+    if fixture.weights == "f32" {
+      #expect(cosine >= 0.99999, "\(fixture): cosine \(cosine)")
+      #expect(rel <= 1e-4, "\(fixture): relative L2 \(rel)")
+    } else {
+      #expect(cosine >= 0.9995, "\(fixture): cosine \(cosine) with f16 weights")
     }
-    #expect(outputs[0] == outputs[1])
-    #expect(outputs[0] == outputs[2])
-  }
-
-  @Test func batchRowsEqualSingleRuns() throws {
-    let fixture = try FixtureModel("deit_tiny")
-    let model = try Model(path: try fixture.compile())
-    let x = try NPY.read(path: fixture.path(".input.npy"))
-    let both = try model.run(x.values, batch: 2)
-    let per = x.count / 2
-    let first = try model.run(Array(x.values[0..<per]), batch: 1)
-    let second = try model.run(Array(x.values[per...]), batch: 1)
-    #expect(both == first + second)
   }
 }
