@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Check that Tests/Fixtures/seeded/SeededWeights.swift.txt reproduces the Python generator bit-exactly.
+"""Check that Tests/EAMCompilerTests/SeededWeights.swift reproduces the Python generator bit-exactly.
 
 Compiles the .txt (as a temporary .swift file, outside the repository) with a generated main that
 checks, for every tensor of every seeded model, the first 4 values' bit patterns, the last value's
@@ -53,7 +53,7 @@ if bad != 0 {{ fatalError("Swift port disagrees with the Python generator") }}
         return 2
     with tempfile.TemporaryDirectory() as d:
         dp = Path(d)
-        shutil.copyfile(SEEDED / "SeededWeights.swift.txt", dp / "SeededWeights.swift")
+        shutil.copyfile(ROOT / "Tests" / "EAMCompilerTests" / "SeededWeights.swift", dp / "SeededWeights.swift")
         (dp / "main.swift").write_text(main_swift)
         for opt in ("-O", "-Onone"):
             exe = dp / f"check{opt}"

@@ -2,7 +2,7 @@
 """Deterministic "seeded" weights for full-size timm models, reproducible bit-exactly in Swift.
 
 The rule is specified in Tests/Fixtures/seeded/SEEDED_WEIGHTS.md (ported to Swift in
-Tests/Fixtures/seeded/SeededWeights.swift.txt). This script
+Tests/EAMCompilerTests/SeededWeights.swift). This script
   * implements the rule twice (vectorised numpy, and a sequential pure-Python splitmix64 on
     prefixes / sampled indices) and asserts they agree bit for bit,
   * writes Tests/Fixtures/seeded/input_2x3x224x224.npy (2 real images, timm eval transform),

@@ -1,5 +1,5 @@
 // Seeded full-size weights: Swift port of scripts/seeded_weights.py (rule: SEEDED_WEIGHTS.md).
-// Plain Swift, no Foundation. Moved here from Tests/Fixtures/seeded/SeededWeights.swift.txt.
+// Plain Swift, no Foundation (scripts/check_seeded_swift_port.py compiles this file alone).
 // Checked bit-exact against the Python generator (first4_bits / bits_sum_mod2_64 in
 // NAME.weights-check.json, and test-vectors.json) for all 632 tensors of the 4 models, -O and -Onone.
 // Uses Double.squareRoot(): without Foundation/Glibc on Linux, link with -lm when built standalone.
