@@ -1,0 +1,213 @@
+/* The fused attention's AVX-512 pieces: query tiles of 32 lanes (two zmm per key row), Q·Kᵀ in
+ * 6-key × 32-query register tiles, P·V in row × 64-dim tiles. Every function carries the target
+ * attribute. */
+#include "attention_internal.h"
+#include <immintrin.h>
+#include <math.h>
+
+#define T __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+#define BQ 32        /* query lanes per tile */
+#define NB (BQ / 16) /* zmm per key row */
+#define RK 6         /* keys per Q·Kᵀ register tile */
+
+/* The exp of avx512.c's softmax (the same arithmetic: fused and unfused exponentials agree). */
+T INLINE __m512 exp16(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
+  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);
+  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+/* Lanes of query block v that are frozen / free on key row j. */
+INLINE __mmask16 frozen16(uint64_t fz, int v) { return (__mmask16)(fz >> (16 * v)); }
+
+/* Keys [0, mr) (mr ≤ RK) × the tile's 32 queries; keys past mr repeat key 0 and are not stored.
+ * The products and their order are those of avx512.c's GEMM tile: the scores are the same. */
+T INLINE void scores_tile(int mr, int hd, float scale, const float *K, int ldk, const float *qt, float *strip) {
+  const float *k[RK];
+  for (int r = 0; r < RK; r++) k[r] = K + (size_t)(r < mr ? r : 0) * ldk;
+  __m512 acc[RK][NB];
+  for (int r = 0; r < RK; r++)
+    for (int v = 0; v < NB; v++) acc[r][v] = _mm512_setzero_ps();
+  for (int d = 0; d < hd; d++) {
+    __m512 b[NB];
+    for (int v = 0; v < NB; v++) b[v] = _mm512_loadu_ps(qt + d * BQ + 16 * v);
+    for (int r = 0; r < RK; r++) {
+      const __m512 x = _mm512_set1_ps(k[r][d]);
+      for (int v = 0; v < NB; v++) acc[r][v] = _mm512_fmadd_ps(x, b[v], acc[r][v]);
+    }
+  }
+  const __m512 s = _mm512_set1_ps(scale);
+  for (int r = 0; r < mr; r++)
+    for (int v = 0; v < NB; v++) _mm512_storeu_ps(strip + r * BQ + 16 * v, _mm512_mul_ps(acc[r][v], s));
+}
+
+T static void scores(int nk, int hd, float scale, const float *K, int ldk, const float *qt, float *strip,
+                     const uint64_t *fz, uint64_t dead) {
+  for (int j = 0; j < nk; j += RK) {
+    const int mr = nk - j < RK ? nk - j : RK;
+    if (fz) {
+      int all = 1;
+      for (int r = 0; r < mr; r++) all &= eam_attn_all_frozen(fz[j + r], dead, BQ);
+      if (all) continue;
+    }
+    for (int r = 0; r < RK && j + RK + r < nk; r++)
+      for (int d = 0; d < hd; d += 16) _mm_prefetch((const char *)(K + (size_t)(j + RK + r) * ldk + d), _MM_HINT_T0);
+    if (mr == RK) scores_tile(RK, hd, scale, K + (size_t)j * ldk, ldk, qt, strip + j * BQ);
+    else scores_tile(mr, hd, scale, K + (size_t)j * ldk, ldk, qt, strip + j * BQ);
+  }
+}
+
+T static void rowmax(int nk, const float *strip, const uint64_t *fz, float *cmax) {
+  __m512 m[NB];
+  for (int v = 0; v < NB; v++) m[v] = _mm512_loadu_ps(cmax + 16 * v);
+  for (int j = 0; j < nk; j++)
+    for (int v = 0; v < NB; v++) {
+      const __m512 x = _mm512_loadu_ps(strip + j * BQ + 16 * v);
+      m[v] = fz ? _mm512_mask_max_ps(m[v], (__mmask16)~frozen16(fz[j], v), m[v], x) : _mm512_max_ps(m[v], x);
+    }
+  for (int v = 0; v < NB; v++) _mm512_storeu_ps(cmax + 16 * v, m[v]);
+}
+
+T static void exps(int nk, float *strip, const uint64_t *fz, uint64_t dead, const float *mx, float *sum) {
+  __m512 m[NB], s[NB];
+  for (int v = 0; v < NB; v++) {
+    m[v] = _mm512_loadu_ps(mx + 16 * v);
+    s[v] = _mm512_loadu_ps(sum + 16 * v);
+  }
+  for (int j = 0; j < nk; j++) {
+    float *row = strip + j * BQ;
+    if (fz && eam_attn_all_frozen(fz[j], dead, BQ)) {
+      for (int v = 0; v < NB; v++) _mm512_storeu_ps(row + 16 * v, _mm512_setzero_ps());
+      continue;
+    }
+    for (int v = 0; v < NB; v++) {
+      __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(row + 16 * v), m[v]));
+      if (fz) e = _mm512_maskz_mov_ps((__mmask16)~frozen16(fz[j], v), e);
+      _mm512_storeu_ps(row + 16 * v, e);
+      s[v] = _mm512_add_ps(s[v], e);
+    }
+  }
+  for (int v = 0; v < NB; v++) _mm512_storeu_ps(sum + 16 * v, s[v]);
+}
+
+T static void insert(int nk, int nq, float *strip, const uint64_t *fz, const float **vals, const float *alpha,
+                     int32_t *runs, int *nruns) {
+  __m512 a[NB];
+  __mmask16 valid[NB];
+  for (int v = 0; v < NB; v++) {
+    a[v] = alpha ? _mm512_loadu_ps(alpha + 16 * v) : _mm512_setzero_ps();
+    const int left = nq - 16 * v;
+    valid[v] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+  }
+  *nruns = 0;
+  for (int j = 0; j < nk; j++) {
+    float *row = strip + j * BQ;
+    unsigned live = 0;
+    for (int v = 0; v < NB; v++) {
+      const __mmask16 w = frozen16(fz[j], v);
+      __m512 p = _mm512_mul_ps(_mm512_loadu_ps(row + 16 * v), a[v]);
+      p = _mm512_mask_expandloadu_ps(p, w, vals[v]);
+      vals[v] += __builtin_popcount(w);
+      _mm512_storeu_ps(row + 16 * v, p);
+      live |= _mm512_mask_cmp_ps_mask(valid[v], p, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    }
+    if (!live) continue;
+    if (*nruns > 0 && runs[2 * *nruns - 1] == j) {
+      runs[2 * *nruns - 1] = j + 1;
+    } else {
+      runs[2 * *nruns] = j;
+      runs[2 * *nruns + 1] = j + 1;
+      (*nruns)++;
+    }
+  }
+}
+
+/* Queries [r0, r0 + mr) (mr ≤ R) × dims [d0, d0 + nd) (nd ≤ 16·NV) over the keys of runs [i0, i1)
+ * clipped to [j0, j1): out = acc (partial sums between key sub-blocks; the first starts from
+ * b·out or 0, the last multiplies by a). Queries past mr repeat query r0 and are not stored. */
+T INLINE void pv_tile(const int R, const int NV, int mr, int nd, const float *strip, int r0, const int32_t *runs,
+                      int i0, int i1, int j0, int j1, int first, int last, const float *V, int ldv, int d0, float *out,
+                      int ldo, const float *a, const float *b, int prefetch) {
+  const __mmask16 tail = (__mmask16)(nd - 16 * (NV - 1) >= 16 ? 0xFFFF : (1u << (nd - 16 * (NV - 1))) - 1);
+  const float *p[12];
+  for (int r = 0; r < R; r++) p[r] = strip + r0 + (r < mr ? r : 0);
+  __m512 acc[12][4];
+  for (int r = 0; r < R; r++) {
+    const float *o = out + (size_t)(r0 + (r < mr ? r : 0)) * ldo + d0;
+    for (int k = 0; k < NV; k++) {
+      const __mmask16 m = k == NV - 1 ? tail : (__mmask16)0xFFFF;
+      acc[r][k] = !first ? _mm512_maskz_loadu_ps(m, o + 16 * k)
+                  : b    ? _mm512_mul_ps(_mm512_set1_ps(b[r0 + r]), _mm512_maskz_loadu_ps(m, o + 16 * k))
+                         : _mm512_setzero_ps();
+    }
+  }
+  for (int i = i0; i < i1; i++) {
+    const int ja = runs[2 * i] > j0 ? runs[2 * i] : j0, jb = runs[2 * i + 1] < j1 ? runs[2 * i + 1] : j1;
+    for (int j = ja; j < jb; j++) {
+      const float *vj = V + (size_t)j * ldv + d0;
+      if (prefetch)
+        for (int k = 0; k < NV; k++) _mm_prefetch((const char *)(vj + 8 * (size_t)ldv + 16 * k), _MM_HINT_T0);
+      __m512 x[4];
+      for (int k = 0; k < NV - 1; k++) x[k] = _mm512_loadu_ps(vj + 16 * k);
+      x[NV - 1] = _mm512_maskz_loadu_ps(tail, vj + 16 * (NV - 1));
+      for (int r = 0; r < R; r++) {
+        const __m512 pj = _mm512_set1_ps(p[r][j * BQ]);
+        for (int k = 0; k < NV; k++) acc[r][k] = _mm512_fmadd_ps(pj, x[k], acc[r][k]);
+      }
+    }
+  }
+  for (int r = 0; r < mr; r++) {
+    float *o = out + (size_t)(r0 + r) * ldo + d0;
+    const __m512 ar = _mm512_set1_ps(last && a ? a[r0 + r] : 1.0f);
+    for (int k = 0; k < NV; k++)
+      _mm512_mask_storeu_ps(o + 16 * k, k == NV - 1 ? tail : (__mmask16)0xFFFF, _mm512_mul_ps(acc[r][k], ar));
+  }
+}
+
+/* Keys per P·V sub-block: their rows of V stay in L1 for all the tile's queries. */
+#define KSUB 128
+
+/* Query rows per P·V tile for NV vectors of dims: about 24 accumulators. */
+#define PV(R, NV)                                                                                            \
+  for (int r0 = 0; r0 < nq; r0 += R)                                                                         \
+    pv_tile(R, NV, nq - r0 < R ? nq - r0 : R, nd, strip, r0, runs, i0, i1, j0, j1, first, last, V, ldv, d0, out, \
+            ldo, a, b, r0 == 0)
+
+/* a and b are not both given (the driver scales either the result or what it adds to). */
+T static void pv(int nq, int hd, const float *strip, const int32_t *runs, int nruns, const float *V, int ldv,
+                 float *out, int ldo, const float *a, const float *b) {
+  const int end = nruns > 0 ? runs[2 * nruns - 1] : 0;
+  int i0 = 0;
+  for (int j0 = 0;; j0 += KSUB) {
+    const int j1 = j0 + KSUB, first = j0 == 0, last = j1 >= end;
+    while (i0 < nruns && runs[2 * i0 + 1] <= j0) i0++;
+    int i1 = i0;
+    while (i1 < nruns && runs[2 * i1] < j1) i1++;
+    for (int d0 = 0; d0 < hd; d0 += 64) {
+      const int nd = hd - d0 < 64 ? hd - d0 : 64;
+      switch ((nd + 15) / 16) {
+      case 4: PV(6, 4); break;
+      case 3: PV(8, 3); break;
+      case 2: PV(12, 2); break;
+      default: PV(12, 1); break;
+      }
+    }
+    if (last) break;
+  }
+}
+
+const eam_attention_ops eam_attention_avx512_ops = {BQ, scores, rowmax, exps, insert, pv};
