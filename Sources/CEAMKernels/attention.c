@@ -10,6 +10,14 @@
 
 #define BQS 16
 
+static void pack_q_scalar(int nq, int hd, const float *Q, int ldq, float *qt) {
+  for (int l = 0; l < BQS; l++) {
+    const float *q = Q + (size_t)l * ldq;
+    if (l < nq) for (int d = 0; d < hd; d++) qt[d * BQS + l] = q[d];
+    else for (int d = 0; d < hd; d++) qt[d * BQS + l] = 0.0f;
+  }
+}
+
 static void scores_scalar(int nk, int hd, float scale, const float *K, int ldk, const float *qt, float *strip,
                           const uint64_t *fz, uint64_t dead) {
   for (int j = 0; j < nk; j++) {
@@ -98,8 +106,8 @@ static void pv_scalar(int nq, int hd, const float *strip, const int32_t *runs, i
   }
 }
 
-const eam_attention_ops eam_attention_scalar_ops = {BQS, scores_scalar, rowmax_scalar, exp_scalar, insert_scalar,
-                                                    pv_scalar};
+const eam_attention_ops eam_attention_scalar_ops = {BQS, pack_q_scalar, scores_scalar, rowmax_scalar, exp_scalar, insert_scalar,
+                                                    pv_scalar, NULL};
 
 /* ---- Driver ------------------------------------------------------------------------------- */
 
@@ -159,8 +167,7 @@ static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, fl
   const int bq = ops->bq, blocks = (nq + EAM_ATTN_QBLOCK - 1) / EAM_ATTN_QBLOCK, qb0 = q0 / EAM_ATTN_QBLOCK;
   const int multi = kb < T;
   const uint64_t dead = (bq >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << bq) - 1) & ~(nq >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << nq) - 1);
-  for (int d = 0; d < hd; d++)
-    for (int l = 0; l < bq; l++) w->qt[d * bq + l] = l < nq ? Q[(size_t)(q0 + l) * ldq + d] : 0.0f;
+  ops->pack_q(nq, hd, Q + (size_t)q0 * ldq, ldq, w->qt);
   for (int l = 0; l < bq; l++) {
     w->m[l] = -INFINITY;
     w->sum[l] = 0.0f;
@@ -251,7 +258,7 @@ void eam_attention_fused(int T, int hd, float scale, const float *Q, int ldq, co
   const areas w = carve(scratch, T, hd, kb);
   for (int q0 = q_begin; q0 < q_end; q0 += ops->bq) {
     const int nq = q_end - q0 < ops->bq ? q_end - q0 : ops->bq;
-    tile(ops, &w, T, hd, scale, Q, ldq, K, ldk, V, ldv, O, ldo, bias, ldb, frozen, q0, nq, kb);
+    tile(nq <= EAM_ATTN_QBLOCK && ops->narrow ? ops->narrow : ops, &w, T, hd, scale, Q, ldq, K, ldk, V, ldv, O, ldo, bias, ldb, frozen, q0, nq, kb);
   }
 }
 

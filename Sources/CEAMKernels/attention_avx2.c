@@ -53,6 +53,23 @@ static const int32_t expand_index[256][8] __attribute__((aligned(32))) = {EXPAND
 INLINE unsigned frozen8(uint64_t fz, int v) { return (unsigned)(fz >> (8 * v)) & 0xFFu; }
 T INLINE __m256 lanes(unsigned bits) { return _mm256_load_ps((const float *)lane_bits[bits]); }
 
+/* Qᵀ by gathers, a dim of 8 queries at a time (queries past nq: zeros). */
+T static void pack_q(int nq, int hd, const float *Q, int ldq, float *qt) {
+  if (ldq > INT32_MAX / 16) { /* offsets past the gather's int32 */
+    for (int l = 0; l < BQ; l++)
+      for (int d = 0; d < hd; d++) qt[d * BQ + l] = l < nq ? Q[(size_t)l * ldq + d] : 0.0f;
+    return;
+  }
+  const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(ldq));
+  for (int v = 0; v < NB; v++) {
+    const int left = nq - 8 * v;
+    const __m256 valid = lanes(left >= 8 ? 0xFFu : left <= 0 ? 0 : (1u << left) - 1);
+    const float *q = Q + (size_t)(left > 0 ? 8 * v : 0) * ldq;
+    for (int d = 0; d < hd; d++)
+      _mm256_storeu_ps(qt + d * BQ + 8 * v, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), q + d, idx, valid, 4));
+  }
+}
+
 /* Keys [0, mr) (mr ≤ RK) × the tile's 16 queries; keys past mr repeat key 0 and are not stored.
  * The products and their order are those of avx2.c's GEMM tile: the scores are the same. */
 T INLINE void scores_tile(int mr, int hd, float scale, const float *K, int ldk, const float *qt, float *strip) {
@@ -154,19 +171,27 @@ T static void insert(int nk, int nq, float *strip, const uint64_t *fz, const flo
   vals[0] = val;
 }
 
-/* Queries [r0, r0 + mr) (mr ≤ R) × dims [d0, d0 + nd) (nd ≤ 8·NV) over the keys of the runs.
- * Queries past mr repeat query r0 and are not stored. */
+/* Queries [r0, r0 + mr) (mr ≤ R) × dims [d0, d0 + nd) (nd ≤ 8·NV) over the keys of runs [i0, i1)
+ * clipped to [j0, j1): out = acc (partial sums between key sub-blocks; the first starts from
+ * b·out or 0, the last multiplies by a). Queries past mr repeat query r0 and are not stored. */
 T INLINE void pv_tile(const int R, const int NV, int mr, int nd, const float *strip, int r0, const int32_t *runs,
-                      int nruns, const float *V, int ldv, int d0, float *out, int ldo, const float *a, const float *b) {
+                      int i0, int i1, int j0, int j1, int first, int last, const float *V, int ldv, int d0, float *out,
+                      int ldo, const float *a, const float *b) {
   const int left = nd - 8 * (NV - 1);
   const __m256i tail = _mm256_castps_si256(lanes(left >= 8 ? 0xFFu : (1u << left) - 1));
   const float *p[12];
   for (int r = 0; r < R; r++) p[r] = strip + r0 + (r < mr ? r : 0);
   __m256 acc[12][2];
-  for (int r = 0; r < R; r++)
-    for (int k = 0; k < NV; k++) acc[r][k] = _mm256_setzero_ps();
-  for (int i = 0; i < nruns; i++)
-    for (int j = runs[2 * i]; j < runs[2 * i + 1]; j++) {
+  for (int r = 0; r < R; r++) {
+    const float *o = out + (size_t)(r0 + (r < mr ? r : 0)) * ldo + d0;
+    for (int k = 0; k < NV; k++) {
+      const __m256 old = k < NV - 1 || left >= 8 ? _mm256_loadu_ps(o + 8 * k) : _mm256_maskload_ps(o + 8 * k, tail);
+      acc[r][k] = !first ? old : b ? _mm256_mul_ps(_mm256_set1_ps(b[r0 + r]), old) : _mm256_setzero_ps();
+    }
+  }
+  for (int i = i0; i < i1; i++) {
+    const int ja = runs[2 * i] > j0 ? runs[2 * i] : j0, jb = runs[2 * i + 1] < j1 ? runs[2 * i + 1] : j1;
+    for (int j = ja; j < jb; j++) {
       const float *vj = V + (size_t)j * ldv + d0;
       __m256 x[2];
       for (int k = 0; k < NV - 1; k++) x[k] = _mm256_loadu_ps(vj + 8 * k);
@@ -176,34 +201,45 @@ T INLINE void pv_tile(const int R, const int NV, int mr, int nd, const float *st
         for (int k = 0; k < NV; k++) acc[r][k] = _mm256_fmadd_ps(pj, x[k], acc[r][k]);
       }
     }
+  }
   for (int r = 0; r < mr; r++) {
     float *o = out + (size_t)(r0 + r) * ldo + d0;
-    const __m256 ar = _mm256_set1_ps(a ? a[r0 + r] : 1.0f);
+    const __m256 ar = _mm256_set1_ps(last && a ? a[r0 + r] : 1.0f);
     for (int k = 0; k < NV; k++) {
-      __m256 y = _mm256_mul_ps(acc[r][k], ar);
-      if (k < NV - 1 || left >= 8) {
-        if (b) y = _mm256_add_ps(y, _mm256_mul_ps(_mm256_set1_ps(b[r0 + r]), _mm256_loadu_ps(o + 8 * k)));
-        _mm256_storeu_ps(o + 8 * k, y);
-      } else {
-        if (b) y = _mm256_add_ps(y, _mm256_mul_ps(_mm256_set1_ps(b[r0 + r]), _mm256_maskload_ps(o + 8 * k, tail)));
-        _mm256_maskstore_ps(o + 8 * k, tail, y);
-      }
+      const __m256 y = _mm256_mul_ps(acc[r][k], ar);
+      if (k < NV - 1 || left >= 8) _mm256_storeu_ps(o + 8 * k, y);
+      else _mm256_maskstore_ps(o + 8 * k, tail, y);
     }
   }
 }
 
+/* Keys per P·V sub-block: their rows of V (and their pages) stay close for all the tile's queries. */
+#define KSUB 48
+
+/* a and b are not both given (the driver scales either the result or what it adds to). */
 T static void pv(int nq, int hd, const float *strip, const int32_t *runs, int nruns, const float *V, int ldv,
                  float *out, int ldo, const float *a, const float *b) {
-  for (int d0 = 0; d0 < hd; d0 += 16) {
-    const int nd = hd - d0 < 16 ? hd - d0 : 16;
-    if (nd > 8) {
-      for (int r0 = 0; r0 < nq; r0 += 6)
-        pv_tile(6, 2, nq - r0 < 6 ? nq - r0 : 6, nd, strip, r0, runs, nruns, V, ldv, d0, out, ldo, a, b);
-    } else {
-      for (int r0 = 0; r0 < nq; r0 += 12)
-        pv_tile(12, 1, nq - r0 < 12 ? nq - r0 : 12, nd, strip, r0, runs, nruns, V, ldv, d0, out, ldo, a, b);
+  const int end = nruns > 0 ? runs[2 * nruns - 1] : 0;
+  int i0 = 0;
+  for (int j0 = 0;; j0 += KSUB) {
+    const int j1 = j0 + KSUB, first = j0 == 0, last = j1 >= end;
+    while (i0 < nruns && runs[2 * i0 + 1] <= j0) i0++;
+    int i1 = i0;
+    while (i1 < nruns && runs[2 * i1] < j1) i1++;
+    for (int d0 = 0; d0 < hd; d0 += 16) {
+      const int nd = hd - d0 < 16 ? hd - d0 : 16;
+      if (nd > 8) {
+        for (int r0 = 0; r0 < nq; r0 += 6)
+          pv_tile(6, 2, nq - r0 < 6 ? nq - r0 : 6, nd, strip, r0, runs, i0, i1, j0, j1, first, last, V, ldv, d0, out,
+                  ldo, a, b);
+      } else {
+        for (int r0 = 0; r0 < nq; r0 += 12)
+          pv_tile(12, 1, nq - r0 < 12 ? nq - r0 : 12, nd, strip, r0, runs, i0, i1, j0, j1, first, last, V, ldv, d0,
+                  out, ldo, a, b);
+      }
     }
+    if (last) break;
   }
 }
 
-const eam_attention_ops eam_attention_avx2_ops = {BQ, scores, rowmax, exps, insert, pv};
+const eam_attention_ops eam_attention_avx2_ops = {BQ, pack_q, scores, rowmax, exps, insert, pv, NULL};

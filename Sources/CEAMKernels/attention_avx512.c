@@ -1,6 +1,7 @@
-/* The fused attention's AVX-512 pieces: query tiles of 32 lanes (two zmm per key row), Q·Kᵀ in
- * 6-key × 32-query register tiles, P·V in row × 64-dim tiles. Every function carries the target
- * attribute. */
+/* The fused attention's AVX-512 pieces: query tiles of 32 lanes (two zmm per key row; a last tile
+ * of at most 16 queries takes one), Q·Kᵀ in 6-key × 32-query register tiles, P·V in 6-query ×
+ * 64-dim tiles over sub-blocks of keys. Every function carries the target attribute; each piece
+ * is written once for NB zmm per key row and instantiated for NB = 2 and 1. */
 #include "attention_internal.h"
 #include <immintrin.h>
 #include <math.h>
@@ -8,11 +9,10 @@
 #define T __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
 #define INLINE static inline __attribute__((always_inline))
 
-#define BQ 32        /* query lanes per tile */
-#define NB (BQ / 16) /* zmm per key row */
-#define RK 6         /* keys per Q·Kᵀ register tile */
+#define RK 6 /* keys per Q·Kᵀ register tile */
 
-/* The exp of avx512.c's softmax (the same arithmetic: fused and unfused exponentials agree). */
+/* The exp of avx512.c's softmax, 2^n applied by scalef: the same values for x ≤ 88 (scores minus
+ * their max are ≤ 0), so fused and unfused exponentials agree. */
 T INLINE __m512 exp16(__m512 x) {
   x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
   __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
@@ -27,23 +27,44 @@ T INLINE __m512 exp16(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-  return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+  return _mm512_scalef_ps(p, n); /* p·2^n in one rounding, like the product with 2^n's bits */
 }
 
 /* Lanes of query block v that are frozen / free on key row j. */
 INLINE __mmask16 frozen16(uint64_t fz, int v) { return (__mmask16)(fz >> (16 * v)); }
 
-/* Keys [0, mr) (mr ≤ RK) × the tile's 32 queries; keys past mr repeat key 0 and are not stored.
+/* Lanes per key row of a tile of NB zmm: the pieces below take NB as a constant argument. */
+#define BQ (16 * NB)
+#define NB_MAX 2 /* array bounds: constants, so that the arrays live in registers */
+
+/* Qᵀ by gathers, a dim of 16 queries at a time (queries past nq: zeros). */
+T INLINE void pack_q(const int NB, int nq, int hd, const float *Q, int ldq, float *qt) {
+  if (ldq > INT32_MAX / 16) { /* offsets past the gather's int32 */
+    for (int l = 0; l < BQ; l++)
+      for (int d = 0; d < hd; d++) qt[d * BQ + l] = l < nq ? Q[(size_t)l * ldq + d] : 0.0f;
+    return;
+  }
+  const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                         _mm512_set1_epi32(ldq));
+  for (int v = 0; v < NB; v++) {
+    const int left = nq - 16 * v;
+    const __mmask16 valid = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+    const float *q = Q + (size_t)(valid ? 16 * v : 0) * ldq;
+    for (int d = 0; d < hd; d++)
+      _mm512_storeu_ps(qt + d * BQ + 16 * v, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, idx, q + d, 4));
+  }
+}
+
+/* Keys [0, mr) (mr ≤ RK) × the tile's queries; keys past mr repeat key 0 and are not stored.
  * The products and their order are those of avx512.c's GEMM tile: the scores are the same. */
-T INLINE void scores_tile(int mr, int hd, float scale, const float *K, int ldk, const float *qt, float *strip) {
+T INLINE void scores_tile(const int NB, int mr, int hd, float scale, const float *K, int ldk, const float *qt, float *strip) {
   const float *k[RK];
   for (int r = 0; r < RK; r++) k[r] = K + (size_t)(r < mr ? r : 0) * ldk;
-  __m512 acc[RK][NB];
+  __m512 acc[RK][NB_MAX];
   for (int r = 0; r < RK; r++)
     for (int v = 0; v < NB; v++) acc[r][v] = _mm512_setzero_ps();
   for (int d = 0; d < hd; d++) {
-    __m512 b[NB];
+    __m512 b[NB_MAX];
     for (int v = 0; v < NB; v++) b[v] = _mm512_loadu_ps(qt + d * BQ + 16 * v);
     for (int r = 0; r < RK; r++) {
       const __m512 x = _mm512_set1_ps(k[r][d]);
@@ -55,7 +76,7 @@ T INLINE void scores_tile(int mr, int hd, float scale, const float *K, int ldk, 
     for (int v = 0; v < NB; v++) _mm512_storeu_ps(strip + r * BQ + 16 * v, _mm512_mul_ps(acc[r][v], s));
 }
 
-T static void scores(int nk, int hd, float scale, const float *K, int ldk, const float *qt, float *strip,
+T INLINE void scores(const int NB, int nk, int hd, float scale, const float *K, int ldk, const float *qt, float *strip,
                      const uint64_t *fz, uint64_t dead) {
   for (int j = 0; j < nk; j += RK) {
     const int mr = nk - j < RK ? nk - j : RK;
@@ -66,13 +87,13 @@ T static void scores(int nk, int hd, float scale, const float *K, int ldk, const
     }
     for (int r = 0; r < RK && j + RK + r < nk; r++)
       for (int d = 0; d < hd; d += 16) _mm_prefetch((const char *)(K + (size_t)(j + RK + r) * ldk + d), _MM_HINT_T0);
-    if (mr == RK) scores_tile(RK, hd, scale, K + (size_t)j * ldk, ldk, qt, strip + j * BQ);
-    else scores_tile(mr, hd, scale, K + (size_t)j * ldk, ldk, qt, strip + j * BQ);
+    if (mr == RK) scores_tile(NB, RK, hd, scale, K + (size_t)j * ldk, ldk, qt, strip + j * BQ);
+    else scores_tile(NB, mr, hd, scale, K + (size_t)j * ldk, ldk, qt, strip + j * BQ);
   }
 }
 
-T static void rowmax(int nk, const float *strip, const uint64_t *fz, float *cmax) {
-  __m512 m[NB];
+T INLINE void rowmax(const int NB, int nk, const float *strip, const uint64_t *fz, float *cmax) {
+  __m512 m[NB_MAX];
   for (int v = 0; v < NB; v++) m[v] = _mm512_loadu_ps(cmax + 16 * v);
   for (int j = 0; j < nk; j++)
     for (int v = 0; v < NB; v++) {
@@ -82,8 +103,8 @@ T static void rowmax(int nk, const float *strip, const uint64_t *fz, float *cmax
   for (int v = 0; v < NB; v++) _mm512_storeu_ps(cmax + 16 * v, m[v]);
 }
 
-T static void exps(int nk, float *strip, const uint64_t *fz, uint64_t dead, const float *mx, float *sum) {
-  __m512 m[NB], s[NB];
+T INLINE void exps(const int NB, int nk, float *strip, const uint64_t *fz, uint64_t dead, const float *mx, float *sum) {
+  __m512 m[NB_MAX], s[NB_MAX];
   for (int v = 0; v < NB; v++) {
     m[v] = _mm512_loadu_ps(mx + 16 * v);
     s[v] = _mm512_loadu_ps(sum + 16 * v);
@@ -104,10 +125,10 @@ T static void exps(int nk, float *strip, const uint64_t *fz, uint64_t dead, cons
   for (int v = 0; v < NB; v++) _mm512_storeu_ps(sum + 16 * v, s[v]);
 }
 
-T static void insert(int nk, int nq, float *strip, const uint64_t *fz, const float **vals, const float *alpha,
+T INLINE void insert(const int NB, int nk, int nq, float *strip, const uint64_t *fz, const float **vals, const float *alpha,
                      int32_t *runs, int *nruns) {
-  __m512 a[NB];
-  __mmask16 valid[NB];
+  __m512 a[NB_MAX];
+  __mmask16 valid[NB_MAX];
   for (int v = 0; v < NB; v++) {
     a[v] = alpha ? _mm512_loadu_ps(alpha + 16 * v) : _mm512_setzero_ps();
     const int left = nq - 16 * v;
@@ -139,7 +160,7 @@ T static void insert(int nk, int nq, float *strip, const uint64_t *fz, const flo
 /* Queries [r0, r0 + mr) (mr ≤ R) × dims [d0, d0 + nd) (nd ≤ 16·NV) over the keys of runs [i0, i1)
  * clipped to [j0, j1): out = acc (partial sums between key sub-blocks; the first starts from
  * b·out or 0, the last multiplies by a). Queries past mr repeat query r0 and are not stored. */
-T INLINE void pv_tile(const int R, const int NV, int mr, int nd, const float *strip, int r0, const int32_t *runs,
+T INLINE void pv_tile(const int NB, const int R, const int NV, int mr, int nd, const float *strip, int r0, const int32_t *runs,
                       int i0, int i1, int j0, int j1, int first, int last, const float *V, int ldv, int d0, float *out,
                       int ldo, const float *a, const float *b, int prefetch) {
   const __mmask16 tail = (__mmask16)(nd - 16 * (NV - 1) >= 16 ? 0xFFFF : (1u << (nd - 16 * (NV - 1))) - 1);
@@ -179,16 +200,16 @@ T INLINE void pv_tile(const int R, const int NV, int mr, int nd, const float *st
 }
 
 /* Keys per P·V sub-block: their rows of V stay in L1 for all the tile's queries. */
-#define KSUB 128
+#define KSUB 48
 
 /* Query rows per P·V tile for NV vectors of dims: about 24 accumulators. */
 #define PV(R, NV)                                                                                            \
   for (int r0 = 0; r0 < nq; r0 += R)                                                                         \
-    pv_tile(R, NV, nq - r0 < R ? nq - r0 : R, nd, strip, r0, runs, i0, i1, j0, j1, first, last, V, ldv, d0, out, \
+    pv_tile(NB, R, NV, nq - r0 < R ? nq - r0 : R, nd, strip, r0, runs, i0, i1, j0, j1, first, last, V, ldv, d0, out, \
             ldo, a, b, r0 == 0)
 
 /* a and b are not both given (the driver scales either the result or what it adds to). */
-T static void pv(int nq, int hd, const float *strip, const int32_t *runs, int nruns, const float *V, int ldv,
+T INLINE void pv(const int NB, int nq, int hd, const float *strip, const int32_t *runs, int nruns, const float *V, int ldv,
                  float *out, int ldo, const float *a, const float *b) {
   const int end = nruns > 0 ? runs[2 * nruns - 1] : 0;
   int i0 = 0;
@@ -210,4 +231,31 @@ T static void pv(int nq, int hd, const float *strip, const int32_t *runs, int nr
   }
 }
 
-const eam_attention_ops eam_attention_avx512_ops = {BQ, scores, rowmax, exps, insert, pv};
+/* The instances for NB zmm per key row: tiles of 32 queries, and of 16 for a last short tile. */
+#define INSTANCES(NB)                                                                                         \
+  T static void pack_q##NB(int nq, int hd, const float *Q, int ldq, float *qt) {                               \
+    pack_q(NB, nq, hd, Q, ldq, qt);                                                                           \
+  }                                                                                                           \
+  T static void scores##NB(int nk, int hd, float scale, const float *K, int ldk, const float *qt, float *strip, \
+                           const uint64_t *fz, uint64_t dead) {                                               \
+    scores(NB, nk, hd, scale, K, ldk, qt, strip, fz, dead);                                                   \
+  }                                                                                                           \
+  T static void rowmax##NB(int nk, const float *strip, const uint64_t *fz, float *cmax) {                     \
+    rowmax(NB, nk, strip, fz, cmax);                                                                          \
+  }                                                                                                           \
+  T static void exps##NB(int nk, float *strip, const uint64_t *fz, uint64_t dead, const float *m, float *sum) { \
+    exps(NB, nk, strip, fz, dead, m, sum);                                                                    \
+  }                                                                                                           \
+  T static void insert##NB(int nk, int nq, float *strip, const uint64_t *fz, const float **vals,              \
+                           const float *alpha, int32_t *runs, int *nruns) {                                   \
+    insert(NB, nk, nq, strip, fz, vals, alpha, runs, nruns);                                                  \
+  }                                                                                                           \
+  T static void pv##NB(int nq, int hd, const float *strip, const int32_t *runs, int nruns, const float *V,     \
+                       int ldv, float *out, int ldo, const float *a, const float *b) {                        \
+    pv(NB, nq, hd, strip, runs, nruns, V, ldv, out, ldo, a, b);                                               \
+  }
+INSTANCES(1)
+INSTANCES(2)
+
+static const eam_attention_ops narrow = {16, pack_q1, scores1, rowmax1, exps1, insert1, pv1, NULL};
+const eam_attention_ops eam_attention_avx512_ops = {32, pack_q2, scores2, rowmax2, exps2, insert2, pv2, &narrow};

@@ -14,8 +14,10 @@
 /* Largest query tile of any variant: sizes the scratch and the lane masks (uint64_t). */
 #define EAM_ATTN_BQ_MAX 64
 
-typedef struct {
+typedef struct eam_attention_ops {
   int bq; /* query lanes per tile: a multiple of EAM_ATTN_QBLOCK, at most EAM_ATTN_BQ_MAX */
+  /* qt[d·bq + l] = Q[l][d] for queries l < nq, 0 for the other lanes (Qᵀ of the tile). */
+  void (*pack_q)(int nq, int hd, const float *Q, int ldq, float *qt);
   /* strip[j·bq + l] = scale · K[j]·qt[·][l] for keys j < nk (qt: hd rows of bq lanes), except
    * on key rows that are all frozen (left as they are). */
   void (*scores)(int nk, int hd, float scale, const float *K, int ldk, const float *qt, float *strip,
@@ -31,9 +33,11 @@ typedef struct {
   void (*insert)(int nk, int nq, float *strip, const uint64_t *fz, const float **vals, const float *alpha,
                  int32_t *runs, int *nruns);
   /* out[r][d] = a[r] · Σ_j strip[j·bq + r] · V[j][d] (+ b[r] · out[r][d]) for r < nq, d < hd,
-   * keys j in the runs; a NULL means 1, b NULL adds nothing (out is not read). */
+   * keys j in the runs; a NULL means 1, b NULL adds nothing (out is not read); not both given. */
   void (*pv)(int nq, int hd, const float *strip, const int32_t *runs, int nruns, const float *V, int ldv,
              float *out, int ldo, const float *a, const float *b);
+  /* For a tile of at most EAM_ATTN_QBLOCK queries, if not NULL: narrower pieces. */
+  const struct eam_attention_ops *narrow;
 } eam_attention_ops;
 
 extern const eam_attention_ops eam_attention_scalar_ops;
