@@ -46,10 +46,7 @@ static void exp_scalar(int nk, float *strip, const uint64_t *fz, uint64_t dead, 
   for (int j = 0; j < nk; j++) {
     float *row = strip + j * BQS;
     const uint64_t w = fz ? fz[j] : 0;
-    if (fz && eam_attn_all_frozen(w, dead, BQS)) {
-      for (int l = 0; l < BQS; l++) row[l] = 0.0f;
-      continue;
-    }
+    if (fz && eam_attn_all_frozen(w, dead, BQS)) continue; /* no reader: insert or the runs skip it */
     for (int l = 0; l < BQS; l++) { /* a frozen entry's exponential (of whatever it holds) is dropped */
       const float e = expf(row[l] - m[l]);
       row[l] = (w >> l) & 1 ? 0.0f : e;
@@ -69,17 +66,20 @@ static inline void add_live(int32_t *runs, int *nruns, int j) {
   }
 }
 
-static void insert_scalar(int nk, int nq, float *strip, const uint64_t *fz, const float **vals, const float *alpha,
-                          int32_t *runs, int *nruns) {
+static void insert_scalar(int nk, int nq, float *strip, const uint64_t *fz, uint64_t dead, const float **vals,
+                          int mode, const float *scale, int32_t *runs, int *nruns) {
   *nruns = 0;
   for (int j = 0; j < nk; j++) {
     float *row = strip + j * BQS;
     const uint64_t w = fz[j];
-    int live = 0;
+    int live = mode != EAM_ATTN_VALUES && !eam_attn_all_frozen(w, dead, BQS);
     for (int l = 0; l < BQS; l++) {
-      const float p = (w >> l) & 1 ? *vals[0]++ : alpha ? alpha[l] * row[l] : 0.0f;
-      row[l] = p;
-      live |= l < nq && p != 0.0f;
+      if ((w >> l) & 1) {
+        row[l] = mode == EAM_ATTN_SCALED ? *vals[0]++ * scale[l] : *vals[0]++;
+        live |= l < nq && row[l] != 0.0f;
+      } else if (mode != EAM_ATTN_SCALED) {
+        row[l] = mode == EAM_ATTN_MIXED ? scale[l] * row[l] : 0.0f;
+      }
     }
     if (live) add_live(runs, nruns, j);
   }
@@ -185,15 +185,14 @@ static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, fl
     const uint64_t *fz = NULL;
     if (frozen) {
       uint64_t any = 0;
-      for (int j = 0; j < nk; j++) {
-        uint64_t bits = 0;
-        for (int b = 0; b < blocks; b++) {
-          const int left = nq - b * EAM_ATTN_QBLOCK;
-          const unsigned valid = left >= 16 ? 0xFFFFu : (1u << left) - 1;
-          bits |= (uint64_t)(frozen->mask[(size_t)(qb0 + b) * T + c0 + j] & valid) << (b * EAM_ATTN_QBLOCK);
-        }
-        w->fz[j] = bits;
-        any |= bits;
+      for (int b = 0; b < blocks; b++) { /* the tile's mask words, a query block at a time */
+        const uint16_t *words = frozen->mask + (size_t)(qb0 + b) * T + c0;
+        const int left = nq - b * EAM_ATTN_QBLOCK, shift = b * EAM_ATTN_QBLOCK;
+        const uint64_t valid = left >= 16 ? 0xFFFFu : (1u << left) - 1;
+        if (b == 0)
+          for (int j = 0; j < nk; j++) any |= w->fz[j] = words[j] & valid;
+        else
+          for (int j = 0; j < nk; j++) any |= w->fz[j] |= (words[j] & valid) << shift;
       }
       if (any) fz = w->fz;
     }
@@ -219,15 +218,19 @@ static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, fl
     w->runs[0] = 0;
     w->runs[1] = nk;
     if (!multi) { /* one key block: P is final, frozen values join it before the one P·V */
-      for (int l = 0; l < bq; l++)
+      int scaled = 1; /* P·V scales by alpha: frozen values enter as value / alpha */
+      for (int l = 0; l < bq; l++) {
         w->alpha[l] = w->m[l] == -INFINITY ? 0.0f : (frozen && l < nq ? frozen->free_mass[q0 + l] : 1.0f) / w->sum[l];
-      float *o = O + (size_t)q0 * ldo;
-      if (fz) {
-        ops->insert(nk, nq, w->strip, fz, vals, w->alpha, w->runs, &nruns);
-        ops->pv(nq, hd, w->strip, w->runs, nruns, vb, ldv, o, ldo, NULL, NULL);
-      } else {
-        ops->pv(nq, hd, w->strip, w->runs, nruns, vb, ldv, o, ldo, w->alpha, NULL);
+        w->f[l] = 1.0f / w->alpha[l];
+        scaled &= l >= nq || w->alpha[l] > 1e-30f; /* 1 / alpha finite */
       }
+      float *o = O + (size_t)q0 * ldo;
+      if (fz && scaled) {
+        ops->insert(nk, nq, w->strip, fz, dead, vals, EAM_ATTN_SCALED, w->f, w->runs, &nruns);
+      } else if (fz) { /* a row whose free entries get no mass: alpha·e beside the values */
+        ops->insert(nk, nq, w->strip, fz, dead, vals, EAM_ATTN_MIXED, w->alpha, w->runs, &nruns);
+      }
+      ops->pv(nq, hd, w->strip, w->runs, nruns, vb, ldv, o, ldo, fz && !scaled ? NULL : w->alpha, NULL);
       return;
     }
     if (fz) { /* keys whose entries are all frozen add nothing to the free part */
@@ -237,7 +240,7 @@ static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, fl
     }
     ops->pv(nq, hd, w->strip, w->runs, nruns, vb, ldv, w->acc, hd, NULL, w->f);
     if (fz) {
-      ops->insert(nk, nq, w->strip, fz, vals, NULL, w->runs, &nruns);
+      ops->insert(nk, nq, w->strip, fz, dead, vals, EAM_ATTN_VALUES, NULL, w->runs, &nruns);
       ops->pv(nq, hd, w->strip, w->runs, nruns, vb, ldv, w->frz, hd, NULL, w->one); /* not rescaled */
     }
   }

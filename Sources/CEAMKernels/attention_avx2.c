@@ -126,10 +126,7 @@ T static void exps(int nk, float *strip, const uint64_t *fz, uint64_t dead, cons
   }
   for (int j = 0; j < nk; j++) {
     float *row = strip + j * BQ;
-    if (fz && eam_attn_all_frozen(fz[j], dead, BQ)) {
-      for (int v = 0; v < NB; v++) _mm256_storeu_ps(row + 8 * v, _mm256_setzero_ps());
-      continue;
-    }
+    if (fz && eam_attn_all_frozen(fz[j], dead, BQ)) continue; /* no reader: insert or the runs skip it */
     for (int v = 0; v < NB; v++) {
       __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + 8 * v), m[v]));
       if (fz) e = _mm256_andnot_ps(lanes(frozen8(fz[j], v)), e);
@@ -140,26 +137,31 @@ T static void exps(int nk, float *strip, const uint64_t *fz, uint64_t dead, cons
   for (int v = 0; v < NB; v++) _mm256_storeu_ps(sum + 8 * v, s[v]);
 }
 
-T static void insert(int nk, int nq, float *strip, const uint64_t *fz, const float **vals, const float *alpha,
-                     int32_t *runs, int *nruns) {
+T static void insert(int nk, int nq, float *strip, const uint64_t *fz, uint64_t dead, const float **vals, int mode,
+                     const float *scale, int32_t *runs, int *nruns) {
   const float *val = vals[0]; /* one query block per tile */
-  __m256 a[NB];
-  for (int v = 0; v < NB; v++) a[v] = alpha ? _mm256_loadu_ps(alpha + 8 * v) : _mm256_setzero_ps();
+  __m256 sc[NB];
+  for (int v = 0; v < NB; v++) sc[v] = mode != EAM_ATTN_VALUES ? _mm256_loadu_ps(scale + 8 * v) : _mm256_set1_ps(1.0f);
   const unsigned valid = nq >= 16 ? 0xFFFFu : (1u << nq) - 1;
   *nruns = 0;
   for (int j = 0; j < nk; j++) {
     float *row = strip + j * BQ;
-    unsigned nonzero = 0;
+    unsigned live = mode != EAM_ATTN_VALUES && !eam_attn_all_frozen(fz[j], dead, BQ);
     for (int v = 0; v < NB; v++) {
       const unsigned w = frozen8(fz[j], v);
+      if (w == 0 && mode == EAM_ATTN_SCALED) continue;
       /* Eight packed values whatever the count: the values are padded (EAM_FROZEN_PAD). */
-      const __m256 c = _mm256_permutevar8x32_ps(_mm256_loadu_ps(val), _mm256_load_si256((const __m256i *)expand_index[w]));
+      __m256 c = _mm256_permutevar8x32_ps(_mm256_loadu_ps(val), _mm256_load_si256((const __m256i *)expand_index[w]));
       val += __builtin_popcount(w);
-      const __m256 p = _mm256_blendv_ps(_mm256_mul_ps(_mm256_loadu_ps(row + 8 * v), a[v]), c, lanes(w));
+      __m256 e = mode == EAM_ATTN_VALUES ? _mm256_setzero_ps() : _mm256_loadu_ps(row + 8 * v);
+      if (mode == EAM_ATTN_SCALED) c = _mm256_mul_ps(c, sc[v]);
+      if (mode == EAM_ATTN_MIXED) e = _mm256_mul_ps(e, sc[v]);
+      const __m256 p = _mm256_blendv_ps(e, c, lanes(w));
       _mm256_storeu_ps(row + 8 * v, p);
-      nonzero |= (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(p, _mm256_setzero_ps(), _CMP_NEQ_UQ)) << (8 * v);
+      if (!live)
+        live = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(p, _mm256_setzero_ps(), _CMP_NEQ_UQ)) & w & (valid >> (8 * v));
     }
-    if (!(nonzero & valid)) continue;
+    if (!live) continue;
     if (*nruns > 0 && runs[2 * *nruns - 1] == j) {
       runs[2 * *nruns - 1] = j + 1;
     } else {
