@@ -67,19 +67,16 @@ static inline void add_live(int32_t *runs, int *nruns, int j) {
 }
 
 static void insert_scalar(int nk, int nq, float *strip, const uint64_t *fz, uint64_t dead, const float **vals,
-                          int mode, const float *scale, int32_t *runs, int *nruns) {
+                          const float *frozen_scale, const float *free_scale, int32_t *runs, int *nruns) {
   *nruns = 0;
   for (int j = 0; j < nk; j++) {
     float *row = strip + j * BQS;
     const uint64_t w = fz[j];
-    int live = mode != EAM_ATTN_VALUES && !eam_attn_all_frozen(w, dead, BQS);
+    int live = !free_scale && !eam_attn_all_frozen(w, dead, BQS);
     for (int l = 0; l < BQS; l++) {
-      if ((w >> l) & 1) {
-        row[l] = mode == EAM_ATTN_SCALED ? *vals[0]++ * scale[l] : *vals[0]++;
-        live |= l < nq && row[l] != 0.0f;
-      } else if (mode != EAM_ATTN_SCALED) {
-        row[l] = mode == EAM_ATTN_MIXED ? scale[l] * row[l] : 0.0f;
-      }
+      if ((w >> l) & 1) row[l] = *vals[0]++ * frozen_scale[l];
+      else if (free_scale) row[l] *= free_scale[l];
+      live |= l < nq && row[l] != 0.0f;
     }
     if (live) add_live(runs, nruns, j);
   }
@@ -218,19 +215,20 @@ static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, fl
     w->runs[0] = 0;
     w->runs[1] = nk;
     if (!multi) { /* one key block: P is final, frozen values join it before the one P·V */
-      int scaled = 1; /* P·V scales by alpha: frozen values enter as value / alpha */
+      /* Frozen values enter P as value / alpha and P·V scales by alpha (free entries untouched);
+       * a lane whose free entries get no mass (alpha 0) takes alpha·e beside its values. */
+      int scaled = 1;
       for (int l = 0; l < bq; l++) {
-        w->alpha[l] = w->m[l] == -INFINITY ? 0.0f : (frozen && l < nq ? frozen->free_mass[q0 + l] : 1.0f) / w->sum[l];
-        w->f[l] = 1.0f / w->alpha[l];
-        scaled &= l >= nq || w->alpha[l] > 1e-30f; /* 1 / alpha finite */
+        const float fm = frozen && l < nq ? frozen->free_mass[q0 + l] : 1.0f;
+        const float alpha = w->m[l] == -INFINITY ? 0.0f : fm / w->sum[l];
+        const int s = !fz || isfinite(1.0f / alpha); /* no values to scale, or 1 / alpha finite */
+        w->alpha[l] = s ? alpha : 1.0f;
+        w->f[l] = s ? 1.0f / alpha : 1.0f;
+        w->meff[l] = s ? 1.0f : alpha;
+        scaled &= s || l >= nq;
       }
-      float *o = O + (size_t)q0 * ldo;
-      if (fz && scaled) {
-        ops->insert(nk, nq, w->strip, fz, dead, vals, EAM_ATTN_SCALED, w->f, w->runs, &nruns);
-      } else if (fz) { /* a row whose free entries get no mass: alpha·e beside the values */
-        ops->insert(nk, nq, w->strip, fz, dead, vals, EAM_ATTN_MIXED, w->alpha, w->runs, &nruns);
-      }
-      ops->pv(nq, hd, w->strip, w->runs, nruns, vb, ldv, o, ldo, fz && !scaled ? NULL : w->alpha, NULL);
+      if (fz) ops->insert(nk, nq, w->strip, fz, dead, vals, w->f, scaled ? NULL : w->meff, w->runs, &nruns);
+      ops->pv(nq, hd, w->strip, w->runs, nruns, vb, ldv, O + (size_t)q0 * ldo, ldo, w->alpha, NULL);
       return;
     }
     if (fz) { /* keys whose entries are all frozen add nothing to the free part */
@@ -240,7 +238,8 @@ static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, fl
     }
     ops->pv(nq, hd, w->strip, w->runs, nruns, vb, ldv, w->acc, hd, NULL, w->f);
     if (fz) {
-      ops->insert(nk, nq, w->strip, fz, dead, vals, EAM_ATTN_VALUES, NULL, w->runs, &nruns);
+      for (int l = 0; l < bq; l++) w->meff[l] = 0.0f; /* free entries: 0; frozen: their values */
+      ops->insert(nk, nq, w->strip, fz, dead, vals, w->one, w->meff, w->runs, &nruns);
       ops->pv(nq, hd, w->strip, w->runs, nruns, vb, ldv, w->frz, hd, NULL, w->one); /* not rescaled */
     }
   }

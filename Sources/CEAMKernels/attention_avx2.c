@@ -137,29 +137,30 @@ T static void exps(int nk, float *strip, const uint64_t *fz, uint64_t dead, cons
   for (int v = 0; v < NB; v++) _mm256_storeu_ps(sum + 8 * v, s[v]);
 }
 
-T static void insert(int nk, int nq, float *strip, const uint64_t *fz, uint64_t dead, const float **vals, int mode,
-                     const float *scale, int32_t *runs, int *nruns) {
+T static void insert(int nk, int nq, float *strip, const uint64_t *fz, uint64_t dead, const float **vals,
+                     const float *frozen_scale, const float *free_scale, int32_t *runs, int *nruns) {
   const float *val = vals[0]; /* one query block per tile */
-  __m256 sc[NB];
-  for (int v = 0; v < NB; v++) sc[v] = mode != EAM_ATTN_VALUES ? _mm256_loadu_ps(scale + 8 * v) : _mm256_set1_ps(1.0f);
+  __m256 sf[NB], se[NB];
+  for (int v = 0; v < NB; v++) {
+    sf[v] = _mm256_loadu_ps(frozen_scale + 8 * v);
+    se[v] = free_scale ? _mm256_loadu_ps(free_scale + 8 * v) : _mm256_set1_ps(1.0f);
+  }
   const unsigned valid = nq >= 16 ? 0xFFFFu : (1u << nq) - 1;
   *nruns = 0;
   for (int j = 0; j < nk; j++) {
     float *row = strip + j * BQ;
-    unsigned live = mode != EAM_ATTN_VALUES && !eam_attn_all_frozen(fz[j], dead, BQ);
+    unsigned live = !free_scale && !eam_attn_all_frozen(fz[j], dead, BQ);
     for (int v = 0; v < NB; v++) {
       const unsigned w = frozen8(fz[j], v);
-      if (w == 0 && mode == EAM_ATTN_SCALED) continue;
+      if (!w && !free_scale) continue; /* nothing to change */
       /* Eight packed values whatever the count: the values are padded (EAM_FROZEN_PAD). */
-      __m256 c = _mm256_permutevar8x32_ps(_mm256_loadu_ps(val), _mm256_load_si256((const __m256i *)expand_index[w]));
+      const __m256 c = _mm256_permutevar8x32_ps(_mm256_loadu_ps(val), _mm256_load_si256((const __m256i *)expand_index[w]));
       val += __builtin_popcount(w);
-      __m256 e = mode == EAM_ATTN_VALUES ? _mm256_setzero_ps() : _mm256_loadu_ps(row + 8 * v);
-      if (mode == EAM_ATTN_SCALED) c = _mm256_mul_ps(c, sc[v]);
-      if (mode == EAM_ATTN_MIXED) e = _mm256_mul_ps(e, sc[v]);
-      const __m256 p = _mm256_blendv_ps(e, c, lanes(w));
+      __m256 e = _mm256_loadu_ps(row + 8 * v);
+      if (free_scale) e = _mm256_mul_ps(e, se[v]);
+      const __m256 p = _mm256_blendv_ps(e, _mm256_mul_ps(c, sf[v]), lanes(w));
       _mm256_storeu_ps(row + 8 * v, p);
-      if (!live)
-        live = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(p, _mm256_setzero_ps(), _CMP_NEQ_UQ)) & w & (valid >> (8 * v));
+      if (!live) live = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(p, _mm256_setzero_ps(), _CMP_NEQ_UQ)) & (valid >> (8 * v));
     }
     if (!live) continue;
     if (*nruns > 0 && runs[2 * *nruns - 1] == j) {

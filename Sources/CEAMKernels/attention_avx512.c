@@ -123,12 +123,13 @@ T INLINE void exps(const int NB, int nk, float *strip, const uint64_t *fz, uint6
 }
 
 T INLINE void insert(const int NB, int nk, int nq, float *strip, const uint64_t *fz, uint64_t dead, const float **vals,
-                     int mode, const float *scale, int32_t *runs, int *nruns) {
-  __m512 sc[NB_MAX];
+                     const float *frozen_scale, const float *free_scale, int32_t *runs, int *nruns) {
+  __m512 sf[NB_MAX], se[NB_MAX];
   __mmask16 valid[NB_MAX];
   const float *val[NB_MAX];
   for (int v = 0; v < NB; v++) {
-    sc[v] = mode != EAM_ATTN_VALUES ? _mm512_loadu_ps(scale + 16 * v) : _mm512_set1_ps(1.0f);
+    sf[v] = _mm512_loadu_ps(frozen_scale + 16 * v);
+    se[v] = free_scale ? _mm512_loadu_ps(free_scale + 16 * v) : _mm512_set1_ps(1.0f);
     const int left = nq - 16 * v;
     valid[v] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
     val[v] = vals[v];
@@ -136,27 +137,23 @@ T INLINE void insert(const int NB, int nk, int nq, float *strip, const uint64_t 
   *nruns = 0;
   for (int j = 0; j < nk; j++) {
     float *row = strip + j * BQ;
-    unsigned live = mode != EAM_ATTN_VALUES && !eam_attn_all_frozen(fz[j], dead, BQ);
+    unsigned live = !free_scale && !eam_attn_all_frozen(fz[j], dead, BQ);
     for (int v = 0; v < NB; v++) {
       const __mmask16 w = frozen16(fz[j], v);
       _mm_prefetch((const char *)(val[v] + 256), _MM_HINT_T0); /* the values stream from memory */
       __m512 p;
       if (w == 0xFFFF) { /* a whole vector frozen (frozen tiles): a plain load, no expand */
-        p = _mm512_loadu_ps(val[v]);
+        p = _mm512_mul_ps(_mm512_loadu_ps(val[v]), sf[v]);
         val[v] += 16;
-        if (mode == EAM_ATTN_SCALED) p = _mm512_mul_ps(p, sc[v]);
-      } else if (w == 0) { /* none frozen */
-        if (mode == EAM_ATTN_SCALED) continue;
-        p = mode == EAM_ATTN_MIXED ? _mm512_mul_ps(_mm512_loadu_ps(row + 16 * v), sc[v]) : _mm512_setzero_ps();
       } else {
-        const __m512 c = _mm512_maskz_expandloadu_ps(w, val[v]);
+        if (!w && !free_scale) continue; /* nothing to change */
+        p = _mm512_loadu_ps(row + 16 * v);
+        if (free_scale) p = _mm512_mul_ps(p, se[v]);
+        if (w) p = _mm512_mask_mul_ps(p, w, _mm512_maskz_expandloadu_ps(w, val[v]), sf[v]);
         val[v] += __builtin_popcount(w);
-        const __m512 e = mode == EAM_ATTN_VALUES ? _mm512_setzero_ps() : _mm512_loadu_ps(row + 16 * v);
-        p = mode == EAM_ATTN_SCALED ? _mm512_mask_mul_ps(e, w, c, sc[v])
-                                    : _mm512_mask_mov_ps(mode == EAM_ATTN_MIXED ? _mm512_mul_ps(e, sc[v]) : e, w, c);
       }
       _mm512_storeu_ps(row + 16 * v, p);
-      if (!live) live = _mm512_mask_cmp_ps_mask((__mmask16)(valid[v] & w), p, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+      if (!live) live = _mm512_mask_cmp_ps_mask(valid[v], p, _mm512_setzero_ps(), _CMP_NEQ_UQ);
     }
     if (!live) continue;
     if (*nruns > 0 && runs[2 * *nruns - 1] == j) {
@@ -260,8 +257,8 @@ T INLINE void pv(const int NB, int nq, int hd, const float *strip, const int32_t
     exps(NB, nk, strip, fz, dead, m, sum);                                                                    \
   }                                                                                                           \
   T static void insert##NB(int nk, int nq, float *strip, const uint64_t *fz, uint64_t dead, const float **vals, \
-                           int mode, const float *scale, int32_t *runs, int *nruns) {                         \
-    insert(NB, nk, nq, strip, fz, dead, vals, mode, scale, runs, nruns);                                      \
+                           const float *frozen_scale, const float *free_scale, int32_t *runs, int *nruns) {   \
+    insert(NB, nk, nq, strip, fz, dead, vals, frozen_scale, free_scale, runs, nruns);                         \
   }                                                                                                           \
   T static void pv##NB(int nq, int hd, const float *strip, const int32_t *runs, int nruns, const float *V,     \
                        int ldv, float *out, int ldo, const float *a, const float *b) {                        \

@@ -26,12 +26,13 @@ typedef struct eam_attention_ops {
   void (*rowmax)(int nk, const float *strip, const uint64_t *fz, float *cmax);
   /* strip = exp(strip − m[l]) on free entries, 0 on frozen ones; sum[l] += the lane's sum. */
   void (*exp)(int nk, float *strip, const uint64_t *fz, uint64_t dead, const float *m, float *sum);
-  /* Puts the frozen values into the strip, read from vals[b] for query block b of the tile (each
-   * pointer advanced past the values it gave), as `mode` says (EAM_ATTN_*). Writes the runs of
-   * keys that may have a nonzero entry among the first nq lanes as (first, end) pairs to runs
-   * and their count to *nruns. */
-  void (*insert)(int nk, int nq, float *strip, const uint64_t *fz, uint64_t dead, const float **vals, int mode,
-                 const float *scale, int32_t *runs, int *nruns);
+  /* Puts the frozen values into the strip: a frozen entry becomes its value · frozen_scale[l],
+   * read from vals[b] for query block b of the tile (each pointer advanced past the values it
+   * gave); a free entry is multiplied by free_scale[l] (NULL: kept as it is). Writes the runs of
+   * keys that may have a nonzero entry among the first nq lanes as (first, end) pairs to runs and
+   * their count to *nruns. */
+  void (*insert)(int nk, int nq, float *strip, const uint64_t *fz, uint64_t dead, const float **vals,
+                 const float *frozen_scale, const float *free_scale, int32_t *runs, int *nruns);
   /* out[r][d] = a[r] · Σ_j strip[j·bq + r] · V[j][d] (+ b[r] · out[r][d]) for r < nq, d < hd,
    * keys j in the runs; a NULL means 1, b NULL adds nothing (out is not read); not both given. */
   void (*pv)(int nq, int hd, const float *strip, const int32_t *runs, int nruns, const float *V, int ldv,
@@ -43,13 +44,6 @@ typedef struct eam_attention_ops {
 extern const eam_attention_ops eam_attention_scalar_ops;
 extern const eam_attention_ops eam_attention_avx2_ops;
 extern const eam_attention_ops eam_attention_avx512_ops;
-
-/* What insert makes of the strip's free and frozen entries (scale: per lane). */
-enum {
-  EAM_ATTN_SCALED = 0, /* free: kept; frozen: value · scale[l] */
-  EAM_ATTN_MIXED = 1,  /* free: scale[l] · kept; frozen: value */
-  EAM_ATTN_VALUES = 2, /* free: 0; frozen: value (scale unused) */
-};
 
 /* Whether key row j is all frozen for the tile. */
 static inline int eam_attn_all_frozen(uint64_t fz, uint64_t dead, int bq) {
