@@ -260,7 +260,9 @@ void eam_attention_fused(int T, int hd, float scale, const float *Q, int ldq, co
   const areas w = carve(scratch, T, hd, kb);
   for (int q0 = q_begin; q0 < q_end; q0 += ops->bq) {
     const int nq = q_end - q0 < ops->bq ? q_end - q0 : ops->bq;
-    tile(nq <= EAM_ATTN_QBLOCK && ops->narrow ? ops->narrow : ops, &w, T, hd, scale, Q, ldq, K, ldk, V, ldv, O, ldo, bias, ldb, frozen, q0, nq, kb);
+    const eam_attention_ops *o = ops; /* a short last tile takes the narrowest pieces that hold it */
+    while (o->narrow && nq <= o->narrow->bq) o = o->narrow;
+    tile(o, &w, T, hd, scale, Q, ldq, K, ldk, V, ldv, O, ldo, bias, ldb, frozen, q0, nq, kb);
   }
 }
 

@@ -1,7 +1,7 @@
-/* The fused attention's AVX-512 pieces: query tiles of 32 lanes (two zmm per key row; a last tile
- * of at most 16 queries takes one), Q·Kᵀ in 6-key × 32-query register tiles, P·V in 6-query ×
- * 64-dim tiles over sub-blocks of keys. Every function carries the target attribute; each piece
- * is written once for NB zmm per key row and instantiated for NB = 2 and 1. */
+/* The fused attention's AVX-512 pieces: query tiles of 64 lanes (four zmm per key row; a last
+ * short tile takes two or one), Q·Kᵀ in 6-key × 64-query register tiles, P·V in 6-query × 64-dim
+ * tiles over sub-blocks of 48 keys. Every function carries the target attribute; each piece is
+ * written once for NB zmm per key row and instantiated for NB = 4, 2 and 1. */
 #include "attention_internal.h"
 #include <immintrin.h>
 #include <math.h>
@@ -35,7 +35,7 @@ INLINE __mmask16 frozen16(uint64_t fz, int v) { return (__mmask16)(fz >> (16 * v
 
 /* Lanes per key row of a tile of NB zmm: the pieces below take NB as a constant argument. */
 #define BQ (16 * NB)
-#define NB_MAX 2 /* array bounds: constants, so that the arrays live in registers */
+#define NB_MAX 4 /* array bounds: constants, so that the arrays live in registers */
 
 /* Qᵀ by gathers, a dim of 16 queries at a time (queries past nq: zeros). */
 T INLINE void pack_q(const int NB, int nq, int hd, const float *Q, int ldq, float *qt) {
@@ -241,7 +241,7 @@ T INLINE void pv(const int NB, int nq, int hd, const float *strip, const int32_t
   }
 }
 
-/* The instances for NB zmm per key row: tiles of 32 queries, and of 16 for a last short tile. */
+/* The instances for NB zmm per key row: tiles of 64 queries, and of 32 or 16 for a last short tile. */
 #define INSTANCES(NB)                                                                                         \
   T static void pack_q##NB(int nq, int hd, const float *Q, int ldq, float *qt) {                               \
     pack_q(NB, nq, hd, Q, ldq, qt);                                                                           \
@@ -266,6 +266,8 @@ T INLINE void pv(const int NB, int nq, int hd, const float *strip, const int32_t
   }
 INSTANCES(1)
 INSTANCES(2)
+INSTANCES(4)
 
-static const eam_attention_ops narrow = {16, pack_q1, scores1, rowmax1, exps1, insert1, pv1, NULL};
-const eam_attention_ops eam_attention_avx512_ops = {32, pack_q2, scores2, rowmax2, exps2, insert2, pv2, &narrow};
+static const eam_attention_ops ops16 = {16, pack_q1, scores1, rowmax1, exps1, insert1, pv1, NULL};
+static const eam_attention_ops ops32 = {32, pack_q2, scores2, rowmax2, exps2, insert2, pv2, &ops16};
+const eam_attention_ops eam_attention_avx512_ops = {64, pack_q4, scores4, rowmax4, exps4, insert4, pv4, &ops32};

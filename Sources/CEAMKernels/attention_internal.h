@@ -37,7 +37,7 @@ typedef struct eam_attention_ops {
    * keys j in the runs; a NULL means 1, b NULL adds nothing (out is not read); not both given. */
   void (*pv)(int nq, int hd, const float *strip, const int32_t *runs, int nruns, const float *V, int ldv,
              float *out, int ldo, const float *a, const float *b);
-  /* For a tile of at most EAM_ATTN_QBLOCK queries, if not NULL: narrower pieces. */
+  /* If not NULL: narrower pieces, for a tile of at most their bq queries. */
   const struct eam_attention_ops *narrow;
 } eam_attention_ops;
 
