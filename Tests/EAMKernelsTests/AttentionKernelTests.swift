@@ -188,13 +188,13 @@ func reportWorst(_ name: String, _ worst: Double) {
   func matchesUnfused(t: Int) {
     let patterns: [FrozenPattern?] = t >= 600 ? [nil, .scattered30, .tiles, .zeroTiles, .rows]
       : [nil] + FrozenPattern.allCases
+    let allMaps = patterns.map { $0?.maps(t: t, seed: 77) }
     var worst = 0.0
     for hd in [32, 64] {
       for withBias in t >= 600 ? [false] : [false, true] {
         var head = AttentionHead(t: t, hd: hd, seed: UInt64(1000 + t + hd))
         if withBias { head.addBias(seed: UInt64(t)) }
-        for pattern in patterns {
-          let maps = pattern?.maps(t: t, seed: 77)
+        for (pattern, maps) in zip(patterns, allMaps) {
           forEachVariant { v in
             if t >= 1370 && v == .scalar && hd == 32 { return }  // the portable path is slow; hd 64 covers it
             let e = worstRowError(fusedAttention(head, frozen: maps), unfusedAttention(head, frozen: maps), t: t, hd: hd)
@@ -227,6 +227,21 @@ func reportWorst(_ name: String, _ worst: Double) {
       }
     }
     reportWorst("key blocks T \(t)", worst)
+  }
+
+  /// Head dims that are not multiples of 8 (the portable path under every variant) and others.
+  @Test func otherHeadDimsMatchUnfused() {
+    for hd in [1, 12, 20, 48, 80, 128] {
+      for pattern: FrozenPattern? in [nil, .scattered30, .rows] {
+        var head = AttentionHead(t: 45, hd: hd, seed: UInt64(hd))
+        head.addBias(seed: 1)
+        let maps = pattern?.maps(t: 45, seed: 6)
+        forEachVariant { v in
+          let e = worstRowError(fusedAttention(head, frozen: maps), unfusedAttention(head, frozen: maps), t: 45, hd: hd)
+          #expect(e <= attentionTolerance, "\(v.name) hd \(hd) \(pattern.map { "\($0)" } ?? "no map"): \(e)")
+        }
+      }
+    }
   }
 
   /// Each variant agrees with the portable one.
@@ -310,5 +325,44 @@ func reportWorst(_ name: String, _ worst: Double) {
       #expect(Array(maps.packed[0..<values.count]) == values && maps.blockStart == start, "T \(t)")
       #expect(maps.packed[values.count...].allSatisfy { $0 == 0 }, "T \(t): padding")
     }
+  }
+}
+
+@Suite struct FusedAttentionBenchmark {
+  @Test func measures() {
+    let r = AttentionBenchmark.measure(tokens: 70, headDim: 32, pattern: .tiles, fraction: 0.5, repeats: 1)
+    #expect(r.fusedMs > 0 && r.unfusedMs > 0 && r.frozenFraction > 0 && r.frozenFraction < 1)
+  }
+
+  /// The table of docs/ATTENTION.md, for the active variant (EAM_KERNELS=avx2 for AVX2):
+  /// `EAM_ATTENTION_BENCH=1 swift test --skip-build --filter FusedAttentionBenchmark`.
+  @Test(.enabled(if: ProcessInfo.processInfo.environment["EAM_ATTENTION_BENCH"] != nil))
+  func table() {
+    let hd = 64, rounds = 5
+    let cases: [(AttentionBenchmark.Pattern, Double, Bool)] = [
+      (.none, 0, false), (.tiles, 0.3, false), (.tiles, 0.5, false), (.tiles, 0.5, true), (.scattered, 0.3, false),
+      (.scattered, 0.5, false),
+    ]
+    print("| T | frozen | pattern | unfused ms | fused ms | unfused GFLOP/s | fused GFLOP/s | speed-up |")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|")
+    for t in [257, 1370] {
+      // Rounds interleave the cases; each case's figure is the median of its rounds' medians.
+      var results = [[AttentionBenchmark.Result]](repeating: [], count: cases.count)
+      for _ in 0..<rounds {
+        for (i, c) in cases.enumerated() {
+          results[i].append(AttentionBenchmark.measure(tokens: t, headDim: hd, pattern: c.0, fraction: c.1,
+                                                       zeroValues: c.2, repeats: t > 1000 ? 9 : 31))
+        }
+      }
+      let flops = 4 * Double(t * t * hd)
+      for (i, c) in cases.enumerated() {
+        let fused = results[i].map(\.fusedMs).sorted()[rounds / 2], unfused = results[i].map(\.unfusedMs).sorted()[rounds / 2]
+        let frozen = String(format: "%.0f%%", 100 * results[i][0].frozenFraction)
+        let name = c.0 == .none ? "—" : c.0.rawValue + (c.2 ? ", zeros" : "")
+        print("| \(t) | \(frozen) | \(name) | " + String(format: "%.3f | %.3f | %.1f | %.1f | %.2f× |", unfused, fused,
+                                                       flops / unfused / 1e6, flops / fused / 1e6, unfused / fused))
+      }
+    }
+    print("variant \(KernelVariant.active.name), CPU \(Kernels.cpuName)")
   }
 }
