@@ -118,7 +118,7 @@ static int key_block_for(int T, int key_block) {
 size_t eam_attention_scratch(int T, int hd, int key_block) {
   if (T <= 0 || hd <= 0) return 0;
   const size_t kb = (size_t)key_block_for(T, key_block), bq = EAM_ATTN_BQ_MAX;
-  size_t n = round16((size_t)hd * bq) + round16(kb * bq) + 7 * bq; /* qt, strip, lane state */
+  size_t n = round16((size_t)hd * bq) + round16(kb * bq) + 9 * bq; /* qt, strip, lane state */
   n += round16(2 * kb) + round16(kb + 2);                          /* fz (uint64), runs (int32) */
   if (kb < (size_t)T) n += 2 * round16(bq * (size_t)hd);           /* free and frozen accumulators */
   return n;
@@ -137,7 +137,10 @@ static const eam_attention_ops *ops_for(int hd) {
 
 /* The scratch, carved. */
 typedef struct {
-  float *qt, *strip, *m, *sum, *f, *alpha, *cmax, *meff, *one, *acc, *frz;
+  float *qt, *strip, *acc, *frz;
+  /* Per lane: running max, sum, rescale factor, block max, max to subtract, output scale, scales
+   * of frozen values and of free entries in P, ones. */
+  float *m, *sum, *f, *cmax, *meff, *alpha, *vscale, *escale, *one;
   uint64_t *fz;
   int32_t *runs;
 } areas;
@@ -147,9 +150,8 @@ static areas carve(float *s, int T, int hd, int kb) {
   areas a;
   a.qt = s; s += round16((size_t)hd * bq);
   a.strip = s; s += round16((size_t)kb * bq);
-  a.m = s; a.sum = s + bq; a.f = s + 2 * bq; a.alpha = s + 3 * bq; a.cmax = s + 4 * bq; a.meff = s + 5 * bq;
-  a.one = s + 6 * bq;
-  s += 7 * bq;
+  float **lanes[] = {&a.m, &a.sum, &a.f, &a.cmax, &a.meff, &a.alpha, &a.vscale, &a.escale, &a.one};
+  for (int i = 0; i < 9; i++, s += bq) *lanes[i] = s;
   a.fz = (uint64_t *)(void *)s; s += round16(2 * (size_t)kb);
   a.runs = (int32_t *)(void *)s; s += round16((size_t)kb + 2);
   a.acc = a.frz = NULL;
@@ -223,11 +225,11 @@ static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, fl
         const float alpha = w->m[l] == -INFINITY ? 0.0f : fm / w->sum[l];
         const int s = !fz || isfinite(1.0f / alpha); /* no values to scale, or 1 / alpha finite */
         w->alpha[l] = s ? alpha : 1.0f;
-        w->f[l] = s ? 1.0f / alpha : 1.0f;
-        w->meff[l] = s ? 1.0f : alpha;
+        w->vscale[l] = s ? 1.0f / alpha : 1.0f;
+        w->escale[l] = s ? 1.0f : alpha;
         scaled &= s || l >= nq;
       }
-      if (fz) ops->insert(nk, nq, w->strip, fz, dead, vals, w->f, scaled ? NULL : w->meff, w->runs, &nruns);
+      if (fz) ops->insert(nk, nq, w->strip, fz, dead, vals, w->vscale, scaled ? NULL : w->escale, w->runs, &nruns);
       ops->pv(nq, hd, w->strip, w->runs, nruns, vb, ldv, O + (size_t)q0 * ldo, ldo, w->alpha, NULL);
       return;
     }
@@ -238,8 +240,8 @@ static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, fl
     }
     ops->pv(nq, hd, w->strip, w->runs, nruns, vb, ldv, w->acc, hd, NULL, w->f);
     if (fz) {
-      for (int l = 0; l < bq; l++) w->meff[l] = 0.0f; /* free entries: 0; frozen: their values */
-      ops->insert(nk, nq, w->strip, fz, dead, vals, w->one, w->meff, w->runs, &nruns);
+      for (int l = 0; l < bq; l++) w->escale[l] = 0.0f; /* free entries: 0; frozen: their values */
+      ops->insert(nk, nq, w->strip, fz, dead, vals, w->one, w->escale, w->runs, &nruns);
       ops->pv(nq, hd, w->strip, w->runs, nruns, vb, ldv, w->frz, hd, NULL, w->one); /* not rescaled */
     }
   }
