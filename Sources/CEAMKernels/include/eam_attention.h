@@ -6,12 +6,15 @@
  * tile, keys are taken a block at a time: the block's scores sit transposed in scratch (key-major,
  * the tile's queries across vector lanes), the softmax runs down the lanes (a running max and
  * sum per query; when the keys span more than one block the accumulated output is rescaled as
- * the max grows: an online softmax), and P·V accumulates from that strip. With one key block
- * (the default up to EAM_ATTN_MAX_KEY_BLOCK keys) frozen values join P before its single P·V; with
- * several the frozen part Σ c_ij v_j accumulates apart and is added at the end:
- *   O_i = free_mass_i · (Σ_free e_ij v_j) / (Σ_free e_ij) + Σ_frozen c_ij v_j.
+ * the max grows: an online softmax), and P·V accumulates from that strip. Frozen entries (EAM)
+ * have no Q·K and no exponential:
+ *   O_i = α_i · Σ_free e_ij v_j + Σ_frozen c_ij v_j,   α_i = free_mass_i / Σ_free e_ij.
+ * With one key block (the default, up to EAM_ATTN_MAX_KEY_BLOCK keys) the frozen values join the
+ * strip as c_ij / α_i and one P·V, scaled by α_i, gives both parts; with several, the frozen part
+ * accumulates apart. Each output element is the same however a head is split by query rows.
  * Scratch comes from the caller; nothing is allocated. Like the kernels of eam_kernels.h, the
- * scalar, AVX2+FMA and AVX-512 variants are chosen by eam_kernels_variant().
+ * scalar, AVX2+FMA and AVX-512 variants are chosen by eam_kernels_variant(); docs/ATTENTION.md has
+ * the tiling and measurements.
  */
 #ifndef EAM_ATTENTION_H
 #define EAM_ATTENTION_H
@@ -49,8 +52,7 @@ typedef struct {
  * block (0: the default), for any variant: about 67·kb + 64·hd + 576 for kb keys per block (the
  * strip of scores is 64·kb), 128·hd more when the keys span several blocks. 96,500 floats (386
  * KB, within L2) for T = 1370, hd = 64; 22,000 for T = 257; 6,000 for a 49-token window of head
- * dim 32. 64-byte
- * alignment preferred. */
+ * dim 32. 64-byte alignment preferred. */
 size_t eam_attention_scratch(int T, int hd, int key_block);
 
 /* O[i][0..hd) = Σ_j p_ij V[j][0..hd) for query rows i in [q_begin, q_end), p_i = softmax over j of
@@ -59,8 +61,9 @@ size_t eam_attention_scratch(int T, int hd, int key_block);
  * (threads split a head by query rows). With frozen (may be NULL), entries whose bit is set take
  * their frozen value and the free ones share free_mass; a row without free entries, or whose
  * free scores are all −inf, is its frozen values and zeros (without frozen entries: O row = 0).
- * Frozen scores are never computed: a key whose entries for the tile's queries are all frozen
- * has no Q·K, and a key whose probabilities there are all zero no P·V.
+ * Scores of frozen entries do not matter: Q·K skips the register tiles (6 keys × the query tile)
+ * whose entries are all frozen, the exponentials the keys all frozen for the tile, and P·V the
+ * keys whose probabilities for the tile are all zero; elsewhere frozen scores are dropped.
  * key_block: keys per block, 0 for min(T, EAM_ATTN_MAX_KEY_BLOCK); scratch:
  * eam_attention_scratch(T, hd, key_block) floats. hd ≥ 1 (the vector variants use the portable
  * path unless hd is a multiple of 8). */
