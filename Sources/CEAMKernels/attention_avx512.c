@@ -30,7 +30,7 @@ T INLINE __m512 exp16(__m512 x) {
   return _mm512_scalef_ps(p, n); /* p·2^n in one rounding, like the product with 2^n's bits */
 }
 
-/* Lanes of query block v that are frozen / free on key row j. */
+/* The frozen lanes of query block v in a key row's mask. */
 INLINE __mmask16 frozen16(uint64_t fz, int v) { return (__mmask16)(fz >> (16 * v)); }
 
 /* Lanes per key row of a tile of NB zmm: the pieces below take NB as a constant argument. */
