@@ -32,6 +32,13 @@ static void scores_scalar(int nk, int hd, float scale, const float *K, int ldk, 
   }
 }
 
+static void add_bias_scalar(int nk, int nq, const float *bias, int ldb, float *strip) {
+  for (int l = 0; l < nq; l++) {
+    const float *row = bias + (size_t)l * ldb;
+    for (int j = 0; j < nk; j++) strip[j * BQS + l] += row[j];
+  }
+}
+
 static void rowmax_scalar(int nk, const float *strip, const uint64_t *fz, float *cmax) {
   for (int j = 0; j < nk; j++) {
     const uint64_t w = fz ? fz[j] : 0;
@@ -48,7 +55,8 @@ static void exp_scalar(int nk, float *strip, const uint64_t *fz, uint64_t dead, 
     const uint64_t w = fz ? fz[j] : 0;
     if (fz && eam_attn_all_frozen(w, dead, BQS)) continue; /* no reader: insert or the runs skip it */
     for (int l = 0; l < BQS; l++) { /* a frozen entry's exponential (of whatever it holds) is dropped */
-      const float e = expf(row[l] - m[l]);
+      const float x = row[l] - m[l];
+      const float e = x >= EAM_ATTN_EXP_MIN ? expf(x) : 0.0f;
       row[l] = (w >> l) & 1 ? 0.0f : e;
       sum[l] += row[l];
     }
@@ -103,8 +111,8 @@ static void pv_scalar(int nq, int hd, const float *strip, const int32_t *runs, i
   }
 }
 
-const eam_attention_ops eam_attention_scalar_ops = {BQS, pack_q_scalar, scores_scalar, rowmax_scalar, exp_scalar, insert_scalar,
-                                                    pv_scalar, NULL};
+const eam_attention_ops eam_attention_scalar_ops = {BQS, pack_q_scalar, scores_scalar, add_bias_scalar, rowmax_scalar,
+                                                    exp_scalar, insert_scalar, pv_scalar, NULL};
 
 /* ---- Driver ------------------------------------------------------------------------------- */
 
@@ -196,11 +204,7 @@ static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, fl
       if (any) fz = w->fz;
     }
     ops->scores(nk, hd, scale, K + (size_t)c0 * ldk, ldk, w->qt, w->strip, fz, dead);
-    if (bias)
-      for (int l = 0; l < nq; l++) {
-        const float *row = bias + (size_t)(q0 + l) * ldb + c0;
-        for (int j = 0; j < nk; j++) w->strip[j * bq + l] += row[j];
-      }
+    if (bias) ops->add_bias(nk, nq, bias + (size_t)q0 * ldb + c0, ldb, w->strip);
     for (int l = 0; l < bq; l++) w->cmax[l] = -INFINITY;
     ops->rowmax(nk, w->strip, fz, w->cmax);
     /* Online softmax: a larger max rescales what the lane has summed (and accumulated). */

@@ -12,7 +12,8 @@
 #define NB (BQ / 8) /* ymm per key row */
 #define RK 6        /* keys per Q·Kᵀ register tile */
 
-/* The exp of avx2.c's softmax (the same arithmetic: fused and unfused exponentials agree). */
+/* The exp of avx2.c's softmax (the same arithmetic: fused and unfused exponentials agree above
+ * EAM_ATTN_EXP_MIN). */
 T INLINE __m256 exp8(__m256 x) {
   x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.7f));
   __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
@@ -105,6 +106,26 @@ T static void scores(int nk, int hd, float scale, const float *K, int ldk, const
   }
 }
 
+/* The bias, transposed by gathers: a key's 8 queries at a time. */
+T static void add_bias(int nk, int nq, const float *bias, int ldb, float *strip) {
+  if (ldb > INT32_MAX / 16) { /* offsets past the gather's int32 */
+    for (int l = 0; l < nq; l++)
+      for (int j = 0; j < nk; j++) strip[j * BQ + l] += bias[(size_t)l * ldb + j];
+    return;
+  }
+  const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(ldb));
+  for (int v = 0; v < NB; v++) {
+    const int left = nq - 8 * v;
+    if (left <= 0) break;
+    const __m256 valid = lanes(left >= 8 ? 0xFFu : (1u << left) - 1);
+    const float *b = bias + (size_t)(8 * v) * ldb;
+    for (int j = 0; j < nk; j++) {
+      float *s = strip + j * BQ + 8 * v;
+      _mm256_storeu_ps(s, _mm256_add_ps(_mm256_loadu_ps(s), _mm256_mask_i32gather_ps(_mm256_setzero_ps(), b + j, idx, valid, 4)));
+    }
+  }
+}
+
 T static void rowmax(int nk, const float *strip, const uint64_t *fz, float *cmax) {
   const __m256 ninf = _mm256_set1_ps(-INFINITY);
   __m256 m[NB];
@@ -128,7 +149,8 @@ T static void exps(int nk, float *strip, const uint64_t *fz, uint64_t dead, cons
     float *row = strip + j * BQ;
     if (fz && eam_attn_all_frozen(fz[j], dead, BQ)) continue; /* no reader: insert or the runs skip it */
     for (int v = 0; v < NB; v++) {
-      __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + 8 * v), m[v]));
+      const __m256 x = _mm256_sub_ps(_mm256_loadu_ps(row + 8 * v), m[v]), low = _mm256_set1_ps(EAM_ATTN_EXP_MIN);
+      __m256 e = _mm256_and_ps(_mm256_cmp_ps(x, low, _CMP_GE_OQ), exp8(_mm256_max_ps(x, low)));
       if (fz) e = _mm256_andnot_ps(lanes(frozen8(fz[j], v)), e);
       _mm256_storeu_ps(row + 8 * v, e);
       s[v] = _mm256_add_ps(s[v], e);
@@ -245,4 +267,4 @@ T static void pv(int nq, int hd, const float *strip, const int32_t *runs, int nr
   }
 }
 
-const eam_attention_ops eam_attention_avx2_ops = {BQ, pack_q, scores, rowmax, exps, insert, pv, NULL};
+const eam_attention_ops eam_attention_avx2_ops = {BQ, pack_q, scores, add_bias, rowmax, exps, insert, pv, NULL};

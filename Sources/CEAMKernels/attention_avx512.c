@@ -12,7 +12,7 @@
 #define RK 6 /* keys per Q·Kᵀ register tile */
 
 /* The exp of avx512.c's softmax, 2^n applied by scalef: the same values for x ≤ 88 (scores minus
- * their max are ≤ 0), so fused and unfused exponentials agree. */
+ * their max are ≤ 0), so fused and unfused exponentials agree (above EAM_ATTN_EXP_MIN). */
 T INLINE __m512 exp16(__m512 x) {
   x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
   __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
@@ -92,6 +92,27 @@ T INLINE void scores(const int NB, int nk, int hd, float scale, const float *K, 
   }
 }
 
+/* The bias, transposed by gathers: a key's 16 queries at a time. */
+T INLINE void add_bias(const int NB, int nk, int nq, const float *bias, int ldb, float *strip) {
+  if (ldb > INT32_MAX / 16) { /* offsets past the gather's int32 */
+    for (int l = 0; l < nq; l++)
+      for (int j = 0; j < nk; j++) strip[j * BQ + l] += bias[(size_t)l * ldb + j];
+    return;
+  }
+  const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                         _mm512_set1_epi32(ldb));
+  for (int v = 0; v < NB; v++) {
+    const int left = nq - 16 * v;
+    if (left <= 0) break;
+    const __mmask16 valid = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+    const float *b = bias + (size_t)(16 * v) * ldb;
+    for (int j = 0; j < nk; j++) {
+      float *s = strip + j * BQ + 16 * v;
+      _mm512_storeu_ps(s, _mm512_add_ps(_mm512_loadu_ps(s), _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, idx, b + j, 4)));
+    }
+  }
+}
+
 T INLINE void rowmax(const int NB, int nk, const float *strip, const uint64_t *fz, float *cmax) {
   __m512 m[NB_MAX];
   for (int v = 0; v < NB; v++) m[v] = _mm512_loadu_ps(cmax + 16 * v);
@@ -113,8 +134,10 @@ T INLINE void exps(const int NB, int nk, float *strip, const uint64_t *fz, uint6
     float *row = strip + j * BQ;
     if (fz && eam_attn_all_frozen(fz[j], dead, BQ)) continue; /* no reader: insert or the runs skip it */
     for (int v = 0; v < NB; v++) {
-      __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(row + 16 * v), m[v]));
-      if (fz) e = _mm512_maskz_mov_ps((__mmask16)~frozen16(fz[j], v), e);
+      const __m512 x = _mm512_sub_ps(_mm512_loadu_ps(row + 16 * v), m[v]), low = _mm512_set1_ps(EAM_ATTN_EXP_MIN);
+      __mmask16 keep = _mm512_cmp_ps_mask(x, low, _CMP_GE_OQ);
+      if (fz) keep &= (__mmask16)~frozen16(fz[j], v);
+      const __m512 e = _mm512_maskz_mov_ps(keep, exp16(_mm512_max_ps(x, low)));
       _mm512_storeu_ps(row + 16 * v, e);
       s[v] = _mm512_add_ps(s[v], e);
     }
@@ -250,6 +273,9 @@ T INLINE void pv(const int NB, int nq, int hd, const float *strip, const int32_t
                            const uint64_t *fz, uint64_t dead) {                                               \
     scores(NB, nk, hd, scale, K, ldk, qt, strip, fz, dead);                                                   \
   }                                                                                                           \
+  T static void add_bias##NB(int nk, int nq, const float *bias, int ldb, float *strip) {                        \
+    add_bias(NB, nk, nq, bias, ldb, strip);                                                                   \
+  }                                                                                                           \
   T static void rowmax##NB(int nk, const float *strip, const uint64_t *fz, float *cmax) {                     \
     rowmax(NB, nk, strip, fz, cmax);                                                                          \
   }                                                                                                           \
@@ -268,6 +294,6 @@ INSTANCES(1)
 INSTANCES(2)
 INSTANCES(4)
 
-static const eam_attention_ops ops16 = {16, pack_q1, scores1, rowmax1, exps1, insert1, pv1, NULL};
-static const eam_attention_ops ops32 = {32, pack_q2, scores2, rowmax2, exps2, insert2, pv2, &ops16};
-const eam_attention_ops eam_attention_avx512_ops = {64, pack_q4, scores4, rowmax4, exps4, insert4, pv4, &ops32};
+static const eam_attention_ops ops16 = {16, pack_q1, scores1, add_bias1, rowmax1, exps1, insert1, pv1, NULL};
+static const eam_attention_ops ops32 = {32, pack_q2, scores2, add_bias2, rowmax2, exps2, insert2, pv2, &ops16};
+const eam_attention_ops eam_attention_avx512_ops = {64, pack_q4, scores4, add_bias4, rowmax4, exps4, insert4, pv4, &ops32};

@@ -22,6 +22,8 @@ typedef struct eam_attention_ops {
    * on key rows that are all frozen (left as they are). */
   void (*scores)(int nk, int hd, float scale, const float *K, int ldk, const float *qt, float *strip,
                  const uint64_t *fz, uint64_t dead);
+  /* strip[j·bq + l] += bias[l·ldb + j] for keys j < nk and queries l < nq. */
+  void (*add_bias)(int nk, int nq, const float *bias, int ldb, float *strip);
   /* cmax[l] = max(cmax[l], strip[j·bq + l]) over keys j < nk whose entry is free. */
   void (*rowmax)(int nk, const float *strip, const uint64_t *fz, float *cmax);
   /* strip = exp(strip − m[l]) on free entries, 0 on frozen ones; sum[l] += the lane's sum. */
@@ -44,6 +46,11 @@ typedef struct eam_attention_ops {
 extern const eam_attention_ops eam_attention_scalar_ops;
 extern const eam_attention_ops eam_attention_avx2_ops;
 extern const eam_attention_ops eam_attention_avx512_ops;
+
+/* Below this, exp(score − max) is taken as 0 (exp(−87) ≈ 1.6e-38, just above FLT_MIN): no
+ * subnormal probabilities, which cost a microcode assist per operation (a Swin shift mask of −100
+ * made the unfused softmax + P·V of a window 9× slower). */
+#define EAM_ATTN_EXP_MIN (-87.0f)
 
 /* Whether key row j is all frozen for the tile. */
 static inline int eam_attn_all_frozen(uint64_t fz, uint64_t dead, int bq) {

@@ -45,7 +45,8 @@ public enum AttentionBenchmark {
     var covered = 0
     for tile in order where Double(covered) < fraction * Double(t * t) {
       tileFrozen[tile] = true
-      covered += (min(t, (tile / tilesPerRow + 1) * 64) - tile / tilesPerRow * 64) * (min(t, (tile % tilesPerRow + 1) * 64) - tile % tilesPerRow * 64)
+      let i0 = tile / tilesPerRow * 64, j0 = tile % tilesPerRow * 64
+      covered += (min(t, i0 + 64) - i0) * (min(t, j0 + 64) - j0)
     }
     var isFrozen = [Bool](repeating: false, count: t * t)
     for i in 0..<t where pattern != .none {
