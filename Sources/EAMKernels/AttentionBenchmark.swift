@@ -26,10 +26,12 @@ public enum AttentionBenchmark {
 
   /// q, k, v are column slices of a `[tokens][3 · heads · headDim]` buffer, as the qkv projection
   /// writes them; `fraction` of the entries (of the tiles) are frozen, at small nonzero values
-  /// (or zero with `zeroValues`). Thread CPU time of each run (the machine may be shared); the
+  /// (or zero with `zeroValues`). With `shiftMask`, a Swin-like bias tile is added to the scores:
+  /// 10% of its entries `shiftMask` (the shift mask), the others in [-2, 2). Thread CPU time of each run (the
+  /// machine may be shared); the
   /// first run of each warms caches; medians of `repeats`.
   public static func measure(tokens t: Int, headDim hd: Int, heads: Int = 6, pattern: Pattern, fraction: Double,
-                             zeroValues: Bool = false, repeats: Int = 9) -> Result {
+                             zeroValues: Bool = false, shiftMask: Float? = nil, repeats: Int = 9) -> Result {
     let ld = 3 * heads * hd
     var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
     func uniform() -> Double {
@@ -90,6 +92,7 @@ public enum AttentionBenchmark {
     Kernels.packFrozenForAttention(tokens: t, rowBits: rowBits, rowLD: words, rowValues: rowValues,
                                    rowValueStart: rowStart, mask: &mask, values: &packed, valueStart: &blockStart)
 
+    let bias: [Float]? = shiftMask.map { m in (0..<(t * t)).map { _ in uniform() < 0.1 ? m : Float(uniform() * 4 - 2) } }
     let scale = 1 / Float(hd).squareRoot()
     var scores = [Float](repeating: 0, count: t * t)
     var out = [Float](repeating: 0, count: t * hd)
@@ -108,17 +111,21 @@ public enum AttentionBenchmark {
                 let t0 = cpuSeconds()
                 if pattern == .none {
                   Kernels.gemmNT(m: t, n: t, k: hd, alpha: scale, a: q, lda: ld, b: k, ldb: ld, c: &scores, ldc: t)
-                  Kernels.softmax(&scores, ld: t, rows: t, cols: t)
                 } else {
                   Kernels.gemmNT(runs: runs, count: runs.count / 2, n: t, k: hd, alpha: scale, a: q, lda: ld, b: k,
                                  ldb: ld, c: &scores, ldc: t)
+                }
+                if let bias { Kernels.add(&scores, bias, count: t * t) }
+                if pattern == .none {
+                  Kernels.softmax(&scores, ld: t, rows: t, cols: t)
+                } else {
                   Kernels.softmaxFrozen(&scores, ld: t, rows: t, cols: t, frozen: rowBits, frozenLD: words,
                                         values: rowValues, valueStart: rowStart, freeMass: freeMass)
                 }
                 Kernels.gemmNN(m: t, n: hd, k: t, a: scores, lda: t, b: v, ldb: ld, c: &out, ldc: hd)
                 let t1 = cpuSeconds()
                 Kernels.attention(tokens: t, headDim: hd, scale: scale, q: q, ldq: ld, k: k, ldk: ld, v: v, ldv: ld,
-                                  out: &out, ldo: hd, frozen: frozen, scratch: &scratch)
+                                  out: &out, ldo: hd, bias: bias, ldb: t, frozen: frozen, scratch: &scratch)
                 let t2 = cpuSeconds()
                 if i > 0 {
                   unfused.append(t1 - t0)

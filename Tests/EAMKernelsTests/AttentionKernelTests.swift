@@ -363,6 +363,19 @@ func reportWorst(_ name: String, _ worst: Double) {
                                                        flops / unfused / 1e6, flops / fused / 1e6, unfused / fused))
       }
     }
+    // Swin windows (head dim 32) with their bias: shift-mask entries of -100, or of -50.
+    print("| window T | mask | unfused ms | fused ms | speed-up |")
+    print("|---:|---:|---:|---:|---:|")
+    for t in [49, 144] {
+      for mask: Float in [-100, -50] {
+        let r = (0..<rounds).map { _ in
+          AttentionBenchmark.measure(tokens: t, headDim: 32, heads: 3, pattern: .none, fraction: 0, shiftMask: mask,
+                                     repeats: 101)
+        }
+        let fused = r.map(\.fusedMs).sorted()[rounds / 2], unfused = r.map(\.unfusedMs).sorted()[rounds / 2]
+        print("| \(t) | \(Int(mask)) | " + String(format: "%.4f | %.4f | %.2f× |", unfused, fused, unfused / fused))
+      }
+    }
     print("variant \(KernelVariant.active.name), CPU \(Kernels.cpuName)")
   }
 }
