@@ -194,7 +194,9 @@ static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, fl
       uint64_t any = 0;
       for (int b = 0; b < blocks; b++) { /* the tile's mask words, a query block at a time */
         const uint16_t *words = frozen->mask + (size_t)(qb0 + b) * T + c0;
-        const int left = nq - b * EAM_ATTN_QBLOCK, shift = b * EAM_ATTN_QBLOCK;
+        /* Every query of the block that has values in the layout, past q_end too: the value
+         * pointers must step over theirs. */
+        const int left = T - q0 - b * EAM_ATTN_QBLOCK, shift = b * EAM_ATTN_QBLOCK;
         const uint64_t valid = left >= 16 ? 0xFFFFu : (1u << left) - 1;
         if (b == 0)
           for (int j = 0; j < nk; j++) any |= w->fz[j] = words[j] & valid;

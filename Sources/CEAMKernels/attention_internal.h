@@ -3,7 +3,8 @@
  * The driver (attention.c) walks query tiles of `bq` queries and, within a tile, key blocks of
  * nk keys. A block's scores live in a strip, key-major: strip[j·bq + l] is key j, query lane l.
  * Per key, fz[j] (NULL when nothing in the block is frozen) has bit l set when entry (lane l, key
- * j) is frozen, valid lanes only; `dead` has the bits of lanes past the last query of the tile.
+ * j) is frozen, for every lane of a token (past the tile's last query too: the values of those
+ * entries are in the layout); `dead` has the bits of lanes past the last query of the tile.
  * A key row is "all frozen" when (fz[j] | dead) covers all bq lanes. Per-lane state (max, sum,
  * scale) is bq floats. */
 #ifndef EAM_ATTENTION_INTERNAL_H

@@ -132,21 +132,22 @@ func unfusedAttention(_ h: AttentionHead, frozen: FrozenMaps?) -> [Float] {
   return out
 }
 
-/// The fused kernel over `rows` (all by default), into an output with leading dimension hd + 3
-/// whose other elements stay as they were; the scratch starts as NaN (nothing may read it unset).
+/// The fused kernel over all rows, in ranges cut at `splits` (or over `only`), into an output of
+/// 7s with leading dimension hd + 3; the scratch starts as NaN (nothing may read it unset).
 func fusedAttention(_ h: AttentionHead, frozen: FrozenMaps?, keyBlock: Int = 0, splits: [Int] = [],
-                    into initial: [Float]? = nil) -> [Float] {
+                    only: Range<Int>? = nil) -> [Float] {
   let t = h.t, hd = h.hd, ldo = hd + 3
-  var out = initial ?? [Float](repeating: 7, count: t * ldo)
+  var out = [Float](repeating: 7, count: t * ldo)
   var scratch = [Float](repeating: .nan, count: Kernels.attentionScratchCount(tokens: t, headDim: hd, keyBlock: keyBlock))
   let cuts = [0] + splits + [t]
+  let ranges = only.map { [$0] } ?? (0..<(cuts.count - 1)).map { cuts[$0]..<cuts[$0 + 1] }
   func run(_ f: FrozenAttention?) {
     h.qkv.withUnsafeBufferPointer { qkv in
       let q = qkv.baseAddress!
-      for c in 0..<(cuts.count - 1) {
+      for rows in ranges {
         Kernels.attention(tokens: t, headDim: hd, scale: 1 / Float(hd).squareRoot(), q: q, ldq: h.ld, k: q + hd,
                           ldk: h.ld, v: q + 2 * hd, ldv: h.ld, out: &out, ldo: ldo, bias: h.bias, ldb: t, frozen: f,
-                          rows: cuts[c]..<cuts[c + 1], keyBlock: keyBlock, scratch: &scratch)
+                          rows: rows, keyBlock: keyBlock, scratch: &scratch)
       }
     }
   }
@@ -273,6 +274,15 @@ func reportWorst(_ name: String, _ worst: Double) {
           let whole = fusedAttention(head, frozen: maps)
           for splits in [[16], [16, 32], [48, 64, 112, 208].filter { $0 < t }] {
             #expect(fusedAttention(head, frozen: maps, splits: splits) == whole, "\(v.name) T \(t) splits \(splits)")
+          }
+          // A range that ends inside a query block (the rest of the block has values in the map).
+          for rows in [0..<7, 0..<37, 32..<(t - 3)] {
+            let part = fusedAttention(head, frozen: maps, only: rows)
+            let ldo = 64 + 3
+            for i in 0..<t {
+              let expected = rows.contains(i) ? whole[(i * ldo)..<((i + 1) * ldo)] : [Float](repeating: 7, count: ldo)[...]
+              #expect(part[(i * ldo)..<((i + 1) * ldo)] == expected, "\(v.name) T \(t) rows \(rows): row \(i)")
+            }
           }
         }
       }
