@@ -1,0 +1,300 @@
+/* Fused attention: the driver that walks query tiles and key blocks (shared by every variant),
+ * the portable variant of its pieces (plain C, libm's expf: the reference the others are tested
+ * against), the scratch size and the frozen-layout conversion. */
+#include "attention_internal.h"
+#include "eam_kernels.h"
+#include <math.h>
+#include <string.h>
+
+/* ---- Portable pieces: one query block (16 lanes) per tile ----------------------------------- */
+
+#define BQS 16
+
+static void pack_q_scalar(int nq, int hd, const float *Q, int ldq, float *qt) {
+  for (int l = 0; l < BQS; l++) {
+    const float *q = Q + (size_t)l * ldq;
+    if (l < nq) for (int d = 0; d < hd; d++) qt[d * BQS + l] = q[d];
+    else for (int d = 0; d < hd; d++) qt[d * BQS + l] = 0.0f;
+  }
+}
+
+static void scores_scalar(int nk, int hd, float scale, const float *K, int ldk, const float *qt, float *strip,
+                          const uint64_t *fz, uint64_t dead) {
+  for (int j = 0; j < nk; j++) {
+    if (fz && eam_attn_all_frozen(fz[j], dead, BQS)) continue;
+    const float *k = K + (size_t)j * ldk;
+    float acc[BQS] = {0};
+    for (int d = 0; d < hd; d++) {
+      const float x = k[d];
+      for (int l = 0; l < BQS; l++) acc[l] += x * qt[d * BQS + l];
+    }
+    for (int l = 0; l < BQS; l++) strip[j * BQS + l] = scale * acc[l];
+  }
+}
+
+static void add_bias_scalar(int nk, int nq, const float *bias, int ldb, float *strip) {
+  for (int l = 0; l < nq; l++) {
+    const float *row = bias + (size_t)l * ldb;
+    for (int j = 0; j < nk; j++) strip[j * BQS + l] += row[j];
+  }
+}
+
+static void rowmax_scalar(int nk, const float *strip, const uint64_t *fz, float *cmax) {
+  for (int j = 0; j < nk; j++) {
+    const uint64_t w = fz ? fz[j] : 0;
+    for (int l = 0; l < BQS; l++) {
+      const float v = (w >> l) & 1 ? -INFINITY : strip[j * BQS + l];
+      cmax[l] = v > cmax[l] ? v : cmax[l];
+    }
+  }
+}
+
+static void exp_scalar(int nk, float *strip, const uint64_t *fz, uint64_t dead, const float *m, float *sum) {
+  for (int j = 0; j < nk; j++) {
+    float *row = strip + j * BQS;
+    const uint64_t w = fz ? fz[j] : 0;
+    if (fz && eam_attn_all_frozen(w, dead, BQS)) continue; /* no reader: insert or the runs skip it */
+    for (int l = 0; l < BQS; l++) { /* a frozen entry's exponential (of whatever it holds) is dropped */
+      const float x = row[l] - m[l];
+      const float e = x >= EAM_ATTN_EXP_MIN ? expf(x) : 0.0f;
+      row[l] = (w >> l) & 1 ? 0.0f : e;
+      sum[l] += row[l];
+    }
+  }
+}
+
+/* Appends key j to the runs of live keys. */
+static inline void add_live(int32_t *runs, int *nruns, int j) {
+  if (*nruns > 0 && runs[2 * *nruns - 1] == j) {
+    runs[2 * *nruns - 1] = j + 1;
+  } else {
+    runs[2 * *nruns] = j;
+    runs[2 * *nruns + 1] = j + 1;
+    (*nruns)++;
+  }
+}
+
+static void insert_scalar(int nk, int nq, float *strip, const uint64_t *fz, uint64_t dead, const float **vals,
+                          const float *frozen_scale, const float *free_scale, int32_t *runs, int *nruns) {
+  *nruns = 0;
+  for (int j = 0; j < nk; j++) {
+    float *row = strip + j * BQS;
+    const uint64_t w = fz[j];
+    int live = !free_scale && !eam_attn_all_frozen(w, dead, BQS);
+    for (int l = 0; l < BQS; l++) {
+      if ((w >> l) & 1) row[l] = *vals[0]++ * frozen_scale[l];
+      else if (free_scale) row[l] *= free_scale[l];
+      live |= l < nq && row[l] != 0.0f;
+    }
+    if (live) add_live(runs, nruns, j);
+  }
+}
+
+static void pv_scalar(int nq, int hd, const float *strip, const int32_t *runs, int nruns, const float *V, int ldv,
+                      float *out, int ldo, const float *a, const float *b) {
+  for (int r = 0; r < nq; r++) {
+    float *o = out + (size_t)r * ldo;
+    for (int d0 = 0; d0 < hd; d0 += BQS) {
+      const int nd = hd - d0 < BQS ? hd - d0 : BQS;
+      float acc[BQS] = {0};
+      for (int i = 0; i < nruns; i++)
+        for (int j = runs[2 * i]; j < runs[2 * i + 1]; j++) {
+          const float p = strip[j * BQS + r];
+          const float *v = V + (size_t)j * ldv + d0;
+          for (int x = 0; x < nd; x++) acc[x] += p * v[x];
+        }
+      for (int x = 0; x < nd; x++) {
+        const float y = (a ? a[r] : 1.0f) * acc[x];
+        o[d0 + x] = b ? y + b[r] * o[d0 + x] : y;
+      }
+    }
+  }
+}
+
+const eam_attention_ops eam_attention_scalar_ops = {BQS, pack_q_scalar, scores_scalar, add_bias_scalar, rowmax_scalar,
+                                                    exp_scalar, insert_scalar, pv_scalar, NULL};
+
+/* ---- Driver ------------------------------------------------------------------------------- */
+
+static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+static int key_block_for(int T, int key_block) {
+  if (key_block > 0) return key_block < T ? key_block : T;
+  return T < EAM_ATTN_MAX_KEY_BLOCK ? T : EAM_ATTN_MAX_KEY_BLOCK;
+}
+
+size_t eam_attention_scratch(int T, int hd, int key_block) {
+  if (T <= 0 || hd <= 0) return 0;
+  const size_t kb = (size_t)key_block_for(T, key_block), bq = EAM_ATTN_BQ_MAX;
+  size_t n = round16((size_t)hd * bq) + round16(kb * bq) + 9 * bq; /* qt, strip, lane state */
+  n += round16(2 * kb) + round16(kb + 2);                          /* fz (uint64), runs (int32) */
+  if (kb < (size_t)T) n += 2 * round16(bq * (size_t)hd);           /* free and frozen accumulators */
+  return n;
+}
+
+static const eam_attention_ops *ops_for(int hd) {
+  if (hd % 8 == 0) {
+    switch (eam_kernels_variant()) {
+    case EAM_VARIANT_AVX512: return &eam_attention_avx512_ops;
+    case EAM_VARIANT_AVX2: return &eam_attention_avx2_ops;
+    default: break;
+    }
+  }
+  return &eam_attention_scalar_ops;
+}
+
+/* The scratch, carved. */
+typedef struct {
+  float *qt, *strip, *acc, *frz;
+  /* Per lane: running max, sum, rescale factor, block max, max to subtract, output scale, scales
+   * of frozen values and of free entries in P, ones. */
+  float *m, *sum, *f, *cmax, *meff, *alpha, *vscale, *escale, *one;
+  uint64_t *fz;
+  int32_t *runs;
+} areas;
+
+static areas carve(float *s, int T, int hd, int kb) {
+  const size_t bq = EAM_ATTN_BQ_MAX;
+  areas a;
+  a.qt = s; s += round16((size_t)hd * bq);
+  a.strip = s; s += round16((size_t)kb * bq);
+  float **lanes[] = {&a.m, &a.sum, &a.f, &a.cmax, &a.meff, &a.alpha, &a.vscale, &a.escale, &a.one};
+  for (int i = 0; i < 9; i++, s += bq) *lanes[i] = s;
+  a.fz = (uint64_t *)(void *)s; s += round16(2 * (size_t)kb);
+  a.runs = (int32_t *)(void *)s; s += round16((size_t)kb + 2);
+  a.acc = a.frz = NULL;
+  if (kb < T) { a.acc = s; s += round16(bq * (size_t)hd); a.frz = s; }
+  return a;
+}
+
+/* One query tile: rows [q0, q0 + nq). */
+static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, float scale, const float *Q, int ldq,
+                 const float *K, int ldk, const float *V, int ldv, float *O, int ldo, const float *bias, int ldb,
+                 const eam_attention_frozen *frozen, int q0, int nq, int kb) {
+  const int bq = ops->bq, blocks = (nq + EAM_ATTN_QBLOCK - 1) / EAM_ATTN_QBLOCK, qb0 = q0 / EAM_ATTN_QBLOCK;
+  const int multi = kb < T;
+  const uint64_t dead = (bq >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << bq) - 1) & ~(nq >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << nq) - 1);
+  ops->pack_q(nq, hd, Q + (size_t)q0 * ldq, ldq, w->qt);
+  for (int l = 0; l < bq; l++) {
+    w->m[l] = -INFINITY;
+    w->sum[l] = 0.0f;
+    w->one[l] = 1.0f;
+  }
+  if (multi) {
+    memset(w->acc, 0, sizeof(float) * (size_t)nq * hd);
+    memset(w->frz, 0, sizeof(float) * (size_t)nq * hd);
+  }
+  const float *vals[EAM_ATTN_BQ_MAX / EAM_ATTN_QBLOCK];
+  for (int b = 0; b < bq / EAM_ATTN_QBLOCK; b++)
+    vals[b] = frozen ? frozen->values + frozen->value_start[qb0 + (b < blocks ? b : 0)] : NULL;
+  for (int c0 = 0; c0 < T; c0 += kb) {
+    const int nk = T - c0 < kb ? T - c0 : kb;
+    const uint64_t *fz = NULL;
+    if (frozen) {
+      uint64_t any = 0;
+      for (int b = 0; b < blocks; b++) { /* the tile's mask words, a query block at a time */
+        const uint16_t *words = frozen->mask + (size_t)(qb0 + b) * T + c0;
+        /* Every query of the block that has values in the layout, past q_end too: the value
+         * pointers must step over theirs. */
+        const int left = T - q0 - b * EAM_ATTN_QBLOCK, shift = b * EAM_ATTN_QBLOCK;
+        const uint64_t valid = left >= 16 ? 0xFFFFu : (1u << left) - 1;
+        if (b == 0)
+          for (int j = 0; j < nk; j++) any |= w->fz[j] = words[j] & valid;
+        else
+          for (int j = 0; j < nk; j++) any |= w->fz[j] |= (words[j] & valid) << shift;
+      }
+      if (any) fz = w->fz;
+    }
+    ops->scores(nk, hd, scale, K + (size_t)c0 * ldk, ldk, w->qt, w->strip, fz, dead);
+    if (bias) ops->add_bias(nk, nq, bias + (size_t)q0 * ldb + c0, ldb, w->strip);
+    for (int l = 0; l < bq; l++) w->cmax[l] = -INFINITY;
+    ops->rowmax(nk, w->strip, fz, w->cmax);
+    /* Online softmax: a larger max rescales what the lane has summed (and accumulated). */
+    for (int l = 0; l < bq; l++) {
+      const float m = w->m[l] > w->cmax[l] ? w->m[l] : w->cmax[l];
+      w->f[l] = m == -INFINITY ? 1.0f : expf(w->m[l] - m);
+      w->m[l] = m;
+      w->meff[l] = m == -INFINITY ? 0.0f : m;
+      w->sum[l] *= w->f[l];
+    }
+    ops->exp(nk, w->strip, fz, dead, w->meff, w->sum);
+    const float *vb = V + (size_t)c0 * ldv;
+    int nruns = 1;
+    w->runs[0] = 0;
+    w->runs[1] = nk;
+    if (!multi) { /* one key block: P is final, frozen values join it before the one P·V */
+      /* Frozen values enter P as value / alpha and P·V scales by alpha (free entries untouched);
+       * a lane whose free entries get no mass (alpha 0) takes alpha·e beside its values. */
+      int scaled = 1;
+      for (int l = 0; l < bq; l++) {
+        const float fm = frozen && l < nq ? frozen->free_mass[q0 + l] : 1.0f;
+        const float alpha = w->m[l] == -INFINITY ? 0.0f : fm / w->sum[l];
+        const int s = !fz || isfinite(1.0f / alpha); /* no values to scale, or 1 / alpha finite */
+        w->alpha[l] = s ? alpha : 1.0f;
+        w->vscale[l] = s ? 1.0f / alpha : 1.0f;
+        w->escale[l] = s ? 1.0f : alpha;
+        scaled &= s || l >= nq;
+      }
+      if (fz) ops->insert(nk, nq, w->strip, fz, dead, vals, w->vscale, scaled ? NULL : w->escale, w->runs, &nruns);
+      ops->pv(nq, hd, w->strip, w->runs, nruns, vb, ldv, O + (size_t)q0 * ldo, ldo, w->alpha, NULL);
+      return;
+    }
+    if (fz) { /* keys whose entries are all frozen add nothing to the free part */
+      nruns = 0;
+      for (int j = 0; j < nk; j++)
+        if (!eam_attn_all_frozen(fz[j], dead, bq)) add_live(w->runs, &nruns, j);
+    }
+    ops->pv(nq, hd, w->strip, w->runs, nruns, vb, ldv, w->acc, hd, NULL, w->f);
+    if (fz) {
+      for (int l = 0; l < bq; l++) w->escale[l] = 0.0f; /* free entries: 0; frozen: their values */
+      ops->insert(nk, nq, w->strip, fz, dead, vals, w->one, w->escale, w->runs, &nruns);
+      ops->pv(nq, hd, w->strip, w->runs, nruns, vb, ldv, w->frz, hd, NULL, w->one); /* not rescaled */
+    }
+  }
+  for (int l = 0; l < nq; l++) {
+    const float alpha = w->m[l] == -INFINITY ? 0.0f : (frozen ? frozen->free_mass[q0 + l] : 1.0f) / w->sum[l];
+    float *o = O + (size_t)(q0 + l) * ldo;
+    for (int d = 0; d < hd; d++) o[d] = alpha * w->acc[l * hd + d] + w->frz[l * hd + d];
+  }
+}
+
+void eam_attention_fused(int T, int hd, float scale, const float *Q, int ldq, const float *K, int ldk,
+                         const float *V, int ldv, float *O, int ldo, const float *bias, int ldb,
+                         const eam_attention_frozen *frozen, int q_begin, int q_end, int key_block,
+                         float *scratch) {
+  if (T <= 0 || hd <= 0 || q_end <= q_begin) return;
+  const eam_attention_ops *ops = ops_for(hd);
+  const int kb = key_block_for(T, key_block);
+  const areas w = carve(scratch, T, hd, kb);
+  for (int q0 = q_begin; q0 < q_end; q0 += ops->bq) {
+    const int nq = q_end - q0 < ops->bq ? q_end - q0 : ops->bq;
+    const eam_attention_ops *o = ops; /* a short last tile takes the narrowest pieces that hold it */
+    while (o->narrow && nq <= o->narrow->bq) o = o->narrow;
+    tile(o, &w, T, hd, scale, Q, ldq, K, ldk, V, ldv, O, ldo, bias, ldb, frozen, q0, nq, kb);
+  }
+}
+
+/* ---- Frozen layout ------------------------------------------------------------------------ */
+
+size_t eam_attention_mask_words(int T) { return T <= 0 ? 0 : (size_t)((T + 15) / 16) * (size_t)T; }
+
+void eam_attention_pack_frozen(int T, const uint16_t *row_bits, int row_ld, const float *row_values,
+                               const int32_t *row_value_start, uint16_t *mask, float *values, int32_t *value_start) {
+  size_t n = 0;
+  for (int b = 0; b * 16 < T; b++) {
+    const int rows = T - b * 16 < 16 ? T - b * 16 : 16;
+    const float *next[16]; /* each row's next value in the row layout */
+    for (int r = 0; r < rows; r++) next[r] = row_values + row_value_start[b * 16 + r];
+    value_start[b] = (int32_t)n;
+    for (int j = 0; j < T; j++) {
+      uint16_t word = 0;
+      for (int r = 0; r < rows; r++)
+        if ((row_bits[(size_t)(b * 16 + r) * row_ld + j / 16] >> (j % 16)) & 1) {
+          word |= (uint16_t)(1u << r);
+          values[n++] = *next[r]++;
+        }
+      mask[(size_t)b * T + j] = word;
+    }
+  }
+  for (int i = 0; i < EAM_FROZEN_PAD; i++) values[n + i] = 0.0f;
+}

@@ -1,0 +1,299 @@
+/* The fused attention's AVX-512 pieces: query tiles of 64 lanes (four zmm per key row; a last
+ * short tile takes two or one), Q·Kᵀ in 6-key × 64-query register tiles, P·V in 6-query × 64-dim
+ * tiles over sub-blocks of 48 keys. Every function carries the target attribute; each piece is
+ * written once for NB zmm per key row and instantiated for NB = 4, 2 and 1. */
+#include "attention_internal.h"
+#include <immintrin.h>
+#include <math.h>
+
+#define T __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+#define RK 6 /* keys per Q·Kᵀ register tile */
+
+/* The exp of avx512.c's softmax, 2^n applied by scalef: the same values for x ≤ 88 (scores minus
+ * their max are ≤ 0), so fused and unfused exponentials agree (above EAM_ATTN_EXP_MIN). */
+T INLINE __m512 exp16(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
+  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);
+  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n); /* p·2^n in one rounding, like the product with 2^n's bits */
+}
+
+/* The frozen lanes of query block v in a key row's mask. */
+INLINE __mmask16 frozen16(uint64_t fz, int v) { return (__mmask16)(fz >> (16 * v)); }
+
+/* Lanes per key row of a tile of NB zmm: the pieces below take NB as a constant argument. */
+#define BQ (16 * NB)
+#define NB_MAX 4 /* array bounds: constants, so that the arrays live in registers */
+
+/* Qᵀ by gathers, a dim of 16 queries at a time (queries past nq: zeros). */
+T INLINE void pack_q(const int NB, int nq, int hd, const float *Q, int ldq, float *qt) {
+  if (ldq > INT32_MAX / 16) { /* offsets past the gather's int32 */
+    for (int l = 0; l < BQ; l++)
+      for (int d = 0; d < hd; d++) qt[d * BQ + l] = l < nq ? Q[(size_t)l * ldq + d] : 0.0f;
+    return;
+  }
+  const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                         _mm512_set1_epi32(ldq));
+  for (int v = 0; v < NB; v++) {
+    const int left = nq - 16 * v;
+    const __mmask16 valid = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+    const float *q = Q + (size_t)(valid ? 16 * v : 0) * ldq;
+    for (int d = 0; d < hd; d++)
+      _mm512_storeu_ps(qt + d * BQ + 16 * v, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, idx, q + d, 4));
+  }
+}
+
+/* Keys [0, mr) (mr ≤ RK) × the tile's queries; keys past mr repeat key 0 and are not stored.
+ * The products and their order are those of avx512.c's GEMM tile: the scores are the same. */
+T INLINE void scores_tile(const int NB, int mr, int hd, float scale, const float *K, int ldk, const float *qt, float *strip) {
+  const float *k[RK];
+  for (int r = 0; r < RK; r++) k[r] = K + (size_t)(r < mr ? r : 0) * ldk;
+  __m512 acc[RK][NB_MAX];
+  for (int r = 0; r < RK; r++)
+    for (int v = 0; v < NB; v++) acc[r][v] = _mm512_setzero_ps();
+  for (int d = 0; d < hd; d++) {
+    __m512 b[NB_MAX];
+    for (int v = 0; v < NB; v++) b[v] = _mm512_loadu_ps(qt + d * BQ + 16 * v);
+    for (int r = 0; r < RK; r++) {
+      const __m512 x = _mm512_set1_ps(k[r][d]);
+      for (int v = 0; v < NB; v++) acc[r][v] = _mm512_fmadd_ps(x, b[v], acc[r][v]);
+    }
+  }
+  const __m512 s = _mm512_set1_ps(scale);
+  for (int r = 0; r < mr; r++)
+    for (int v = 0; v < NB; v++) _mm512_storeu_ps(strip + r * BQ + 16 * v, _mm512_mul_ps(acc[r][v], s));
+}
+
+T INLINE void scores(const int NB, int nk, int hd, float scale, const float *K, int ldk, const float *qt, float *strip,
+                     const uint64_t *fz, uint64_t dead) {
+  for (int j = 0; j < nk; j += RK) {
+    const int mr = nk - j < RK ? nk - j : RK;
+    if (fz) {
+      int all = 1;
+      for (int r = 0; r < mr; r++) all &= eam_attn_all_frozen(fz[j + r], dead, BQ);
+      if (all) continue;
+    }
+    for (int r = 0; r < RK && j + RK + r < nk; r++)
+      for (int d = 0; d < hd; d += 16) _mm_prefetch((const char *)(K + (size_t)(j + RK + r) * ldk + d), _MM_HINT_T0);
+    if (mr == RK) scores_tile(NB, RK, hd, scale, K + (size_t)j * ldk, ldk, qt, strip + j * BQ);
+    else scores_tile(NB, mr, hd, scale, K + (size_t)j * ldk, ldk, qt, strip + j * BQ);
+  }
+}
+
+/* The bias, transposed by gathers: a key's 16 queries at a time. */
+T INLINE void add_bias(const int NB, int nk, int nq, const float *bias, int ldb, float *strip) {
+  if (ldb > INT32_MAX / 16) { /* offsets past the gather's int32 */
+    for (int l = 0; l < nq; l++)
+      for (int j = 0; j < nk; j++) strip[j * BQ + l] += bias[(size_t)l * ldb + j];
+    return;
+  }
+  const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                         _mm512_set1_epi32(ldb));
+  for (int v = 0; v < NB; v++) {
+    const int left = nq - 16 * v;
+    if (left <= 0) break;
+    const __mmask16 valid = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+    const float *b = bias + (size_t)(16 * v) * ldb;
+    for (int j = 0; j < nk; j++) {
+      float *s = strip + j * BQ + 16 * v;
+      _mm512_storeu_ps(s, _mm512_add_ps(_mm512_loadu_ps(s), _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, idx, b + j, 4)));
+    }
+  }
+}
+
+T INLINE void rowmax(const int NB, int nk, const float *strip, const uint64_t *fz, float *cmax) {
+  __m512 m[NB_MAX];
+  for (int v = 0; v < NB; v++) m[v] = _mm512_loadu_ps(cmax + 16 * v);
+  for (int j = 0; j < nk; j++)
+    for (int v = 0; v < NB; v++) {
+      const __m512 x = _mm512_loadu_ps(strip + j * BQ + 16 * v);
+      m[v] = fz ? _mm512_mask_max_ps(m[v], (__mmask16)~frozen16(fz[j], v), m[v], x) : _mm512_max_ps(m[v], x);
+    }
+  for (int v = 0; v < NB; v++) _mm512_storeu_ps(cmax + 16 * v, m[v]);
+}
+
+T INLINE void exps(const int NB, int nk, float *strip, const uint64_t *fz, uint64_t dead, const float *mx, float *sum) {
+  __m512 m[NB_MAX], s[NB_MAX];
+  for (int v = 0; v < NB; v++) {
+    m[v] = _mm512_loadu_ps(mx + 16 * v);
+    s[v] = _mm512_loadu_ps(sum + 16 * v);
+  }
+  for (int j = 0; j < nk; j++) {
+    float *row = strip + j * BQ;
+    if (fz && eam_attn_all_frozen(fz[j], dead, BQ)) continue; /* no reader: insert or the runs skip it */
+    for (int v = 0; v < NB; v++) {
+      const __m512 x = _mm512_sub_ps(_mm512_loadu_ps(row + 16 * v), m[v]), low = _mm512_set1_ps(EAM_ATTN_EXP_MIN);
+      __mmask16 keep = _mm512_cmp_ps_mask(x, low, _CMP_GE_OQ);
+      if (fz) keep &= (__mmask16)~frozen16(fz[j], v);
+      const __m512 e = _mm512_maskz_mov_ps(keep, exp16(_mm512_max_ps(x, low)));
+      _mm512_storeu_ps(row + 16 * v, e);
+      s[v] = _mm512_add_ps(s[v], e);
+    }
+  }
+  for (int v = 0; v < NB; v++) _mm512_storeu_ps(sum + 16 * v, s[v]);
+}
+
+T INLINE void insert(const int NB, int nk, int nq, float *strip, const uint64_t *fz, uint64_t dead, const float **vals,
+                     const float *frozen_scale, const float *free_scale, int32_t *runs, int *nruns) {
+  __m512 sf[NB_MAX], se[NB_MAX];
+  __mmask16 valid[NB_MAX];
+  const float *val[NB_MAX];
+  for (int v = 0; v < NB; v++) {
+    sf[v] = _mm512_loadu_ps(frozen_scale + 16 * v);
+    se[v] = free_scale ? _mm512_loadu_ps(free_scale + 16 * v) : _mm512_set1_ps(1.0f);
+    const int left = nq - 16 * v;
+    valid[v] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+    val[v] = vals[v];
+  }
+  *nruns = 0;
+  for (int j = 0; j < nk; j++) {
+    float *row = strip + j * BQ;
+    unsigned live = !free_scale && !eam_attn_all_frozen(fz[j], dead, BQ);
+    for (int v = 0; v < NB; v++) {
+      const __mmask16 w = frozen16(fz[j], v);
+      _mm_prefetch((const char *)(val[v] + 256), _MM_HINT_T0); /* the values stream from memory */
+      __m512 p;
+      if (w == 0xFFFF) { /* a whole vector frozen (frozen tiles): a plain load, no expand */
+        p = _mm512_mul_ps(_mm512_loadu_ps(val[v]), sf[v]);
+        val[v] += 16;
+      } else {
+        if (!w && !free_scale) continue; /* nothing to change */
+        p = _mm512_loadu_ps(row + 16 * v);
+        if (free_scale) p = _mm512_mul_ps(p, se[v]);
+        if (w) p = _mm512_mask_mul_ps(p, w, _mm512_maskz_expandloadu_ps(w, val[v]), sf[v]);
+        val[v] += __builtin_popcount(w);
+      }
+      _mm512_storeu_ps(row + 16 * v, p);
+      if (!live) live = _mm512_mask_cmp_ps_mask(valid[v], p, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    }
+    if (!live) continue;
+    if (*nruns > 0 && runs[2 * *nruns - 1] == j) {
+      runs[2 * *nruns - 1] = j + 1;
+    } else {
+      runs[2 * *nruns] = j;
+      runs[2 * *nruns + 1] = j + 1;
+      (*nruns)++;
+    }
+  }
+  for (int v = 0; v < NB; v++) vals[v] = val[v];
+}
+
+/* Queries [r0, r0 + mr) (mr ≤ R) × dims [d0, d0 + nd) (nd ≤ 16·NV) over the keys of runs [i0, i1)
+ * clipped to [j0, j1): out = acc (partial sums between key sub-blocks; the first starts from
+ * b·out or 0, the last multiplies by a). Queries past mr repeat query r0 and are not stored. */
+T INLINE void pv_tile(const int NB, const int R, const int NV, int mr, int nd, const float *strip, int r0, const int32_t *runs,
+                      int i0, int i1, int j0, int j1, int first, int last, const float *V, int ldv, int d0, float *out,
+                      int ldo, const float *a, const float *b, int prefetch) {
+  const __mmask16 tail = (__mmask16)(nd - 16 * (NV - 1) >= 16 ? 0xFFFF : (1u << (nd - 16 * (NV - 1))) - 1);
+  const float *p[12];
+  for (int r = 0; r < R; r++) p[r] = strip + r0 + (r < mr ? r : 0);
+  __m512 acc[12][4];
+  for (int r = 0; r < R; r++) {
+    const float *o = out + (size_t)(r0 + (r < mr ? r : 0)) * ldo + d0;
+    for (int k = 0; k < NV; k++) {
+      const __mmask16 m = k == NV - 1 ? tail : (__mmask16)0xFFFF;
+      acc[r][k] = !first ? _mm512_maskz_loadu_ps(m, o + 16 * k)
+                  : b    ? _mm512_mul_ps(_mm512_set1_ps(b[r0 + r]), _mm512_maskz_loadu_ps(m, o + 16 * k))
+                         : _mm512_setzero_ps();
+    }
+  }
+  for (int i = i0; i < i1; i++) {
+    const int ja = runs[2 * i] > j0 ? runs[2 * i] : j0, jb = runs[2 * i + 1] < j1 ? runs[2 * i + 1] : j1;
+    for (int j = ja; j < jb; j++) {
+      const float *vj = V + (size_t)j * ldv + d0;
+      if (prefetch)
+        for (int k = 0; k < NV; k++) _mm_prefetch((const char *)(vj + 8 * (size_t)ldv + 16 * k), _MM_HINT_T0);
+      __m512 x[4];
+      for (int k = 0; k < NV - 1; k++) x[k] = _mm512_loadu_ps(vj + 16 * k);
+      x[NV - 1] = _mm512_maskz_loadu_ps(tail, vj + 16 * (NV - 1));
+      for (int r = 0; r < R; r++) {
+        const __m512 pj = _mm512_set1_ps(p[r][j * BQ]);
+        for (int k = 0; k < NV; k++) acc[r][k] = _mm512_fmadd_ps(pj, x[k], acc[r][k]);
+      }
+    }
+  }
+  for (int r = 0; r < mr; r++) {
+    float *o = out + (size_t)(r0 + r) * ldo + d0;
+    const __m512 ar = _mm512_set1_ps(last && a ? a[r0 + r] : 1.0f);
+    for (int k = 0; k < NV; k++)
+      _mm512_mask_storeu_ps(o + 16 * k, k == NV - 1 ? tail : (__mmask16)0xFFFF, _mm512_mul_ps(acc[r][k], ar));
+  }
+}
+
+/* Keys per P·V sub-block: their rows of V stay in L1 for all the tile's queries. */
+#define KSUB 48
+
+/* Query rows per P·V tile for NV vectors of dims: about 24 accumulators. */
+#define PV(R, NV)                                                                                            \
+  for (int r0 = 0; r0 < nq; r0 += R)                                                                         \
+    pv_tile(NB, R, NV, nq - r0 < R ? nq - r0 : R, nd, strip, r0, runs, i0, i1, j0, j1, first, last, V, ldv, d0, out, \
+            ldo, a, b, r0 == 0)
+
+/* a and b are not both given (the driver scales either the result or what it adds to). */
+T INLINE void pv(const int NB, int nq, int hd, const float *strip, const int32_t *runs, int nruns, const float *V, int ldv,
+                 float *out, int ldo, const float *a, const float *b) {
+  const int end = nruns > 0 ? runs[2 * nruns - 1] : 0;
+  int i0 = 0;
+  for (int j0 = 0;; j0 += KSUB) {
+    const int j1 = j0 + KSUB, first = j0 == 0, last = j1 >= end;
+    while (i0 < nruns && runs[2 * i0 + 1] <= j0) i0++;
+    int i1 = i0;
+    while (i1 < nruns && runs[2 * i1] < j1) i1++;
+    for (int d0 = 0; d0 < hd; d0 += 64) {
+      const int nd = hd - d0 < 64 ? hd - d0 : 64;
+      switch ((nd + 15) / 16) {
+      case 4: PV(6, 4); break;
+      case 3: PV(8, 3); break;
+      case 2: PV(12, 2); break;
+      default: PV(12, 1); break;
+      }
+    }
+    if (last) break;
+  }
+}
+
+/* The instances for NB zmm per key row: tiles of 64 queries, and of 32 or 16 for a last short tile. */
+#define INSTANCES(NB)                                                                                         \
+  T static void pack_q##NB(int nq, int hd, const float *Q, int ldq, float *qt) {                               \
+    pack_q(NB, nq, hd, Q, ldq, qt);                                                                           \
+  }                                                                                                           \
+  T static void scores##NB(int nk, int hd, float scale, const float *K, int ldk, const float *qt, float *strip, \
+                           const uint64_t *fz, uint64_t dead) {                                               \
+    scores(NB, nk, hd, scale, K, ldk, qt, strip, fz, dead);                                                   \
+  }                                                                                                           \
+  T static void add_bias##NB(int nk, int nq, const float *bias, int ldb, float *strip) {                        \
+    add_bias(NB, nk, nq, bias, ldb, strip);                                                                   \
+  }                                                                                                           \
+  T static void rowmax##NB(int nk, const float *strip, const uint64_t *fz, float *cmax) {                     \
+    rowmax(NB, nk, strip, fz, cmax);                                                                          \
+  }                                                                                                           \
+  T static void exps##NB(int nk, float *strip, const uint64_t *fz, uint64_t dead, const float *m, float *sum) { \
+    exps(NB, nk, strip, fz, dead, m, sum);                                                                    \
+  }                                                                                                           \
+  T static void insert##NB(int nk, int nq, float *strip, const uint64_t *fz, uint64_t dead, const float **vals, \
+                           const float *frozen_scale, const float *free_scale, int32_t *runs, int *nruns) {   \
+    insert(NB, nk, nq, strip, fz, dead, vals, frozen_scale, free_scale, runs, nruns);                         \
+  }                                                                                                           \
+  T static void pv##NB(int nq, int hd, const float *strip, const int32_t *runs, int nruns, const float *V,     \
+                       int ldv, float *out, int ldo, const float *a, const float *b) {                        \
+    pv(NB, nq, hd, strip, runs, nruns, V, ldv, out, ldo, a, b);                                               \
+  }
+INSTANCES(1)
+INSTANCES(2)
+INSTANCES(4)
+
+static const eam_attention_ops ops16 = {16, pack_q1, scores1, add_bias1, rowmax1, exps1, insert1, pv1, NULL};
+static const eam_attention_ops ops32 = {32, pack_q2, scores2, add_bias2, rowmax2, exps2, insert2, pv2, &ops16};
+const eam_attention_ops eam_attention_avx512_ops = {64, pack_q4, scores4, add_bias4, rowmax4, exps4, insert4, pv4, &ops32};

@@ -1,0 +1,90 @@
+/*
+ * eam_attention.h — fused attention for one head: O = softmax(scale · Q·Kᵀ (+ bias)) · V without
+ * the T×T map, optionally with EAM frozen entries (eam_frozen.h gives the row-wise semantics).
+ *
+ * Query rows are taken a tile at a time (EAM_ATTN_QBLOCK rows or a multiple, by variant). For a
+ * tile, keys are taken a block at a time: the block's scores sit transposed in scratch (key-major,
+ * the tile's queries across vector lanes), the softmax runs down the lanes (a running max and
+ * sum per query; when the keys span more than one block the accumulated output is rescaled as
+ * the max grows: an online softmax), and P·V accumulates from that strip. Frozen entries (EAM)
+ * have no Q·K and no exponential:
+ *   O_i = α_i · Σ_free e_ij v_j + Σ_frozen c_ij v_j,   α_i = free_mass_i / Σ_free e_ij.
+ * With one key block (the default, up to EAM_ATTN_MAX_KEY_BLOCK keys) the frozen values join the
+ * strip as c_ij / α_i and one P·V, scaled by α_i, gives both parts; with several, the frozen part
+ * accumulates apart. Each output element is the same however a head is split by query rows.
+ * Scratch comes from the caller; nothing is allocated. Like the kernels of eam_kernels.h, the
+ * scalar, AVX2+FMA and AVX-512 variants are chosen by eam_kernels_variant(); docs/ATTENTION.md has
+ * the tiling and measurements.
+ */
+#ifndef EAM_ATTENTION_H
+#define EAM_ATTENTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Query rows per word of the frozen mask (and the granularity of query tiles). */
+#define EAM_ATTN_QBLOCK 16
+/* Most keys per block by default (key_block 0): up to this many tokens a head is one key block. */
+#define EAM_ATTN_MAX_KEY_BLOCK 2048
+
+/* EAM frozen entries of one head in the fused kernel's layout ("attention layout"):
+ *  mask:        ceil(T/16) × T words. Bit r of mask[b·T + j] is set when entry (query 16b + r,
+ *               key j) is frozen: the 16 queries of a block are one word per key, as the kernel
+ *               reads them across its vector lanes. Bits of queries ≥ T are ignored.
+ *  values:      the frozen values, query block by query block, within a block key by key, within
+ *               a key in query order (the set bits from bit 0 up); EAM_FROZEN_PAD (eam_frozen.h)
+ *               readable floats after the last.
+ *  value_start: per query block b, the index in values of its first value.
+ *  free_mass:   per query, the mass its free entries share (1 − Σ frozen values, in [0, 1]).
+ * eam_attention_pack_frozen builds it from the row layout of eam_softmax_rows_frozen. */
+typedef struct {
+  const uint16_t *mask;
+  const float *values;
+  const int32_t *value_start;
+  const float *free_mass;
+} eam_attention_frozen;
+
+/* Floats of scratch eam_attention_fused needs for T tokens, head dim hd and key_block keys per
+ * block (0: the default), for any variant: about 67·kb + 64·hd + 576 for kb keys per block (the
+ * strip of scores is 64·kb), 128·hd more when the keys span several blocks. 96,500 floats (386
+ * KB, within L2) for T = 1370, hd = 64; 22,000 for T = 257; 6,000 for a 49-token window of head
+ * dim 32. 64-byte alignment preferred. */
+size_t eam_attention_scratch(int T, int hd, int key_block);
+
+/* O[i][0..hd) = Σ_j p_ij V[j][0..hd) for query rows i in [q_begin, q_end), p_i = softmax over j of
+ * scale · Q[i]·K[j] (+ bias[i·ldb + j]); Q, K, V are [T][hd] with leading dimensions ldq, ldk,
+ * ldv; O has leading dimension ldo; bias may be NULL. q_begin is a multiple of EAM_ATTN_QBLOCK
+ * (threads split a head by query rows). With frozen (may be NULL), entries whose bit is set take
+ * their frozen value and the free ones share free_mass; a row without free entries, or whose
+ * free scores are all −inf, is its frozen values and zeros (without frozen entries: O row = 0).
+ * Scores of frozen entries do not matter: Q·K skips the register tiles (6 keys × the query tile)
+ * whose entries are all frozen, the exponentials the keys all frozen for the tile, and P·V the
+ * keys whose probabilities for the tile are all zero; elsewhere frozen scores are dropped.
+ * key_block: keys per block, 0 for min(T, EAM_ATTN_MAX_KEY_BLOCK); scratch:
+ * eam_attention_scratch(T, hd, key_block) floats. hd ≥ 1 (the vector variants use the portable
+ * path unless hd is a multiple of 8). */
+void eam_attention_fused(int T, int hd, float scale, const float *Q, int ldq, const float *K, int ldk,
+                         const float *V, int ldv, float *O, int ldo, const float *bias, int ldb,
+                         const eam_attention_frozen *frozen, int q_begin, int q_end, int key_block,
+                         float *scratch);
+
+/* Words of an attention-layout frozen mask for T tokens: ceil(T/16) · T. */
+size_t eam_attention_mask_words(int T);
+
+/* Converts a head's frozen entries from the row layout of eam_softmax_rows_frozen (row_bits: T
+ * rows of row_ld words; row_values packed row by row from row_value_start[r]) to the attention
+ * layout: mask (eam_attention_mask_words(T) words), values (as many as are frozen, plus
+ * EAM_FROZEN_PAD that this sets to zero) and value_start (ceil(T/16) entries). free_mass is the
+ * same in both layouts. */
+void eam_attention_pack_frozen(int T, const uint16_t *row_bits, int row_ld, const float *row_values,
+                               const int32_t *row_value_start, uint16_t *mask, float *values,
+                               int32_t *value_start);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,83 @@
+import CEAMKernels
+
+/// A head's EAM frozen entries in the fused attention's layout (`eam_attention.h`): the pointers
+/// are the caller's and must stay valid for the call.
+///
+/// - `mask`: `Kernels.attentionMaskWords(tokens:)` words; bit r of `mask[b * tokens + j]` is set
+///   when entry (query 16b + r, key j) is frozen (the 16 queries of a block are one word per key).
+/// - `values`: the frozen values, query block by block, key by key, within a key in query order,
+///   followed by `Kernels.frozenValuePadding` readable floats.
+/// - `valueStart`: per query block, the index in `values` of its first value.
+/// - `freeMass`: per query, the mass its free entries share.
+///
+/// `Kernels.packFrozenForAttention` builds it from the row layout of `Kernels.softmaxFrozen`.
+public struct FrozenAttention {
+  public var mask: UnsafePointer<UInt16>
+  public var values: UnsafePointer<Float>
+  public var valueStart: UnsafePointer<Int32>
+  public var freeMass: UnsafePointer<Float>
+
+  public init(mask: UnsafePointer<UInt16>, values: UnsafePointer<Float>, valueStart: UnsafePointer<Int32>,
+              freeMass: UnsafePointer<Float>) {
+    self.mask = mask
+    self.values = values
+    self.valueStart = valueStart
+    self.freeMass = freeMass
+  }
+}
+
+extension Kernels {
+  /// Queries per word of the fused attention's frozen mask; a query range starts at a multiple.
+  public static let attentionQueryBlock = Int(EAM_ATTN_QBLOCK)
+
+  /// Floats of scratch `attention` needs for `tokens` tokens and head dim `headDim`, with
+  /// `keyBlock` keys per block (0: the default, all keys up to 2048). Independent of the variant.
+  public static func attentionScratchCount(tokens: Int, headDim: Int, keyBlock: Int = 0) -> Int {
+    eam_attention_scratch(Int32(tokens), Int32(headDim), Int32(keyBlock))
+  }
+
+  /// One head of attention, fused: `out[i] = Σ_j p_ij · v[j]` for query rows i in `rows`, with
+  /// p_i = softmax over j of `scale · q[i]·k[j]` (+ `bias[i * ldb + j]`), never forming the
+  /// tokens × tokens map. q, k, v are `[tokens][headDim]` with leading dimensions (column slices
+  /// of the qkv projection), out has leading dimension `ldo`. With `frozen`, frozen entries keep
+  /// their values and the free ones share the row's free mass, as `softmaxFrozen` does; their
+  /// scores are not computed. `rows.lowerBound` is a multiple of `attentionQueryBlock` (threads
+  /// split a head by query rows; each output element is the same however it is split).
+  /// `scratch`: `attentionScratchCount(tokens:headDim:keyBlock:)` floats; nothing is allocated.
+  @inlinable
+  public static func attention(tokens: Int, headDim: Int, scale: Float, q: UnsafePointer<Float>, ldq: Int,
+                               k: UnsafePointer<Float>, ldk: Int, v: UnsafePointer<Float>, ldv: Int,
+                               out: UnsafeMutablePointer<Float>, ldo: Int, bias: UnsafePointer<Float>? = nil,
+                               ldb: Int = 0, frozen: FrozenAttention? = nil, rows: Range<Int>? = nil,
+                               keyBlock: Int = 0, scratch: UnsafeMutablePointer<Float>) {
+    let rows = rows ?? 0..<tokens
+    precondition(rows.lowerBound % attentionQueryBlock == 0 && rows.upperBound <= tokens,
+                 "attention rows \(rows) of \(tokens) tokens")
+    if let frozen {
+      var f = eam_attention_frozen(mask: frozen.mask, values: frozen.values, value_start: frozen.valueStart,
+                                   free_mass: frozen.freeMass)
+      eam_attention_fused(Int32(tokens), Int32(headDim), scale, q, Int32(ldq), k, Int32(ldk), v, Int32(ldv), out,
+                          Int32(ldo), bias, Int32(ldb), &f, Int32(rows.lowerBound), Int32(rows.upperBound),
+                          Int32(keyBlock), scratch)
+    } else {
+      eam_attention_fused(Int32(tokens), Int32(headDim), scale, q, Int32(ldq), k, Int32(ldk), v, Int32(ldv), out,
+                          Int32(ldo), bias, Int32(ldb), nil, Int32(rows.lowerBound), Int32(rows.upperBound),
+                          Int32(keyBlock), scratch)
+    }
+  }
+
+  /// 16-bit words of a fused-attention frozen mask for `tokens` tokens.
+  public static func attentionMaskWords(tokens: Int) -> Int { eam_attention_mask_words(Int32(tokens)) }
+
+  /// Converts a head's frozen entries from the row layout of `softmaxFrozen` (`rowBits`: tokens
+  /// rows of `rowLD` words; `rowValues` packed row by row from `rowValueStart[r]`) to the layout of
+  /// `FrozenAttention`: `mask` (`attentionMaskWords(tokens:)` words), `values` (as many as are
+  /// frozen plus `frozenValuePadding`, the padding set to 0) and `valueStart` (one per 16 queries).
+  @inlinable
+  public static func packFrozenForAttention(tokens: Int, rowBits: UnsafePointer<UInt16>, rowLD: Int,
+                                            rowValues: UnsafePointer<Float>, rowValueStart: UnsafePointer<Int32>,
+                                            mask: UnsafeMutablePointer<UInt16>, values: UnsafeMutablePointer<Float>,
+                                            valueStart: UnsafeMutablePointer<Int32>) {
+    eam_attention_pack_frozen(Int32(tokens), rowBits, Int32(rowLD), rowValues, rowValueStart, mask, values, valueStart)
+  }
+}

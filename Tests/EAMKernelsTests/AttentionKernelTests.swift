@@ -1,0 +1,391 @@
+import Foundation
+import Testing
+import EAMKernels
+
+/// One head's inputs: q, k and v as column slices of a qkv buffer, an optional additive bias.
+struct AttentionHead {
+  let t, hd, ld: Int
+  let qkv: [Float]
+  var bias: [Float]?
+
+  init(t: Int, hd: Int, seed: UInt64) {
+    self.t = t
+    self.hd = hd
+    ld = 3 * hd + 5
+    qkv = values(t * ld, seed: seed).map { $0 * 3 }  // peaked rows as well as flat ones
+  }
+
+  /// A Swin-like bias: small values, some large negative ones (the shift mask).
+  mutating func addBias(seed: UInt64) {
+    bias = values(t * t, seed: seed).enumerated().map { i, x in i % 11 == 3 ? -100 : 2 * x }
+  }
+}
+
+/// Frozen entries of a head in both layouts: the row layout of `softmaxFrozen` (as the runtime's
+/// FrozenHead builds it) and the fused attention's, converted by `packFrozenForAttention`.
+struct FrozenMaps {
+  let t: Int
+  var isFrozen: [Bool]  // t × t
+  var value: [Float]    // t × t, 0 where free
+  let rowWords: Int
+  var rowBits: [UInt16] = [], rowValues: [Float] = [], rowStart: [Int32] = [], freeMass: [Float] = []
+  var mask: [UInt16] = [], packed: [Float] = [], blockStart: [Int32] = []
+
+  init(t: Int, frozen: (Int, Int) -> Bool, value: (Int, Int) -> Float) {
+    self.t = t
+    rowWords = Kernels.frozenMaskWords(cols: t)
+    let isFrozen = (0..<(t * t)).map { frozen($0 / t, $0 % t) }
+    self.isFrozen = isFrozen
+    self.value = (0..<(t * t)).map { isFrozen[$0] ? value($0 / t, $0 % t) : 0 }
+    rowBits = [UInt16](repeating: 0, count: t * rowWords)
+    for r in 0..<t {
+      rowStart.append(Int32(rowValues.count))
+      var mass: Float = 1
+      for j in 0..<t where isFrozen[r * t + j] {
+        rowBits[r * rowWords + j / 16] |= 1 << UInt16(j % 16)
+        rowValues.append(self.value[r * t + j])
+        mass -= self.value[r * t + j]
+      }
+      freeMass.append(min(1, max(0, mass)))
+    }
+    let count = rowValues.count
+    rowValues += [Float](repeating: .nan, count: Kernels.frozenValuePadding)
+    mask = [UInt16](repeating: 0, count: Kernels.attentionMaskWords(tokens: t))
+    packed = [Float](repeating: .nan, count: count + Kernels.frozenValuePadding)
+    blockStart = [Int32](repeating: -1, count: (t + 15) / 16)
+    Kernels.packFrozenForAttention(tokens: t, rowBits: rowBits, rowLD: rowWords, rowValues: rowValues,
+                                   rowValueStart: rowStart, mask: &mask, values: &packed, valueStart: &blockStart)
+    // Bits of queries past the last token are ignored: set them.
+    if t % 16 != 0 { for j in 0..<t { mask[(t / 16) * t + j] |= ~UInt16((1 << (t % 16)) - 1) } }
+  }
+
+  func withAttention<R>(_ body: (FrozenAttention) -> R) -> R {
+    mask.withUnsafeBufferPointer { m in
+      packed.withUnsafeBufferPointer { v in
+        blockStart.withUnsafeBufferPointer { s in
+          freeMass.withUnsafeBufferPointer { f in
+            body(FrozenAttention(mask: m.baseAddress!, values: v.baseAddress!, valueStart: s.baseAddress!,
+                                 freeMass: f.baseAddress!))
+          }
+        }
+      }
+    }
+  }
+}
+
+/// Frozen patterns: none frozen (but a frozen map), scattered fractions, whole rows, whole 32×64
+/// tiles, the whole head, and frozen zeros; values are small (a row's frozen mass is below 1)
+/// except on some rows, whose frozen values sum past 1 (free mass 0).
+enum FrozenPattern: CaseIterable, CustomStringConvertible {
+  case nothing, scattered30, scattered90, rows, tiles, head, zeroTiles, zeroScattered, fullMass
+
+  var description: String { "\(self)" }
+
+  func maps(t: Int, seed: UInt64) -> FrozenMaps {
+    var s = seed &+ UInt64(t)
+    func uniform() -> Double {
+      s = s &* 6364136223846793005 &+ 1442695040888963407
+      return Double(s >> 11) / Double(1 << 53)
+    }
+    let tilesFrozen = (0..<((t / 32 + 1) * (t / 64 + 1))).map { _ in uniform() < 0.5 }
+    let rowsFrozen = (0..<t).map { _ in uniform() < 0.3 }
+    let scattered = (0..<(t * t)).map { _ in uniform() }
+    let frozen: (Int, Int) -> Bool = { i, j in
+      switch self {
+      case .nothing: return false
+      case .scattered30, .zeroScattered: return scattered[i * t + j] < 0.3
+      case .scattered90: return scattered[i * t + j] < 0.9
+      case .rows: return rowsFrozen[i]
+      case .tiles, .zeroTiles: return tilesFrozen[(i / 32) * (t / 64 + 1) + j / 64]
+      case .head: return true
+      case .fullMass: return scattered[i * t + j] < 0.5 && i % 3 == 0
+      }
+    }
+    let value: (Int, Int) -> Float = { i, j in
+      switch self {
+      case .zeroTiles, .zeroScattered: return 0
+      case .fullMass: return Float(4 * scattered[i * t + j]) / Float(t)  // sums past 1
+      default: return Float(scattered[i * t + j] * 0.5) / Float(t) * (j % 7 == 0 ? 0 : 1)
+      }
+    }
+    return FrozenMaps(t: t, frozen: frozen, value: value)
+  }
+}
+
+/// The unfused composition the runtime runs today: scores, (+ bias), softmax or frozen softmax, P·V.
+func unfusedAttention(_ h: AttentionHead, frozen: FrozenMaps?) -> [Float] {
+  let t = h.t, hd = h.hd, scale = 1 / Float(hd).squareRoot()
+  var scores = [Float](repeating: 0, count: t * t)
+  var out = [Float](repeating: 0, count: t * hd)
+  h.qkv.withUnsafeBufferPointer { qkv in
+    let q = qkv.baseAddress!, k = q + hd, v = q + 2 * hd
+    Kernels.gemmNT(m: t, n: t, k: hd, alpha: scale, a: q, lda: h.ld, b: k, ldb: h.ld, c: &scores, ldc: t)
+    if let bias = h.bias { Kernels.add(&scores, bias, count: t * t) }
+    if let f = frozen {
+      Kernels.softmaxFrozen(&scores, ld: t, rows: t, cols: t, frozen: f.rowBits, frozenLD: f.rowWords,
+                            values: f.rowValues, valueStart: f.rowStart, freeMass: f.freeMass)
+    } else {
+      Kernels.softmax(&scores, ld: t, rows: t, cols: t)
+    }
+    Kernels.gemmNN(m: t, n: hd, k: t, a: scores, lda: t, b: v, ldb: h.ld, c: &out, ldc: hd)
+  }
+  return out
+}
+
+/// The fused kernel over all rows, in ranges cut at `splits` (or over `only`), into an output of
+/// 7s with leading dimension hd + 3; the scratch starts as NaN (nothing may read it unset).
+func fusedAttention(_ h: AttentionHead, frozen: FrozenMaps?, keyBlock: Int = 0, splits: [Int] = [],
+                    only: Range<Int>? = nil) -> [Float] {
+  let t = h.t, hd = h.hd, ldo = hd + 3
+  var out = [Float](repeating: 7, count: t * ldo)
+  var scratch = [Float](repeating: .nan, count: Kernels.attentionScratchCount(tokens: t, headDim: hd, keyBlock: keyBlock))
+  let cuts = [0] + splits + [t]
+  let ranges = only.map { [$0] } ?? (0..<(cuts.count - 1)).map { cuts[$0]..<cuts[$0 + 1] }
+  func run(_ f: FrozenAttention?) {
+    h.qkv.withUnsafeBufferPointer { qkv in
+      let q = qkv.baseAddress!
+      for rows in ranges {
+        Kernels.attention(tokens: t, headDim: hd, scale: 1 / Float(hd).squareRoot(), q: q, ldq: h.ld, k: q + hd,
+                          ldk: h.ld, v: q + 2 * hd, ldv: h.ld, out: &out, ldo: ldo, bias: h.bias, ldb: t, frozen: f,
+                          rows: rows, keyBlock: keyBlock, scratch: &scratch)
+      }
+    }
+  }
+  if let frozen { frozen.withAttention { run($0) } } else { run(nil) }
+  return out
+}
+
+/// Largest relative error of an output row, ‖Δ‖∞ / ‖row‖∞ (a zero row must come out zero);
+/// also checks the padding columns of `fused` (leading dimension hd + 3) kept their 7s.
+func worstRowError(_ fused: [Float], _ reference: [Float], t: Int, hd: Int, refLD: Int? = nil) -> Double {
+  let ldo = hd + 3, ldr = refLD ?? hd
+  var worst = 0.0
+  for i in 0..<t {
+    var err = 0.0, size = 0.0
+    for d in 0..<hd {
+      let x = Double(fused[i * ldo + d]), r = Double(reference[i * ldr + d])
+      err = max(err, abs(x - r).isNaN ? .infinity : abs(x - r))
+      size = max(size, abs(r))
+    }
+    for d in hd..<ldo where fused[i * ldo + d] != 7 { err = .infinity }
+    worst = max(worst, size > 0 ? err / size : err > 0 ? .infinity : 0)
+  }
+  return worst
+}
+
+/// Tolerance of a fused row against the unfused composition (the exponentials are summed in another
+/// order, P·V accumulates over keys in other blocks).
+let attentionTolerance = 1e-5
+
+/// Prints the worst error seen by each test when EAM_ATTENTION_REPORT is set (for docs/ATTENTION.md).
+func reportWorst(_ name: String, _ worst: Double) {
+  if ProcessInfo.processInfo.environment["EAM_ATTENTION_REPORT"] != nil { print("attention \(name): worst \(worst)") }
+}
+
+@Suite struct FusedAttention {
+  /// Every variant against the unfused composition with the same variant: odd token counts, head
+  /// dims 32 and 64, every frozen pattern, with and without a bias (large sizes: fewer patterns).
+  @Test(arguments: [1, 2, 7, 17, 50, 197, 257, 600, 1370])
+  func matchesUnfused(t: Int) {
+    let patterns: [FrozenPattern?] = t >= 600 ? [nil, .scattered30, .tiles, .zeroTiles, .rows]
+      : [nil] + FrozenPattern.allCases
+    let allMaps = patterns.map { $0?.maps(t: t, seed: 77) }
+    var worst = 0.0
+    for hd in [32, 64] {
+      for withBias in t >= 600 ? [false] : [false, true] {
+        var head = AttentionHead(t: t, hd: hd, seed: UInt64(1000 + t + hd))
+        if withBias { head.addBias(seed: UInt64(t)) }
+        for (pattern, maps) in zip(patterns, allMaps) {
+          forEachVariant { v in
+            if t >= 1370 && v == .scalar && hd == 32 { return }  // the portable path is slow; hd 64 covers it
+            let e = worstRowError(fusedAttention(head, frozen: maps), unfusedAttention(head, frozen: maps), t: t, hd: hd)
+            worst = max(worst, e)
+            #expect(e <= attentionTolerance,
+                    "\(v.name) T \(t) hd \(hd) bias \(withBias) \(pattern.map { "\($0)" } ?? "no map"): error \(e)")
+          }
+        }
+      }
+    }
+    reportWorst("T \(t)", worst)
+  }
+
+  /// Several key blocks (the online softmax: running max and sum, accumulators rescaled, frozen
+  /// part apart) give what one block gives.
+  @Test(arguments: [17, 100, 257])
+  func keyBlocksMatchUnfused(t: Int) {
+    var worst = 0.0
+    for pattern in [nil] + FrozenPattern.allCases {
+      var head = AttentionHead(t: t, hd: 64, seed: UInt64(5 + t))
+      head.addBias(seed: 9)
+      let maps = pattern?.maps(t: t, seed: 3)
+      forEachVariant { v in
+        let reference = unfusedAttention(head, frozen: maps)
+        for keyBlock in [1, 16, 48, 100] {
+          let e = worstRowError(fusedAttention(head, frozen: maps, keyBlock: keyBlock), reference, t: t, hd: 64)
+          worst = max(worst, e)
+          #expect(e <= attentionTolerance, "\(v.name) T \(t) key block \(keyBlock) \(pattern.map { "\($0)" } ?? "no map"): \(e)")
+        }
+      }
+    }
+    reportWorst("key blocks T \(t)", worst)
+  }
+
+  /// Head dims that are not multiples of 8 (the portable path under every variant) and others.
+  @Test func otherHeadDimsMatchUnfused() {
+    for hd in [1, 12, 20, 48, 80, 128] {
+      for pattern: FrozenPattern? in [nil, .scattered30, .rows] {
+        var head = AttentionHead(t: 45, hd: hd, seed: UInt64(hd))
+        head.addBias(seed: 1)
+        let maps = pattern?.maps(t: 45, seed: 6)
+        forEachVariant { v in
+          let e = worstRowError(fusedAttention(head, frozen: maps), unfusedAttention(head, frozen: maps), t: 45, hd: hd)
+          #expect(e <= attentionTolerance, "\(v.name) hd \(hd) \(pattern.map { "\($0)" } ?? "no map"): \(e)")
+        }
+      }
+    }
+  }
+
+  /// Each variant agrees with the portable one.
+  @Test(arguments: [7, 50, 257, 600])
+  func variantsAgreeWithPortable(t: Int) {
+    var worst = 0.0
+    for pattern: FrozenPattern? in [nil, .scattered30, .tiles, .rows, .fullMass] {
+      for hd in [32, 64, 40] {
+        let head = AttentionHead(t: t, hd: hd, seed: UInt64(31 + t))
+        let maps = pattern?.maps(t: t, seed: 11)
+        let portable = KernelVariant.scalar.withThreadVariant { fusedAttention(head, frozen: maps) }
+        forEachVariant { v in
+          let e = worstRowError(fusedAttention(head, frozen: maps), portable, t: t, hd: hd, refLD: hd + 3)
+          worst = max(worst, e)
+          #expect(e <= attentionTolerance, "\(v.name) T \(t) hd \(hd) \(pattern.map { "\($0)" } ?? "no map"): \(e)")
+        }
+      }
+    }
+    reportWorst("variants T \(t)", worst)
+  }
+
+  /// Splitting a head by query rows (as threads do) changes no output element.
+  @Test func splitByRowsChangesNothing() {
+    for t in [40, 257] {
+      for pattern: FrozenPattern? in [nil, .scattered30, .rows, .fullMass] {
+        let head = AttentionHead(t: t, hd: 64, seed: 8)
+        let maps = pattern?.maps(t: t, seed: 4)
+        forEachVariant { v in
+          let whole = fusedAttention(head, frozen: maps)
+          for splits in [[16], [16, 32], [48, 64, 112, 208].filter { $0 < t }] {
+            #expect(fusedAttention(head, frozen: maps, splits: splits) == whole, "\(v.name) T \(t) splits \(splits)")
+          }
+          // A range that ends inside a query block (the rest of the block has values in the map).
+          for rows in [0..<7, 0..<37, 32..<(t - 3)] {
+            let part = fusedAttention(head, frozen: maps, only: rows)
+            let ldo = 64 + 3
+            for i in 0..<t {
+              let expected = rows.contains(i) ? whole[(i * ldo)..<((i + 1) * ldo)] : [Float](repeating: 7, count: ldo)[...]
+              #expect(part[(i * ldo)..<((i + 1) * ldo)] == expected, "\(v.name) T \(t) rows \(rows): row \(i)")
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// Rows whose free scores are all −inf (bias), rows without free entries, free mass 0 and NaN
+  /// scores on frozen entries (bias NaN there: frozen scores must not matter) behave as the
+  /// frozen softmax says. Without a frozen map an all −inf row gives a zero output row.
+  @Test func edgeRowsMatchTheFrozenSoftmax() {
+    let t = 70, hd = 32
+    let base = FrozenPattern.scattered30.maps(t: t, seed: 21)
+    let maps = FrozenMaps(t: t, frozen: { i, j in i == 5 || base.isFrozen[i * t + j] }, value: { i, j in
+      i == 9 ? 0.05 : base.value[i * t + j] })  // row 5 all frozen, row 9's frozen mass past 1
+    var head = AttentionHead(t: t, hd: hd, seed: 99)
+    var bias = [Float](repeating: 0, count: t * t)
+    for i in 0..<t {
+      for j in 0..<t {
+        if maps.isFrozen[i * t + j] { bias[i * t + j] = .nan } else if i == 12 || i == 40 { bias[i * t + j] = -.infinity }
+      }
+    }
+    head.bias = bias
+    forEachVariant { v in
+      let e = worstRowError(fusedAttention(head, frozen: maps), unfusedAttention(head, frozen: maps), t: t, hd: hd)
+      #expect(e <= attentionTolerance, "\(v.name): \(e)")
+      var plain = head
+      plain.bias = (0..<(t * t)).map { $0 / t == 12 || $0 / t == 40 ? -.infinity : 0 }
+      let out = fusedAttention(plain, frozen: nil)
+      for i in [12, 40] { #expect(out[(i * (hd + 3))..<(i * (hd + 3) + hd)].allSatisfy { $0 == 0 }, "\(v.name) row \(i)") }
+    }
+  }
+
+  /// The attention layout, built here from its definition, equals the conversion's.
+  @Test func packedLayoutFollowsItsDefinition() {
+    for t in [1, 16, 17, 45] {
+      let maps = FrozenPattern.scattered30.maps(t: t, seed: 2)
+      var mask = [UInt16](repeating: 0, count: (t + 15) / 16 * t), values: [Float] = [], start: [Int32] = []
+      for b in 0..<((t + 15) / 16) {
+        start.append(Int32(values.count))
+        for j in 0..<t {
+          for r in 0..<16 where 16 * b + r < t && maps.isFrozen[(16 * b + r) * t + j] {
+            mask[b * t + j] |= 1 << UInt16(r)
+            values.append(maps.value[(16 * b + r) * t + j])
+          }
+        }
+      }
+      var converted = maps.mask
+      if t % 16 != 0 { for j in 0..<t { converted[(t / 16) * t + j] &= UInt16((1 << (t % 16)) - 1) } }
+      #expect(converted == mask, "T \(t)")
+      #expect(Array(maps.packed[0..<values.count]) == values && maps.blockStart == start, "T \(t)")
+      #expect(maps.packed[values.count...].allSatisfy { $0 == 0 }, "T \(t): padding")
+    }
+  }
+}
+
+@Suite struct FusedAttentionBenchmark {
+  @Test func measures() {
+    let r = AttentionBenchmark.measure(tokens: 70, headDim: 32, pattern: .tiles, fraction: 0.5, repeats: 1)
+    #expect(r.fusedMs > 0 && r.unfusedMs > 0 && r.frozenFraction > 0 && r.frozenFraction < 1)
+  }
+
+  /// The table of docs/ATTENTION.md, for the active variant (EAM_KERNELS=avx2 for AVX2):
+  /// `EAM_ATTENTION_BENCH=1 swift test --skip-build --filter FusedAttentionBenchmark`.
+  @Test(.enabled(if: ProcessInfo.processInfo.environment["EAM_ATTENTION_BENCH"] != nil))
+  func table() {
+    let hd = 64, rounds = 5
+    let cases: [(AttentionBenchmark.Pattern, Double, Bool)] = [
+      (.none, 0, false), (.tiles, 0.3, false), (.tiles, 0.5, false), (.tiles, 0.5, true), (.scattered, 0.3, false),
+      (.scattered, 0.5, false),
+    ]
+    print("| T | frozen | pattern | unfused ms | fused ms | unfused GFLOP/s | fused GFLOP/s | speed-up |")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|")
+    for t in [257, 1370] {
+      // Rounds interleave the cases; each case's figure is the median of its rounds' medians.
+      var results = [[AttentionBenchmark.Result]](repeating: [], count: cases.count)
+      for _ in 0..<rounds {
+        for (i, c) in cases.enumerated() {
+          results[i].append(AttentionBenchmark.measure(tokens: t, headDim: hd, pattern: c.0, fraction: c.1,
+                                                       zeroValues: c.2, repeats: t > 1000 ? 9 : 31))
+        }
+      }
+      let flops = 4 * Double(t * t * hd)
+      for (i, c) in cases.enumerated() {
+        let fused = results[i].map(\.fusedMs).sorted()[rounds / 2], unfused = results[i].map(\.unfusedMs).sorted()[rounds / 2]
+        let frozen = String(format: "%.0f%%", 100 * results[i][0].frozenFraction)
+        let name = c.0 == .none ? "—" : c.0.rawValue + (c.2 ? ", zeros" : "")
+        print("| \(t) | \(frozen) | \(name) | " + String(format: "%.3f | %.3f | %.1f | %.1f | %.2f× |", unfused, fused,
+                                                       flops / unfused / 1e6, flops / fused / 1e6, unfused / fused))
+      }
+    }
+    // Swin windows (head dim 32) with their bias: shift-mask entries of -100, or of -50.
+    print("| window T | mask | unfused ms | fused ms | speed-up |")
+    print("|---:|---:|---:|---:|---:|")
+    for t in [49, 144] {
+      for mask: Float in [-100, -50] {
+        let r = (0..<rounds).map { _ in
+          AttentionBenchmark.measure(tokens: t, headDim: 32, heads: 3, pattern: .none, fraction: 0, shiftMask: mask,
+                                     repeats: 101)
+        }
+        let fused = r.map(\.fusedMs).sorted()[rounds / 2], unfused = r.map(\.unfusedMs).sorted()[rounds / 2]
+        print("| \(t) | \(Int(mask)) | " + String(format: "%.4f | %.4f | %.2f× |", unfused, fused, unfused / fused))
+      }
+    }
+    print("variant \(KernelVariant.active.name), CPU \(Kernels.cpuName)")
+  }
+}
