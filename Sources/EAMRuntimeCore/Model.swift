@@ -10,7 +10,29 @@ public struct LoadOptions: Sendable {
   /// Widen f16 linear weights to f32 at load (twice the memory) instead of using them in place
   /// with the converting GEMM; the outputs are the same either way.
   public var widenF16 = false
+  /// Which attention kernel runs the ViT family's heads when no observer is attached.
+  public var attention: AttentionKernel = .automatic
   public init() {}
+}
+
+/// The attention kernel of a run: the fused one (`Kernels.attention`: no T×T map, frozen tiles
+/// skipped) or the unfused Q·Kᵀ → softmax → P·V. They agree to 5e-6 per output row, not bit for bit.
+public enum AttentionKernel: Sendable {
+  /// Fused from `fusedFromTokens` tokens (where the map leaves the caches); unfused below, where
+  /// the committed reference outputs were made with it.
+  case automatic
+  case fused
+  case unfused
+
+  public static let fusedFromTokens = 512
+
+  func isFused(tokens: Int) -> Bool {
+    switch self {
+    case .automatic: tokens >= Self.fusedFromTokens
+    case .fused: true
+    case .unfused: false
+    }
+  }
 }
 
 /// A loaded `.eam` model, ready to run. Not thread-safe: one run at a time.
@@ -42,7 +64,7 @@ public final class Model {
     store = WeightStore(artifact: artifact, verify: options.verify, widenF16: options.widenF16)
     plan = artifact.manifest.architecture.family == .swin
       ? .swin(try SwinPlan(manifest: artifact.manifest, store: store))
-      : .vit(try ViTPlan(manifest: artifact.manifest, store: store))
+      : .vit(try ViTPlan(manifest: artifact.manifest, store: store, attention: options.attention))
     pool = ThreadPool(threads: options.threads)
   }
 

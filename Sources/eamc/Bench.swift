@@ -32,6 +32,9 @@ struct Bench: ParsableCommand {
   @Flag(help: "Skip section checksums at load (to see what verifying costs).")
   var noVerify = false
 
+  @Option(help: "Attention kernel: auto (fused from \(AttentionKernel.fusedFromTokens) tokens), fused or unfused.")
+  var attention = "auto"
+
   @Flag(help: "Widen f16 weights to f32 at load (twice the memory) instead of converting them in the GEMM.")
   var widenF16 = false
 
@@ -51,6 +54,12 @@ struct Bench: ParsableCommand {
     if let threads { options.threads = threads }
     options.verify = !noVerify
     options.widenF16 = widenF16
+    switch attention {
+    case "auto": options.attention = .automatic
+    case "fused": options.attention = .fused
+    case "unfused": options.attention = .unfused
+    default: fail("--attention takes auto, fused or unfused, not '\(attention)'")
+    }
     PeakMemory.reset()
     let paths = [artifact] + (compare.map { [$0] } ?? [])
     var models: [Model] = [], loads: [Double] = []

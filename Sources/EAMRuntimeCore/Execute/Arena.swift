@@ -9,9 +9,11 @@ final class Arena {
   let scores: [AlignedBuffer] // one attention map per thread
   let pooled: AlignedBuffer   // [B, D]
   let logits: AlignedBuffer   // [B, classes] (distilled: second head)
+  let fused: [AlignedBuffer]  // the fused attention kernel's scratch, one per thread (or none)
 
   /// Buffers of the given sizes in floats (`scores`: per thread).
-  init(batch: Int, residual: Int, wide: Int, patches: Int, scores: Int, threads: Int, pooled: Int, logits: Int) {
+  init(batch: Int, residual: Int, wide: Int, patches: Int, scores: Int, threads: Int, pooled: Int, logits: Int,
+       fused: Int = 0) {
     self.batch = batch
     x = AlignedBuffer(count: residual)
     normed = AlignedBuffer(count: residual)
@@ -20,6 +22,7 @@ final class Arena {
     self.scores = (0..<threads).map { _ in AlignedBuffer(count: scores) }
     self.pooled = AlignedBuffer(count: pooled)
     self.logits = AlignedBuffer(count: logits)
+    self.fused = fused > 0 ? (0..<threads).map { _ in AlignedBuffer(count: fused) } : []
   }
 
   convenience init(plan: ViTPlan, batch: Int, threads: Int) {
@@ -28,7 +31,7 @@ final class Arena {
     self.init(batch: batch, residual: rows * plan.dim, wide: rows * max(3 * plan.dim, plan.maxHidden),
               patches: plan.patchTokens * a.inChannels * a.patchSize * a.patchSize,
               scores: plan.tokens * plan.tokens, threads: threads,
-              pooled: batch * plan.dim, logits: batch * max(plan.outputWidth, 1))
+              pooled: batch * plan.dim, logits: batch * max(plan.outputWidth, 1), fused: plan.fusedScratch)
   }
 
   /// Swin: `x` holds the residual stream of the widest stage, `normed` the LayerNorm output in
@@ -45,6 +48,7 @@ final class Arena {
 
   /// Bytes held.
   var bytes: Int {
-    4 * (x.count + normed.count + wide.count + patches.count + scores.reduce(0) { $0 + $1.count } + pooled.count + logits.count)
+    4 * (x.count + normed.count + wide.count + patches.count + scores.reduce(0) { $0 + $1.count } + pooled.count + logits.count
+         + fused.reduce(0) { $0 + $1.count })
   }
 }

@@ -30,6 +30,9 @@ struct HeadAttention {
   var bias: UnsafePointer<Float>? = nil
   var mask: UnsafePointer<Float>? = nil
   var frozen: FrozenHead? = nil
+  /// The fused kernel's scratch: set, the head runs `Kernels.attention` (no T×T map) unless an
+  /// observer needs the map or the head is frozen whole.
+  var fusedScratch: UnsafeMutablePointer<Float>? = nil
 
   func run(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int,
            out: UnsafeMutablePointer<Float>, ldo: Int, scores: UnsafeMutablePointer<Float>,
@@ -39,6 +42,23 @@ struct HeadAttention {
     if let frozen, frozen.whole {
       Kernels.gemmNN(m: n, n: hd, k: n, a: frozen.values.pointer, lda: n, b: v, ldb: ld, c: out, ldc: ldo)
       marks.lap(.output)
+      return
+    }
+    if let scratch = fusedScratch, observe == nil, bias == nil, mask == nil {
+      if let frozen {
+        frozen.fusedMask.withUnsafeBufferPointer { m in
+          frozen.fusedValueStart.withUnsafeBufferPointer { st in
+            let f = FrozenAttention(mask: m.baseAddress!, values: frozen.fusedValues.pointer, valueStart: st.baseAddress!,
+                                    freeMass: frozen.freeMass.pointer)
+            Kernels.attention(tokens: n, headDim: hd, scale: scale, q: q, ldq: ld, k: k, ldk: ld, v: v, ldv: ld, out: out,
+                              ldo: ldo, frozen: f, scratch: scratch)
+          }
+        }
+      } else {
+        Kernels.attention(tokens: n, headDim: hd, scale: scale, q: q, ldq: ld, k: k, ldk: ld, v: v, ldv: ld, out: out,
+                          ldo: ldo, scratch: scratch)
+      }
+      marks.lap(.output)  // the fused kernel's whole time
       return
     }
     if let frozen {

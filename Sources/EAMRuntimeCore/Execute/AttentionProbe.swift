@@ -5,7 +5,7 @@ public enum AttentionPhase: Int, Sendable {
   case scores = 0
   /// The softmax, plain or with frozen entries.
   case softmax = 1
-  /// P·V.
+  /// P·V (the fused kernel reports all of its time here).
   case output = 2
 }
 

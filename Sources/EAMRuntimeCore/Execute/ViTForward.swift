@@ -88,6 +88,7 @@ struct ViTForward {
         let base = qkv + b * t * ld
         var head = HeadAttention(tokens: t, headDim: hd, scale: scale)
         head.frozen = attn.frozen[h]
+        if plan.fusedAttention, !arena.fused.isEmpty { head.fusedScratch = arena.fused[w].pointer }
         let q = attn.layout.q[h].map { base + $0 } ?? base, k = attn.layout.k[h].map { base + $0 } ?? base
         head.run(q: q, k: k, v: base + attn.layout.v[h], ld: ld, out: out + b * t * d + h * hd, ldo: d,
                  scores: scores, marks: marks,

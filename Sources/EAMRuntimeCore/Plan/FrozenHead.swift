@@ -25,8 +25,13 @@ final class FrozenHead {
   static let scoreGap = 6
   /// Entries frozen.
   let frozenCount: Int
+  /// The same entries in the fused attention's layout (`Kernels.attention`), when the plan runs
+  /// the fused kernel for this head: a mask word per (16 queries, key), values block by block.
+  let fusedMask: [UInt16]
+  let fusedValues: AlignedBuffer
+  let fusedValueStart: [Int32]
 
-  init(_ f: Manifest.FrozenMap, tokens t: Int, store: WeightStore, block: Int) throws(RuntimeError) {
+  init(_ f: Manifest.FrozenMap, tokens t: Int, store: WeightStore, block: Int, fused: Bool = false) throws(RuntimeError) {
     let path = store.artifact.path
     guard f.bits >= 1, f.bits <= 8, f.scale.isFinite, f.scale >= 0 else {
       throw RuntimeError("block \(block) head \(f.head): frozen map has \(f.bits) bits and scale \(f.scale)", path: path)
@@ -103,5 +108,28 @@ final class FrozenHead {
     }
     self.scoreRuns = joined.flatMap { [Int32($0.0), Int32($0.1)] }
     self.frozenCount = frozen
+    if fused && !f.wholeHead {
+      var mask = [UInt16](repeating: 0, count: Kernels.attentionMaskWords(tokens: t))
+      var blockStarts = [Int32](repeating: 0, count: (t + Kernels.attentionQueryBlock - 1) / Kernels.attentionQueryBlock)
+      let values = AlignedBuffer(count: frozen + Kernels.frozenValuePadding)
+      bits.withUnsafeBufferPointer { rowBits in
+        starts.withUnsafeBufferPointer { rowStart in
+          mask.withUnsafeMutableBufferPointer { m in
+            blockStarts.withUnsafeMutableBufferPointer { st in
+              Kernels.packFrozenForAttention(tokens: t, rowBits: rowBits.baseAddress!, rowLD: words,
+                                             rowValues: packed.pointer, rowValueStart: rowStart.baseAddress!,
+                                             mask: m.baseAddress!, values: values.pointer, valueStart: st.baseAddress!)
+            }
+          }
+        }
+      }
+      fusedMask = mask
+      fusedValues = values
+      fusedValueStart = blockStarts
+    } else {
+      fusedMask = []
+      fusedValues = AlignedBuffer(count: 0)
+      fusedValueStart = []
+    }
   }
 }

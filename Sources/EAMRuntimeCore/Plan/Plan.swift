@@ -1,4 +1,5 @@
 import EAMFormat
+import EAMKernels
 
 /// Weights of a linear layer: panel-packed W (`[n][k]`, in its stored type) and a bias of n.
 struct LinearWeights {
@@ -72,8 +73,12 @@ struct ViTPlan {
   let headDist: LinearWeights?
   let maxHidden: Int
   let outputWidth: Int
+  /// Heads run the fused attention kernel (when no observer needs the maps).
+  let fusedAttention: Bool
+  /// Floats of scratch per thread the fused kernel needs (0 when unfused).
+  let fusedScratch: Int
 
-  init(manifest m: Manifest, store: WeightStore) throws(RuntimeError) {
+  init(manifest m: Manifest, store: WeightStore, attention: AttentionKernel = .automatic) throws(RuntimeError) {
     let a = m.architecture
     let path = store.artifact.path
     guard a.family == .vit || a.family == .deit || a.family == .deitDistilled || a.family == .dinov2 else {
@@ -91,6 +96,9 @@ struct ViTPlan {
     patchTokens = grid * grid
     tokens = a.prefixTokens + patchTokens
     guard tokens <= 65536 else { throw RuntimeError("manifest implies \(tokens) tokens (at most 65536)", path: path) }
+    let fused = attention.isFused(tokens: tokens)
+    fusedAttention = fused
+    var scratch = 0
     let patchK = a.inChannels * a.patchSize * a.patchSize
     patchEmbed = try LinearWeights(store, ViTSections.patchEmbed, n: d, k: patchK)
     classToken = a.classTokens > 0 ? try store.floats(ViTSections.classToken, shape: [1, 1, d]) : nil
@@ -115,9 +123,10 @@ struct ViTPlan {
           guard f.head < b.heads, frozen[f.head] == nil else {
             throw RuntimeError("manifest block \(b.index) has an invalid or repeated frozen head \(f.head)", path: path)
           }
-          frozen[f.head] = try FrozenHead(f, tokens: tokens, store: store, block: b.index)
+          frozen[f.head] = try FrozenHead(f, tokens: tokens, store: store, block: b.index, fused: fused)
         }
         let layout = QKVLayout(b)
+        if fused { scratch = max(scratch, Kernels.attentionScratchCount(tokens: tokens, headDim: d / b.heads)) }
         attention = AttentionPlan(norm: try NormWeights(store, names.norm1, dim: d),
                                   qkv: try LinearWeights(store, names.qkv, n: layout.width, k: d),
                                   proj: try LinearWeights(store, names.proj, n: d, k: d),
@@ -131,6 +140,7 @@ struct ViTPlan {
     }
     self.blocks = blocks
     self.maxHidden = maxHidden
+    fusedScratch = scratch
     finalNorm = a.fcNorm ? nil : try NormWeights(store, ViTSections.norm, dim: d)
     fcNorm = a.fcNorm ? try NormWeights(store, ViTSections.fcNorm, dim: d) : nil
     if a.numClasses > 0 {
