@@ -1,9 +1,12 @@
+// Hosted builds only: the embeddable core has no benchmarks.
+#if !hasFeature(Embedded)
 import CEAMKernels
-
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+#else
+#error("AttentionBenchmark: needs Glibc or Darwin for the clock")
 #endif
 
 /// Measures one head of attention on one thread, for the active variant: the fused kernel beside
@@ -148,3 +151,4 @@ public enum AttentionBenchmark {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
   }
 }
+#endif
