@@ -68,7 +68,7 @@ let package = Package(
     .target(name: "EAMRuntime", dependencies: ["EAMRuntimeCore", "EAMPlatform", "EAMKernels"]),
 
     // Compiler side: untrusted checkpoints -> named tensors; images -> model inputs.
-    .target(name: "EAMIngest"),
+    .target(name: "EAMIngest", dependencies: ["EAMFormat"]),
     .target(name: "EAMImage", dependencies: ["CJPEG", "CPNG"]),
     .target(name: "EAMCompiler",
             dependencies: ["EAMIngest", "EAMImage", "EAMFormat", "EAMPlatform", "EAMRuntime", "EAMKernels"]),

@@ -25,7 +25,7 @@ public struct Header: Equatable, Sendable {
 
   /// The first 56 bytes (everything the metadata checksum covers) or all 64.
   func encoded(includingChecksum: Bool = true) -> [UInt8] {
-    var w = ByteWriter()
+    var w = LittleEndianWriter()
     w.append(Header.magic)
     w.u16(major)
     w.u16(minor)

@@ -39,7 +39,7 @@ public struct SectionInfo: Equatable, Sendable {
 enum SectionTable {
   static func encode(_ sections: [SectionInfo]) -> [UInt8] {
     var pool: [UInt8] = []
-    var w = ByteWriter()
+    var w = LittleEndianWriter()
     w.u32(UInt32(sections.count))
     let names = sections.map { Array($0.name.utf8) }
     w.u32(UInt32(names.reduce(0) { $0 + $1.count }))

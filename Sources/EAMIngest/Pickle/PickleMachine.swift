@@ -11,6 +11,8 @@ package struct PickleMachine {
   typealias PersistentLoad = (PValue) throws(IngestError) -> PValue
 
   private var reader: ByteReader
+  /// Names the pickle in messages ("archive/data.pkl").
+  private let what: String
   private var stack: [PValue] = []
   private var marks: [[PValue]] = []
   private var memo: [Int: PValue] = [:]
@@ -30,6 +32,7 @@ package struct PickleMachine {
   init(_ bytes: [UInt8], range: Range<Int>? = nil, what: String, allowUnsafe: Bool = false,
        persistentLoad: @escaping PersistentLoad) {
     reader = ByteReader(bytes, range: range, what: what)
+    self.what = what
     self.allowUnsafe = allowUnsafe
     self.persistentLoad = persistentLoad
   }
@@ -39,11 +42,11 @@ package struct PickleMachine {
     var out: [String] = []
     if !inertGlobals.isEmpty {
       let listed = inertGlobals.prefix(8).map { "'\($0)'" }.joined(separator: ", ") + (inertGlobals.count > 8 ? ", …" : "")
-      out.append("\(reader.what) names \(inertGlobals.count) globals this reader does not interpret, kept inert (never called): \(listed)")
+      out.append("\(what) names \(inertGlobals.count) globals this reader does not interpret, kept inert (never called): \(listed)")
     }
     if !unsafeGlobals.isEmpty {
       let listed = unsafeGlobals.map { "'\($0)'" }.joined(separator: ", ")
-      out.append("\(reader.what) names unsafe globals \(listed), kept inert (read anyway: allowUnsafePickle; never called)")
+      out.append("\(what) names unsafe globals \(listed), kept inert (read anyway: allowUnsafePickle; never called)")
     }
     return out
   }
@@ -52,7 +55,7 @@ package struct PickleMachine {
   private mutating func admit(_ g: PGlobal) throws(IngestError) -> PGlobal {
     if let why = UnsafeGlobals.reason(g) {
       guard allowUnsafe else {
-        throw IngestError("\(reader.what): \(g.notAllowedMessage): \(why); the file is a live payload for torch.load and pickle (never run here; --allow-unsafe-pickle, ReadOptions.allowUnsafePickle, reads past it)")
+        throw IngestError("\(what): \(g.notAllowedMessage): \(why); the file is a live payload for torch.load and pickle (never run here; --allow-unsafe-pickle, ReadOptions.allowUnsafePickle, reads past it)")
       }
       if !unsafeGlobals.contains(g.qualifiedName), unsafeGlobals.count < 100 { unsafeGlobals.append(g.qualifiedName) }
     } else if !Globals.interprets(g), !inertGlobals.contains(g.qualifiedName), inertGlobals.count < 100 {
@@ -68,7 +71,7 @@ package struct PickleMachine {
   mutating func run() throws(IngestError) -> PValue {
     while true {
       guard !reader.atEnd else {
-        throw IngestError("\(reader.what): pickle is truncated (no STOP opcode before the end at offset \(reader.offset))")
+        throw IngestError("\(what): pickle is truncated (no STOP opcode before the end at offset \(reader.offset))")
       }
       opOffset = reader.offset
       op = try reader.u8()
@@ -79,9 +82,9 @@ package struct PickleMachine {
         }
         try step()
       } catch {
-        if error.problem.hasPrefix(reader.what) { throw error }
+        if error.problem.hasPrefix(what) { throw error }
         let hex = "0x" + String(op, radix: 16)
-        throw IngestError("\(reader.what): pickle opcode \(hex) (\(Opcode.name(op))) at offset \(opOffset): \(error.problem)")
+        throw IngestError("\(what): pickle opcode \(hex) (\(Opcode.name(op))) at offset \(opOffset): \(error.problem)")
       }
     }
   }

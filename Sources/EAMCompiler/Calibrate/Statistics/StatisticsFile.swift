@@ -166,13 +166,13 @@ extension AttentionStatistics {
     guard raw.count >= fixedHeader + 4 else {
       throw StatisticsError(.truncated, "file is truncated (\(raw.count) bytes)")
     }
-    var r = LittleEndianReader(raw, end: raw.count - 4)
+    var r = StatisticsReader(raw, end: raw.count - 4)
     _ = try r.bytes(magic.count, "magic")
     let version = try r.u32("version")
     guard version == fileVersion else {
       throw StatisticsError(.notStatistics, ".eamstats version \(version); this build reads version \(fileVersion)")
     }
-    var tail = LittleEndianReader(raw, end: raw.count)
+    var tail = StatisticsReader(raw, end: raw.count)
     _ = try tail.bytes(raw.count - 4, "checksum")
     let stored = try tail.u32("checksum")
     let actual = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<(raw.count - 4)]))
