@@ -27,6 +27,9 @@ public struct CompileOptions: Sendable {
   /// Where the report goes; default: beside the artifact, `NAME.report.json`.
   public var reportPath: String?
   public var threads: Int?
+  /// Called once the checkpoint is read and recognised, before any long work: the command line
+  /// prints the effective configuration here, and may still refuse it.
+  public var announce: (@Sendable (Checkpoint, ModelDescription) throws(CompileError) -> Void)?
   public init() {}
 
   /// The flags as recorded in the manifest, in a fixed order.
@@ -70,7 +73,19 @@ public enum Compiler {
       throw CompileError(error.description)
     }
     do throws(ModelError) {
-      return (checkpoint, try Recognition.describe(checkpoint, overrides: overrides))
+      var model = try Recognition.describe(checkpoint, overrides: overrides)
+      if model.architecture.family == .swin {
+        model.headCount = .shapes
+      } else if overrides.heads != nil {
+        model.headCount = .flag
+      } else if let (heads, source) = HeadCount.fromMetadata(checkpoint, path: path, width: model.architecture.embedDim) {
+        var o = overrides
+        o.heads = heads
+        model = try Recognition.describe(checkpoint, overrides: o)
+        model.notes.removeAll { $0.hasPrefix("heads:") }
+        model.headCount = .metadata(source)
+      }
+      return (checkpoint, model)
     } catch {
       throw CompileError(error.at(path).description)
     }
@@ -85,24 +100,39 @@ public enum Compiler {
   public static func compile(_ input: String, to output: String, options: CompileOptions, passes: [any CompilerPass])
     throws(CompileError) -> CompileSummary
   {
+    var clock = StepClock()
     let (checkpoint, recognised) = try load(input, overrides: options.overrides)
+    clock.lap("read and recognise")
+    try options.announce?(checkpoint, recognised)
     var settings = emitSettings(checkpoint, source: input, options: options)
+    if case .metadata = recognised.headCount, let heads = recognised.blocks.first?.heads {
+      // Heads read from the checkpoint are recorded like --heads: `inspect` tells them from a guess.
+      settings.arguments.insert("--heads=\(heads)", at: 1)
+    }
     var model = recognised
     var report: CompileReport?
     if !passes.isEmpty {
-      (model, report) = try transform(recognised, passes: passes, options: options, source: input, settings: &settings)
+      (model, report) = try transform(recognised, passes: passes, options: options, source: input, settings: &settings,
+                                      clock: &clock)
     }
     let bytes = try emit(model, settings: settings, output: output)
     try write(bytes, to: output)
+    clock.lap("emit and write")
     var reportPath: String?
     if var r = report {
       r.artifact = output
       r.artifactBytes = bytes.count
       r.floatWeightBytes = recognised.parameterCount * 4
+      r.headCount = recognised.headCount.describe(width: recognised.architecture.embedDim)
+      r.durations = clock.laps
       report = r
-      let path = options.reportPath ?? (output.hasSuffix(".eam") ? String(output.dropLast(4)) : output) + ".report.json"
-      try write(Array((r.json.text + "\n").utf8), to: path)
-      reportPath = path
+      let requested = options.reportPath ?? (output.hasSuffix(".eam") ? String(output.dropLast(4)) : output) + ".report.json"
+      // `--report NAME.html`: the HTML page, and the JSON beside it as NAME.json.
+      let html = requested.hasSuffix(".html")
+      let path = html ? String(requested.dropLast(5)) + ".json" : requested
+      try write(Array((r.json.pretty + "\n").utf8), to: path)
+      if html { try write(Array(HTMLReport.render(r).utf8), to: requested) }
+      reportPath = html ? requested : path
     }
     return CompileSummary(model: model, origin: checkpoint.origin, format: checkpoint.format,
                           artifactBytes: bytes.count, floatBytes: recognised.parameterCount * 4, report: report,
@@ -112,20 +142,25 @@ public enum Compiler {
   /// The passes over the recognised model, with the statistics they need, and the report of what
   /// they did and how the result measures against the float model.
   static func transform(_ recognised: ModelDescription, passes: [any CompilerPass], options: CompileOptions,
-                        source: String, settings: inout EmitSettings) throws(CompileError) -> (ModelDescription, CompileReport)
+                        source: String, settings: inout EmitSettings, clock: inout StepClock)
+    throws(CompileError) -> (ModelDescription, CompileReport)
   {
     for pass in passes { try pass.check(recognised, source: source) }
     let floatModel = try Evaluation.model(of: recognised, name: source, threads: options.threads, source: source)
     let statistics = try StatisticsSource.statistics(for: passes, model: recognised, floatModel: floatModel,
                                                      options: options, sourceSHA256: settings.sourceSHA256)
+    clock.lap(options.statisticsFiles.isEmpty ? "calibrate" : "merge statistics")
     let context = PassContext(source: source, options: options, recognised: recognised, floatModel: floatModel,
                               statistics: statistics)
     let outcome = try Pipeline.run(passes, on: recognised, context: context)
+    clock.lap("passes")
     let calibration = statistics.map { CalibrationSummary($0, model: recognised) }
     if let calibration { settings.record(calibration, compiled: outcome.model) }
     var report = CompileReport(source: source, flags: options.normalisedArguments, calibration: calibration,
                                compiled: outcome.model, passes: outcome.records)
+    report.attentionExample = AttentionExample.pick(compiled: outcome.model, statistics: statistics)
     try ReportMeasurements.measure(outcome.model, controls: outcome.controls, context: context, into: &report)
+    clock.lap("measure (held-out images, controls)")
     return (outcome.model, report)
   }
 
@@ -162,7 +197,8 @@ extension Compiler {
   public static func calibrate(_ input: String, images: [String], options: CompileOptions, to output: String)
     throws(CompileError) -> AttentionStatistics
   {
-    let (_, model) = try load(input, overrides: options.overrides)
+    let (checkpoint, model) = try load(input, overrides: options.overrides)
+    try options.announce?(checkpoint, model)
     let floatModel = try Evaluation.model(of: model, name: input, threads: options.threads, source: input)
     let selected = Calibration.select(images, options: options.calibration)
     guard !selected.isEmpty else { throw CompileError("no calibration images in this shard") }

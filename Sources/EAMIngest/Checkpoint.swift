@@ -37,6 +37,8 @@ public struct Checkpoint: Sendable {
   public var origin: String
   /// Entries that were ignored (optimizer state, epoch, args, ...), for the user.
   public var ignored: [String]
+  /// Settings saved beside the weights (`arch`, `args.model`, ...; `CheckpointMetadata`).
+  public var metadata: [String: String] = [:]
 
   public init(names: [String], tensors: [String: Tensor], format: ContainerFormat,
               origin: String, ignored: [String] = []) {
