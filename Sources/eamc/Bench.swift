@@ -48,13 +48,13 @@ struct Bench: ParsableCommand {
     Check.threads(threads)
     if gemm {
       var rows: [JSON] = []
-      if !json { print("packed SGEMM, one thread, \(Kernels.cpuName), kernels \(KernelVariant.active.name):") }
+      if !json { Console.out("packed SGEMM, one thread, \(Kernels.cpuName), kernels \(KernelVariant.active.name):") }
       for (m, n, k) in [(197, 1152, 384), (197, 384, 384), (197, 1536, 384), (197, 384, 1536)] {
         let g = GEMMBenchmark.gflops(m: m, n: n, k: k, iterations: max(iters, 20))
         if json {
           rows.append(.object([("m", .int(m)), ("n", .int(n)), ("k", .int(k)), ("gflops", .number(g))]))
         } else {
-          print("  M=\(m) N=\(n) K=\(k): \(String(format: "%.1f", g)) GFLOP/s")
+          Console.out("  M=\(m) N=\(n) K=\(k): \(String(format: "%.1f", g)) GFLOP/s")
         }
       }
       if json {
@@ -78,10 +78,10 @@ struct Bench: ParsableCommand {
     Console.say("bench: \(paths.joined(separator: " vs ")), batch \(batch), threads \(options.threads), \(iters) timed runs, kernels \(KernelVariant.active.name)")
     let r = Benchmark.measure(models, batch: batch, iterations: iters, loadSeconds: loads)
     if let compare {
-      print(json ? BenchReport.compareJSON(r[0], artifact: artifact, r[1], compare: compare).text
+      Console.out(json ? BenchReport.compareJSON(r[0], artifact: artifact, r[1], compare: compare).text
                  : BenchReport.compareText(r[0], artifact: artifact, r[1], compare: compare))
     } else {
-      print(json ? BenchReport.json(r[0], artifact: artifact).text : BenchReport.text(r[0], artifact: artifact))
+      Console.out(json ? BenchReport.json(r[0], artifact: artifact).text : BenchReport.text(r[0], artifact: artifact))
     }
   }
 }

@@ -98,7 +98,7 @@ struct Calibrate: ParsableCommand {
         ("set_sha256", .string(stats.calibrationSetSHA256)), ("bytes", .int(stats.byteCount)),
       ]))
     } else {
-      print("wrote \(output): \(stats.imageCount) images, \(Sizes.mib(stats.byteCount)), calibration set sha256 \(stats.calibrationSetSHA256.prefix(16))…")
+      Console.out("wrote \(output): \(stats.imageCount) images, \(Sizes.mib(stats.byteCount)), calibration set sha256 \(stats.calibrationSetSHA256.prefix(16))…")
     }
   }
 }

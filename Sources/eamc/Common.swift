@@ -31,18 +31,33 @@ enum Console {
   /// A configuration or summary line (not shown with -q).
   static func say(_ line: String) {
     guard Progress.verbosity >= .normal else { return }
-    if json { Progress.line(line) } else { print(line) }
+    if json { Progress.line(line) } else { out(line) }
   }
 
   /// `-v` only.
   static func detail(_ line: String) {
     guard Progress.verbosity >= .verbose else { return }
-    if json { Progress.line(line) } else { print(line) }
+    if json { Progress.line(line) } else { out(line) }
   }
 
   /// The result of a `--json` command: one object on one line of stdout.
   static func emit(_ value: JSON) {
-    print(value.text)
+    out(value.text)
+  }
+
+  /// A line on stdout, written at once (not held in a buffer: in a job log, where stdout is a
+  /// file, the configuration stays before the progress lines on stderr).
+  static func out(_ line: String) {
+    let bytes = Array((line + "\n").utf8)
+    bytes.withUnsafeBytes { raw in
+      var done = 0
+      while done < raw.count {
+        let n = write(1, raw.baseAddress! + done, raw.count - done)
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { return }
+        done += n
+      }
+    }
   }
 }
 

@@ -173,7 +173,7 @@ struct Compile: ParsableCommand {
       if json {
         Console.emit(.object([("configuration", box.configuration?.json ?? .null), ("plan", plan.json)]))
       } else {
-        for line in plan.lines { print(line) }
+        for line in plan.lines { Console.out(line) }
       }
       return
     }
@@ -197,20 +197,20 @@ struct Compile: ParsableCommand {
       Console.emit(.object(fields))
       return
     }
-    print("wrote \(output): \(Sizes.withRatio(summary.artifactBytes, float: summary.floatBytes))")
+    Console.out("wrote \(output): \(Sizes.withRatio(summary.artifactBytes, float: summary.floatBytes))")
     if let r = summary.report, let path = summary.reportPath {
       let frozen = summary.model.blocks.reduce(0) { $0 + $1.frozen.reduce(0) { $0 + $1.frozenEntries } }
-      print("EAM: \(frozen) attention entries frozen (\(r.sparsity * 100)% target) in \(r.bits) bits, calibrated on \(r.calibrationImages) images")
+      Console.out("EAM: \(frozen) attention entries frozen (\(r.sparsity * 100)% target) in \(r.bits) bits, calibrated on \(r.calibrationImages) images")
       for (name, f) in r.fidelity {
-        print("  \(name.padding(toLength: 16, withPad: " ", startingAt: 0)) cosine to float on \(f.images) held-out images: mean \(String(format: "%.5f", f.meanCosine)), min \(String(format: "%.5f", f.minCosine))")
+        Console.out("  \(name.padding(toLength: 16, withPad: " ", startingAt: 0)) cosine to float on \(f.images) held-out images: mean \(String(format: "%.5f", f.meanCosine)), min \(String(format: "%.5f", f.minCosine))")
       }
-      if r.fidelity.isEmpty { print("  fidelity not measured: no held-out images (--eval FOLDER)") }
+      if r.fidelity.isEmpty { Console.out("  fidelity not measured: no held-out images (--eval FOLDER)") }
       if let worst = r.layerError.indices.max(by: { r.layerError[$0] < r.layerError[$1] }) {
-        print("  per-block error of the residual stream (\(r.layerErrorImages) images): " +
+        Console.out("  per-block error of the residual stream (\(r.layerErrorImages) images): " +
               r.layerError.map { String(format: "%.3f", $0) }.joined(separator: " ") + "; largest at block \(worst)")
       }
       for (step, seconds) in r.durations { Console.detail("  \(step): \(Progress.seconds(seconds))") }
-      print("wrote \(path)\(path.hasSuffix(".html") ? " (and \(String(path.dropLast(5))).json)" : "")")
+      Console.out("wrote \(path)\(path.hasSuffix(".html") ? " (and \(String(path.dropLast(5))).json)" : "")")
     }
   }
 

@@ -46,6 +46,6 @@ struct Diff: ParsableCommand {
         try diff.compareOutputs(images: files, threads: threads)
       } catch { fail(error) }
     }
-    print(json ? diff.json.text : diff.text)
+    Console.out(json ? diff.json.text : diff.text)
   }
 }

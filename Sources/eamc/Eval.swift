@@ -125,10 +125,10 @@ struct Eval: ParsableCommand {
       return
     }
     for (kind, path, result) in results {
-      print("\(artifact) against \(kind == "checkpoint" ? "\(path) (recognised afresh)" : "outputs \(path)") on \(result.images) images from \(images):")
-      print("  cosine          mean \(String(format: "%.6f", result.meanCosine)), min \(String(format: "%.6f", result.minCosine))")
-      print("  relative error  mean \(String(format: "%.6f", result.meanRelativeError))")
-      if let top1 = result.top1Agreement { print("  top-1 agreement \(String(format: "%.1f", top1 * 100))%") }
+      Console.out("\(artifact) against \(kind == "checkpoint" ? "\(path) (recognised afresh)" : "outputs \(path)") on \(result.images) images from \(images):")
+      Console.out("  cosine          mean \(String(format: "%.6f", result.meanCosine)), min \(String(format: "%.6f", result.minCosine))")
+      Console.out("  relative error  mean \(String(format: "%.6f", result.meanRelativeError))")
+      if let top1 = result.top1Agreement { Console.out("  top-1 agreement \(String(format: "%.1f", top1 * 100))%") }
     }
   }
 }

@@ -30,7 +30,7 @@ struct Inspect: ParsableCommand {
     do throws(FormatError) { file = try Artifact(path: artifact) } catch { fail(error) }
     var inspection = Inspection(artifact: file)
     if verify { inspection.verify() }
-    print(json ? inspection.json.text : inspection.text)
+    Console.out(json ? inspection.json.text : inspection.text)
     if let failure = inspection.firstFailure { fail(failure) }
   }
 }

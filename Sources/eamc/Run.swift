@@ -77,7 +77,7 @@ struct Run: ParsableCommand {
     if json {
       Console.emit(OutputSummary.json(result, names: image.isEmpty ? nil : image, output: output))
     } else if !image.isEmpty || output == nil {
-      print(OutputSummary.describe(result, names: image.isEmpty ? nil : image))
+      Console.out(OutputSummary.describe(result, names: image.isEmpty ? nil : image))
     }
   }
 }

@@ -107,7 +107,7 @@ public enum HTMLReport {
     let lo = fixedRange?.0 ?? (all.min() ?? 0), hi = fixedRange?.1 ?? (all.max() ?? 1)
     let cell = max(14, min(36, 480 / heads)), left = 64, top = 22
     let width = left + heads * cell + 150, height = top + values.count * cell + 10
-    var s = "<svg id=\(id) xmlns=\"http://www.w3.org/2000/svg\" width=\(width) height=\(height) role=img>"
+    var s = "<svg id=\(id) width=\(width) height=\(height) role=img>"
     for h in 0..<heads { s += "<text x=\(left + h * cell + cell / 2) y=14 text-anchor=middle>\(h)</text>" }
     for (l, row) in values.enumerated() {
       let y = top + l * cell
@@ -133,7 +133,7 @@ public enum HTMLReport {
 
   static func grid(_ v: [Float], side: Int, frozen: [Bool], title: String, range: Double) -> String {
     let cell = max(6, min(16, 256 / max(side, 1))), size = side * cell
-    var s = "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" width=\(size) height=\(size)>"
+    var s = "<figure><svg width=\(size) height=\(size)>"
     for i in 0..<min(v.count, side * side) {
       let x = (i % side) * cell, y = (i / side) * cell
       s += "<rect x=\(x) y=\(y) width=\(cell) height=\(cell) fill=\"\(color(range > 0 ? Double(v[i]) / range : 0))\""
@@ -159,7 +159,7 @@ public enum HTMLReport {
     let s = "<h2>Per-block error of the residual stream (\(esc(images)))</h2>"
     guard !r.layerError.isEmpty else { return s + "<p>Not measured.</p>" }
     let top = max(r.layerError.max() ?? 0, 1e-9), bar = 28, h = 140
-    var svg = "<svg id=layer-error xmlns=\"http://www.w3.org/2000/svg\" width=\(40 + r.layerError.count * bar) height=\(h + 30)>"
+    var svg = "<svg id=layer-error width=\(40 + r.layerError.count * bar) height=\(h + 30)>"
     for (i, v) in r.layerError.enumerated() {
       let bh = Int(Double(h) * v / top)
       svg += "<rect x=\(30 + i * bar) y=\(h - bh) width=\(bar - 4) height=\(bh) fill=\"#3b528b\"><title>block \(i): \(f(v, 4))</title></rect>"
@@ -173,7 +173,7 @@ public enum HTMLReport {
     let w = 600.0, float = Double(max(r.floatWeightBytes, 1))
     let a = Int(w * min(1, Double(r.artifactBytes) / float))
     return """
-      <h2>Size</h2><svg id=sizes xmlns="http://www.w3.org/2000/svg" width=760 height=60>
+      <h2>Size</h2><svg id=sizes width=760 height=60>
       <rect x=0 y=4 width=\(Int(w)) height=20 fill="#bbb"/><text x=\(Int(w) + 8) y=18>float32 weights \(mib(r.floatWeightBytes))</text>
       <rect x=0 y=32 width=\(a) height=20 fill="#21918c"/><text x=\(Int(w) + 8) y=46>artifact \(mib(r.artifactBytes))</text></svg>
       """

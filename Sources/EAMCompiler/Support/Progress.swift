@@ -21,8 +21,9 @@ public enum Verbosity: Int, Sendable, Comparable {
 /// ETA 13 s`. Elsewhere (a pipe, a Slurm or Kubernetes job log): a plain line when the step starts,
 /// one each time another tenth is done, and one when it ends, so that a log shows where a job is.
 public final class Progress {
-  /// Where progress goes: set once by the command line before any work (`-q` turns it off).
-  nonisolated(unsafe) public static var verbosity = Verbosity.normal
+  /// How much is shown: the command line sets it before any work (`-q`, `-v`); the library
+  /// alone (tests, other programs) stays quiet.
+  nonisolated(unsafe) public static var verbosity = Verbosity.quiet
   /// Forces the plain (log) form even on a terminal, for tests and `--progress plain`.
   nonisolated(unsafe) public static var plain = false
 
