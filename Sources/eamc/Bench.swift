@@ -10,7 +10,7 @@ struct Bench: ParsableCommand {
     discussion: """
       Examples:
         eamc bench model.eam --batch 8 --threads 2 --iters 20
-        eamc bench model.eam20.eam --compare model.eam --threads 1 --iters 40   # runs alternate
+        eamc bench model.eam20.eam --compare model.eam --iters 40  # alternating
         eamc bench --gemm --json
       \(ExitStatus.help)
       """)

@@ -10,8 +10,11 @@ struct Calibrate: ParsableCommand {
       byte, as one `compile --calib` over the same images (examples/slurm, examples/k8s).
 
       Example (three shards, then the compile):
-        for i in 1 2 3; do eamc calibrate dinov2.pth --calib calib/ --shard $i/3 -o stats.$i.eamstats; done
-        eamc compile dinov2.pth -o dinov2.eam20.eam --stats stats.*.eamstats --sparsity 0.2
+        for i in 1 2 3; do
+          eamc calibrate dinov2.pth --calib calib/ --shard $i/3 -o stats.$i.eamstats
+        done
+        eamc compile dinov2.pth -o dinov2.eam20.eam --stats stats.*.eamstats \\
+          --sparsity 0.2
       \(ExitStatus.help)
       """)
 

@@ -13,10 +13,11 @@ struct Compile: ParsableCommand {
 
       Examples:
         eamc compile deit_small.pth -o deit_small.eam --weights f16
-        eamc compile dinov2.pth -o dinov2.eam20.eam --calib calib/ --sparsity 0.2 --attn-bits 2 \\
-          --eval heldout/ --report dinov2.eam20.report.html
-        eamc compile dinov2.pth -o dinov2.eam20.eam --stats stats.*.eamstats --sparsity 0.2
-        eamc compile dinov2.pth -o dinov2.eam20.eam --calib calib/ --sparsity 0.2 --dry-run
+        eamc compile dinov2.pth -o dinov2.eam20.eam --calib calib/ \\
+          --sparsity 0.2 --attn-bits 2 --eval heldout/ --report dinov2.report.html
+        eamc compile dinov2.pth -o dinov2.eam20.eam --stats stats.*.eamstats \\
+          --sparsity 0.2
+        eamc compile dinov2.pth -o x.eam --calib calib/ --sparsity 0.2 --dry-run
       \(ExitStatus.help)
       """)
 

@@ -12,8 +12,8 @@ struct EAMC: ParsableCommand {
       report, and a run:
 
         eamc compile model.pth -o model.eam
-        eamc compile model.pth -o model.eam20.eam --calib calib/ --sparsity 0.2 --eval heldout/ \\
-          --report model.eam20.report.html
+        eamc compile model.pth -o model.eam20.eam --calib calib/ --sparsity 0.2 \\
+          --eval heldout/ --report model.eam20.report.html
         eamc eval model.eam20.eam --reference model.pth --images heldout/
         eamc run model.eam20.eam --image cat.jpg
 

@@ -19,7 +19,7 @@ struct Eval: ParsableCommand {
 
       Examples:
         eamc eval model.eam20.eam --reference model.pth --images heldout/
-        eamc eval model.eam20.eam --reference-outputs timm_out.npy --images heldout/ --json
+        eamc eval model.eam20.eam --reference-outputs timm.npy --images heldout/
       \(ExitStatus.help)
       """)
 

@@ -8,9 +8,9 @@ struct Run: ParsableCommand {
     abstract: "Run an artifact on a preprocessed .npy batch or on images.",
     discussion: """
       Examples:
-        eamc run model.eam --image cat.jpg dog.png          # top-5 classes, or a feature summary
-        eamc run model.eam --input x.npy --output y.npy     # NCHW, already preprocessed
-        eamc run model.eam --image cat.jpg --json           # outputs as JSON
+        eamc run model.eam --image cat.jpg dog.png     # top-5 classes or features
+        eamc run model.eam --input x.npy --output y.npy  # NCHW, preprocessed
+        eamc run model.eam --image cat.jpg --json      # outputs as JSON
       .npy input may be float32 or float64, C or Fortran order.
       \(ExitStatus.help)
       """)
