@@ -13,18 +13,20 @@ public struct AttentionExample: Sendable {
   /// side×side: true where frozen.
   public var frozen: [Bool]
 
-  /// The most frozen head (not frozen whole) of a ViT with a class token; nil for other models
-  /// or when nothing is frozen in class-token rows.
+  /// The head of a ViT with a class token whose class-token row is frozen closest to half; nil
+  /// for other models or when no class-token row is partly frozen.
   static func pick(compiled: ModelDescription, statistics: AttentionStatistics?) -> AttentionExample? {
     let a = compiled.architecture
     guard let statistics, a.family != .swin, a.classTokens > 0 else { return nil }
     let t = compiled.tokens, prefix = a.prefixTokens
     guard let side = Recognition.squareSide(t - prefix) else { return nil }
     let layers = Calibration.attentionBlocks(compiled)
+    // The head whose class-token row is frozen closest to half: both kinds of entry show.
     var best: (FrozenHeadMap, Int)?
     for map in compiled.frozenMaps where !map.isWholeHead {
       let rowFrozen = map.mask[prefix..<t].filter { $0 }.count
-      if rowFrozen > 0 && rowFrozen < t - prefix && rowFrozen > (best?.1 ?? 0) { best = (map, rowFrozen) }
+      let balance = min(rowFrozen, t - prefix - rowFrozen)
+      if balance > (best?.1 ?? 0) { best = (map, balance) }
     }
     guard let (map, _) = best, let layer = layers.firstIndex(of: map.block) else { return nil }
     let median = statistics.entryQuantiles(layer: layer, head: map.head, q: 0.5)

@@ -136,8 +136,9 @@ public enum HTMLReport {
     var s = "<figure><svg width=\(size) height=\(size)>"
     for i in 0..<min(v.count, side * side) {
       let x = (i % side) * cell, y = (i / side) * cell
-      s += "<rect x=\(x) y=\(y) width=\(cell) height=\(cell) fill=\"\(color(range > 0 ? Double(v[i]) / range : 0))\""
-      s += frozen[i] ? " stroke=\"#f0f\" stroke-width=1/>" : "/>"
+      // Colour ∝ √value: a few keys take most of the mass, the rest would be one colour.
+      s += "<rect x=\(x) y=\(y) width=\(cell) height=\(cell) fill=\"\(color(range > 0 ? (Double(max(v[i], 0)) / range).squareRoot() : 0))\""
+      s += frozen[i] ? " stroke=\"#f0f\" stroke-width=\"1\"/>" : "/>"
     }
     return s + "</svg><figcaption>\(esc(title))</figcaption></figure>"
   }
@@ -148,7 +149,7 @@ public enum HTMLReport {
       return s + "<p>Not at hand: the example needs calibration statistics, a class token and a head with some (not all) of its class-token row frozen.</p>"
     }
     let range = Double(max(e.before.max() ?? 0, e.after.max() ?? 0))
-    s += "<p>Block \(e.block), head \(e.head): the class token's attention to each patch (\(e.side)×\(e.side)). Before: the median over the calibration images. After: frozen entries (outlined) at their stored \(r.pass("eam")?.setting("bits")?.text ?? "")-bit value, the free ones scaled to the mass left, as the runtime shares it per image.</p>"
+    s += "<p>Block \(e.block), head \(e.head): the class token's attention to each patch (\(e.side)×\(e.side)). Before: the median over the calibration images. After: frozen entries (outlined) at their stored \(r.bits)-bit value, the free ones scaled to the mass left, as the runtime shares it per image. Colour ∝ √attention, one scale for both.</p>"
     s += "<div class=pair id=attention>" + grid(e.before, side: e.side, frozen: Array(repeating: false, count: e.frozen.count), title: "before", range: range)
     s += grid(e.after, side: e.side, frozen: e.frozen, title: "after (\(e.frozen.filter { $0 }.count) of \(e.frozen.count) frozen)", range: range) + "</div>"
     return s
