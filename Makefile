@@ -134,7 +134,8 @@ report-test: deps
 	EAMC_REPORT_TEST=1 swift test --skip-build --filter HTMLReportTests
 
 ## docs/report-demo.png: the bundled demo's HTML report (make demo's EAM compile), as Chromium shows it.
-report-screenshot: build
+report-screenshot: deps
+	swift build -c release --product eamc
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 	@mkdir -p $(OUT)
 	$(BIN)/eamc compile $(MODEL) -o $(OUT)/dinov2_vits14.eam20.eam --calib examples/images/calib --sparsity 0.2 \
@@ -145,7 +146,8 @@ report-screenshot: build
 ## Sharded calibration on a real Slurm (Debian's slurm-wlm and munge, daemons on the loopback
 ## address only, in a temporary folder): examples/slurm/calibrate.sbatch as an array of 3 over
 ## the bundled images; the merged artifact must equal a single-machine compile byte for byte.
-slurm-test: build
+slurm-test: deps
+	swift build -c release --product eamc
 	@command -v slurmctld >/dev/null && command -v munged >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq slurm-wlm munge >/dev/null; }
 	BIN=$(BIN) scripts/slurm_test.sh
 
@@ -155,7 +157,9 @@ k8s-check:
 	python3 scripts/check_k8s.py examples/k8s/calibrate-job.yaml
 
 ## docs/cli.md from every command's --help.
-cli-docs: build
+cli-docs: deps
+	swift build -c release --product eamc
+	swift build -c release --product eam-run
 	scripts/cli_docs.sh $(BIN)/eamc $(BIN)/eam-run > docs/cli.md
 
 clean:

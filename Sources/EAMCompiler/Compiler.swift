@@ -152,8 +152,11 @@ public enum Compiler {
     clock.lap(options.statisticsFiles.isEmpty ? "calibrate" : "merge statistics")
     let context = PassContext(source: source, options: options, recognised: recognised, floatModel: floatModel,
                               statistics: statistics)
+    let names = passes.map(\.name).joined(separator: ", ")
+    Progress.note("passes (\(names)): running")
     let outcome = try Pipeline.run(passes, on: recognised, context: context)
     clock.lap("passes")
+    Progress.note("passes (\(names)): done in \(Progress.seconds(clock.laps.last?.1 ?? 0))")
     let calibration = statistics.map { CalibrationSummary($0, model: recognised) }
     if let calibration { settings.record(calibration, compiled: outcome.model) }
     var report = CompileReport(source: source, flags: options.normalisedArguments, calibration: calibration,

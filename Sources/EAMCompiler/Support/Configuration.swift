@@ -80,6 +80,12 @@ public struct Configuration {
     if !outputs.isEmpty { out.append("  output:         \(outputs.joined(separator: ", "))") }
     for note in model.notes where !note.hasPrefix("heads:") { out.append("  note:           \(note)") }
     for r in remarks { out.append("  note:           \(r)") }
+    if Progress.verbosity >= .verbose {
+      if !checkpoint.ignored.isEmpty { out.append("  ignored:        " + checkpoint.ignored.joined(separator: "; ")) }
+      if !checkpoint.metadata.isEmpty {
+        out.append("  metadata:       " + checkpoint.metadata.sorted { $0.key < $1.key }.prefix(20).map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+      }
+    }
     return out
   }
 

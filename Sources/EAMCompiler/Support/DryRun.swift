@@ -61,18 +61,27 @@ public struct DryRun {
     return total
   }
 
+  /// Three significant digits: "9.21", "0.0312".
+  static func gflop(_ flops: Double) -> String {
+    let g = flops / 1e9
+    guard g > 0, g.isFinite else { return "0" }
+    var scale = 1.0, digits = 2
+    while g * scale < 100 && digits < 8 { scale *= 10; digits += 1 }
+    return "\((g * scale).rounded() / scale)"
+  }
+
   public var lines: [String] {
     var out = ["dry run: nothing calibrated, nothing written"]
     out.append("  float32 weights:   \(Sizes.mib(floatBytes)) (\(Sizes.millions(model.parameterCount)) parameters)")
     out.append("  artifact, \(options.precision.rawValue):     \(Sizes.withRatio(baseBytes, float: floatBytes))")
-    out.append("  forward pass:      \(Progress.oneDecimal(flops / 1e9)) GFLOP per image")
+    out.append("  forward pass:      \(DryRun.gflop(flops)) GFLOP per image")
     out.append("  attention maps:    \(entriesPerBlock.count) blocks, \(totalEntries) entries (heads × tokens²)")
     if let e = options.eam {
       out.append("  EAM would freeze:  \(frozenEntries) entries (\(e.sparsity * 100)%, budget \(e.allocation.rawValue)) to their calibrated \(e.frozenValue.rawValue) in \(e.bits) bits; which ones is decided by calibration")
       out.append("  estimated size:    at most \(Sizes.withRatio(baseBytes + mapBytesBound, float: floatBytes)) (maps at most \(Sizes.mib(mapBytesBound)) before zstd; heads frozen whole also drop their Q/K weights)")
       let images = Calibration.select(options.calibrationImages, options: options.calibration).count
       if options.statisticsFiles.isEmpty {
-        out.append("  calibration:       \(images) images, \(Progress.oneDecimal(Double(images) * flops / 1e9)) GFLOP of forward passes")
+        out.append("  calibration:       \(images) images, \(DryRun.gflop(Double(images) * flops)) GFLOP of forward passes")
       }
       if !options.evalImages.isEmpty {
         out.append("  evaluation:        \(options.evalImages.count) held-out images × (float, EAM and 2 controls)")
