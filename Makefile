@@ -10,7 +10,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OUT := out
 
-.PHONY: all deps build test embedded-check demo bench fidelity fixtures schema python-tools clean fuzz fuzz-build fuzz-replay fuzz-seeds sanitize
+.PHONY: all deps build test embedded-check demo bench fidelity fixtures schema python-tools clean fuzz fuzz-build fuzz-replay fuzz-seeds sanitize \
+  report-test report-screenshot slurm-test k8s-check cli-docs
 
 all: build
 
@@ -130,6 +131,43 @@ sanitize: deps
 	set -o pipefail; swift build --build-tests $(SANITIZE) 2>&1 | grep -v "Cannot export local symbol '__asan"
 	LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan-suppressions.txt:print_suppressions=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1 swift test --skip-build $(SANITIZE)
+
+## The HTML report rendered in headless Chromium (Debian's `chromium`, installed here if missing):
+## the heatmaps must be on the screenshot (Tests/EAMCompilerTests/HTMLReportTests.swift). Not in
+## `make test`: Chromium is a large install.
+report-test: deps
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	swift build --build-tests
+	EAMC_REPORT_TEST=1 swift test --skip-build --filter HTMLReportTests
+
+## docs/report-demo.png: the bundled demo's HTML report (make demo's EAM compile), as Chromium shows it.
+report-screenshot: deps
+	swift build -c release --product eamc
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@mkdir -p $(OUT)
+	$(BIN)/eamc compile $(MODEL) -o $(OUT)/dinov2_vits14.eam20.eam --calib examples/images/calib --sparsity 0.2 \
+	  --attn-bits 2 --eval examples/images/eval --report $(OUT)/dinov2_vits14.eam20.report.html
+	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1050,2900 \
+	  --screenshot=docs/report-demo.png file://$(CURDIR)/$(OUT)/dinov2_vits14.eam20.report.html
+
+## Sharded calibration on a real Slurm (Debian's slurm-wlm and munge, daemons on the loopback
+## address only, in a temporary folder): examples/slurm/calibrate.sbatch as an array of 3 over
+## the bundled images; the merged artifact must equal a single-machine compile byte for byte.
+slurm-test: deps
+	swift build -c release --product eamc
+	@command -v slurmctld >/dev/null && command -v munged >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq slurm-wlm munge >/dev/null; }
+	BIN=$(BIN) scripts/slurm_test.sh
+
+## The Kubernetes example checked structurally (two Jobs, indexed shards that match --shard).
+k8s-check:
+	@python3 -c 'import yaml' 2>/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-yaml >/dev/null; }
+	python3 scripts/check_k8s.py examples/k8s/calibrate-job.yaml
+
+## docs/cli.md from every command's --help.
+cli-docs: deps
+	swift build -c release --product eamc
+	swift build -c release --product eam-run
+	scripts/cli_docs.sh $(BIN)/eamc $(BIN)/eam-run > docs/cli.md
 
 clean:
 	rm -rf .build .build-fuzz .build-sanitize $(OUT)

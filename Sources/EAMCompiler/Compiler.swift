@@ -29,6 +29,9 @@ public struct CompileOptions: Sendable {
   public var threads: Int?
   /// How strictly the checkpoint is read (tensor budget, non-finite weights, pickle globals).
   public var reading = ReadOptions()
+  /// Called once the checkpoint is read and recognised, before any long work: the command line
+  /// prints the effective configuration here, and may still refuse it.
+  public var announce: (@Sendable (Checkpoint, ModelDescription) throws(CompileError) -> Void)?
   public init() {}
 
   /// The flags as recorded in the manifest, in a fixed order.
@@ -74,9 +77,20 @@ public enum Compiler {
       throw CompileError(error.description)
     }
     do throws(ModelError) {
-      var description = try Recognition.describe(checkpoint, overrides: overrides)
-      description.notes = checkpoint.notes + description.notes
-      return (checkpoint, description)
+      var model = try Recognition.describe(checkpoint, overrides: overrides)
+      if model.architecture.family == .swin {
+        model.headCount = .shapes
+      } else if overrides.heads != nil {
+        model.headCount = .flag
+      } else if let (heads, source) = HeadCount.fromMetadata(checkpoint, path: path, width: model.architecture.embedDim) {
+        var o = overrides
+        o.heads = heads
+        model = try Recognition.describe(checkpoint, overrides: o)
+        model.notes.removeAll { $0.hasPrefix("heads:") }
+        model.headCount = .metadata(source)
+      }
+      model.notes = checkpoint.notes + model.notes
+      return (checkpoint, model)
     } catch {
       throw CompileError(error.at(path).description)
     }
@@ -93,24 +107,41 @@ public enum Compiler {
   public static func compile(_ input: String, to output: String, options: CompileOptions, passes: [any CompilerPass])
     throws(CompileError) -> CompileSummary
   {
-    let reportPath = passes.isEmpty ? nil : options.reportPath ?? RunFiles.defaultReport(for: output)
-    try RunFiles.check(outputs: [.init("artifact", output)] + (reportPath.map { [.init("report", $0)] } ?? []),
-                       inputs: options.inputFiles(checkpoint: input))
+    // `--report NAME.html`: the HTML page, and the JSON beside it as NAME.json.
+    let requested = passes.isEmpty ? nil : options.reportPath ?? RunFiles.defaultReport(for: output)
+    let html = requested?.hasSuffix(".html") ?? false
+    let jsonPath = requested.map { html ? String($0.dropLast(5)) + ".json" : $0 }
+    let reportOutputs = (jsonPath.map { [OutputSet.File("report", $0)] } ?? []) + (html ? [.init("HTML report", requested!)] : [])
+    try RunFiles.check(outputs: [.init("artifact", output)] + reportOutputs, inputs: options.inputFiles(checkpoint: input))
+    var clock = StepClock()
     let (checkpoint, recognised) = try load(input, overrides: options.overrides, reading: options.reading)
+    clock.lap("read and recognise")
+    try options.announce?(checkpoint, recognised)
     var settings = emitSettings(checkpoint, source: input, options: options)
+    if case .metadata = recognised.headCount, let heads = recognised.blocks.first?.heads {
+      // Heads read from the checkpoint are recorded like --heads: `inspect` tells them from a guess.
+      settings.arguments.insert("--heads=\(heads)", at: 1)
+    }
     var model = recognised
     var report: CompileReport?
     if !passes.isEmpty {
-      (model, report) = try transform(recognised, passes: passes, options: options, source: input, settings: &settings)
+      (model, report) = try transform(recognised, passes: passes, options: options, source: input, settings: &settings,
+                                      clock: &clock)
     }
     let bytes = try emit(model, settings: settings, output: output)
     var files = [(path: output, bytes: bytes)]
-    if var r = report, let path = reportPath {
+    clock.lap("emit")
+    var reportPath: String?
+    if var r = report, let path = jsonPath {
       r.artifact = output
       r.artifactBytes = bytes.count
       r.floatWeightBytes = recognised.parameterCount * 4
+      r.headCount = recognised.headCount.describe(width: recognised.architecture.embedDim)
+      r.durations = clock.laps
       report = r
-      files.append((path, Array((r.json.text + "\n").utf8)))
+      files.append((path, Array((r.json.pretty + "\n").utf8)))
+      if html, let page = requested { files.append((page, Array(HTMLReport.render(r).utf8))) }
+      reportPath = html ? requested : path
     }
     do throws(AtomicFile.WriteError) { try OutputSet.commit(files) } catch { throw CompileError(error.description) }
     return CompileSummary(model: model, origin: checkpoint.origin, format: checkpoint.format,
@@ -121,20 +152,28 @@ public enum Compiler {
   /// The passes over the recognised model, with the statistics they need, and the report of what
   /// they did and how the result measures against the float model.
   static func transform(_ recognised: ModelDescription, passes: [any CompilerPass], options: CompileOptions,
-                        source: String, settings: inout EmitSettings) throws(CompileError) -> (ModelDescription, CompileReport)
+                        source: String, settings: inout EmitSettings, clock: inout StepClock)
+    throws(CompileError) -> (ModelDescription, CompileReport)
   {
     for pass in passes { try pass.check(recognised, source: source) }
     let floatModel = try Evaluation.model(of: recognised, name: source, threads: options.threads, source: source)
     let statistics = try StatisticsSource.statistics(for: passes, model: recognised, floatModel: floatModel,
                                                      options: options, sourceSHA256: settings.sourceSHA256)
+    clock.lap(options.statisticsFiles.isEmpty ? "calibrate" : "merge statistics")
     let context = PassContext(source: source, options: options, recognised: recognised, floatModel: floatModel,
                               statistics: statistics)
+    let names = passes.map(\.name).joined(separator: ", ")
+    Progress.note("passes (\(names)): running")
     let outcome = try Pipeline.run(passes, on: recognised, context: context)
+    clock.lap("passes")
+    Progress.note("passes (\(names)): done in \(Progress.seconds(clock.laps.last?.1 ?? 0))")
     let calibration = statistics.map { CalibrationSummary($0, model: recognised) }
     if let calibration { settings.record(calibration, compiled: outcome.model) }
     var report = CompileReport(source: source, flags: options.normalisedArguments, calibration: calibration,
                                compiled: outcome.model, passes: outcome.records)
+    report.attentionExample = AttentionExample.pick(compiled: outcome.model, statistics: statistics)
     try ReportMeasurements.measure(outcome.model, controls: outcome.controls, context: context, into: &report)
+    clock.lap("measure (held-out images, controls)")
     return (outcome.model, report)
   }
 
@@ -173,7 +212,8 @@ extension Compiler {
   {
     try RunFiles.check(outputs: [.init("statistics file", output)],
                        inputs: [.init("checkpoint", input)] + images.map { .init("calibration image", $0) })
-    let (_, model) = try load(input, overrides: options.overrides, reading: options.reading)
+    let (checkpoint, model) = try load(input, overrides: options.overrides, reading: options.reading)
+    try options.announce?(checkpoint, model)
     let floatModel = try Evaluation.model(of: model, name: input, threads: options.threads, source: input)
     let selected = Calibration.select(images, options: options.calibration)
     guard !selected.isEmpty else { throw CompileError("no calibration images in this shard") }

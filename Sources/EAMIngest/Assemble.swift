@@ -34,8 +34,10 @@ enum Assemble {
         throw error.within("tensor \(quoted(name))")
       }
     }
-    return Checkpoint(names: names, tensors: tensors, format: format, origin: selection.origin,
-                      ignored: selection.ignored)
+    var checkpoint = Checkpoint(names: names, tensors: tensors, format: format, origin: selection.origin,
+                                ignored: selection.ignored)
+    checkpoint.metadata = selection.metadata
+    return checkpoint
   }
 
   /// A NumPy array pickled inside a checkpoint (`_reconstruct` + BUILD state).

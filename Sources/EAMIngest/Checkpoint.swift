@@ -40,6 +40,8 @@ public struct Checkpoint: Sendable {
   /// What the user should know about how the file was read: pickle globals kept inert, weights
   /// accepted despite non-finite values (`ReadOptions`).
   public var notes: [String]
+  /// Settings saved beside the weights (`arch`, `args.model`, ...; `CheckpointMetadata`).
+  public var metadata: [String: String] = [:]
 
   public init(names: [String], tensors: [String: Tensor], format: ContainerFormat,
               origin: String, ignored: [String] = [], notes: [String] = []) {

@@ -50,6 +50,7 @@ public enum CheckpointReader {
       return try TorchLegacy.read(bytes, options: options)
     }
     if bytes.isEmpty { throw IngestError("file is empty") }
+    if let named = UnsupportedFormats.describe(bytes) { throw IngestError(named) }
     let head = bytes.prefix(8).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
     throw IngestError("unrecognised content (starts with \(head.joined(separator: " "))): not a PyTorch, safetensors or NumPy file")
   }

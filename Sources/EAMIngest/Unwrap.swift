@@ -16,6 +16,7 @@ enum Unwrap {
     var entries: [(name: String, value: PValue)]
     var origin: String
     var ignored: [String]
+    var metadata: [String: String] = [:]
   }
 
   static let preferredKeys = [
@@ -70,7 +71,7 @@ enum Unwrap {
     if !removed.isEmpty {
       origin += " (prefix \(removed.map { "'\($0)'" }.joined(separator: ", ")) removed)"
     }
-    return Selection(entries: entries, origin: origin, ignored: ignored)
+    return Selection(entries: entries, origin: origin, ignored: ignored, metadata: CheckpointMetadata.collect(root))
   }
 
   private static func describeKey(_ k: PValue) -> String {

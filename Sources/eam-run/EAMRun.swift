@@ -11,10 +11,35 @@ import Darwin
 
 @main
 struct EAMRun {
+  static let usage = """
+    usage: eam-run MODEL.eam INPUT.npy OUTPUT.npy [--threads N] [--no-verify]
+
+    Runs a compiled .eam artifact on a preprocessed NCHW batch and writes its outputs.
+    INPUT.npy: float32 or float64, either byte order, C or Fortran order; shape [N, C, H, W]
+    as the artifact takes it (eamc inspect shows it). OUTPUT.npy: float32, [N, outputs].
+
+    Example:
+      eam-run model.eam x.npy y.npy --threads 2
+
+    Options:
+      --threads N   threads (default: all cores)
+      --no-verify   skip section checksums at load
+      -h, --help    this text
+
+    Exit status: 0 ok; 1 a file or input is missing or wrong; 2 the command line is wrong.
+
+    """
+
   static func main() {
     var args = Array(CommandLine.arguments.dropFirst())
+    if args.contains("--help") || args.contains("-h") {
+      print(usage, terminator: "")
+      exit(0)
+    }
     var options = LoadOptions()
-    if let i = args.firstIndex(of: "--threads"), i + 1 < args.count, let n = Int(args[i + 1]), n >= 1 {
+    if let i = args.firstIndex(of: "--threads") {
+      guard i + 1 < args.count else { usageError("--threads needs a value") }
+      guard let n = Int(args[i + 1]), (1...1024).contains(n) else { usageError("--threads must be 1 to 1024, not '\(args[i + 1])'") }
       options.threads = n
       args.removeSubrange(i...(i + 1))
     }
@@ -22,9 +47,8 @@ struct EAMRun {
       options.verify = false
       args.remove(at: i)
     }
-    guard args.count == 3 else {
-      fail("usage: eam-run MODEL.eam INPUT.npy OUTPUT.npy [--threads N] [--no-verify]")
-    }
+    if let flag = args.first(where: { $0.hasPrefix("-") && $0.count > 1 }) { usageError("unknown option '\(flag)'") }
+    guard args.count == 3 else { usageError("give MODEL.eam INPUT.npy OUTPUT.npy (eam-run --help)") }
     let model: Model
     do throws(RuntimeError) { model = try Model(path: args[0], options: options) } catch { fail(error.description) }
     let input: (shape: [Int], values: [Float])
@@ -40,9 +64,13 @@ struct EAMRun {
     } catch { fail(error.message) }
   }
 
-  static func fail(_ message: String) -> Never {
+  static func fail(_ message: String, status: Int32 = 1) -> Never {
     let line = Array("eam-run: error: \(message)\n".utf8)
     _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-    exit(1)
+    exit(status)
+  }
+
+  static func usageError(_ message: String) -> Never {
+    fail(message + " (eam-run --help)", status: 2)
   }
 }

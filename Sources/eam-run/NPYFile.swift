@@ -9,7 +9,8 @@ import Darwin
 #error("eam-run: needs Glibc or Darwin")
 #endif
 
-/// Minimal `.npy` I/O for eam-run: little-endian float32, C order only.
+/// Minimal `.npy` I/O for eam-run: reads float32 or float64 in either byte order and C or Fortran
+/// order (converted to row-major float32); writes little-endian float32, C order.
 enum NPYFile {
   struct Failure: Error { let message: String }
 
@@ -34,8 +35,15 @@ enum NPYFile {
     guard headerLength <= 65536, start + headerLength <= b.count,
           let header = String(validating: b[start..<(start + headerLength)], as: UTF8.self)
     else { throw Failure(message: "\(path): bad header") }
-    guard header.contains("'descr': '<f4'") else { throw Failure(message: "\(path): eam-run reads float32 little-endian only") }
-    guard header.contains("'fortran_order': False") else { throw Failure(message: "\(path): eam-run reads C order only") }
+    guard let descr = field(header, "descr"), let type = ElementType(descr) else {
+      throw Failure(message: "\(path): eam-run reads float32 or float64 arrays, not \(field(header, "descr") ?? "this dtype")")
+    }
+    let fortran: Bool
+    switch field(header, "fortran_order") {
+    case "False"?: fortran = false
+    case "True"?: fortran = true
+    default: throw Failure(message: "\(path): no fortran_order in header")
+    }
     guard let open = header.firstIndex(of: "("), let close = header[open...].firstIndex(of: ")") else {
       throw Failure(message: "\(path): no shape in header")
     }
@@ -53,12 +61,76 @@ enum NPYFile {
       count = m
     }
     let dataStart = start + headerLength
-    guard b.count - dataStart == count * 4 else {
-      throw Failure(message: "\(path): \(b.count - dataStart) data bytes for shape \(shape)")
+    let (bytes, overflow) = count.multipliedReportingOverflow(by: type.size)
+    guard !overflow, b.count - dataStart == bytes else {
+      throw Failure(message: "\(path): \(b.count - dataStart) data bytes for shape \(shape) of \(type.size)-byte values")
     }
     var values = [Float](repeating: 0, count: count)
-    values.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: b[dataStart...])) }
+    let data = UnsafeRawBufferPointer(rebasing: b[dataStart...])
+    // Element i of the file goes to row-major position `target(i)`: itself in C order; in Fortran
+    // order the first index varies fastest, so the file's index is walked as a mixed-radix counter.
+    var index = [Int](repeating: 0, count: shape.count)
+    var rowStride = [Int](repeating: 1, count: shape.count)
+    if shape.count > 1 { for k in stride(from: shape.count - 2, through: 0, by: -1) { rowStride[k] = rowStride[k + 1] * shape[k + 1] } }
+    var target = 0
+    for i in 0..<count {
+      values[fortran ? target : i] = type.value(data, at: i)
+      if fortran {
+        var k = 0
+        while k < shape.count {
+          index[k] += 1
+          target += rowStride[k]
+          if index[k] < shape[k] { break }
+          target -= rowStride[k] * shape[k]
+          index[k] = 0
+          k += 1
+        }
+      }
+    }
     return (shape, values)
+  }
+
+  /// The value of `key` in a .npy header dict (`'descr': '<f4'` gives `<f4`), quotes removed.
+  static func field(_ header: String, _ key: String) -> String? {
+    let needle = Array("'\(key)':".utf8), bytes = Array(header.utf8)
+    guard bytes.count >= needle.count,
+          let at = (0...(bytes.count - needle.count)).first(where: { Array(bytes[$0..<($0 + needle.count)]) == needle })
+    else { return nil }
+    var rest = Substring(String(decoding: bytes[(at + needle.count)...], as: UTF8.self)).drop { $0 == " " }
+    if rest.first == "'" {
+      rest = rest.dropFirst()
+      return rest.firstIndex(of: "'").map { String(rest[..<$0]) }
+    }
+    let end = rest.firstIndex { $0 == "," || $0 == "}" } ?? rest.endIndex
+    return String(rest[..<end]).filter { $0 != " " }
+  }
+
+  /// The element types eam-run reads.
+  struct ElementType {
+    let size: Int
+    let bigEndian: Bool
+
+    init?(_ descr: String) {
+      let order = descr.first
+      switch descr.dropFirst() {
+      case "f4": size = 4
+      case "f8": size = 8
+      default: return nil
+      }
+      guard order == "<" || order == ">" || order == "=" || order == "|" else { return nil }
+      bigEndian = order == ">"
+    }
+
+    func value(_ data: UnsafeRawBufferPointer, at i: Int) -> Float {
+      if size == 4 {
+        var bits = data.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)
+        if bigEndian { bits = bits.byteSwapped }
+        return Float(bitPattern: bits)
+      }
+      var bits = data.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)
+      if bigEndian { bits = bits.byteSwapped }
+      return Float(Double(bitPattern: bits))
+    }
   }
 
   static func write(_ path: String, shape: [Int], values: [Float]) throws(Failure) {

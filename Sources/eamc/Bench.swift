@@ -6,7 +6,14 @@ import EAMRuntime
 
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Measure an artifact's latency, throughput and memory on this machine.")
+    abstract: "Measure an artifact's latency, throughput and memory on this machine.",
+    discussion: """
+      Examples:
+        eamc bench model.eam --batch 8 --threads 2 --iters 20
+        eamc bench model.eam20.eam --compare model.eam --iters 40  # alternating
+        eamc bench --gemm --json
+      \(ExitStatus.help)
+      """)
 
   @Argument(help: "The .eam artifact (not needed with --gemm).")
   var artifact: String?
@@ -17,13 +24,13 @@ struct Bench: ParsableCommand {
   @Flag(help: "Measure the packed GEMM alone at DeiT-S shapes on one thread (GFLOP/s).")
   var gemm = false
 
-  @Option(help: "Images per run.")
+  @Option(parsing: .unconditional, help: ArgumentHelp("Images per run.", valueName: "n"))
   var batch = 1
 
-  @Option(help: "Threads (default: all cores).")
+  @Option(parsing: .unconditional, help: ArgumentHelp("Threads (default: all cores).", valueName: "n"))
   var threads: Int?
 
-  @Option(help: "Timed runs after the warm-up.")
+  @Option(parsing: .unconditional, help: ArgumentHelp("Timed runs after the warm-up.", valueName: "n"))
   var iters = 20
 
   @Flag(help: "Print one JSON object.")
@@ -38,18 +45,31 @@ struct Bench: ParsableCommand {
   @Flag(help: "Widen f16 weights to f32 at load (twice the memory) instead of converting them in the GEMM.")
   var widenF16 = false
 
+  @OptionGroup(title: "Output") var log: LogFlags
+
   func run() throws {
-    guard batch >= 1, iters >= 1 else { fail("--batch and --iters must be at least 1") }
+    log.apply(json: json)
+    Check.atLeastOne(batch, "--batch")
+    Check.atLeastOne(iters, "--iters")
+    Check.threads(threads)
     if gemm {
-      print("packed SGEMM, one thread, \(Kernels.cpuName), kernels \(KernelVariant.active.name):")
+      var rows: [JSON] = []
+      if !json { Console.out("packed SGEMM, one thread, \(Kernels.cpuName), kernels \(KernelVariant.active.name):") }
       for (m, n, k) in [(197, 1152, 384), (197, 384, 384), (197, 1536, 384), (197, 384, 1536)] {
         let g = GEMMBenchmark.gflops(m: m, n: n, k: k, iterations: max(iters, 20))
-        print("  M=\(m) N=\(n) K=\(k): \(String(format: "%.1f", g)) GFLOP/s")
+        if json {
+          rows.append(.object([("m", .int(m)), ("n", .int(n)), ("k", .int(k)), ("gflops", .number(g))]))
+        } else {
+          Console.out("  M=\(m) N=\(n) K=\(k): \(String(format: "%.1f", g)) GFLOP/s")
+        }
+      }
+      if json {
+        Console.emit(.object([("cpu", .string(Kernels.cpuName)), ("kernels", .string(KernelVariant.active.name)),
+                              ("threads", .int(1)), ("gemm", .array(rows))]))
       }
       return
     }
-    guard let artifact else { fail("give an artifact, or --gemm") }
-    if let threads, threads < 1 { fail("--threads must be at least 1") }
+    guard let artifact else { usage("give an artifact, or --gemm") }
     var options = LoadOptions()
     if let threads { options.threads = threads }
     options.verify = !noVerify
@@ -68,12 +88,13 @@ struct Bench: ParsableCommand {
       do throws(RuntimeError) { models.append(try Model(path: path, options: options)) } catch { fail(error) }
       loads.append(Clock.now() - t0)
     }
+    Console.say("bench: \(paths.joined(separator: " vs ")), batch \(batch), threads \(options.threads), \(iters) timed runs, kernels \(KernelVariant.active.name)")
     let r = Benchmark.measure(models, batch: batch, iterations: iters, loadSeconds: loads)
     if let compare {
-      print(json ? BenchReport.compareJSON(r[0], artifact: artifact, r[1], compare: compare).text
+      Console.out(json ? BenchReport.compareJSON(r[0], artifact: artifact, r[1], compare: compare).text
                  : BenchReport.compareText(r[0], artifact: artifact, r[1], compare: compare))
     } else {
-      print(json ? BenchReport.json(r[0], artifact: artifact).text : BenchReport.text(r[0], artifact: artifact))
+      Console.out(json ? BenchReport.json(r[0], artifact: artifact).text : BenchReport.text(r[0], artifact: artifact))
     }
   }
 }

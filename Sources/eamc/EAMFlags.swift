@@ -1,73 +1,68 @@
 import ArgumentParser
 import EAMCompiler
 
-/// The calibration and EAM flags shared by `compile` and `calibrate`.
+/// The calibration and EAM flags of `compile`.
 struct EAMFlags: ParsableArguments {
-  @Option(help: "A folder of calibration images (JPEG, PNG).")
+  @Option(help: ArgumentHelp("A folder of calibration images (JPEG, PNG).", valueName: "folder"))
   var calib: String?
 
-  @Option(help: "Use at most this many calibration images.")
+  @Option(parsing: .unconditional, help: ArgumentHelp("Use at most this many calibration images (the first by name).", valueName: "n"))
   var calibCount: Int?
 
-  @Option(parsing: .upToNextOption, help: "Calibration statistics (.eamstats shards) to merge instead of calibrating; with --calib too, its images only choose the entropy resolution.")
+  @Option(parsing: .upToNextOption, help: ArgumentHelp("Calibration statistics (.eamstats shards from `eamc calibrate`) to merge instead of calibrating.", valueName: "file"))
   var stats: [String] = []
 
-  @Option(help: "Fraction of all attention-map entries to freeze (0 to 1).")
+  @Option(parsing: .unconditional, help: ArgumentHelp("Fraction of all attention-map entries to freeze, 0 to 1 (turns EAM on).", valueName: "fraction"))
   var sparsity: Double?
 
-  @Option(help: "Bits per frozen attention value (1 to 8).")
+  @Option(parsing: .unconditional, help: ArgumentHelp("Bits per frozen attention value, 1 to 8.", valueName: "bits"))
   var attnBits = 2
 
-  @Option(help: "Ranking of entries: entropy (EAM), std or random (controls).")
-  var select = "entropy"
+  @Option(help: "Ranking of entries: entropy is EAM; std and random are the controls.")
+  var select = SelectionCriterion.entropy
 
-  @Option(help: "Budget allocation: global, per-layer or per-head.")
-  var budget = "global"
+  @Option(help: "How the sparsity budget is shared out.")
+  var budget = BudgetAllocation.global
 
-  @Option(help: "Absolute resolution of the entry entropy (histogram bins below it merge), e.g. 1/128 or 0.0078125, or auto: the best of 1/256, 1/128, 1/64 on calibration images.")
+  @Option(help: ArgumentHelp("Absolute resolution of the entry entropy (histogram bins below it merge): a fraction such as 1/128 or 0.0078125, or auto (the best of 1/256, 1/128, 1/64 on calibration images).", valueName: "r|auto"))
   var entropyResolution = "1/128"
 
-  @Option(help: "The constant a frozen entry keeps: median or mean over the calibration images.")
-  var frozenValue = "median"
+  @Option(help: "The constant a frozen entry keeps over the calibration images.")
+  var frozenValue = FrozenValue.median
 
-  @Option(help: "Images per calibration batch.")
+  @Option(parsing: .unconditional, help: ArgumentHelp("Images per calibration batch.", valueName: "n"))
   var calibBatch = 8
 
-  @Option(help: "Threads (default: all cores).")
+  @Option(parsing: .unconditional, help: ArgumentHelp("Threads (default: all cores).", valueName: "n"))
   var threads: Int?
 
+  /// Checks the values (usage errors, status 2) and applies them; image folders are listed later.
   func apply(to options: inout CompileOptions) {
-    if let calibCount, calibCount < 1 { fail("--calib-count must be at least 1") }
-    guard calibBatch >= 1 else { fail("--calib-batch must be at least 1") }
-    if let threads, threads < 1 { fail("--threads must be at least 1") }
+    Check.atLeastOne(calibCount, "--calib-count")
+    Check.atLeastOne(calibBatch, "--calib-batch")
+    Check.threads(threads)
     options.threads = threads
     options.calibration.count = calibCount
     options.calibration.batch = calibBatch
-    if let calib {
-      do throws(CompileError) { options.calibrationImages = try ImageFolder.list(calib) } catch { fail(error) }
-    }
     options.statisticsFiles = stats
     guard let sparsity else {
-      if calib != nil || !stats.isEmpty { fail("--calib and --stats need --sparsity (the fraction of attention entries to freeze)") }
+      if calib != nil || !stats.isEmpty { usage("--calib and --stats need --sparsity (the fraction of attention entries to freeze)") }
       return
     }
-    guard sparsity >= 0, sparsity <= 1 else { fail("--sparsity must be between 0 and 1, not \(sparsity)") }
-    guard (1...8).contains(attnBits) else { fail("--attn-bits must be 1 to 8, not \(attnBits)") }
-    guard let criterion = SelectionCriterion(rawValue: select) else { fail("--select must be entropy, std or random, not '\(select)'") }
-    guard let allocation = BudgetAllocation(rawValue: budget) else { fail("--budget must be global, per-layer or per-head, not '\(budget)'") }
-    guard calib != nil || !stats.isEmpty else { fail("--sparsity needs --calib DIR or --stats FILE") }
+    guard sparsity.isFinite, sparsity >= 0, sparsity <= 1 else { usage("--sparsity must be between 0 and 1, not \(sparsity)") }
+    guard (1...8).contains(attnBits) else { usage("--attn-bits must be 1 to 8, not \(attnBits)") }
+    guard calib != nil || !stats.isEmpty else { usage("--sparsity needs --calib FOLDER or --stats FILE...") }
     var eam = EAMOptions()
     eam.sparsity = sparsity
     eam.bits = attnBits
-    eam.criterion = criterion
-    eam.allocation = allocation
-    guard let value = FrozenValue(rawValue: frozenValue) else { fail("--frozen-value must be median or mean, not '\(frozenValue)'") }
-    eam.frozenValue = value
+    eam.criterion = select
+    eam.allocation = budget
+    eam.frozenValue = frozenValue
     if entropyResolution == "auto" {
       eam.entropyResolution = nil
     } else {
       guard let r = Self.fraction(entropyResolution), r > 0, r < 1 else {
-        fail("--entropy-resolution must be auto or between 0 and 1 (e.g. 1/128), not '\(entropyResolution)'")
+        usage("--entropy-resolution must be auto or between 0 and 1 (e.g. 1/128), not '\(entropyResolution)'")
       }
       eam.entropyResolution = r
     }

@@ -5,30 +5,45 @@ import EAMRuntime
 
 struct Run: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Run an artifact on a preprocessed .npy batch or on images.")
+    abstract: "Run an artifact on a preprocessed .npy batch or on images.",
+    discussion: """
+      Examples:
+        eamc run model.eam --image cat.jpg dog.png     # top-5 classes or features
+        eamc run model.eam --input x.npy --output y.npy  # NCHW, preprocessed
+        eamc run model.eam --image cat.jpg --json      # outputs as JSON
+      .npy input may be float32 or float64, C or Fortran order.
+      \(ExitStatus.help)
+      """)
 
   @Argument(help: "The .eam artifact.")
   var artifact: String
 
-  @Option(help: "Input: float32 NCHW .npy, already preprocessed.")
+  @Option(help: ArgumentHelp("Input: an NCHW .npy batch, already preprocessed.", valueName: "x.npy"))
   var input: String?
 
-  @Option(help: "Where to write the output as float32 .npy.")
+  @Option(help: ArgumentHelp("Where to write the output as float32 .npy.", valueName: "y.npy"))
   var output: String?
 
-  @Option(parsing: .upToNextOption, help: "Images (JPEG, PNG) to decode and preprocess as the artifact says.")
+  @Option(parsing: .upToNextOption, help: ArgumentHelp("Images (JPEG, PNG) to decode and preprocess as the artifact says.", valueName: "file"))
   var image: [String] = []
 
-  @Option(help: "Threads (default: all cores).")
+  @Option(parsing: .unconditional, help: ArgumentHelp("Threads (default: all cores).", valueName: "n"))
   var threads: Int?
 
   @Flag(help: "Skip section checksums at load.")
   var noVerify = false
 
+  @Flag(help: "Print one JSON object on stdout: the output shape and, per image, top-5 classes or feature statistics.")
+  var json = false
+
+  @OptionGroup(title: "Output") var log: LogFlags
+
   func run() throws {
-    guard (input == nil) != image.isEmpty else { fail("give either --input x.npy or --image FILE...") }
-    if let threads, threads < 1 { fail("--threads must be at least 1") }
+    log.apply(json: json)
+    guard (input == nil) != image.isEmpty else { usage("give either --input x.npy or --image FILE...") }
+    Check.threads(threads)
     if let output {
+      Check.input { () throws(CompileError) in try Preflight.writable(output, what: "output") }
       let inputs = [OutputSet.File("artifact", artifact)] + (input.map { [.init("input", $0)] } ?? []) + image.map { .init("image", $0) }
       do throws(CompileError) { try RunFiles.check(outputs: [.init("output", output)], inputs: inputs) } catch { fail(error) }
     }
@@ -61,10 +76,12 @@ struct Run: ParsableCommand {
     let result = Tensor(shape: [batch, model.outputWidth], values: out)
     if let output {
       do throws(AtomicFile.WriteError) { try AtomicFile.write(NPY.encode(result), to: output) } catch { fail(error) }
-      print("wrote \(output): [\(batch), \(model.outputWidth)] float32")
+      Console.say("wrote \(output): [\(batch), \(model.outputWidth)] float32")
     }
-    if !image.isEmpty || output == nil {
-      print(OutputSummary.describe(result, names: image.isEmpty ? nil : image))
+    if json {
+      Console.emit(OutputSummary.json(result, names: image.isEmpty ? nil : image, output: output))
+    } else if !image.isEmpty || output == nil {
+      Console.out(OutputSummary.describe(result, names: image.isEmpty ? nil : image))
     }
   }
 }

@@ -13,7 +13,7 @@ public struct CalibrationOptions: Sendable {
   public var shard: (index: Int, count: Int)?
   /// Images per forward pass.
   public var batch = 8
-  /// Print a progress line on stderr when it is a terminal.
+  /// Show progress on stderr (`Progress`: a bar on a terminal, plain lines in a job log).
   public var progress = true
   public init() {}
 }
@@ -73,8 +73,7 @@ public enum Calibration {
       }
     }
     defer { floatModel.attentionObserver = nil }
-    let progress = options.progress && isatty(2) != 0
-    let start = Clock.now()
+    let progress = options.progress ? Progress("calibrating", total: images.count) : nil
     var output = [Float](repeating: 0, count: batch * floatModel.outputWidth)
     var done = 0
     while done < images.count {
@@ -92,15 +91,9 @@ public enum Calibration {
       }
       do throws(StatisticsError) { try sink.finishBatch(imageSHA256: hashes) } catch { throw CompileError(error.description) }
       done += chunk.count
-      if progress {
-        let elapsed = Clock.now() - start
-        let rate = Double(done) / max(elapsed, 1e-9)
-        let eta = Double(images.count - done) / max(rate, 1e-9)
-        let line = "\rcalibrating: \(done)/\(images.count) images, \(Int(rate * 10) / 10) images/s, ETA \(Int(eta)) s   "
-        _ = line.withCString { write(2, $0, strlen($0)) }
-      }
+      progress?.advance(chunk.count)
     }
-    if progress { _ = "\n".withCString { write(2, $0, 1) } }
+    progress?.finish()
     do throws(StatisticsError) { return try sink.finish() } catch { throw CompileError(error.description) }
   }
 

@@ -51,7 +51,9 @@ public struct Fidelity: Sendable {
 /// Runs images through models, batch by batch.
 public enum Evaluation {
   /// Outputs of `model` for the images, `batch` at a time.
-  public static func outputs(_ model: Model, images: [String], batch: Int = 8) throws(CompileError) -> [Float] {
+  public static func outputs(_ model: Model, images: [String], batch: Int = 8, progress: Progress? = nil)
+    throws(CompileError) -> [Float]
+  {
     var out: [Float] = []
     var i = 0
     while i < images.count {
@@ -59,7 +61,9 @@ public enum Evaluation {
       let input = try ImageInput.batch(paths: chunk, preprocessing: model.manifest.preprocessing)
       do throws(RuntimeError) { out += try model.run(input, batch: chunk.count) } catch { throw CompileError(error.description) }
       i += batch
+      progress?.advance(chunk.count)
     }
+    progress?.finish()
     return out
   }
 

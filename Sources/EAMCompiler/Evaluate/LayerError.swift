@@ -11,7 +11,9 @@ public struct LayerError: Sendable, Equatable {
   public var referenceOutputs: [Float] = []
 
   /// Runs each image through both models (which must have the same blocks and token layout).
-  public static func measure(_ model: Model, reference: Model, images: [String]) throws(CompileError) -> LayerError {
+  public static func measure(_ model: Model, reference: Model, images: [String], progress: Progress? = nil)
+    throws(CompileError) -> LayerError
+  {
     let blocks = reference.manifest.blocks.count
     final class Capture {
       var states: [[Float]]
@@ -41,7 +43,9 @@ public struct LayerError: Sendable, Equatable {
     for image in images {
       result.referenceOutputs += try Evaluation.outputs(reference, images: [image], batch: 1)
       result.outputs += try Evaluation.outputs(model, images: [image], batch: 1)
+      progress?.advance()
     }
+    progress?.finish()
     result.relative = capture.sums.map { images.isEmpty ? 0 : $0 / Double(images.count) }
     return result
   }

@@ -15,14 +15,16 @@ enum ReportMeasurements {
       // The compiled model: per-block error and outputs in one pass over the held-out images,
       // which also gives the float model's outputs for every comparison.
       let m = try Evaluation.model(of: compiled, name: "eam", threads: o.threads, source: context.source)
-      let drift = try LayerError.measure(m, reference: floatModel, images: o.evalImages)
+      let drift = try LayerError.measure(m, reference: floatModel, images: o.evalImages,
+                                         progress: Progress("evaluating", total: o.evalImages.count))
       let reference = drift.referenceOutputs
       report.layerError = drift.relative
       report.layerErrorImages = "held-out"
       report.fidelity.append(("eam", Fidelity.compare(drift.outputs, reference: reference, width: width, classifier: classifier)))
       for control in controls {
         let c = try Evaluation.model(of: try control.build(), name: control.name, threads: o.threads, source: context.source)
-        report.fidelity.append((control.name, Fidelity.compare(try Evaluation.outputs(c, images: o.evalImages),
+        let progress = Progress("evaluating \(control.name)", total: o.evalImages.count)
+        report.fidelity.append((control.name, Fidelity.compare(try Evaluation.outputs(c, images: o.evalImages, progress: progress),
                                                                reference: reference, width: width, classifier: classifier)))
       }
     }
@@ -30,7 +32,8 @@ enum ReportMeasurements {
       // Without held-out images, the drift is still worth seeing: on a few calibration images.
       let images = Array(Calibration.select(o.calibrationImages, options: o.calibration).prefix(Self.calibrationImages))
       let m = try Evaluation.model(of: compiled, name: "eam", threads: o.threads, source: context.source)
-      report.layerError = try LayerError.measure(m, reference: floatModel, images: images).relative
+      report.layerError = try LayerError.measure(m, reference: floatModel, images: images,
+                                                 progress: Progress("measuring per-block error", total: images.count)).relative
       report.layerErrorImages = "calibration"
     }
   }

@@ -15,6 +15,8 @@ public struct ModelDescription: Sendable {
   public var weights: [String: Tensor]
   /// What recognition noticed and assumed, for the user (e.g. "heads: 6 (assumed head dim 64)").
   public var notes: [String]
+  /// Where the attention head count came from (a guess unless the user or the checkpoint said).
+  public var headCount = HeadCountSource.guessed
   /// Frozen attention maps decided by the EAM pass (their manifest entries are in `blocks`).
   public var frozenMaps: [FrozenHeadMap] = []
 

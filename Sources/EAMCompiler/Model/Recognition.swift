@@ -39,6 +39,7 @@ public enum Recognition {
   }
 
   static func unknown(_ w: [String: Tensor]) -> ModelError {
+    if let family = UnsupportedFamilies.describe(w.keys) { return ModelError(family) }
     let sample = w.keys.sorted().prefix(4).joined(separator: ", ")
     return ModelError("unknown architecture: nearest family is ViT, but 'patch_embed.proj.weight' and 'blocks.0.*' are missing (\(w.count) tensors, e.g. \(sample))")
   }

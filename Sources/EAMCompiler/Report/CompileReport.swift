@@ -1,5 +1,6 @@
 import EAMFormat
 import EAMKernels
+import EAMPlatform
 
 /// `model.report.json`: what the compiler measured and decided, for the user choosing what to ship.
 public struct CompileReport: Sendable {
@@ -25,6 +26,15 @@ public struct CompileReport: Sendable {
   public var layerError: [Double] = []
   /// Which images `layerError` was measured on: "held-out" (`--eval`) or "calibration".
   public var layerErrorImages = ""
+
+  /// How the head count was found ("GUESSED: width 384 / head dimension 64; ...").
+  public var headCount = ""
+  /// Wall-clock seconds of each step, in order.
+  public var durations: [(String, Double)] = []
+  /// The class token's attention of one head before and after freezing, when at hand.
+  public var attentionExample: AttentionExample?
+  public var eamcVersion = EAMVersion.text
+  public var machine = "\(Kernels.cpuName), \(ThreadPool.availableCores) cores"
 
   /// Where the measurements behind every choice are, the report's last method note.
   public static let methodReference = "Why each choice, with the measurements behind it and what else was tried: docs/METHOD.md."
@@ -60,11 +70,19 @@ public struct CompileReport: Sendable {
       ("calibration", .object([("images", .int(calibrationImages)), ("set_sha256", .string(calibrationSetSHA256)),
                                ("kernels", .string(kernels))])),
     ] + passes.map { ($0.name, .object($0.settings)) } + [
-      ("sizes", .object([("artifact_bytes", .int(artifactBytes)), ("float32_weight_bytes", .int(floatWeightBytes))])),
+      ("sizes", .object([("artifact_bytes", .int(artifactBytes)), ("float32_weight_bytes", .int(floatWeightBytes)),
+                         ("artifact_mib", .number(Double(artifactBytes) / 1_048_576)),
+                         ("float32_weight_mib", .number(Double(floatWeightBytes) / 1_048_576)),
+                         ("ratio_to_float32", .number(Double(artifactBytes) / Double(max(floatWeightBytes, 1))))])),
+      ("heads", .string(headCount)),
       ("head_entropy", .array(headEntropy.map { .floats($0) })),
       ("frozen_fraction", .array(frozenFraction.map { .floats($0) })),
-      ("fidelity", .object([("held_out_images", .int(evalImages))] + fidelity.map { ($0.0, $0.1.json) })),
+      ("fidelity", .object([("held_out_images", .int(evalImages))] + fidelity.map { ($0.0, $0.1.json) }
+                           + (evalImages == 0 ? [("note", .string("not measured: no held-out images (--eval DIR)"))] : []))),
       ("layer_error", .object([("images", .string(layerErrorImages)), ("relative", .array(layerError.map { .number($0) }))])),
+      ("attention_example", attentionExample?.json ?? .null),
+      ("eamc", .object([("version", .string(eamcVersion)), ("machine", .string(machine))])),
+      ("durations_s", .object(durations.map { ($0.0, .number(($0.1 * 1000).rounded() / 1000)) })),
       ("method_notes", .array(methodNotes.map { .string($0) })),
     ])
   }

@@ -38,6 +38,7 @@ public struct Inspection {
       let shifts = m.blocks.map { b in b.shiftSize > 0 ? "\(b.windowSize)/\(b.shiftSize)" : "\(b.windowSize)" }
       out.append("               stages \(a.stageDepths), heads \(a.stageHeads), window \(a.windowSize), patch norm \(a.patchNorm ? "yes" : "no"), window/shift per block \(shifts.joined(separator: " "))")
     }
+    out.append("heads:         \(m.blocks.first?.heads ?? 0) per block, \(headsSource)")
     let p = m.preprocessing
     out.append("preprocessing: resize \(p.resizeShorterSide) \(p.interpolation == .bilinear ? "bilinear" : "bicubic"), crop \(p.cropSize), mean \(p.mean), std \(p.std)")
     if m.calibration.images > 0 {
@@ -80,6 +81,7 @@ public struct Inspection {
       ("source", .object([("name", .string(m.compile.sourceName)), ("format", .string(m.compile.sourceFormat)),
                           ("sha256", .string(m.compile.sourceSHA256))])),
       ("flags", .array(m.compile.arguments.map { .string($0) })),
+      ("heads_source", .string(headsSource)),
       ("architecture", .object([
         ("family", .string(a.family.name)), ("image_size", .int(a.imageSize)), ("patch_size", .int(a.patchSize)),
         ("in_channels", .int(a.inChannels)), ("embed_dim", .int(a.embedDim)), ("depth", .int(a.depth)),
@@ -119,6 +121,15 @@ public struct Inspection {
                                         ("error", firstFailure.map { .string($0.description) } ?? .null)])))
     }
     return .object(fields)
+  }
+
+  /// How the compile found the head count: the manifest records `--heads=N` when the user gave
+  /// it or the checkpoint said; Swin's come from the tensor shapes; otherwise it was a guess.
+  var headsSource: String {
+    let m = artifact.manifest
+    if m.architecture.family == .swin { return "read from the tensor shapes" }
+    if m.compile.arguments.contains(where: { $0.hasPrefix("--heads=") }) { return "given with --heads or read from the checkpoint's metadata" }
+    return "GUESSED at compile time (width \(m.architecture.embedDim) / head dimension 64; no --heads, nothing in the checkpoint)"
   }
 
   /// How the block's attention half reads in `inspect`: "full", or the rule of a removed one.

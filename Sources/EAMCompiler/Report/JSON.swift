@@ -15,6 +15,46 @@ public indirect enum JSON: Sendable {
     return s
   }
 
+  /// Indented JSON text (two spaces), arrays of numbers kept on one line.
+  public var pretty: String {
+    var s = ""
+    writePretty(&s, indent: "")
+    return s
+  }
+
+  private func writePretty(_ s: inout String, indent: String) {
+    let inner = indent + "  "
+    switch self {
+    case .array(let items) where !items.isEmpty && items.contains(where: { $0.isContainer }):
+      s += "[\n"
+      for (i, item) in items.enumerated() {
+        s += inner
+        item.writePretty(&s, indent: inner)
+        s += i + 1 < items.count ? ",\n" : "\n"
+      }
+      s += indent + "]"
+    case .object(let fields) where !fields.isEmpty:
+      s += "{\n"
+      for (i, (k, v)) in fields.enumerated() {
+        s += inner
+        JSON.escape(k, into: &s)
+        s += ": "
+        v.writePretty(&s, indent: inner)
+        s += i + 1 < fields.count ? ",\n" : "\n"
+      }
+      s += indent + "}"
+    default:
+      write(&s)
+    }
+  }
+
+  private var isContainer: Bool {
+    switch self {
+    case .array, .object: true
+    default: false
+    }
+  }
+
   private func write(_ s: inout String) {
     switch self {
     case .null: s += "null"

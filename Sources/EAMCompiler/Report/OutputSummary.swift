@@ -31,6 +31,32 @@ public enum OutputSummary {
     return lines.joined(separator: "\n")
   }
 
+  /// The same as one JSON object: shape, and per image the top-5 classes (probability, index,
+  /// label) or the feature vector's L2 norm, mean and first values.
+  public static func json(_ output: Tensor, names: [String]?, output path: String?) -> JSON {
+    let batch = output.shape[0], width = output.shape[1]
+    var items: [JSON] = []
+    for b in 0..<batch {
+      let row = Array(output.values[(b * width)..<((b + 1) * width)])
+      var fields: [(String, JSON)] = [("name", .string(names?[b] ?? "image \(b)"))]
+      if width == 1000 || (width > 1 && width <= 100) {
+        let probs = softmax(row)
+        let top = probs.indices.sorted { probs[$0] > probs[$1] || (probs[$0] == probs[$1] && $0 < $1) }.prefix(5)
+        fields.append(("top5", .array(top.map { i in
+          .object([("class", .int(i)), ("probability", .number(Double(probs[i]))),
+                   ("label", width == 1000 ? .string(ImageNetLabels.names[i]) : .null)])
+        })))
+      } else {
+        let norm = row.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
+        let mean = row.reduce(0) { $0 + Double($1) } / Double(width)
+        fields += [("l2_norm", .number(norm)), ("mean", .number(mean)), ("first", .floats(Array(row.prefix(8))))]
+      }
+      items.append(.object(fields))
+    }
+    return .object([("shape", .array([.int(batch), .int(width)])), ("output_file", path.map { .string($0) } ?? .null),
+                    ("outputs", .array(items))])
+  }
+
   static func softmax(_ x: [Float]) -> [Float] {
     let m = x.max() ?? 0
     let e = x.map { Float(Glibc.exp(Double($0 - m))) }
