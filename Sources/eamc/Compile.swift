@@ -88,7 +88,7 @@ struct Compile: ParsableCommand {
       usage("--report must name a .json or .html file, not '\(report)'")
     }
     guard let output = output ?? (dryRun ? "" : nil) else { usage("give the artifact to write with -o FILE.eam (or --dry-run)") }
-    if !dryRun, output == checkpoint { usage("-o would overwrite the checkpoint") }
+    if !dryRun, output == checkpoint { usage("-o \(output) would overwrite the checkpoint \(checkpoint)") }
 
     // Inputs and outputs, before any long work (status 1).
     Check.input { () throws(CompileError) in
@@ -225,10 +225,13 @@ struct Compile: ParsableCommand {
 
   private func triple(_ s: String, _ flag: String) -> [Float] {
     let parts = s.split(separator: ",", omittingEmptySubsequences: false).map { Float($0.trimmingCharacters(in: .whitespaces)) }
-    guard parts.count == 3, parts.allSatisfy({ $0 != nil && $0!.isFinite }) else {
+    guard parts.count == 3, parts.allSatisfy({ $0 != nil }) else {
       usage("\(flag) takes three comma-separated numbers, not '\(s)'")
     }
     let values = parts.map { $0! }
+    for (i, v) in values.enumerated() where !v.isFinite {
+      usage("\(flag): \(flag.dropFirst(2)) \(v) (channel \(i)) is not a finite number")
+    }
     if flag == "--std", values.contains(where: { $0 <= 0 }) { usage("--std values must be positive, not '\(s)'") }
     return values
   }

@@ -69,17 +69,27 @@ import Testing
     _ = FileManager.default.createFile(atPath: npy, contents: Data("previous input".utf8))
     try FileManager.default.createSymbolicLink(atPath: dir + "/same", withDestinationPath: ".")
     let eam = ["--heads", "2", "--sparsity", "0.1"]
+    // A report must be named .json or .html, and held-out images must not be calibration images
+    // (both checked first): the report cases reach the calibration image through a .json hard
+    // link, the held-out case uses a second folder.
+    let imageAsReport = dir + "/image.json"
+    try FileManager.default.linkItem(atPath: image, toPath: imageAsReport)
+    let eval = dir + "/eval"
+    try FileManager.default.createDirectory(atPath: eval, withIntermediateDirectories: true)
+    let heldOut = eval + "/b.jpg"
+    let otherImage = try FileManager.default.contentsOfDirectory(atPath: Self.images).filter { $0.hasSuffix(".jpg") }.sorted()[1]
+    try FileManager.default.copyItem(atPath: Self.images + "/" + otherImage, toPath: heldOut)
     let (arguments, named): ([String], [String]) = switch kind {
     case "stats as artifact": (["compile", model, "-o", stats, "--stats", stats] + eam, [stats])
-    case "calibration image as report": (["compile", model, "-o", dir + "/new.eam", "--calib", calib, "--report", image] + eam, [image])
-    case "held-out image as artifact": (["compile", model, "-o", image, "--heads", "2", "--eval", calib, "--calib", calib, "--sparsity", "0.1"], [image])
+    case "calibration image as report": (["compile", model, "-o", dir + "/new.eam", "--calib", calib, "--report", imageAsReport] + eam, [imageAsReport])
+    case "held-out image as artifact": (["compile", model, "-o", heldOut, "--heads", "2", "--eval", eval, "--calib", calib, "--sparsity", "0.1"], [heldOut])
     case "calibrate over checkpoint": (["calibrate", model, "--calib", calib, "-o", model, "--heads", "2"], [model])
     case "calibrate over image": (["calibrate", model, "--calib", calib, "-o", image, "--heads", "2"], [image])
     case "run output over artifact": (["run", artifact, "--input", npy, "--output", artifact], [artifact])
     case "run output over input": (["run", artifact, "--input", npy, "--output", npy], [npy])
-    case "report is artifact": (["compile", model, "-o", dir + "/new.eam", "--calib", calib, "--report", dir + "/new.eam"] + eam, [dir + "/new.eam"])
-    default: (["compile", model, "-o", dir + "/new.eam", "--calib", calib, "--report", dir + "/same/new.eam"] + eam,
-              [dir + "/new.eam", dir + "/same/new.eam"])
+    case "report is artifact": (["compile", model, "-o", dir + "/new.json", "--calib", calib, "--report", dir + "/new.json"] + eam, [dir + "/new.json"])
+    default: (["compile", model, "-o", dir + "/new.json", "--calib", calib, "--report", dir + "/same/new.json"] + eam,
+              [dir + "/new.json", dir + "/same/new.json"])
     }
     let before = try snapshot(dir)
     let run = try ToolRun(eamc, arguments)
@@ -92,7 +102,7 @@ import Testing
   /// Every file in `dir` and `dir/calib` with its bytes.
   func snapshot(_ dir: String) throws -> [String: Data] {
     var out: [String: Data] = [:]
-    for folder in [dir, dir + "/calib"] {
+    for folder in [dir, dir + "/calib", dir + "/eval"] where FileManager.default.fileExists(atPath: folder) {
       for name in try FileManager.default.contentsOfDirectory(atPath: folder) {
         out[folder + "/" + name] = contents(folder + "/" + name) ?? Data()
       }
