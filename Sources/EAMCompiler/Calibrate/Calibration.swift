@@ -47,13 +47,16 @@ public enum Calibration {
     let blocks = attentionBlocks(description)
     guard !blocks.isEmpty else { throw CompileError("the model has no attention to calibrate") }
     let layout = MapLayout(description, blocks: blocks)
-    let statistics: AttentionStatistics
-    do throws(StatisticsError) {
-      statistics = try AttentionStatistics(layers: blocks.count, heads: blocks.map { description.blocks[$0].heads },
-                                           tokens: layout.tokens, model: fingerprint(description, sourceSHA256: sourceSHA256))
-    } catch { throw CompileError(error.description) }
     let batch = max(1, options.batch)
-    let sink = AttentionObserverSink(statistics: statistics, images: batch, mapsPerImage: layout.windows, pool: floatModel.pool)
+    // The statistics are built inside the sink's initialiser: a second reference to them here
+    // would make the sink's first fold copy them (copy-on-write), doubling their memory.
+    let sink: AttentionObserverSink
+    do throws(StatisticsError) {
+      sink = AttentionObserverSink(
+        statistics: try AttentionStatistics(layers: blocks.count, heads: blocks.map { description.blocks[$0].heads },
+                                            tokens: layout.tokens, model: fingerprint(description, sourceSHA256: sourceSHA256)),
+        images: batch, mapsPerImage: layout.windows, pool: floatModel.pool)
+    } catch { throw CompileError(error.description) }
     let observe = sink.observer
     // Windowed attention: the runtime gives the windows of one (block, image, head) in order from
     // one thread; a counter per (layer, image, head) numbers them (no two threads share one).
