@@ -31,6 +31,9 @@ struct Compile: ParsableCommand {
 
   @OptionGroup var eam: EAMFlags
 
+  @Option(help: ArgumentHelp(stringLiteral: MemoryBudget.help))
+  var memoryBudget: String?
+
   @Option(help: "Held-out images (a folder) for the report's fidelity and the controls.")
   var eval: String?
 
@@ -51,6 +54,9 @@ struct Compile: ParsableCommand {
     options.overrides.mean = try mean.map { try triple($0, "--mean") }
     options.overrides.std = try std.map { try triple($0, "--std") }
     eam.apply(to: &options)
+    if let memoryBudget {
+      do throws(CompileError) { options.calibration.memoryBudget = try MemoryBudget.flag(memoryBudget) } catch { fail(error) }
+    }
     if let eval {
       do throws(CompileError) { options.evalImages = try ImageFolder.list(eval) } catch { fail(error) }
     }
