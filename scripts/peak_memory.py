@@ -8,8 +8,9 @@ every 10 ms until the process exits (a high-water mark, so the last sample is th
 
     python3 scripts/peak_memory.py -- .build/release/eamc calibrate model.pth --calib imgs -o x.eamstats
 
-Prints one JSON line on stdout: {"seconds", "peak_rss_bytes", "peak_vm_bytes", "status"}; the
-command's own output goes to stderr.
+Prints one JSON line on stdout: {"seconds", "cpu_seconds" (user + system, less sensitive than
+wall time to other processes on a shared machine), "peak_rss_bytes", "peak_vm_bytes",
+"status"}; the command's own output goes to stderr.
 """
 import json
 import os
@@ -48,7 +49,8 @@ def main():
         time.sleep(0.01)
     seconds = time.monotonic() - start
     code = os.waitstatus_to_exitcode(status)
-    print(json.dumps({"seconds": round(seconds, 2), "peak_rss_bytes": usage.ru_maxrss * 1024,
+    cpu = usage.ru_utime + usage.ru_stime
+    print(json.dumps({"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "peak_rss_bytes": usage.ru_maxrss * 1024,
                       "peak_vm_bytes": peak_vm, "status": code}))
     sys.exit(0 if code == 0 else 1)
 
