@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import EAMCompiler
 import EAMIngest
@@ -47,6 +48,9 @@ struct Calibrate: ParsableCommand {
 
   @OptionGroup(title: "Output") var log: LogFlags
 
+  @Option(help: ArgumentHelp(stringLiteral: MemoryBudget.help))
+  var memoryBudget: String?
+
   func run() throws {
     log.apply(json: json)
     var options = CompileOptions()
@@ -69,6 +73,15 @@ struct Calibrate: ParsableCommand {
       try Preflight.checkpoint(checkpoint)
       try Preflight.writable(output, what: "statistics file")
     }
+    if let memoryBudget {
+      do throws(CompileError) { options.calibration.memoryBudget = try MemoryBudget.flag(memoryBudget) } catch { fail(error) }
+    }
+    options.calibration.onPlan = { plan in
+      if plan.batch < CalibrationOptions().batch { print("note: \(plan.batch) images per batch, to fit the memory budget") }
+      if plan.groups.count > 1 {
+        print("note: calibrating in \(plan.groups.count) passes over the images, blocks \(plan.groupText), to fit the memory budget of \(MemoryBudget.text(plan.budget)) (each pass needs at most \(MemoryBudget.text(plan.peak)))")
+      }
+    }
     let images: [String]
     do throws(CompileError) {
       images = try ImageFolder.list(calib)
@@ -90,18 +103,22 @@ struct Calibrate: ParsableCommand {
       box.configuration = c
     }
     AtomicFile.acceptInterruption()
-    let stats: AttentionStatistics
-    do throws(CompileError) { stats = try Compiler.calibrate(checkpoint, images: images, options: options, to: output) } catch {
+    let summary: CalibrationFileSummary
+    do throws(CompileError) { summary = try Calibration.calibrate(checkpoint, images: images, options: options, to: output) } catch {
       fail(error)
     }
+    let passes = summary.plan.groups.count == 1 ? "one pass" : "\(summary.plan.groups.count) passes"
+    let bytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
     if json {
       Console.emit(.object([
         ("configuration", box.configuration?.json ?? .null),
-        ("output", .string(output)), ("images", .int(stats.imageCount)),
-        ("set_sha256", .string(stats.calibrationSetSHA256)), ("bytes", .int(stats.byteCount)),
+        ("output", .string(output)), ("images", .int(summary.images)),
+        ("set_sha256", .string(summary.setHash)), ("bytes", .int(bytes)),
+        ("passes", .int(summary.plan.groups.count)), ("planned_memory_bytes", .int(summary.plan.peak)),
+        ("memory_budget_bytes", .int(summary.plan.budget)),
       ]))
     } else {
-      Console.out("wrote \(output): \(stats.imageCount) images, \(Sizes.mib(stats.byteCount)), calibration set sha256 \(stats.calibrationSetSHA256.prefix(16))…")
+      Console.out("wrote \(output): \(summary.images) images, \(Sizes.mib(bytes)), calibration set sha256 \(summary.setHash.prefix(16))… (\(passes), planned memory \(MemoryBudget.text(summary.plan.peak)) of \(MemoryBudget.text(summary.plan.budget)))")
     }
   }
 }

@@ -47,6 +47,9 @@ struct Compile: ParsableCommand {
 
   @OptionGroup(title: "EAM (attention-map compression)") var eam: EAMFlags
 
+  @Option(help: ArgumentHelp(stringLiteral: MemoryBudget.help))
+  var memoryBudget: String?
+
   @Option(help: ArgumentHelp("Held-out images (a folder, none of them calibration images) for the report's fidelity and the controls.", valueName: "folder"))
   var eval: String?
 
@@ -80,6 +83,9 @@ struct Compile: ParsableCommand {
     options.overrides.mean = mean.map { triple($0, "--mean") }
     options.overrides.std = std.map { triple($0, "--std") }
     eam.apply(to: &options)
+    if let memoryBudget {
+      do throws(CompileError) { options.calibration.memoryBudget = try MemoryBudget.flag(memoryBudget) } catch { fail(error) }
+    }
     if options.eam == nil {
       if eval != nil { usage("--eval measures an EAM compile (it needs --sparsity); compare any artifact with `eamc eval`") }
       if report != nil { usage("--report is written for EAM compiles (it needs --sparsity); `eamc inspect` describes any artifact") }

@@ -15,6 +15,13 @@ public struct CalibrationOptions: Sendable {
   public var batch = 8
   /// Show progress on stderr (`Progress`: a bar on a terminal, plain lines in a job log).
   public var progress = true
+  /// The most memory calibration may hold, in bytes (`CalibrationMemory`); nil:
+  /// `MemoryBudget.defaultBudget()`. When the statistics of every block do not fit, blocks are
+  /// calibrated in groups, in successive passes over the images, with the same result.
+  public var memoryBudget: Int?
+  /// Called once the plan is made, before anything large is allocated (e.g. to say on the
+  /// command line that calibration runs in several passes).
+  public var onPlan: (@Sendable (CalibrationPlan) -> Void)?
   public init() {}
 }
 
@@ -40,20 +47,63 @@ public enum Calibration {
     return list
   }
 
-  /// Runs `images` through the float model and returns their statistics.
+  /// Runs `images` through the float model and returns their statistics (of every block: a
+  /// compile hands them to its passes). Within `options.memoryBudget`: the statistics of every
+  /// block must fit, with the model; if the attention maps buffered for a fold do not fit beside
+  /// them, groups of blocks are folded in successive passes over the images (in place).
   public static func run(_ description: ModelDescription, floatModel: Model, images: [String], sourceSHA256: String,
                          options: CalibrationOptions) throws(CompileError) -> AttentionStatistics
   {
     let blocks = attentionBlocks(description)
     guard !blocks.isEmpty else { throw CompileError("the model has no attention to calibrate") }
+    let plan = try self.plan(description, floatModel: floatModel, options: options, resident: true)
     let layout = MapLayout(description, blocks: blocks)
-    let statistics: AttentionStatistics
+    var whole: AttentionStatistics
     do throws(StatisticsError) {
-      statistics = try AttentionStatistics(layers: blocks.count, heads: blocks.map { description.blocks[$0].heads },
-                                           tokens: layout.tokens, model: fingerprint(description, sourceSHA256: sourceSHA256))
+      whole = try AttentionStatistics(layers: blocks.count, heads: layout.heads, tokens: layout.tokens,
+                                      model: fingerprint(description, sourceSHA256: sourceSHA256))
     } catch { throw CompileError(error.description) }
-    let batch = max(1, options.batch)
-    let sink = AttentionObserverSink(statistics: statistics, images: batch, mapsPerImage: layout.windows, pool: floatModel.pool)
+    // Each pass folds into a view of `whole` (one pass: of every layer); `absorb` checks that
+    // no fold went to a copy.
+    for (k, group) in plan.groups.enumerated() {
+      // The view is made in the call: a reference kept here would make the fold copy it.
+      let filled = try pass(description, floatModel: floatModel, images: images, layout: layout, layers: group,
+                            plan: plan, statistics: AttentionStatistics(layers: group, viewing: whole), options: options,
+                            label: plan.groups.count > 1 ? passLabel(plan, k) : nil)
+      do throws(StatisticsError) { try whole.absorb(filled, layers: group) } catch { throw CompileError(error.description) }
+    }
+    return whole
+  }
+
+  /// The memory plan of a calibration with `options`, from the model alone (nothing large is
+  /// allocated yet): `resident` when the statistics of every block are kept (a compile).
+  public static func plan(_ description: ModelDescription, floatModel: Model, options: CalibrationOptions,
+                          resident: Bool) throws(CompileError) -> CalibrationPlan
+  {
+    guard let memory = CalibrationMemory(description, floatModel: floatModel) else {
+      throw CompileError("the attention statistics of this model do not fit in memory (more than 8 EiB)")
+    }
+    let budget = options.memoryBudget ?? MemoryBudget.defaultBudget().bytes
+    let plan = try CalibrationPlan.make(memory, batch: options.batch, budget: budget, resident: resident)
+    options.onPlan?(plan)
+    return plan
+  }
+
+  /// `blocks 4–7 (pass 2 of 3)`.
+  static func passLabel(_ plan: CalibrationPlan, _ k: Int) -> String {
+    let b = plan.blocks[k]
+    return (b.count == 1 ? "block \(b[0])" : "blocks \(b.first!)–\(b.last!)") + " (pass \(k + 1) of \(plan.groups.count))"
+  }
+
+  /// One pass over `images`, folding the maps of the attention layers `layers` into
+  /// `statistics` (statistics of exactly those layers); the other layers' maps are ignored.
+  static func pass(_ description: ModelDescription, floatModel: Model, images: [String], layout: MapLayout,
+                   layers: Range<Int>, plan: CalibrationPlan, statistics: consuming AttentionStatistics,
+                   options: CalibrationOptions, label: String? = nil) throws(CompileError) -> AttentionStatistics
+  {
+    let batch = plan.batch
+    let sink = AttentionObserverSink(statistics: consume statistics, images: batch,
+                                     mapsPerImage: Array(layout.windows[layers]), pool: floatModel.pool)
     let observe = sink.observer
     // Windowed attention: the runtime gives the windows of one (block, image, head) in order from
     // one thread; a counter per (layer, image, head) numbers them (no two threads share one).
@@ -62,18 +112,18 @@ public enum Calibration {
     let layerOf = layout.layerOf
     floatModel.attentionObserver = { [layout] block, image, head, map, tokens in
       let layer = layerOf[block]
-      guard layer >= 0 else { return }
+      guard layers.contains(layer) else { return }
       let windows = layout.windows[layer]
       if windows == 1 {
-        observe(layer, image, head, map, tokens)
+        observe(layer - layers.lowerBound, image, head, map, tokens)
       } else {
         let c = counters + layout.counterBase(layer: layer, batch: batch) + image * layout.heads[layer] + head
-        observe(layer, image * windows + c.pointee, head, map, tokens)
+        observe(layer - layers.lowerBound, image * windows + c.pointee, head, map, tokens)
         c.pointee += 1
       }
     }
     defer { floatModel.attentionObserver = nil }
-    let progress = options.progress ? Progress("calibrating", total: images.count) : nil
+    let progress = options.progress ? Progress(label.map { "calibrating " + $0 } ?? "calibrating", total: images.count) : nil
     var output = [Float](repeating: 0, count: batch * floatModel.outputWidth)
     var done = 0
     while done < images.count {

@@ -36,41 +36,36 @@ extension AttentionStatistics {
   /// The `.eamstats` encoding. Deterministic. (Traps only if zstd cannot allocate memory.)
   public func encoded() -> [UInt8] {
     var w = LittleEndianWriter()
-    w.append(Self.magic)
-    w.u32(Self.fileVersion)
-    w.u32(Self.binningScheme)
-    w.u32(UInt32(binning.mantissaBits))
-    w.u32(UInt32(binning.bins))
-    w.u32(UInt32(Self.valueScaleBits))
-    w.u32(UInt32(Self.entropyScaleBits))
-    w.u32(UInt32(layers))
-    let modelBytes = Array(model.utf8)
-    w.u32(UInt32(modelBytes.count))
-    w.u64(UInt64(imageCount))
-    w.append(modelBytes)
+    w.append(fileHeader.bytes)
     for l in 0..<layers {
-      w.u32(UInt32(heads[l]))
-      w.u32(UInt32(tokens[l]))
-    }
-    for s in 0..<sliceCount {
-      w.u64(UInt64(observationCounts[s]))
-      w.u64(rowEntropySums[s])
-    }
-    for d in images.digests { w.append(d.bytes) }
-    let b = binning.bins
-    for l in 0..<layers {
-      let first = entryBase[sliceBase[l]], n = entryBase[sliceBase[l + 1]] - first
-      for (pointer, count, width) in [(UnsafeRawPointer(storage.counts + first * b), n * b, 2),
-                                      (UnsafeRawPointer(storage.sums + first), n, 8),
-                                      (UnsafeRawPointer(storage.squares + first), n, 8)]
-      {
-        let frame = Self.compressSection(pointer, count: count, width: width)
-        w.u64(UInt64(frame.count))
-        w.append(frame)
-      }
+      forEachSection(layer: l) { (bytes: [UInt8]) throws(Never) in w.append(bytes) }
     }
     w.u32(CRC32C.checksum(w.bytes))
     return w.bytes
+  }
+
+  /// Everything of the file before the arrays.
+  var fileHeader: StatisticsFileHeader {
+    StatisticsFileHeader(binning: binning, heads: heads, tokens: tokens, model: model, observations: observationCounts,
+                         entropies: rowEntropySums, images: images)
+  }
+
+  /// Encodes layer `l`'s counts, sums and squares, one section after the other (its u64 length,
+  /// then its zstd frame), handing each to `body`: one section's byte planes and frame are in
+  /// memory at a time.
+  func forEachSection<E: Error>(layer l: Int, _ body: ([UInt8]) throws(E) -> Void) throws(E) {
+    let b = binning.bins
+    let first = entryBase[sliceBase[l]], n = entryBase[sliceBase[l + 1]] - first
+    for (pointer, count, width) in [(UnsafeRawPointer(storage.counts + first * b), n * b, 2),
+                                    (UnsafeRawPointer(storage.sums + first), n, 8),
+                                    (UnsafeRawPointer(storage.squares + first), n, 8)]
+    {
+      let frame = Self.compressSection(pointer, count: count, width: width)
+      var length = LittleEndianWriter()
+      length.u64(UInt64(frame.count))
+      try body(length.bytes)
+      try body(frame)
+    }
   }
 
   /// Decodes a `.eamstats` file's bytes; errors name `path`, which also becomes `origin`.
@@ -91,13 +86,13 @@ extension AttentionStatistics {
     try self.init(decoding: try Self.readFile(path), path: path)
   }
 
-  /// Writes the encoding to `path` atomically.
+  /// Writes the encoding to `path` atomically, layer by layer (the file is never whole in
+  /// memory): the same bytes as `encoded()`.
   public func write(to path: String) throws(StatisticsError) {
-    do throws(AtomicFile.WriteError) {
-      try AtomicFile.write(encoded(), to: path)
-    } catch {
-      throw StatisticsError(.io, error.description)
-    }
+    let header = fileHeader.bytes
+    let file = try StatisticsFileWriter(path: path, headerBytes: header.count)
+    for l in 0..<layers { try forEachSection(layer: l) { (bytes: [UInt8]) throws(StatisticsError) in try file.append(bytes) } }
+    try file.finish(header: header)
   }
 
   // MARK: Sections
@@ -323,5 +318,49 @@ extension AttentionStatistics {
       out.append(contentsOf: chunk[0..<n])
     }
     return out
+  }
+}
+
+/// Everything of a `.eamstats` file before the arrays: shape, model, per-head records, images.
+struct StatisticsFileHeader {
+  var binning: Binning
+  var heads: [Int]
+  var tokens: [Int]
+  var model: String
+  /// Per (layer, head): maps observed and the row-entropy sum.
+  var observations: [Int]
+  var entropies: [UInt64]
+  var images: CalibrationImages
+
+  var bytes: [UInt8] {
+    var w = LittleEndianWriter()
+    w.append(AttentionStatistics.magic)
+    w.u32(AttentionStatistics.fileVersion)
+    w.u32(AttentionStatistics.binningScheme)
+    w.u32(UInt32(binning.mantissaBits))
+    w.u32(UInt32(binning.bins))
+    w.u32(UInt32(AttentionStatistics.valueScaleBits))
+    w.u32(UInt32(AttentionStatistics.entropyScaleBits))
+    w.u32(UInt32(heads.count))
+    let modelBytes = Array(model.utf8)
+    w.u32(UInt32(modelBytes.count))
+    w.u64(UInt64(images.count))
+    w.append(modelBytes)
+    for l in heads.indices {
+      w.u32(UInt32(heads[l]))
+      w.u32(UInt32(tokens[l]))
+    }
+    for s in observations.indices {
+      w.u64(UInt64(observations[s]))
+      w.u64(entropies[s])
+    }
+    for d in images.digests { w.append(d.bytes) }
+    return w.bytes
+  }
+
+  /// Bytes of a header with `layers` layers, `slices` heads in all and `images` images, for a
+  /// model fingerprint of `modelBytes` bytes (48 fixed, 8 per layer, 16 per head, 32 per image).
+  static func byteCount(modelBytes: Int, layers: Int, slices: Int, images: Int) -> Int? {
+    ByteMath.sum(48, modelBytes, ByteMath.product(8, layers), ByteMath.product(16, slices), ByteMath.product(32, images))
   }
 }

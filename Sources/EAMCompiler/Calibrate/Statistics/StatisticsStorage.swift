@@ -8,6 +8,10 @@ import Darwin
 /// squares, each page-aligned (so that a 32-bin histogram is exactly one cache line) and
 /// zero-initialised. A reference type; `AttentionStatistics` copies it before mutating a shared
 /// one (copy-on-write), so sharing it across threads is safe.
+///
+/// A storage can also be a view of a range of another's entries (`init(viewOf:entries:)`): it
+/// then allocates nothing and keeps the other alive. Calibration in passes over groups of
+/// blocks folds each group into a view of the statistics of every block.
 final class StatisticsStorage: @unchecked Sendable {
   let entries: Int
   let bins: Int
@@ -17,6 +21,8 @@ final class StatisticsStorage: @unchecked Sendable {
   let sums: UnsafeMutablePointer<UInt64>
   /// Per entry: Σ q².
   let squares: UnsafeMutablePointer<UInt64>
+  /// The storage this one is a view of; nil when it owns its arrays.
+  private let parent: StatisticsStorage?
 
   init(entries: Int, bins: Int) {
     self.entries = entries
@@ -24,9 +30,25 @@ final class StatisticsStorage: @unchecked Sendable {
     counts = Self.allocateZeroed(UInt16.self, entries * bins)
     sums = Self.allocateZeroed(UInt64.self, entries)
     squares = Self.allocateZeroed(UInt64.self, entries)
+    parent = nil
   }
 
+  /// The entries `range` of `parent`, in place.
+  init(viewOf parent: StatisticsStorage, entries range: Range<Int>) {
+    precondition(range.lowerBound >= 0 && range.upperBound <= parent.entries, "view outside the storage")
+    entries = range.count
+    bins = parent.bins
+    counts = parent.counts + range.lowerBound * parent.bins
+    sums = parent.sums + range.lowerBound
+    squares = parent.squares + range.lowerBound
+    self.parent = parent
+  }
+
+  /// Whether this storage is a view of `other`'s arrays.
+  func isView(of other: StatisticsStorage) -> Bool { parent === other }
+
   deinit {
+    guard parent == nil else { return }
     Self.release(counts, entries * bins)
     Self.release(sums, entries)
     Self.release(squares, entries)
