@@ -1,68 +1,13 @@
 /* The AVX2 + FMA variant: 6×16 GEMM tile (12 ymm accumulators), vector exp/erf.
  * Every function carries target("avx2,fma"); nothing here runs unless the CPU has both. */
 #include "internal.h"
+#include "vecmath.h"
 #include <immintrin.h>
 #include <math.h>
 
 #define T __attribute__((target("avx2,fma")))
 
-/* exp: x = n·ln2 + r, |r| ≤ ln2/2; Taylor polynomial to degree 7 (relative error < 1e-8 before
- * rounding); 2^n through the exponent bits. Inputs clamped to [-87.3, 88.7]. */
-T static inline __m256 exp8(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.7f));
-  __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-0.693359375f), x);
-  r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
-/* Exact GELU 0.5·x·(1 + erf(x/√2)); erf by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7). */
-T static inline __m256 gelu8(__m256 x) {
-  const __m256 sign = _mm256_set1_ps(-0.0f);
-  __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f));
-  __m256 az = _mm256_andnot_ps(sign, z);
-  __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(az, _mm256_set1_ps(0.3275911f), _mm256_set1_ps(1.0f)));
-  __m256 p = _mm256_set1_ps(1.061405429f);
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
-  p = _mm256_mul_ps(p, t);
-  __m256 erf_abs = _mm256_fnmadd_ps(p, exp8(_mm256_mul_ps(_mm256_xor_ps(az, sign), az)), _mm256_set1_ps(1.0f));
-  __m256 erf = _mm256_or_ps(erf_abs, _mm256_and_ps(z, sign));
-  return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(_mm256_set1_ps(1.0f), erf));
-}
-
-T static inline __m256i mask8(int valid) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-/* Applies the epilogue to 8 accumulators for columns [col, col+8) and stores `valid` of them. */
-T static inline void store8(__m256 acc, float *c, int col, int valid, const eam_epilogue *e) {
-  __m256 v = _mm256_mul_ps(acc, _mm256_set1_ps(e->alpha));
-  if (valid >= 8) {
-    if (e->flags & EAM_EPI_BIAS) v = _mm256_add_ps(v, _mm256_loadu_ps(e->bias + col));
-    if (e->flags & EAM_EPI_GELU) v = gelu8(v);
-    if (e->flags & EAM_EPI_ACCUMULATE) v = _mm256_add_ps(v, _mm256_loadu_ps(c));
-    _mm256_storeu_ps(c, v);
-  } else if (valid > 0) {
-    __m256i m = mask8(valid);
-    if (e->flags & EAM_EPI_BIAS) v = _mm256_add_ps(v, _mm256_maskload_ps(e->bias + col, m));
-    if (e->flags & EAM_EPI_GELU) v = gelu8(v);
-    if (e->flags & EAM_EPI_ACCUMULATE) v = _mm256_add_ps(v, _mm256_maskload_ps(c, m));
-    _mm256_maskstore_ps(c, m, v);
-  }
-}
+/* exp, GELU and the GEMM epilogue on 8 lanes: vecmath.h (eam_exp8, eam_gelu8, eam_mask8, eam_store8). */
 
 /* Rows [0, mr) (mr ≤ 6) × one 16-column panel. Rows past mr repeat row 0 and are not stored. */
 T static void tile6x16(int mr, int K, const float *A, int lda, const float *B, float *C, int ldc, int col,
@@ -84,8 +29,8 @@ T static void tile6x16(int mr, int K, const float *A, int lda, const float *B, f
   const __m256 r0[6] = {c00, c10, c20, c30, c40, c50}, r1[6] = {c01, c11, c21, c31, c41, c51};
   for (int i = 0; i < mr; i++) {
     float *c = C + (size_t)i * ldc + col;
-    store8(r0[i], c, col, valid, e);
-    store8(r1[i], c + 8, col + 8, valid - 8, e);
+    eam_store8(r0[i], c, col, valid, e);
+    eam_store8(r1[i], c + 8, col + 8, valid - 8, e);
   }
 }
 
@@ -125,13 +70,13 @@ T void eam_softmax_avx2(float *x, int ld, int rows, int cols) {
     const __m256 vm = _mm256_set1_ps(max);
     __m256 vsum = _mm256_setzero_ps();
     for (j = 0; j + 8 <= cols; j += 8) {
-      __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + j), vm));
+      __m256 e = eam_exp8(_mm256_sub_ps(_mm256_loadu_ps(row + j), vm));
       _mm256_storeu_ps(row + j, e);
       vsum = _mm256_add_ps(vsum, e);
     }
     if (j < cols) {
-      __m256i m = mask8(cols - j);
-      __m256 e = exp8(_mm256_sub_ps(_mm256_maskload_ps(row + j, m), vm));
+      __m256i m = eam_mask8(cols - j);
+      __m256 e = eam_exp8(_mm256_sub_ps(_mm256_maskload_ps(row + j, m), vm));
       e = _mm256_and_ps(e, _mm256_castsi256_ps(m));
       _mm256_maskstore_ps(row + j, m, e);
       vsum = _mm256_add_ps(vsum, e);
@@ -139,7 +84,7 @@ T void eam_softmax_avx2(float *x, int ld, int rows, int cols) {
     const __m256 inv = _mm256_set1_ps(1.0f / hsum8(vsum));
     for (j = 0; j + 8 <= cols; j += 8) _mm256_storeu_ps(row + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), inv));
     if (j < cols) {
-      __m256i m = mask8(cols - j);
+      __m256i m = eam_mask8(cols - j);
       _mm256_maskstore_ps(row + j, m, _mm256_mul_ps(_mm256_maskload_ps(row + j, m), inv));
     }
   }
@@ -176,10 +121,10 @@ T void eam_layernorm_avx2(const float *x, int ldx, float *y, int ldy, int rows, 
 
 T void eam_gelu_avx2(float *x, size_t n) {
   size_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, gelu8(_mm256_loadu_ps(x + i)));
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, eam_gelu8(_mm256_loadu_ps(x + i)));
   if (i < n) {
-    __m256i m = mask8((int)(n - i));
-    _mm256_maskstore_ps(x + i, m, gelu8(_mm256_maskload_ps(x + i, m)));
+    __m256i m = eam_mask8((int)(n - i));
+    _mm256_maskstore_ps(x + i, m, eam_gelu8(_mm256_maskload_ps(x + i, m)));
   }
 }
 
@@ -247,13 +192,13 @@ T void eam_softmax_frozen_avx2(float *x, int ld, int rows, int cols, const uint1
     __m256 vsum = _mm256_setzero_ps();
     for (j = 0; j < full; j += 8) {
       const unsigned fz = FROZEN8(j);
-      const __m256 e = _mm256_andnot_ps(lanes8(fz), exp8(_mm256_sub_ps(_mm256_loadu_ps(row + j), vm)));
+      const __m256 e = _mm256_andnot_ps(lanes8(fz), eam_exp8(_mm256_sub_ps(_mm256_loadu_ps(row + j), vm)));
       _mm256_storeu_ps(row + j, e);
       vsum = _mm256_add_ps(vsum, e);
     }
     if (j < cols) {
       const __m256 m = lanes8(~FROZEN8(j) & tailbits);
-      const __m256 e = _mm256_and_ps(exp8(_mm256_sub_ps(_mm256_maskload_ps(row + j, _mm256_castps_si256(m)), vm)), m);
+      const __m256 e = _mm256_and_ps(eam_exp8(_mm256_sub_ps(_mm256_maskload_ps(row + j, _mm256_castps_si256(m)), vm)), m);
       _mm256_maskstore_ps(row + j, tail, e);
       vsum = _mm256_add_ps(vsum, e);
     }

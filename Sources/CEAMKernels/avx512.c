@@ -1,59 +1,13 @@
 /* The AVX-512 variant: 6×32 GEMM tile over two panels (12 zmm accumulators) and a 6×16 tile for
  * a last odd panel; vector exp/erf; masked tails. Every function carries the target attribute. */
 #include "internal.h"
+#include "vecmath.h"
 #include <immintrin.h>
 #include <math.h>
 
 #define T __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
 
-/* exp and GELU as in avx2.c, sixteen lanes wide. */
-T static inline __m512 exp16(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
-  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);
-  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-  return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
-}
-
-T static inline __m512 gelu16(__m512 x) {
-  const __m512 sign = _mm512_set1_ps(-0.0f);
-  __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
-  __m512 az = _mm512_andnot_ps(sign, z);
-  __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(az, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.0f)));
-  __m512 p = _mm512_set1_ps(1.061405429f);
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
-  p = _mm512_mul_ps(p, t);
-  __m512 erf_abs = _mm512_fnmadd_ps(p, exp16(_mm512_mul_ps(_mm512_xor_ps(az, sign), az)), _mm512_set1_ps(1.0f));
-  __m512 erf = _mm512_or_ps(erf_abs, _mm512_and_ps(z, sign));
-  return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.0f), erf));
-}
-
-T static inline __mmask16 mask16(int valid) {
-  return valid >= 16 ? (__mmask16)0xFFFF : valid <= 0 ? (__mmask16)0 : (__mmask16)((1u << valid) - 1);
-}
-
-T static inline void store16(__m512 acc, float *c, int col, int valid, const eam_epilogue *e) {
-  if (valid <= 0) return;
-  const __mmask16 m = mask16(valid);
-  __m512 v = _mm512_mul_ps(acc, _mm512_set1_ps(e->alpha));
-  if (e->flags & EAM_EPI_BIAS) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->bias + col));
-  if (e->flags & EAM_EPI_GELU) v = gelu16(v);
-  if (e->flags & EAM_EPI_ACCUMULATE) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, c));
-  _mm512_mask_storeu_ps(c, m, v);
-}
+/* exp, GELU and the GEMM epilogue on 16 lanes: vecmath.h (eam_exp16, eam_gelu16, eam_mask16, eam_store16). */
 
 #define ROWS(A, lda, mr)                                                                            \
   const float *a0 = A, *a1 = A + (mr > 1 ? lda : 0), *a2 = A + (mr > 2 ? 2 * (size_t)lda : 0);       \
@@ -79,8 +33,8 @@ T static void tile6x32(int mr, int K, const float *A, int lda, const float *B0, 
   const __m512 r0[6] = {c00, c10, c20, c30, c40, c50}, r1[6] = {c01, c11, c21, c31, c41, c51};
   for (int i = 0; i < mr; i++) {
     float *c = C + (size_t)i * ldc + col;
-    store16(r0[i], c, col, valid, e);
-    store16(r1[i], c + 16, col + 16, valid - 16, e);
+    eam_store16(r0[i], c, col, valid, e);
+    eam_store16(r1[i], c + 16, col + 16, valid - 16, e);
   }
 }
 
@@ -99,7 +53,7 @@ T static void tile6x16(int mr, int K, const float *A, int lda, const float *B0, 
     c5 = _mm512_fmadd_ps(_mm512_set1_ps(a5[k]), b0, c5);
   }
   const __m512 r[6] = {c0, c1, c2, c3, c4, c5};
-  for (int i = 0; i < mr; i++) store16(r[i], C + (size_t)i * ldc + col, col, valid, e);
+  for (int i = 0; i < mr; i++) eam_store16(r[i], C + (size_t)i * ldc + col, col, valid, e);
 }
 
 T void eam_gemm_avx512(int M, int K, const float *A, int lda, const float *panels, float *C, int ldc, int n0,
@@ -124,18 +78,18 @@ T void eam_softmax_avx512(float *x, int ld, int rows, int cols) {
     float *row = x + (size_t)r * ld;
     __m512 vmax = _mm512_set1_ps(-INFINITY);
     for (int j = 0; j < cols; j += 16)
-      vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), mask16(cols - j), row + j));
+      vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), eam_mask16(cols - j), row + j));
     const __m512 vm = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
     __m512 vsum = _mm512_setzero_ps();
     for (int j = 0; j < cols; j += 16) {
-      const __mmask16 m = mask16(cols - j);
-      __m512 e = _mm512_maskz_mov_ps(m, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j), vm)));
+      const __mmask16 m = eam_mask16(cols - j);
+      __m512 e = _mm512_maskz_mov_ps(m, eam_exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j), vm)));
       _mm512_mask_storeu_ps(row + j, m, e);
       vsum = _mm512_add_ps(vsum, e);
     }
     const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
     for (int j = 0; j < cols; j += 16) {
-      const __mmask16 m = mask16(cols - j);
+      const __mmask16 m = eam_mask16(cols - j);
       _mm512_mask_storeu_ps(row + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + j), inv));
     }
   }
@@ -147,19 +101,19 @@ T void eam_layernorm_avx512(const float *x, int ldx, float *y, int ldy, int rows
     const float *xr = x + (size_t)r * ldx;
     float *yr = y + (size_t)r * ldy;
     __m512 vs = _mm512_setzero_ps();
-    for (int j = 0; j < dim; j += 16) vs = _mm512_add_ps(vs, _mm512_maskz_loadu_ps(mask16(dim - j), xr + j));
+    for (int j = 0; j < dim; j += 16) vs = _mm512_add_ps(vs, _mm512_maskz_loadu_ps(eam_mask16(dim - j), xr + j));
     const float mean = _mm512_reduce_add_ps(vs) / dim;
     const __m512 vm = _mm512_set1_ps(mean);
     __m512 vq = _mm512_setzero_ps();
     for (int j = 0; j < dim; j += 16) {
-      const __mmask16 m = mask16(dim - j);
+      const __mmask16 m = eam_mask16(dim - j);
       __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, xr + j), vm);
       vq = _mm512_fmadd_ps(d, d, vq);
     }
     const float inv = 1.0f / sqrtf(_mm512_reduce_add_ps(vq) / dim + eps);
     const __m512 vi = _mm512_set1_ps(inv);
     for (int j = 0; j < dim; j += 16) {
-      const __mmask16 m = mask16(dim - j);
+      const __mmask16 m = eam_mask16(dim - j);
       __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, xr + j), vm), vi);
       _mm512_mask_storeu_ps(yr + j, m, _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, g + j), _mm512_maskz_loadu_ps(m, b + j)));
     }
@@ -168,8 +122,8 @@ T void eam_layernorm_avx512(const float *x, int ldx, float *y, int ldy, int rows
 
 T void eam_gelu_avx512(float *x, size_t n) {
   for (size_t i = 0; i < n; i += 16) {
-    const __mmask16 m = mask16((int)(n - i < 16 ? n - i : 16));
-    _mm512_mask_storeu_ps(x + i, m, gelu16(_mm512_maskz_loadu_ps(m, x + i)));
+    const __mmask16 m = eam_mask16((int)(n - i < 16 ? n - i : 16));
+    _mm512_mask_storeu_ps(x + i, m, eam_gelu16(_mm512_maskz_loadu_ps(m, x + i)));
   }
 }
 
@@ -185,13 +139,13 @@ T void eam_softmax_frozen_avx512(float *x, int ld, int rows, int cols, const uin
     const float *val = values + value_start[r];
     __m512 vmax = _mm512_set1_ps(-INFINITY);
     for (int j = 0; j < cols; j += 16) {
-      const __mmask16 free = (__mmask16)(~bits[j >> 4] & mask16(cols - j));
+      const __mmask16 free = (__mmask16)(~bits[j >> 4] & eam_mask16(cols - j));
       vmax = _mm512_mask_max_ps(vmax, free, vmax, _mm512_maskz_loadu_ps(free, row + j));
     }
     const float max = _mm512_reduce_max_ps(vmax);
     if (max == -INFINITY) { /* every entry frozen (or every free score −inf) */
       for (int j = 0; j < cols; j += 16) {
-        const __mmask16 m = mask16(cols - j), fz = (__mmask16)(bits[j >> 4] & m);
+        const __mmask16 m = eam_mask16(cols - j), fz = (__mmask16)(bits[j >> 4] & m);
         _mm512_mask_storeu_ps(row + j, m, _mm512_maskz_expandloadu_ps(fz, val));
         val += __builtin_popcount(fz);
       }
@@ -200,15 +154,15 @@ T void eam_softmax_frozen_avx512(float *x, int ld, int rows, int cols, const uin
     const __m512 vm = _mm512_set1_ps(max);
     __m512 vsum = _mm512_setzero_ps();
     for (int j = 0; j < cols; j += 16) {
-      const __mmask16 free = (__mmask16)(~bits[j >> 4] & mask16(cols - j));
+      const __mmask16 free = (__mmask16)(~bits[j >> 4] & eam_mask16(cols - j));
       if (!free) continue;
-      __m512 e = _mm512_maskz_mov_ps(free, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(free, row + j), vm)));
+      __m512 e = _mm512_maskz_mov_ps(free, eam_exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(free, row + j), vm)));
       _mm512_mask_storeu_ps(row + j, free, e);
       vsum = _mm512_add_ps(vsum, e);
     }
     const __m512 scale = _mm512_set1_ps(free_mass[r] / _mm512_reduce_add_ps(vsum));
     for (int j = 0; j < cols; j += 16) {
-      const __mmask16 m = mask16(cols - j), fz = (__mmask16)(bits[j >> 4] & m), free = (__mmask16)(~fz & m);
+      const __mmask16 m = eam_mask16(cols - j), fz = (__mmask16)(bits[j >> 4] & m), free = (__mmask16)(~fz & m);
       __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(free, row + j), scale);
       p = _mm512_mask_expandloadu_ps(p, fz, val);
       val += __builtin_popcount(fz);

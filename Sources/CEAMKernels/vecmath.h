@@ -1,6 +1,6 @@
-/* Vector exp and exact GELU for the kernels of eam_quant.h: the formulas and the operation order
- * of avx2.c and avx512.c (the f16 and int4 GEMMs must give the f32 GEMM's numbers bit for bit,
- * so their epilogue is the same arithmetic). Static inline, with the target attribute of the
+/* Vector exp, exact GELU and the GEMM epilogue of the AVX2 and AVX-512 kernels: one copy for the
+ * f32 kernels (avx2.c, avx512.c) and the f16/int4 GEMMs, which must give the f32 GEMM's numbers
+ * bit for bit. Static inline, with the target attribute of the
  * variant; a function using them carries at least that attribute. */
 #ifndef EAM_VECMATH_H
 #define EAM_VECMATH_H
