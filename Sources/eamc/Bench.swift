@@ -40,7 +40,7 @@ struct Bench: ParsableCommand {
   var noVerify = false
 
   @Option(help: "Attention kernel: auto (fused from \(AttentionKernel.fusedFromTokens) tokens), fused or unfused.")
-  var attention = "auto"
+  var attention: AttentionChoice = .auto
 
   @Flag(help: "Widen f16 weights to f32 at load (twice the memory) instead of converting them in the GEMM.")
   var widenF16 = false
@@ -74,12 +74,7 @@ struct Bench: ParsableCommand {
     if let threads { options.threads = threads }
     options.verify = !noVerify
     options.widenF16 = widenF16
-    switch attention {
-    case "auto": options.attention = .automatic
-    case "fused": options.attention = .fused
-    case "unfused": options.attention = .unfused
-    default: fail("--attention takes auto, fused or unfused, not '\(attention)'")
-    }
+    options.attention = attention.kernel
     PeakMemory.reset()
     let paths = [artifact] + (compare.map { [$0] } ?? [])
     var models: [Model] = [], loads: [Double] = []
@@ -95,6 +90,19 @@ struct Bench: ParsableCommand {
                  : BenchReport.compareText(r[0], artifact: artifact, r[1], compare: compare))
     } else {
       Console.out(json ? BenchReport.json(r[0], artifact: artifact).text : BenchReport.text(r[0], artifact: artifact))
+    }
+  }
+}
+
+/// `--attention`: which attention kernel the runtime uses (`LoadOptions.attention`).
+enum AttentionChoice: String, CaseIterable, ExpressibleByArgument {
+  case auto, fused, unfused
+
+  var kernel: AttentionKernel {
+    switch self {
+    case .auto: .automatic
+    case .fused: .fused
+    case .unfused: .unfused
     }
   }
 }
