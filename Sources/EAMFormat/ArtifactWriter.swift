@@ -31,6 +31,7 @@ public enum ArtifactWriter {
   public static func encode(manifest: Manifest, sections: [SectionPayload]) throws(FormatError) -> [UInt8] {
     var names = Set<String>()
     var stored: [[UInt8]] = []
+    var compressions: [Compression] = []
     stored.reserveCapacity(sections.count)
     for s in sections {
       guard !s.name.isEmpty, s.name.utf8.count <= SectionInfo.maxNameLength, names.insert(s.name).inserted else {
@@ -39,18 +40,24 @@ public enum ArtifactWriter {
       guard s.shape.count <= SectionInfo.maxRank, s.shape.allSatisfy({ $0 >= 0 }),
             let elements = s.layout.storedElements(shape: s.shape), elements * s.dtype.size == s.bytes.count
       else { throw FormatError(.invalid, "section '\(s.name)' has \(s.bytes.count) bytes for shape \(Shape.text(s.shape)) of \(s.dtype.name)") }
+      // zstd is a request: a section is stored compressed only when that makes it smaller.
       switch s.compression {
-      case .none: stored.append(s.bytes)
+      case .none:
+        stored.append(s.bytes)
+        compressions.append(.none)
       case .zstd:
-        let compressed = s.bytes.withUnsafeBytes { raw in Result { () throws(FormatError) in try Zstd.compress(raw) } }
-        stored.append(try compressed.get())
+        let compressed = try s.bytes.withUnsafeBytes { raw in Result { () throws(FormatError) in try Zstd.compress(raw) } }.get()
+        let smaller = compressed.count < s.bytes.count
+        stored.append(smaller ? compressed : s.bytes)
+        compressions.append(smaller ? .zstd : .none)
       }
     }
     // Section table with placeholder offsets has the same length as the final one.
-    var infos = zip(sections, stored).map { s, data in
-      SectionInfo(name: s.name, dtype: s.dtype, shape: s.shape, layout: s.layout, compression: s.compression,
-                  offset: 0, storedLength: data.count, rawLength: s.bytes.count,
-                  checksum: CRC32C.checksum(data))
+    var infos = sections.indices.map { i in
+      let s = sections[i], data = stored[i]
+      return SectionInfo(name: s.name, dtype: s.dtype, shape: s.shape, layout: s.layout, compression: compressions[i],
+                         offset: 0, storedLength: data.count, rawLength: s.bytes.count,
+                         checksum: CRC32C.checksum(data))
     }
     let manifestBytes = ManifestCodec.encode(manifest)
     let tableLength = SectionTable.encode(infos).count

@@ -132,3 +132,35 @@ func open(_ bytes: [UInt8]) throws(FormatError) -> Artifact {
   #expect(Layout.rowMajor.storedElements(shape: [17, 3]) == 51)
   #expect(Layout.rowMajor.storedElements(shape: [Int.max, 3]) == nil)
 }
+
+/// zstd is stored only where it makes a section smaller: a section of random bytes asked for
+/// zstd is stored as it is (and reads back the same), a repetitive one is compressed.
+@Test func compressesOnlyWhenSmaller() throws {
+  var rng = SplitMix64(seed: 0x5EC7)
+  let random = (0..<4096).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+  let repetitive = (0..<4096).map { UInt8($0 % 4) }
+  let (_, _, manifest) = try sampleArtifact()
+  let bytes = try ArtifactWriter.encode(manifest: manifest, sections: [
+    SectionPayload(name: "random", dtype: .u8, shape: [4096], compression: .zstd, bytes: random),
+    SectionPayload(name: "repetitive", dtype: .u8, shape: [4096], compression: .zstd, bytes: repetitive),
+  ])
+  let a = try open(bytes)
+  let r = try #require(a.section("random")), p = try #require(a.section("repetitive"))
+  #expect(r.compression == .none && r.storedLength == 4096)
+  #expect(p.compression == .zstd && p.storedLength < 4096)
+  #expect(try a.rawBytes(r, verify: true) == random)
+  #expect(try a.rawBytes(p, verify: true) == repetitive)
+}
+
+/// A small deterministic generator for test data (SplitMix64).
+fileprivate struct SplitMix64 {
+  var state: UInt64
+  init(seed: UInt64) { state = seed }
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}
