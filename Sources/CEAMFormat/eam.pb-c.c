@@ -1347,7 +1347,7 @@ const ProtobufCMessageDescriptor eam__v1__compile_settings__descriptor =
   (ProtobufCMessageInit) eam__v1__compile_settings__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor eam__v1__calibration__field_descriptors[2] =
+static const ProtobufCFieldDescriptor eam__v1__calibration__field_descriptors[3] =
 {
   {
     "images",
@@ -1373,15 +1373,28 @@ static const ProtobufCFieldDescriptor eam__v1__calibration__field_descriptors[2]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "image_sha256",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Eam__V1__Calibration, n_image_sha256),
+    offsetof(Eam__V1__Calibration, image_sha256),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned eam__v1__calibration__field_indices_by_name[] = {
+  2,   /* field[2] = image_sha256 */
   0,   /* field[0] = images */
   1,   /* field[1] = set_sha256 */
 };
 static const ProtobufCIntRange eam__v1__calibration__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor eam__v1__calibration__descriptor =
 {
@@ -1391,7 +1404,7 @@ const ProtobufCMessageDescriptor eam__v1__calibration__descriptor =
   "Eam__V1__Calibration",
   "eam.v1",
   sizeof(Eam__V1__Calibration),
-  2,
+  3,
   eam__v1__calibration__field_descriptors,
   eam__v1__calibration__field_indices_by_name,
   1,  eam__v1__calibration__number_ranges,

@@ -187,6 +187,9 @@ public struct Manifest: Equatable, Sendable {
   public struct Calibration: Equatable, Sendable {
     public var images = 0
     public var setSHA256 = ""
+    /// Each calibration image's SHA-256 (hex, ascending), so that evaluation can check that its
+    /// images are held out. Empty in artifacts written before it existed.
+    public var imageSHA256: [String] = []
     public init() {}
   }
 

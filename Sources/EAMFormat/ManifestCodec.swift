@@ -117,6 +117,7 @@ extension ManifestCodec {
     let calibration = arena.new(Eam__V1__Calibration.self, eam__v1__calibration__init)
     calibration.pointee.images = UInt32(m.calibration.images)
     calibration.pointee.set_sha256 = arena.string(m.calibration.setSHA256)
+    (calibration.pointee.n_image_sha256, calibration.pointee.image_sha256) = arena.array(m.calibration.imageSHA256.map { arena.string($0) })
     msg.calibration = calibration
 
     let entropy = m.entropy.map { e -> UnsafeMutablePointer<Eam__V1__EntropyTable>? in
@@ -231,6 +232,7 @@ extension ManifestCodec {
     if let cp = c.calibration {
       m.calibration.images = Int(cp.pointee.images)
       m.calibration.setSHA256 = string(cp.pointee.set_sha256)
+      m.calibration.imageSHA256 = try array(cp.pointee.image_sha256, cp.pointee.n_image_sha256).map { string($0) }
     }
     for ep in try array(c.entropy, c.n_entropy) {
       guard let y = ep?.pointee else { continue }

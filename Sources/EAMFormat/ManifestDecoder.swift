@@ -165,6 +165,7 @@ enum ManifestDecoder {
       switch field {
       case 1: c.images = Int(try r.uint32(wire))
       case 2: c.setSHA256 = try r.string(wire)
+      case 3: try WireReader.append(try r.string(wire), to: &c.imageSHA256)
       default: try r.skip(wire)
       }
     }

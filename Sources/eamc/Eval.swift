@@ -65,7 +65,9 @@ struct Eval: ParsableCommand {
       files = try ImageFolder.list(images)
       hashes = try Preflight.images(files, role: "held-out")
       var shared: [String] = []
-      if m.calibration.images > 0, Preflight.setHash(hashes) == m.calibration.setSHA256 {
+      if !m.calibration.imageSHA256.isEmpty {
+        shared = Preflight.overlap(files, hashes: hashes, calibrationHashes: m.calibration.imageSHA256)
+      } else if m.calibration.images > 0, Preflight.setHash(hashes) == m.calibration.setSHA256 {
         shared = files
       }
       if !stats.isEmpty {
@@ -73,7 +75,9 @@ struct Eval: ParsableCommand {
         shared += try Preflight.overlap(files, hashes: hashes, statistics: stats).filter { !shared.contains($0) }
       }
       overlapNote = stats.isEmpty
-        ? (m.calibration.images > 0 ? "checked against the artifact's calibration set hash (the whole set only; --stats checks each image)" : "the artifact was not calibrated")
+        ? (!m.calibration.imageSHA256.isEmpty ? "each image checked against the artifact's \(m.calibration.imageSHA256.count) calibration image hashes"
+           : m.calibration.images > 0 ? "checked against the artifact's calibration set hash (the whole set only; --stats checks each image)"
+           : "the artifact was not calibrated")
         : "each image checked against \(stats.count) statistics file(s)"
       if !shared.isEmpty {
         let list = shared.prefix(3).joined(separator: ", ") + (shared.count > 3 ? " and \(shared.count - 3) more" : "")

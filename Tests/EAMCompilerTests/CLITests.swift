@@ -170,9 +170,24 @@ import EAMCompiler
     let allowed = try CLIRun.eamc("compile", Self.model, "--heads", "2", "-o", eam, "--calib", Self.calib, "--sparsity", "0.2",
                                   "--eval", copy.path, "--allow-overlap")
     #expect(allowed.status == 0 && allowed.stdout.contains("WARNING"), "\(allowed.stderr)")
-    // eval: the whole calibration set is recognised by the artifact's calibration set hash.
+    // eval: the artifact records each calibration image's hash, so the whole set and a single
+    // renamed image among held-out ones are both recognised without the statistics.
     let eval = try CLIRun.eamc("eval", eam, "--reference", Self.model, "--images", Self.calib)
     #expect(eval.status == 1 && eval.stderr.contains("are calibration images"), "\(eval.stderr)")
+    let mixed = dir.appendingPathComponent("mixed")
+    try FileManager.default.createDirectory(at: mixed, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(atPath: copy.appendingPathComponent("renamed.jpg").path, toPath: mixed.appendingPathComponent("renamed.jpg").path)
+    for name in try FileManager.default.contentsOfDirectory(atPath: Self.eval) {
+      try FileManager.default.copyItem(atPath: Self.eval + "/" + name, toPath: mixed.appendingPathComponent(name).path)
+    }
+    let heldOut = try FileManager.default.contentsOfDirectory(atPath: mixed.path).count
+    let partial = try CLIRun.eamc("eval", eam, "--reference", Self.model, "--images", mixed.path)
+    #expect(partial.status == 1 && partial.stderr.contains("1 of \(heldOut) images are calibration images")
+              && partial.stderr.contains("renamed.jpg"), "\(partial.stderr)")
+    let inspect = try CLIRun.eamc("inspect", eam, "--json")
+    let recorded = try #require(((try inspect.json()["calibration"] as? [String: Any])?["image_sha256"]) as? [String])
+    #expect(recorded.count == (try FileManager.default.contentsOfDirectory(atPath: Self.calib).count))
+    #expect(recorded == recorded.sorted() && recorded.allSatisfy { $0.utf8.count == 64 })
     // and a single one through the statistics.
     let stats = dir.appendingPathComponent("s.eamstats").path
     try #require(try CLIRun.eamc("calibrate", Self.model, "--heads", "2", "--calib", Self.calib, "-o", stats, "-q").status == 0)

@@ -349,10 +349,15 @@ struct  Eam__V1__Calibration
    * over the sorted file names and contents
    */
   char *set_sha256;
+  /*
+   * each image's SHA-256 (64 hex digits), ascending: held-out checks
+   */
+  size_t n_image_sha256;
+  char **image_sha256;
 };
 #define EAM__V1__CALIBRATION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&eam__v1__calibration__descriptor) \
-    , 0, (char *)protobuf_c_empty_string }
+    , 0, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 /*

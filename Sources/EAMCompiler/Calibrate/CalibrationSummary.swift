@@ -5,6 +5,8 @@ import EAMFormat
 struct CalibrationSummary {
   var images: Int
   var setHash: String
+  /// Each image's SHA-256 (hex), ascending.
+  var imageHashes: [String]
   /// `[block][head]` mean Shannon entropy (nats) of the attention rows; empty for blocks
   /// without attention.
   var headEntropy: [[Float]]
@@ -13,6 +15,7 @@ struct CalibrationSummary {
   init(_ s: AttentionStatistics, model: ModelDescription) {
     images = s.imageCount
     setHash = s.calibrationSetSHA256
+    imageHashes = s.images.digests.map(\.hex)
     var entropy = [[Float]](repeating: [], count: model.blocks.count)
     for (l, b) in Calibration.attentionBlocks(model).enumerated() {
       entropy[b] = (0..<model.blocks[b].heads).map { Float(s.headEntropy(layer: l, head: $0)) }
@@ -27,6 +30,7 @@ extension EmitSettings {
   mutating func record(_ calibration: CalibrationSummary, compiled model: ModelDescription) {
     self.calibration.images = calibration.images
     self.calibration.setSHA256 = calibration.setHash
+    self.calibration.imageSHA256 = calibration.imageHashes
     entropy = model.blocks.map { b in
       var e = Manifest.EntropyTable()
       e.block = b.index

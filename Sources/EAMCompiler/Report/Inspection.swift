@@ -42,7 +42,8 @@ public struct Inspection {
     let p = m.preprocessing
     out.append("preprocessing: resize \(p.resizeShorterSide) \(p.interpolation == .bilinear ? "bilinear" : "bicubic"), crop \(p.cropSize), mean \(p.mean), std \(p.std)")
     if m.calibration.images > 0 {
-      out.append("calibration:   \(m.calibration.images) images, set sha256 \(m.calibration.setSHA256.prefix(16))…")
+      out.append("calibration:   \(m.calibration.images) images, set sha256 \(m.calibration.setSHA256.prefix(16))…"
+                 + (m.calibration.imageSHA256.isEmpty ? "" : ", each image's hash recorded"))
     }
     out.append("blocks:")
     out.append("  block  heads  width  MLP    attention  frozen")
@@ -96,7 +97,8 @@ public struct Inspection {
         ("mean", .floats(m.preprocessing.mean)), ("std", .floats(m.preprocessing.std)),
         ("interpolation", .string(m.preprocessing.interpolation == .bilinear ? "bilinear" : "bicubic")),
       ])),
-      ("calibration", .object([("images", .int(m.calibration.images)), ("sha256", .string(m.calibration.setSHA256))])),
+      ("calibration", .object([("images", .int(m.calibration.images)), ("sha256", .string(m.calibration.setSHA256)),
+                                ("image_sha256", .array(m.calibration.imageSHA256.map { .string($0) }))])),
       ("blocks", .array(m.blocks.map { b in
         .object([("index", .int(b.index)), ("heads", .int(b.heads)), ("dim", .int(b.dim)), ("mlp_hidden", .int(b.mlpHidden)),
                  ("attention_removed", .bool(b.attentionRemoved)), ("residual", .string(residualName(b.effectiveResidual))),

@@ -65,6 +65,12 @@ public enum Preflight {
     return zip(eval, hashes).compactMap { path, h in byHash[h].map { (path, $0) } }
   }
 
+  /// Evaluation images whose content is among an artifact's recorded calibration image hashes.
+  public static func overlap(_ eval: [String], hashes: [String], calibrationHashes: [String]) -> [String] {
+    let known = Set(calibrationHashes.map { $0.lowercased() })
+    return zip(eval, hashes).compactMap { path, h in known.contains(h.lowercased()) ? path : nil }
+  }
+
   /// Evaluation images whose content is among the images calibration statistics were computed from.
   public static func overlap(_ eval: [String], hashes: [String], statistics paths: [String]) throws(CompileError) -> [String] {
     var found: [String] = []
