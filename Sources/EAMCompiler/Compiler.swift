@@ -17,6 +17,8 @@ public struct CompileOptions: Sendable {
   public var overrides = ModelOverrides()
   /// EAM settings; nil compiles without attention compression.
   public var eam: EAMOptions?
+  /// Attention-layer removal; nil removes none.
+  public var removal: AttentionRemovalOptions?
   /// Calibration images (used when `statisticsFiles` is empty).
   public var calibrationImages: [String] = []
   public var calibration = CalibrationOptions()
@@ -43,6 +45,7 @@ public struct CompileOptions: Sendable {
     if let c = overrides.cropSize { args.append("--crop=\(c)") }
     if let m = overrides.mean { args.append("--mean=" + m.map { "\($0)" }.joined(separator: ",")) }
     if let s = overrides.std { args.append("--std=" + s.map { "\($0)" }.joined(separator: ",")) }
+    if let r = removal { args += ["--remove-attention=\(r.argument)", "--removal-mode=\(r.mode.rawValue)"] }
     if let e = eam {
       args += ["--sparsity=\(e.sparsity)", "--attn-bits=\(e.bits)", "--select=\(e.criterion.rawValue)",
                "--budget=\(e.allocation.rawValue)", "--frozen-value=\(e.frozenValue.rawValue)",

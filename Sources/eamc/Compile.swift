@@ -47,6 +47,8 @@ struct Compile: ParsableCommand {
 
   @OptionGroup(title: "EAM (attention-map compression)") var eam: EAMFlags
 
+  @OptionGroup(title: "Attention-layer removal") var removal: RemovalFlags
+
   @Option(help: ArgumentHelp(stringLiteral: MemoryBudget.help))
   var memoryBudget: String?
 
@@ -82,13 +84,14 @@ struct Compile: ParsableCommand {
     options.overrides.resizeShorterSide = resize
     options.overrides.mean = mean.map { triple($0, "--mean") }
     options.overrides.std = std.map { triple($0, "--std") }
-    eam.apply(to: &options)
+    removal.apply(to: &options, calibrating: eam.calib != nil)
+    eam.apply(to: &options, otherPassesUseCalib: options.removal != nil)
     if let memoryBudget {
       do throws(CompileError) { options.calibration.memoryBudget = try MemoryBudget.flag(memoryBudget) } catch { fail(error) }
     }
-    if options.eam == nil {
-      if eval != nil { usage("--eval measures an EAM compile (it needs --sparsity); compare any artifact with `eamc eval`") }
-      if report != nil { usage("--report is written for EAM compiles (it needs --sparsity); `eamc inspect` describes any artifact") }
+    if options.eam == nil && options.removal == nil {
+      if eval != nil { usage("--eval measures a compressing compile (it needs --sparsity or --remove-attention); compare any artifact with `eamc eval`") }
+      if report != nil { usage("--report is written for compressing compiles (--sparsity, --remove-attention); `eamc inspect` describes any artifact") }
     }
     if let report, !report.hasSuffix(".json"), !report.hasSuffix(".html") {
       usage("--report must name a .json or .html file, not '\(report)'")
@@ -147,7 +150,7 @@ struct Compile: ParsableCommand {
     let box = ConfigurationBox()
     let given = Set([resize.map { _ in "resize" }, mean.map { _ in "mean" }, std.map { _ in "std" }].compactMap { $0 })
     let evalFolder = eval, fixedOptions = options, dry = dryRun, calibFolder = calibrationFolder, fixedRemarks = remarks
-    let outputs = dryRun ? [] : [output] + (options.eam != nil ? [Self.reportPaths(report, output: output)] : [])
+    let outputs = dryRun ? [] : [output] + (options.eam != nil || options.removal != nil ? [Self.reportPaths(report, output: output)] : [])
     options.announce = { [heads, imageSize] (checkpoint: Checkpoint, model: ModelDescription) throws(CompileError) -> Void in
       var c = Configuration(command: dry ? "compile --dry-run" : "compile", checkpointPath: self.checkpoint,
                             checkpoint: checkpoint, model: model, options: fixedOptions)
@@ -211,7 +214,14 @@ struct Compile: ParsableCommand {
     Console.out("wrote \(output): \(Sizes.withRatio(summary.artifactBytes, float: summary.floatBytes))")
     if let r = summary.report, let path = summary.reportPath {
       let frozen = summary.model.blocks.reduce(0) { $0 + $1.frozen.reduce(0) { $0 + $1.frozenEntries } }
-      Console.out("EAM: \(frozen) attention entries frozen (\(r.sparsity * 100)% target) in \(r.bits) bits, calibrated on \(r.calibrationImages) images")
+      if let removal = r.pass("attention_removal") {
+        let blocks: [String] = { if case .array(let b)? = removal.setting("blocks") { b.map(\.text) } else { [] } }()
+        let saved: Double = { if case .number(let v)? = removal.setting("flops_saved_fraction") { v } else { 0 } }()
+        Console.out("attention removed: blocks \(blocks.joined(separator: ",")) (\(options.removal?.mode.rawValue ?? "")), \(String(format: "%.1f", saved * 100))% of the FLOPs")
+      }
+      if r.pass("eam") != nil {
+        Console.out("EAM: \(frozen) attention entries frozen (\(r.sparsity * 100)% target) in \(r.bits) bits, calibrated on \(r.calibrationImages) images")
+      }
       for (name, f) in r.fidelity {
         Console.out("  \(name.padding(toLength: 16, withPad: " ", startingAt: 0)) cosine to float on \(f.images) held-out images: mean \(String(format: "%.5f", f.meanCosine)), min \(String(format: "%.5f", f.minCosine))")
       }

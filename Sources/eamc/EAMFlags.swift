@@ -37,7 +37,8 @@ struct EAMFlags: ParsableArguments {
   var threads: Int?
 
   /// Checks the values (usage errors, status 2) and applies them; image folders are listed later.
-  func apply(to options: inout CompileOptions) {
+  /// `otherPassesUseCalib`: another pass reads the calibration images, so --calib alone is fine.
+  func apply(to options: inout CompileOptions, otherPassesUseCalib: Bool = false) {
     Check.atLeastOne(calibCount, "--calib-count")
     Check.atLeastOne(calibBatch, "--calib-batch")
     Check.threads(threads)
@@ -46,7 +47,9 @@ struct EAMFlags: ParsableArguments {
     options.calibration.batch = calibBatch
     options.statisticsFiles = stats
     guard let sparsity else {
-      if calib != nil || !stats.isEmpty { usage("--calib and --stats need --sparsity (the fraction of attention entries to freeze)") }
+      if !stats.isEmpty || (calib != nil && !otherPassesUseCalib) {
+        usage("--calib and --stats need --sparsity (the fraction of attention entries to freeze)")
+      }
       return
     }
     guard sparsity.isFinite, sparsity >= 0, sparsity <= 1 else { usage("--sparsity must be between 0 and 1, not \(sparsity)") }

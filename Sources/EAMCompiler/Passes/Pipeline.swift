@@ -3,6 +3,7 @@ public enum Pipeline {
   /// The passes the options select, in the order they run. A new pass registers here.
   public static func passes(for options: CompileOptions) -> [any CompilerPass] {
     var passes: [any CompilerPass] = []
+    if let removal = options.removal { passes.append(AttentionRemoval(options: removal)) }
     if let eam = options.eam { passes.append(EAMCompression(options: eam)) }
     return passes
   }

@@ -66,6 +66,14 @@ public struct Configuration {
     out.append("  heads:          \(headsText)")
     out.append("  preprocessing:  \(preprocessingText)")
     if command == "compile" { out.append("  weights:        \(options.precision.rawValue)") }
+    if let r = options.removal {
+      let which: String
+      switch r.selection {
+      case .blocks(let b): which = "blocks " + b.map(String.init).joined(separator: ",")
+      case .auto(let k): which = "the \(k) cheapest blocks (ranked on up to \(r.rankingImages) calibration images)"
+      }
+      out.append("  remove attn:    \(which), mode \(r.mode.rawValue)")
+    }
     if let eam = eamText { out.append("  EAM:            \(eam)") }
     if !options.statisticsFiles.isEmpty {
       out.append("  statistics:     \(options.statisticsFiles.count) file(s): \(options.statisticsFiles.joined(separator: " "))")

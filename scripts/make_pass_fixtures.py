@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Reference outputs of the compiler's model-rewriting passes -> Tests/Fixtures/passes/.
+
+Attention-layer removal: timm's model of a committed fixture (Tests/Fixtures/models/NAME.*)
+with the forward of the removed blocks replaced by
+  lambda:  x = x + x;  x = x + ls2(mlp(norm2(x)))     (lambda_vit's shrunk block)
+  skip:    x = x + ls2(mlp(norm2(x)))                 (the residual alone)
+run on the fixture's committed input. Writes NAME.remove-B1_B2.MODE.output.npy per case and
+index.json (the cases: fixture, blocks, mode, output file).
+
+Run: .venv/bin/python scripts/make_pass_fixtures.py
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixture_common import FIXTURES, save_npy, set_determinism, write_json  # noqa: E402
+
+from safetensors.torch import load_file  # noqa: E402
+
+CASES = [("dinov2_small", [1], "lambda"), ("dinov2_small", [0], "skip"), ("deit_tiny", [0], "lambda"),
+         ("deit_tiny", [0, 1], "skip")]
+
+
+def model(name: str) -> torch.nn.Module:
+    desc = json.loads((FIXTURES / "models" / f"{name}.json").read_text())
+    module, cls = desc["timm_class"].rsplit(".", 1)
+    m = getattr(importlib.import_module(module), cls)(**desc["timm_kwargs"])
+    m.load_state_dict(load_file(str(FIXTURES / "models" / f"{name}.safetensors")))
+    return m.eval()
+
+
+def remove(block: torch.nn.Module, mode: str) -> None:
+    def forward(self, x, attn_mask=None):
+        if mode == "lambda":
+            x = x + x
+        return x + self.ls2(self.mlp(self.norm2(x)))
+    block.forward = types.MethodType(forward, block)
+
+
+def main() -> None:
+    set_determinism()
+    out = FIXTURES / "passes"
+    index = []
+    for name, blocks, mode in CASES:
+        m = model(name)
+        for b in blocks:
+            remove(m.blocks[b], mode)
+        x = torch.from_numpy(np.load(FIXTURES / "models" / f"{name}.input.npy"))
+        with torch.no_grad():
+            y = m(x)
+        file = f"{name}.remove-{'_'.join(map(str, blocks))}.{mode}.output.npy"
+        save_npy(out / file, y)
+        index.append({"fixture": name, "blocks": blocks, "mode": mode, "output": file,
+                      "input": f"models/{name}.input.npy"})
+        print(f"{file}: {tuple(y.shape)}")
+    write_json(out / "index.json", {"attention_removal": index})
+
+
+if __name__ == "__main__":
+    main()
