@@ -47,6 +47,8 @@ public final class Model {
   public var attentionObserver: AttentionObserver?
   /// Called with the residual stream after every block of the next runs (per-layer error).
   public var blockObserver: BlockObserver?
+  /// Called with the residual stream before each half of every ViT block (`eamc analyze`).
+  public var sublayerObserver: SublayerObserver?
   /// Sees where the attention of the next runs spends its time (benchmarks); nil by default.
   public var attentionProbe: AttentionProbe?
 
@@ -118,7 +120,7 @@ public final class Model {
     switch plan {
     case .vit(let p):
       ViTForward(plan: p, probe: attentionProbe).run(input: input, batch: batch, output: output, arena: arena!, pool: pool,
-                              observer: attentionObserver, blockObserver: blockObserver)
+                              observer: attentionObserver, blockObserver: blockObserver, sublayerObserver: sublayerObserver)
     case .swin(let p):
       SwinForward(plan: p, probe: attentionProbe).run(input: input, batch: batch, output: output, arena: arena!, pool: pool,
                                observer: attentionObserver, blockObserver: blockObserver)

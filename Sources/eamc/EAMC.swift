@@ -21,7 +21,7 @@ struct EAMC: ParsableCommand {
       \(ExitStatus.help)
       """,
     version: Version.text,
-    subcommands: [Compile.self, Calibrate.self, Inspect.self, Run.self, Bench.self, Eval.self, Diff.self]
+    subcommands: [Compile.self, Calibrate.self, Analyze.self, Inspect.self, Run.self, Bench.self, Eval.self, Diff.self]
   )
 
   /// ArgumentParser's own usage errors exit with 64 (EX_USAGE); eamc's documented code is 2.

@@ -14,7 +14,7 @@ enum RemovalCost {
                    threads: Int?, source: String) throws(CompileError) -> [Candidate]
   {
     let blocks = model.blocks.filter { !$0.attentionRemoved }.map(\.index)
-    let progress = Progress("ranking blocks for attention removal (\(mode.rawValue))", total: blocks.count * images.count)
+    let progress = Progress("ranking blocks for attention removal (\(mode.rawValue))", total: blocks.count * images.count, unit: "image runs")
     let ref = try Evaluation.outputs(reference, images: images)
     var out: [Candidate] = []
     for b in blocks {

@@ -13,6 +13,11 @@ public typealias AttentionObserver = (_ block: Int, _ image: Int, _ head: Int, _
 /// model against the float one).
 public typealias BlockObserver = (_ block: Int, _ hidden: UnsafePointer<Float>, _ rows: Int, _ dim: Int) -> Void
 
+/// Sees the residual stream inside every block of the ViT family: before its attention half
+/// (`beforeMLP` false) and before its MLP half (true), so that each half's output is the
+/// difference of consecutive streams (`eamc analyze`). Same threading as `BlockObserver`.
+public typealias SublayerObserver = (_ block: Int, _ beforeMLP: Bool, _ hidden: UnsafePointer<Float>, _ rows: Int, _ dim: Int) -> Void
+
 /// One head's attention over `n` tokens, the core every family's attention is made of:
 /// `out = softmax(scale · Q·Kᵀ (+ bias) (+ mask)) · V`, where EAM's frozen entries keep their
 /// calibrated values and the free ones share the mass left.

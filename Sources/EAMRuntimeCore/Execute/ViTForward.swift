@@ -8,7 +8,8 @@ struct ViTForward {
   var probe: AttentionProbe? = nil
 
   func run(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, arena: Arena,
-           pool: ThreadPool, observer: AttentionObserver?, blockObserver: BlockObserver? = nil)
+           pool: ThreadPool, observer: AttentionObserver?, blockObserver: BlockObserver? = nil,
+           sublayerObserver: SublayerObserver? = nil)
   {
     let a = plan.architecture
     let d = plan.dim, t = plan.tokens, rows = batch * t
@@ -32,6 +33,7 @@ struct ViTForward {
     }
 
     for block in plan.blocks {
+      sublayerObserver?(block.index, false, x, rows, d)
       if let attn = block.attention {
         layerNorm(pool, x, normed, rows: rows, dim: d, attn.norm, eps: eps)
         linear(pool, rows: rows, x: normed, ldx: d, attn.qkv, y: wide, ldy: attn.layout.width, epilogue: .bias)
@@ -40,6 +42,7 @@ struct ViTForward {
       } else if block.residual == .double {
         Kernels.add(x, x, count: rows * d)  // lambda_vit's Block_shrink: x = x + x
       }
+      sublayerObserver?(block.index, true, x, rows, d)
       mlp(pool, block.mlp, x: x, normed: normed, wide: wide, rows: rows, dim: d, eps: eps)
       blockObserver?(block.index, x, rows, d)
     }
