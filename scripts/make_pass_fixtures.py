@@ -5,8 +5,16 @@ Attention-layer removal: timm's model of a committed fixture (Tests/Fixtures/mod
 with the forward of the removed blocks replaced by
   lambda:  x = x + x;  x = x + ls2(mlp(norm2(x)))     (lambda_vit's shrunk block)
   skip:    x = x + ls2(mlp(norm2(x)))                 (the residual alone)
-run on the fixture's committed input. Writes NAME.remove-B1_B2.MODE.output.npy per case and
-index.json (the cases: fixture, blocks, mode, output file).
+run on the fixture's committed input. Writes NAME.remove-B1_B2.MODE.output.npy per case.
+
+Compact FFN (NumPy arithmetic over timm's activations): on the fixture's input, every block's MLP
+output y = ls2(mlp(norm2(x))) over all tokens gives its mean mu and covariance C (population);
+U = the r = round(fraction * width) eigenvectors of C with the largest eigenvalues
+(numpy.linalg.eigh), P = U U^T. The compressed model replaces each block's MLP output by
+P (y - mu) + mu, all blocks at once, the statistics taken from the original model. Writes
+NAME.compact-FRACTION.output.npy.
+
+index.json lists every case (fixture, settings, output file, input).
 
 Run: .venv/bin/python scripts/make_pass_fixtures.py
 """
@@ -25,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fixture_common import FIXTURES, save_npy, set_determinism, write_json  # noqa: E402
 
 from safetensors.torch import load_file  # noqa: E402
+
+COMPACT = [("dinov2_small", 0.125), ("deit_tiny", 0.25)]
 
 CASES = [("dinov2_small", [1], "lambda"), ("dinov2_small", [0], "skip"), ("deit_tiny", [0], "lambda"),
          ("deit_tiny", [0, 1], "skip")]
@@ -62,7 +72,40 @@ def main() -> None:
         index.append({"fixture": name, "blocks": blocks, "mode": mode, "output": file,
                       "input": f"models/{name}.input.npy"})
         print(f"{file}: {tuple(y.shape)}")
-    write_json(out / "index.json", {"attention_removal": index})
+    compact = []
+    for name, fraction in COMPACT:
+        m = model(name)
+        x = torch.from_numpy(np.load(FIXTURES / "models" / f"{name}.input.npy"))
+        outputs = {}
+        hooks = [b.ls2.register_forward_hook(lambda mod, i, o, k=k: outputs.__setitem__(k, o.detach().double().numpy()))
+                 for k, b in enumerate(m.blocks)]
+        with torch.no_grad():
+            m(x)
+        for h in hooks:
+            h.remove()
+        projections = {}
+        for k, y in outputs.items():
+            y = y.reshape(-1, y.shape[-1])
+            mu = y.mean(axis=0)
+            c = (y - mu).T @ (y - mu) / y.shape[0]
+            values, vectors = np.linalg.eigh(c)
+            r = max(1, int(round(fraction * y.shape[1])))
+            u = vectors[:, np.argsort(-values, kind="stable")[:r]]
+            projections[k] = (u @ u.T, mu)
+
+        def replace(mod, i, o, k):
+            p, mu = projections[k]
+            y = o.double().numpy()
+            return torch.from_numpy(((y - mu) @ p.T + mu).astype(np.float32))
+        for k, b in enumerate(m.blocks):
+            b.ls2.register_forward_hook(lambda mod, i, o, k=k: replace(mod, i, o, k))
+        with torch.no_grad():
+            y = m(x)
+        file = f"{name}.compact-{fraction}.output.npy"
+        save_npy(out / file, y)
+        compact.append({"fixture": name, "rank_fraction": fraction, "output": file, "input": f"models/{name}.input.npy"})
+        print(f"{file}: {tuple(y.shape)}")
+    write_json(out / "index.json", {"attention_removal": index, "compact_ffn": compact})
 
 
 if __name__ == "__main__":

@@ -1012,7 +1012,7 @@ const ProtobufCMessageDescriptor eam__v1__frozen_map__descriptor =
   (ProtobufCMessageInit) eam__v1__frozen_map__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor eam__v1__block__field_descriptors[13] =
+static const ProtobufCFieldDescriptor eam__v1__block__field_descriptors[14] =
 {
   {
     "index",
@@ -1170,6 +1170,18 @@ static const ProtobufCFieldDescriptor eam__v1__block__field_descriptors[13] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "mlp_rank",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Eam__V1__Block, mlp_rank),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned eam__v1__block__field_indices_by_name[] = {
   4,   /* field[4] = attention_removed */
@@ -1180,6 +1192,7 @@ static const unsigned eam__v1__block__field_indices_by_name[] = {
   0,   /* field[0] = index */
   10,   /* field[10] = merge_before */
   3,   /* field[3] = mlp_hidden */
+  13,   /* field[13] = mlp_rank */
   12,   /* field[12] = residual */
   11,   /* field[11] = resolution */
   9,   /* field[9] = shift_size */
@@ -1189,7 +1202,7 @@ static const unsigned eam__v1__block__field_indices_by_name[] = {
 static const ProtobufCIntRange eam__v1__block__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor eam__v1__block__descriptor =
 {
@@ -1199,7 +1212,7 @@ const ProtobufCMessageDescriptor eam__v1__block__descriptor =
   "Eam__V1__Block",
   "eam.v1",
   sizeof(Eam__V1__Block),
-  13,
+  14,
   eam__v1__block__field_descriptors,
   eam__v1__block__field_indices_by_name,
   1,  eam__v1__block__number_ranges,

@@ -19,6 +19,8 @@ public struct CompileOptions: Sendable {
   public var eam: EAMOptions?
   /// Attention-layer removal; nil removes none.
   public var removal: AttentionRemovalOptions?
+  /// Compact FFN (fc2 factorised); nil keeps the MLPs whole.
+  public var compactFFN: CompactFFNOptions?
   /// Calibration images (used when `statisticsFiles` is empty).
   public var calibrationImages: [String] = []
   public var calibration = CalibrationOptions()
@@ -46,6 +48,7 @@ public struct CompileOptions: Sendable {
     if let m = overrides.mean { args.append("--mean=" + m.map { "\($0)" }.joined(separator: ",")) }
     if let s = overrides.std { args.append("--std=" + s.map { "\($0)" }.joined(separator: ",")) }
     if let r = removal { args += ["--remove-attention=\(r.argument)", "--removal-mode=\(r.mode.rawValue)"] }
+    if let c = compactFFN { args.append("--compact-ffn=\(c.rankFraction)") }
     if let e = eam {
       args += ["--sparsity=\(e.sparsity)", "--attn-bits=\(e.bits)", "--select=\(e.criterion.rawValue)",
                "--budget=\(e.allocation.rawValue)", "--frozen-value=\(e.frozenValue.rawValue)",

@@ -15,7 +15,7 @@ public struct Manifest: Equatable, Sendable {
   /// its residual rule (field added in 1.1), else 0. Writers put it in the header, so that
   /// artifacts that use nothing new stay byte-identical to what 1.0 writers produced.
   public var requiredMinor: UInt16 {
-    blocks.contains { $0.residual != .unspecified } ? 1 : 0
+    blocks.contains { $0.mlpRank > 0 } ? 2 : blocks.contains { $0.residual != .unspecified } ? 1 : 0
   }
 
   /// Header flags a reader must understand: `Header.flagResidualRules` when a block skips its
@@ -134,6 +134,8 @@ public struct Manifest: Equatable, Sendable {
     public var attentionRemoved = false
     /// The residual rule; see `effectiveResidual`.
     public var residual: Residual = .unspecified
+    /// Compact FFN: fc2 as two factors of this rank (`mlp.fc2.reduce`, `mlp.fc2.expand`); 0: one matrix.
+    public var mlpRank = 0
     public var frozen: [FrozenMap] = []
     public var frozenFraction: Float = 0
     public var stage = 0

@@ -94,6 +94,7 @@ extension ManifestCodec {
       c.pointee.merge_before = b.mergeBefore ? 1 : 0
       c.pointee.resolution = UInt32(b.resolution)
       c.pointee.residual = Eam__V1__Residual(rawValue: b.residual == .unknown ? 0 : b.residual.rawValue)
+      c.pointee.mlp_rank = UInt32(b.mlpRank)
       return c
     }
     (msg.n_blocks, msg.blocks) = arena.array(blocks)
@@ -215,6 +216,7 @@ extension ManifestCodec {
       b.mergeBefore = x.merge_before != 0
       b.resolution = Int(x.resolution)
       b.residual = Manifest.Residual(rawValue: x.residual.rawValue) ?? .unknown
+      b.mlpRank = Int(x.mlp_rank)
       m.blocks.append(b)
     }
     for wp in try array(c.weights, c.n_weights) {

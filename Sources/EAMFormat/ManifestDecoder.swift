@@ -117,6 +117,7 @@ enum ManifestDecoder {
       case 11: b.mergeBefore = try r.bool(wire)
       case 12: b.resolution = Int(try r.uint32(wire))
       case 13: b.residual = Manifest.Residual(rawValue: try r.uint32(wire)) ?? .unknown
+      case 14: b.mlpRank = Int(try r.uint32(wire))
       default: try r.skip(wire)
       }
     }

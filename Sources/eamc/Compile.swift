@@ -47,7 +47,7 @@ struct Compile: ParsableCommand {
 
   @OptionGroup(title: "EAM (attention-map compression)") var eam: EAMFlags
 
-  @OptionGroup(title: "Attention-layer removal") var removal: RemovalFlags
+  @OptionGroup(title: "Attention-layer removal and compact FFN") var passFlags: PassFlags
 
   @Option(help: ArgumentHelp(stringLiteral: MemoryBudget.help))
   var memoryBudget: String?
@@ -84,12 +84,12 @@ struct Compile: ParsableCommand {
     options.overrides.resizeShorterSide = resize
     options.overrides.mean = mean.map { triple($0, "--mean") }
     options.overrides.std = std.map { triple($0, "--std") }
-    removal.apply(to: &options, calibrating: eam.calib != nil)
-    eam.apply(to: &options, otherPassesUseCalib: options.removal != nil)
+    passFlags.apply(to: &options, calibrating: eam.calib != nil)
+    eam.apply(to: &options, otherPassesUseCalib: options.removal != nil || options.compactFFN != nil)
     if let memoryBudget {
       do throws(CompileError) { options.calibration.memoryBudget = try MemoryBudget.flag(memoryBudget) } catch { fail(error) }
     }
-    if options.eam == nil && options.removal == nil {
+    if options.eam == nil && options.removal == nil && options.compactFFN == nil {
       if eval != nil { usage("--eval measures a compressing compile (it needs --sparsity or --remove-attention); compare any artifact with `eamc eval`") }
       if report != nil { usage("--report is written for compressing compiles (--sparsity, --remove-attention); `eamc inspect` describes any artifact") }
     }
@@ -150,7 +150,7 @@ struct Compile: ParsableCommand {
     let box = ConfigurationBox()
     let given = Set([resize.map { _ in "resize" }, mean.map { _ in "mean" }, std.map { _ in "std" }].compactMap { $0 })
     let evalFolder = eval, fixedOptions = options, dry = dryRun, calibFolder = calibrationFolder, fixedRemarks = remarks
-    let outputs = dryRun ? [] : [output] + (options.eam != nil || options.removal != nil ? [Self.reportPaths(report, output: output)] : [])
+    let outputs = dryRun ? [] : [output] + (options.eam != nil || options.removal != nil || options.compactFFN != nil ? [Self.reportPaths(report, output: output)] : [])
     options.announce = { [heads, imageSize] (checkpoint: Checkpoint, model: ModelDescription) throws(CompileError) -> Void in
       var c = Configuration(command: dry ? "compile --dry-run" : "compile", checkpointPath: self.checkpoint,
                             checkpoint: checkpoint, model: model, options: fixedOptions)
@@ -218,6 +218,10 @@ struct Compile: ParsableCommand {
         let blocks: [String] = { if case .array(let b)? = removal.setting("blocks") { b.map(\.text) } else { [] } }()
         let saved: Double = { if case .number(let v)? = removal.setting("flops_saved_fraction") { v } else { 0 } }()
         Console.out("attention removed: blocks \(blocks.joined(separator: ",")) (\(options.removal?.mode.rawValue ?? "")), \(String(format: "%.1f", saved * 100))% of the FLOPs")
+      }
+      if let compact = r.pass("compact_ffn") {
+        let saved: Double = { if case .number(let v)? = compact.setting("flops_saved_fraction") { v } else { 0 } }()
+        Console.out("compact FFN: fc2 factorised to rank fraction \(options.compactFFN?.rankFraction ?? 0), \(String(format: "%.1f", saved * 100))% of the FLOPs")
       }
       if r.pass("eam") != nil {
         Console.out("EAM: \(frozen) attention entries frozen (\(r.sparsity * 100)% target) in \(r.bits) bits, calibrated on \(r.calibrationImages) images")

@@ -288,10 +288,15 @@ struct  Eam__V1__Block
    * 1.0 readers refuse it instead of computing x = 2x.
    */
   Eam__V1__Residual residual;
+  /*
+   * Compact FFN: fc2 stored as two factors, hidden -> mlp_rank -> dim (mlp.fc2.reduce, then
+   * mlp.fc2.expand); 0: one matrix (mlp.fc2). Needs format 1.2.
+   */
+  uint32_t mlp_rank;
 };
 #define EAM__V1__BLOCK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&eam__v1__block__descriptor) \
-    , 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0, EAM__V1__RESIDUAL__RESIDUAL_UNSPECIFIED }
+    , 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0, EAM__V1__RESIDUAL__RESIDUAL_UNSPECIFIED, 0 }
 
 
 /*

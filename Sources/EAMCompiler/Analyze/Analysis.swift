@@ -103,8 +103,7 @@ public struct Analysis: Sendable {
       result.blocks.append(Block(index: b.index, attentionEntropy: statistics.attention[b.index].entropy,
                                  mlpEntropy: statistics.mlp[b.index].entropy, removal: removal[b.index] ?? []))
       for h in 0..<b.heads {
-        let rows = statistics.rowEntropy[b.index][h]
-        result.heads.append(Head(block: b.index, head: h, entropy: rows.count > 0 ? rows.sum / Double(rows.count) : 0,
+        result.heads.append(Head(block: b.index, head: h, entropy: statistics.rowEntropy(b.index, h),
                                  explained: statistics.gram[b.index].explained(h)))
       }
     }
@@ -142,8 +141,6 @@ private final class Observed: @unchecked Sendable {
     }
   }
 
-  struct Sum { var sum = 0.0, count = 0 }
-
   /// Sums over the flattened maps of one layer's heads: Σ a_g·a_g', Σ a_g, entry count.
   struct Gram {
     var products: [[Double]], sums: [Double], count = 0.0
@@ -170,12 +167,16 @@ private final class Observed: @unchecked Sendable {
 
   let dims: [Int], heads: [Int], tokens: Int
   var attention: [Moments], mlp: [Moments]
-  var rowEntropy: [[Sum]]
   var gram: [Gram]
   var input: [Float] = [], middle: [Float] = []
-  /// The current layer's maps, one slot per head (each written by one thread).
-  var maps: [[Float]]
-  var mapSeen: [Bool]
+  // Written from the pool's threads, one head per thread: fixed slots, never reallocated.
+  /// The current layer's maps, one `tokens²` slot per head.
+  let maps: UnsafeMutablePointer<Float>
+  let mapSeen: UnsafeMutablePointer<Bool>
+  /// Per (block, head), at `block · mostHeads + head`: Σ row entropy and rows.
+  let entropySum: UnsafeMutablePointer<Double>
+  let entropyRows: UnsafeMutablePointer<Int>
+  let mostHeads: Int
 
   init(_ m: ModelDescription) {
     dims = m.blocks.map(\.dim)
@@ -183,17 +184,34 @@ private final class Observed: @unchecked Sendable {
     tokens = m.tokens
     attention = dims.map { Moments($0) }
     mlp = dims.map { Moments($0) }
-    rowEntropy = heads.map { .init(repeating: Sum(), count: $0) }
     gram = heads.map { Gram($0) }
-    let most = heads.max() ?? 0
-    maps = .init(repeating: .init(repeating: 0, count: m.tokens * m.tokens), count: most)
-    mapSeen = .init(repeating: false, count: most)
+    mostHeads = heads.max() ?? 0
+    maps = .allocate(capacity: max(1, mostHeads * m.tokens * m.tokens))
+    mapSeen = .allocate(capacity: max(1, mostHeads))
+    mapSeen.initialize(repeating: false, count: max(1, mostHeads))
+    entropySum = .allocate(capacity: max(1, heads.count * mostHeads))
+    entropySum.initialize(repeating: 0, count: max(1, heads.count * mostHeads))
+    entropyRows = .allocate(capacity: max(1, heads.count * mostHeads))
+    entropyRows.initialize(repeating: 0, count: max(1, heads.count * mostHeads))
+  }
+
+  deinit {
+    maps.deallocate()
+    mapSeen.deallocate()
+    entropySum.deallocate()
+    entropyRows.deallocate()
+  }
+
+  /// Mean row entropy of (block, head).
+  func rowEntropy(_ block: Int, _ head: Int) -> Double {
+    let i = block * mostHeads + head
+    return entropyRows[i] > 0 ? entropySum[i] / Double(entropyRows[i]) : 0
   }
 
   func sublayer(_ block: Int, _ beforeMLP: Bool, _ x: UnsafePointer<Float>, _ rows: Int, _ dim: Int) {
     if !beforeMLP {
       input = Array(UnsafeBufferPointer(start: x, count: rows * dim))
-      for h in mapSeen.indices { mapSeen[h] = false }
+      for h in 0..<mostHeads { mapSeen[h] = false }
       return
     }
     attention[block].add(x, minus: input, rows: rows, dim: dim)
@@ -203,18 +221,16 @@ private final class Observed: @unchecked Sendable {
     guard (0..<n).allSatisfy({ mapSeen[$0] }) else { return }
     let entries = tokens * tokens
     for i in 0..<n {
-      maps[i].withUnsafeBufferPointer { a in
-        var s = 0.0
-        for e in 0..<entries { s += Double(a[e]) }
-        gram[block].sums[i] += s
-        for j in i..<n {
-          maps[j].withUnsafeBufferPointer { b in
-            var p = 0.0
-            for e in 0..<entries { p += Double(a[e]) * Double(b[e]) }
-            gram[block].products[i][j] += p
-            if i != j { gram[block].products[j][i] += p }
-          }
-        }
+      let a = maps + i * entries
+      var s = 0.0
+      for e in 0..<entries { s += Double(a[e]) }
+      gram[block].sums[i] += s
+      for j in i..<n {
+        let b = maps + j * entries
+        var p = 0.0
+        for e in 0..<entries { p += Double(a[e]) * Double(b[e]) }
+        gram[block].products[i][j] += p
+        if i != j { gram[block].products[j][i] += p }
       }
     }
     gram[block].count += Double(entries)
@@ -226,7 +242,7 @@ private final class Observed: @unchecked Sendable {
   }
 
   func map(_ block: Int, _ head: Int, _ map: UnsafePointer<Float>, _ t: Int) {
-    guard t == tokens, head < maps.count else { return }
+    guard t == tokens, head < mostHeads, block < heads.count else { return }
     var total = 0.0
     for r in 0..<t {
       var h = 0.0
@@ -236,9 +252,9 @@ private final class Observed: @unchecked Sendable {
       }
       total += h
     }
-    rowEntropy[block][head].sum += total
-    rowEntropy[block][head].count += t
-    maps[head].withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: map, count: t * t) }
+    entropySum[block * mostHeads + head] += total
+    entropyRows[block * mostHeads + head] += t
+    (maps + head * t * t).update(from: map, count: t * t)
     mapSeen[head] = true
   }
 

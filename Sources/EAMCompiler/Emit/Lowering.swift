@@ -79,7 +79,13 @@ enum Lowering {
       }
       norm(names.norm2)
       linearLayer(names.fc1)
-      linearLayer(names.fc2, scale: w[b + "ls2.gamma"]?.values)
+      if block.mlpRank > 0 {
+        // Compact FFN's factors; the layer scale is already in them.
+        linearLayer(names.fc2Reduce)
+        linearLayer(names.fc2Expand)
+      } else {
+        linearLayer(names.fc2, scale: w[b + "ls2.gamma"]?.values)
+      }
     }
     for n in [ViTSections.norm, ViTSections.fcNorm] where w[n.weight] != nil { norm(n) }
     if a.numClasses > 0 {

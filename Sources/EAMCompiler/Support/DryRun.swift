@@ -55,7 +55,8 @@ public struct DryRun {
           total += 2 * 2 * maps * w * w * hd
         }
       }
-      total += 2 * 2 * t * d * Double(b.mlpHidden)
+      let hidden = Double(b.mlpHidden)
+      total += 2 * t * d * hidden + (b.mlpRank > 0 ? 2 * t * Double(b.mlpRank) * (hidden + d) : 2 * t * hidden * d)
     }
     if a.numClasses > 0 { total += 2 * Double(a.embedDim * a.numClasses) }
     return total

@@ -50,6 +50,9 @@ public enum ViTSections {
     public let norm2: NormSections
     public let fc1: LinearSections
     public let fc2: LinearSections
+    /// Compact FFN's factors of fc2: hidden → rank, then rank → width.
+    public let fc2Reduce: LinearSections
+    public let fc2Expand: LinearSections
     public init(_ index: Int) {
       let p = "blocks.\(index)."
       norm1 = NormSections(p + "norm1")
@@ -58,6 +61,8 @@ public enum ViTSections {
       norm2 = NormSections(p + "norm2")
       fc1 = LinearSections(p + "mlp.fc1")
       fc2 = LinearSections(p + "mlp.fc2")
+      fc2Reduce = LinearSections(p + "mlp.fc2.reduce")
+      fc2Expand = LinearSections(p + "mlp.fc2.expand")
     }
   }
 }

@@ -59,13 +59,19 @@ func embedPatches(_ pool: ThreadPool, image: UnsafePointer<Float>, channels c: I
 }
 
 /// The MLP half of a block on `rows` rows of the residual stream `x`:
-/// `x += fc2(GELU(fc1(LayerNorm(x))))`, with `normed` and `wide` as scratch.
+/// `x += fc2(GELU(fc1(LayerNorm(x))))`, with `normed` and `wide` as scratch. A compact FFN's fc2
+/// is two linear layers, its rank-wide intermediate in `normed`.
 func mlp(_ pool: ThreadPool, _ m: MLPPlan, x: UnsafeMutablePointer<Float>, normed: UnsafeMutablePointer<Float>,
          wide: UnsafeMutablePointer<Float>, rows: Int, dim d: Int, eps: Float)
 {
   layerNorm(pool, x, normed, rows: rows, dim: d, m.norm, eps: eps)
   linear(pool, rows: rows, x: normed, ldx: d, m.fc1, y: wide, ldy: m.fc1.n, epilogue: [.bias, .gelu])
-  linear(pool, rows: rows, x: wide, ldx: m.fc1.n, m.fc2, y: x, ldy: d, epilogue: [.bias, .accumulate])
+  if let reduce = m.fc2Reduce {
+    linear(pool, rows: rows, x: wide, ldx: m.fc1.n, reduce, y: normed, ldy: reduce.n, epilogue: .bias)
+    linear(pool, rows: rows, x: normed, ldx: reduce.n, m.fc2, y: x, ldy: d, epilogue: [.bias, .accumulate])
+  } else {
+    linear(pool, rows: rows, x: wide, ldx: m.fc1.n, m.fc2, y: x, ldy: d, epilogue: [.bias, .accumulate])
+  }
 }
 
 /// For each image of `source` (`tokens` rows of `dim`), the mean of rows `first..<tokens` into

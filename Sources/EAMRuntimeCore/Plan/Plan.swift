@@ -30,7 +30,10 @@ struct NormWeights {
 struct MLPPlan {
   let norm: NormWeights
   let fc1: LinearWeights
+  /// fc2, or with compact FFN its second factor (rank → width).
   let fc2: LinearWeights
+  /// Compact FFN's first factor of fc2 (hidden → rank, rank below the width); nil: fc2 is one matrix.
+  var fc2Reduce: LinearWeights? = nil
 }
 
 /// The attention half of a block.
@@ -132,9 +135,21 @@ struct ViTPlan {
                                   proj: try LinearWeights(store, names.proj, n: d, k: d),
                                   heads: b.heads, layout: layout, frozen: frozen)
       }
-      let mlp = MLPPlan(norm: try NormWeights(store, names.norm2, dim: d),
-                        fc1: try LinearWeights(store, names.fc1, n: b.mlpHidden, k: d),
-                        fc2: try LinearWeights(store, names.fc2, n: d, k: b.mlpHidden))
+      let mlp: MLPPlan
+      if b.mlpRank > 0 {
+        // The rank-wide intermediate lives in the d-wide scratch, so the rank must be below d.
+        guard b.mlpRank < d, b.mlpRank < b.mlpHidden else {
+          throw RuntimeError("manifest block \(b.index) has MLP rank \(b.mlpRank); a compact FFN's rank is below the width \(d) and the hidden width \(b.mlpHidden)", path: path)
+        }
+        mlp = MLPPlan(norm: try NormWeights(store, names.norm2, dim: d),
+                      fc1: try LinearWeights(store, names.fc1, n: b.mlpHidden, k: d),
+                      fc2: try LinearWeights(store, names.fc2Expand, n: d, k: b.mlpRank),
+                      fc2Reduce: try LinearWeights(store, names.fc2Reduce, n: b.mlpRank, k: b.mlpHidden))
+      } else {
+        mlp = MLPPlan(norm: try NormWeights(store, names.norm2, dim: d),
+                      fc1: try LinearWeights(store, names.fc1, n: b.mlpHidden, k: d),
+                      fc2: try LinearWeights(store, names.fc2, n: d, k: b.mlpHidden))
+      }
       blocks.append(BlockPlan(index: b.index, attention: attention, residual: residual, mlp: mlp))
       maxHidden = max(maxHidden, b.mlpHidden)
     }
