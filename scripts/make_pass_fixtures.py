@@ -14,6 +14,13 @@ U = the r = round(fraction * width) eigenvectors of C with the largest eigenvalu
 P (y - mu) + mu, all blocks at once, the statistics taken from the original model. Writes
 NAME.compact-FRACTION.output.npy.
 
+Hallucinated heads (NumPy least squares over timm's maps, attention unfused): on the fixture's
+input, per block each head's map (flattened over images and entries) is fitted from the other
+heads' maps with an intercept (numpy.linalg.lstsq); the round(fraction * heads) heads with the
+largest R^2 (R^2 rounded to 1e-9, ties by index) are hallucinated, each refitted from the remaining heads. The
+compressed model replaces their maps by max(0, intercept + sum w * map), rows renormalised.
+Writes NAME.hallucinate-FRACTION.output.npy and the chosen heads.
+
 index.json lists every case (fixture, settings, output file, input).
 
 Run: .venv/bin/python scripts/make_pass_fixtures.py
@@ -33,6 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fixture_common import FIXTURES, save_npy, set_determinism, write_json  # noqa: E402
 
 from safetensors.torch import load_file  # noqa: E402
+
+HALLUCINATE = [("dinov2_small", 0.5), ("deit_tiny", 0.5)]
 
 COMPACT = [("dinov2_small", 0.125), ("deit_tiny", 0.25)]
 
@@ -105,7 +114,56 @@ def main() -> None:
         save_npy(out / file, y)
         compact.append({"fixture": name, "rank_fraction": fraction, "output": file, "input": f"models/{name}.input.npy"})
         print(f"{file}: {tuple(y.shape)}")
-    write_json(out / "index.json", {"attention_removal": index, "compact_ffn": compact})
+    hallucinated = []
+    for name, fraction in HALLUCINATE:
+        m = model(name)
+        maps = {}
+        for k, b in enumerate(m.blocks):
+            b.attn.fused_attn = False
+        hooks = [b.attn.attn_drop.register_forward_hook(lambda mod, i, o, k=k: maps.__setitem__(k, o.detach().double().numpy()))
+                 for k, b in enumerate(m.blocks)]
+        x = torch.from_numpy(np.load(FIXTURES / "models" / f"{name}.input.npy"))
+        with torch.no_grad():
+            m(x)
+        for h in hooks:
+            h.remove()
+
+        def fit(a, h, sources):
+            target = a[:, h].reshape(-1)
+            design = np.stack([a[:, g].reshape(-1) for g in sources] + [np.ones_like(target)], axis=1)
+            coef = np.linalg.lstsq(design, target, rcond=None)[0]
+            residual = target - design @ coef
+            centred = target - target.mean()
+            return coef[:-1], coef[-1], 1 - residual @ residual / (centred @ centred)
+
+        plans, chosen_heads = {}, []
+        for k, a in maps.items():
+            heads = a.shape[1]
+            count = min(heads - 1, int(round(fraction * heads)))
+            r2 = [(fit(a, h, [g for g in range(heads) if g != h])[2], h) for h in range(heads)]
+            chosen = sorted(h for _, h in sorted(r2, key=lambda t: (-round(t[0] * 1e9), t[1]))[:count])
+            sources = [g for g in range(heads) if g not in chosen]
+            plans[k] = [(h, sources, *fit(a, h, sources)[:2]) for h in chosen]
+            chosen_heads.append(chosen)
+
+        def replace(mod, i, o, k):
+            a = o.clone()
+            for h, sources, w, b in plans[k]:
+                made = b + sum(float(wi) * o[:, g] for wi, g in zip(w, sources))
+                made = made.clamp(min=0)
+                sums = made.sum(dim=-1, keepdim=True)
+                a[:, h] = torch.where(sums > 0, made / sums.clamp(min=1e-30), torch.full_like(made, 1.0 / made.shape[-1]))
+            return a
+        for k, b in enumerate(m.blocks):
+            b.attn.attn_drop.register_forward_hook(lambda mod, i, o, k=k: replace(mod, i, o, k))
+        with torch.no_grad():
+            y = m(x)
+        file = f"{name}.hallucinate-{fraction}.output.npy"
+        save_npy(out / file, y)
+        hallucinated.append({"fixture": name, "fraction": fraction, "heads": chosen_heads, "output": file,
+                             "input": f"models/{name}.input.npy"})
+        print(f"{file}: {tuple(y.shape)}, heads {chosen_heads}")
+    write_json(out / "index.json", {"attention_removal": index, "compact_ffn": compact, "hallucinated_heads": hallucinated})
 
 
 if __name__ == "__main__":

@@ -232,6 +232,51 @@ void   eam__v1__block__free_unpacked
   assert(message->base.descriptor == &eam__v1__block__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   eam__v1__hallucinated_head__init
+                     (Eam__V1__HallucinatedHead         *message)
+{
+  static const Eam__V1__HallucinatedHead init_value = EAM__V1__HALLUCINATED_HEAD__INIT;
+  *message = init_value;
+}
+size_t eam__v1__hallucinated_head__get_packed_size
+                     (const Eam__V1__HallucinatedHead *message)
+{
+  assert(message->base.descriptor == &eam__v1__hallucinated_head__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t eam__v1__hallucinated_head__pack
+                     (const Eam__V1__HallucinatedHead *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &eam__v1__hallucinated_head__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t eam__v1__hallucinated_head__pack_to_buffer
+                     (const Eam__V1__HallucinatedHead *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &eam__v1__hallucinated_head__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Eam__V1__HallucinatedHead *
+       eam__v1__hallucinated_head__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Eam__V1__HallucinatedHead *)
+     protobuf_c_message_unpack (&eam__v1__hallucinated_head__descriptor,
+                                allocator, len, data);
+}
+void   eam__v1__hallucinated_head__free_unpacked
+                     (Eam__V1__HallucinatedHead *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &eam__v1__hallucinated_head__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   eam__v1__weight__init
                      (Eam__V1__Weight         *message)
 {
@@ -1012,7 +1057,7 @@ const ProtobufCMessageDescriptor eam__v1__frozen_map__descriptor =
   (ProtobufCMessageInit) eam__v1__frozen_map__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor eam__v1__block__field_descriptors[14] =
+static const ProtobufCFieldDescriptor eam__v1__block__field_descriptors[15] =
 {
   {
     "index",
@@ -1182,12 +1227,25 @@ static const ProtobufCFieldDescriptor eam__v1__block__field_descriptors[14] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "hallucinated",
+    15,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Eam__V1__Block, n_hallucinated),
+    offsetof(Eam__V1__Block, hallucinated),
+    &eam__v1__hallucinated_head__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned eam__v1__block__field_indices_by_name[] = {
   4,   /* field[4] = attention_removed */
   2,   /* field[2] = dim */
   5,   /* field[5] = frozen */
   6,   /* field[6] = frozen_fraction */
+  14,   /* field[14] = hallucinated */
   1,   /* field[1] = heads */
   0,   /* field[0] = index */
   10,   /* field[10] = merge_before */
@@ -1202,7 +1260,7 @@ static const unsigned eam__v1__block__field_indices_by_name[] = {
 static const ProtobufCIntRange eam__v1__block__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 14 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor eam__v1__block__descriptor =
 {
@@ -1212,11 +1270,88 @@ const ProtobufCMessageDescriptor eam__v1__block__descriptor =
   "Eam__V1__Block",
   "eam.v1",
   sizeof(Eam__V1__Block),
-  14,
+  15,
   eam__v1__block__field_descriptors,
   eam__v1__block__field_indices_by_name,
   1,  eam__v1__block__number_ranges,
   (ProtobufCMessageInit) eam__v1__block__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor eam__v1__hallucinated_head__field_descriptors[4] =
+{
+  {
+    "head",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Eam__V1__HallucinatedHead, head),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sources",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Eam__V1__HallucinatedHead, n_sources),
+    offsetof(Eam__V1__HallucinatedHead, sources),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "weights",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Eam__V1__HallucinatedHead, n_weights),
+    offsetof(Eam__V1__HallucinatedHead, weights),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "intercept",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Eam__V1__HallucinatedHead, intercept),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned eam__v1__hallucinated_head__field_indices_by_name[] = {
+  0,   /* field[0] = head */
+  3,   /* field[3] = intercept */
+  1,   /* field[1] = sources */
+  2,   /* field[2] = weights */
+};
+static const ProtobufCIntRange eam__v1__hallucinated_head__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor eam__v1__hallucinated_head__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "eam.v1.HallucinatedHead",
+  "HallucinatedHead",
+  "Eam__V1__HallucinatedHead",
+  "eam.v1",
+  sizeof(Eam__V1__HallucinatedHead),
+  4,
+  eam__v1__hallucinated_head__field_descriptors,
+  eam__v1__hallucinated_head__field_indices_by_name,
+  1,  eam__v1__hallucinated_head__number_ranges,
+  (ProtobufCMessageInit) eam__v1__hallucinated_head__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor eam__v1__weight__field_descriptors[3] =

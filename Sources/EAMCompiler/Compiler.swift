@@ -21,6 +21,8 @@ public struct CompileOptions: Sendable {
   public var removal: AttentionRemovalOptions?
   /// Compact FFN (fc2 factorised); nil keeps the MLPs whole.
   public var compactFFN: CompactFFNOptions?
+  /// Hallucinated heads; nil computes every head's map.
+  public var hallucination: HallucinationOptions?
   /// Calibration images (used when `statisticsFiles` is empty).
   public var calibrationImages: [String] = []
   public var calibration = CalibrationOptions()
@@ -48,6 +50,7 @@ public struct CompileOptions: Sendable {
     if let m = overrides.mean { args.append("--mean=" + m.map { "\($0)" }.joined(separator: ",")) }
     if let s = overrides.std { args.append("--std=" + s.map { "\($0)" }.joined(separator: ",")) }
     if let r = removal { args += ["--remove-attention=\(r.argument)", "--removal-mode=\(r.mode.rawValue)"] }
+    if let h = hallucination { args.append("--hallucinate-heads=\(h.fraction)") }
     if let c = compactFFN { args.append("--compact-ffn=\(c.rankFraction)") }
     if let e = eam {
       args += ["--sparsity=\(e.sparsity)", "--attn-bits=\(e.bits)", "--select=\(e.criterion.rawValue)",

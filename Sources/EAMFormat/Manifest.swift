@@ -15,7 +15,7 @@ public struct Manifest: Equatable, Sendable {
   /// its residual rule (field added in 1.1), else 0. Writers put it in the header, so that
   /// artifacts that use nothing new stay byte-identical to what 1.0 writers produced.
   public var requiredMinor: UInt16 {
-    blocks.contains { $0.mlpRank > 0 } ? 2 : blocks.contains { $0.residual != .unspecified } ? 1 : 0
+    blocks.contains { $0.mlpRank > 0 || !$0.hallucinated.isEmpty } ? 2 : blocks.contains { $0.residual != .unspecified } ? 1 : 0
   }
 
   /// Header flags a reader must understand: `Header.flagResidualRules` when a block skips its
@@ -100,6 +100,15 @@ public struct Manifest: Equatable, Sendable {
     }
   }
 
+  /// A head whose map is `max(0, intercept + Σ weights[i]·map(sources[i]))`, rows renormalised.
+  public struct HallucinatedHead: Equatable, Sendable {
+    public var head = 0
+    public var sources: [Int] = []
+    public var weights: [Float] = []
+    public var intercept: Float = 0
+    public init() {}
+  }
+
   public struct FrozenMap: Equatable, Sendable {
     public var head = 0
     public var frozenEntries = 0
@@ -136,6 +145,8 @@ public struct Manifest: Equatable, Sendable {
     public var residual: Residual = .unspecified
     /// Compact FFN: fc2 as two factors of this rank (`mlp.fc2.reduce`, `mlp.fc2.expand`); 0: one matrix.
     public var mlpRank = 0
+    /// Heads whose maps are made from other heads' maps (no Q, K of their own).
+    public var hallucinated: [HallucinatedHead] = []
     public var frozen: [FrozenMap] = []
     public var frozenFraction: Float = 0
     public var stage = 0

@@ -95,6 +95,15 @@ extension ManifestCodec {
       c.pointee.resolution = UInt32(b.resolution)
       c.pointee.residual = Eam__V1__Residual(rawValue: b.residual == .unknown ? 0 : b.residual.rawValue)
       c.pointee.mlp_rank = UInt32(b.mlpRank)
+      let hallucinated = b.hallucinated.map { h -> UnsafeMutablePointer<Eam__V1__HallucinatedHead>? in
+        let ch = arena.new(Eam__V1__HallucinatedHead.self, eam__v1__hallucinated_head__init)
+        ch.pointee.head = UInt32(h.head)
+        (ch.pointee.n_sources, ch.pointee.sources) = arena.array(h.sources.map { UInt32($0) })
+        (ch.pointee.n_weights, ch.pointee.weights) = arena.array(h.weights)
+        ch.pointee.intercept = h.intercept
+        return ch
+      }
+      (c.pointee.n_hallucinated, c.pointee.hallucinated) = arena.array(hallucinated)
       return c
     }
     (msg.n_blocks, msg.blocks) = arena.array(blocks)
@@ -217,6 +226,15 @@ extension ManifestCodec {
       b.resolution = Int(x.resolution)
       b.residual = Manifest.Residual(rawValue: x.residual.rawValue) ?? .unknown
       b.mlpRank = Int(x.mlp_rank)
+      for hp in try array(x.hallucinated, x.n_hallucinated) {
+        guard let y = hp?.pointee else { continue }
+        var h = Manifest.HallucinatedHead()
+        h.head = Int(y.head)
+        h.sources = try array(y.sources, y.n_sources).map { Int($0) }
+        h.weights = try array(y.weights, y.n_weights)
+        h.intercept = y.intercept
+        b.hallucinated.append(h)
+      }
       m.blocks.append(b)
     }
     for wp in try array(c.weights, c.n_weights) {

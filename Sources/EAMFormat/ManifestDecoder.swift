@@ -118,6 +118,22 @@ enum ManifestDecoder {
       case 12: b.resolution = Int(try r.uint32(wire))
       case 13: b.residual = Manifest.Residual(rawValue: try r.uint32(wire)) ?? .unknown
       case 14: b.mlpRank = Int(try r.uint32(wire))
+      case 15:
+        var h = Manifest.HallucinatedHead()
+        try r.message(wire) { (r: inout WireReader) throws(FormatError) in try hallucinated(&r, &h) }
+        try WireReader.append(h, to: &b.hallucinated)
+      default: try r.skip(wire)
+      }
+    }
+  }
+
+  private static func hallucinated(_ r: inout WireReader, _ h: inout Manifest.HallucinatedHead) throws(FormatError) {
+    while let (field, wire) = try r.tag() {
+      switch field {
+      case 1: h.head = Int(try r.uint32(wire))
+      case 2: try r.repeatedUInt32(wire, into: &h.sources)
+      case 3: try r.repeatedFloat(wire, into: &h.weights)
+      case 4: h.intercept = try r.float(wire)
       default: try r.skip(wire)
       }
     }

@@ -85,11 +85,11 @@ struct Compile: ParsableCommand {
     options.overrides.mean = mean.map { triple($0, "--mean") }
     options.overrides.std = std.map { triple($0, "--std") }
     passFlags.apply(to: &options, calibrating: eam.calib != nil)
-    eam.apply(to: &options, otherPassesUseCalib: options.removal != nil || options.compactFFN != nil)
+    eam.apply(to: &options, otherPassesUseCalib: options.removal != nil || options.compactFFN != nil || options.hallucination != nil)
     if let memoryBudget {
       do throws(CompileError) { options.calibration.memoryBudget = try MemoryBudget.flag(memoryBudget) } catch { fail(error) }
     }
-    if options.eam == nil && options.removal == nil && options.compactFFN == nil {
+    if options.eam == nil && options.removal == nil && options.compactFFN == nil && options.hallucination == nil {
       if eval != nil { usage("--eval measures a compressing compile (it needs --sparsity or --remove-attention); compare any artifact with `eamc eval`") }
       if report != nil { usage("--report is written for compressing compiles (--sparsity, --remove-attention); `eamc inspect` describes any artifact") }
     }
@@ -150,7 +150,7 @@ struct Compile: ParsableCommand {
     let box = ConfigurationBox()
     let given = Set([resize.map { _ in "resize" }, mean.map { _ in "mean" }, std.map { _ in "std" }].compactMap { $0 })
     let evalFolder = eval, fixedOptions = options, dry = dryRun, calibFolder = calibrationFolder, fixedRemarks = remarks
-    let outputs = dryRun ? [] : [output] + (options.eam != nil || options.removal != nil || options.compactFFN != nil ? [Self.reportPaths(report, output: output)] : [])
+    let outputs = dryRun ? [] : [output] + (options.eam != nil || options.removal != nil || options.compactFFN != nil || options.hallucination != nil ? [Self.reportPaths(report, output: output)] : [])
     options.announce = { [heads, imageSize] (checkpoint: Checkpoint, model: ModelDescription) throws(CompileError) -> Void in
       var c = Configuration(command: dry ? "compile --dry-run" : "compile", checkpointPath: self.checkpoint,
                             checkpoint: checkpoint, model: model, options: fixedOptions)
@@ -218,6 +218,10 @@ struct Compile: ParsableCommand {
         let blocks: [String] = { if case .array(let b)? = removal.setting("blocks") { b.map(\.text) } else { [] } }()
         let saved: Double = { if case .number(let v)? = removal.setting("flops_saved_fraction") { v } else { 0 } }()
         Console.out("attention removed: blocks \(blocks.joined(separator: ",")) (\(options.removal?.mode.rawValue ?? "")), \(String(format: "%.1f", saved * 100))% of the FLOPs")
+      }
+      if let h = r.pass("hallucinated_heads") {
+        let saved: Double = { if case .number(let v)? = h.setting("flops_saved_fraction") { v } else { 0 } }()
+        Console.out("hallucinated heads: \(options.hallucination?.fraction ?? 0) of each layer's heads, \(String(format: "%.1f", saved * 100))% of the FLOPs")
       }
       if let compact = r.pass("compact_ffn") {
         let saved: Double = { if case .number(let v)? = compact.setting("flops_saved_fraction") { v } else { 0 } }()

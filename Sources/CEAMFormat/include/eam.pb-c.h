@@ -20,6 +20,7 @@ typedef struct Eam__V1__Preprocessing Eam__V1__Preprocessing;
 typedef struct Eam__V1__Architecture Eam__V1__Architecture;
 typedef struct Eam__V1__FrozenMap Eam__V1__FrozenMap;
 typedef struct Eam__V1__Block Eam__V1__Block;
+typedef struct Eam__V1__HallucinatedHead Eam__V1__HallucinatedHead;
 typedef struct Eam__V1__Weight Eam__V1__Weight;
 typedef struct Eam__V1__CompileSettings Eam__V1__CompileSettings;
 typedef struct Eam__V1__Calibration Eam__V1__Calibration;
@@ -293,10 +294,42 @@ struct  Eam__V1__Block
    * mlp.fc2.expand); 0: one matrix (mlp.fc2). Needs format 1.2.
    */
   uint32_t mlp_rank;
+  /*
+   * Hallucinated heads: heads whose map is made from other heads' maps (no Q, K of their own).
+   */
+  size_t n_hallucinated;
+  Eam__V1__HallucinatedHead **hallucinated;
 };
 #define EAM__V1__BLOCK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&eam__v1__block__descriptor) \
-    , 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0, EAM__V1__RESIDUAL__RESIDUAL_UNSPECIFIED, 0 }
+    , 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0, EAM__V1__RESIDUAL__RESIDUAL_UNSPECIFIED, 0, 0,NULL }
+
+
+/*
+ * A head whose attention map is not computed from its own Q and K (hMHSA, post-training): the
+ * map is max(0, intercept + sum_i weights[i] * map(sources[i])), each row divided by its sum
+ * (uniform where the sum is 0), then multiplied with the head's own V. Its Q and K rows are not
+ * stored (like a whole-frozen head's). Needs format 1.2.
+ */
+struct  Eam__V1__HallucinatedHead
+{
+  ProtobufCMessage base;
+  uint32_t head;
+  /*
+   * computed heads of the same block (not frozen whole, not hallucinated)
+   */
+  size_t n_sources;
+  uint32_t *sources;
+  /*
+   * one per source
+   */
+  size_t n_weights;
+  float *weights;
+  float intercept;
+};
+#define EAM__V1__HALLUCINATED_HEAD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&eam__v1__hallucinated_head__descriptor) \
+    , 0, 0,NULL, 0,NULL, 0 }
 
 
 /*
@@ -500,6 +533,25 @@ Eam__V1__Block *
 void   eam__v1__block__free_unpacked
                      (Eam__V1__Block *message,
                       ProtobufCAllocator *allocator);
+/* Eam__V1__HallucinatedHead methods */
+void   eam__v1__hallucinated_head__init
+                     (Eam__V1__HallucinatedHead         *message);
+size_t eam__v1__hallucinated_head__get_packed_size
+                     (const Eam__V1__HallucinatedHead   *message);
+size_t eam__v1__hallucinated_head__pack
+                     (const Eam__V1__HallucinatedHead   *message,
+                      uint8_t             *out);
+size_t eam__v1__hallucinated_head__pack_to_buffer
+                     (const Eam__V1__HallucinatedHead   *message,
+                      ProtobufCBuffer     *buffer);
+Eam__V1__HallucinatedHead *
+       eam__v1__hallucinated_head__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   eam__v1__hallucinated_head__free_unpacked
+                     (Eam__V1__HallucinatedHead *message,
+                      ProtobufCAllocator *allocator);
 /* Eam__V1__Weight methods */
 void   eam__v1__weight__init
                      (Eam__V1__Weight         *message);
@@ -612,6 +664,9 @@ typedef void (*Eam__V1__FrozenMap_Closure)
 typedef void (*Eam__V1__Block_Closure)
                  (const Eam__V1__Block *message,
                   void *closure_data);
+typedef void (*Eam__V1__HallucinatedHead_Closure)
+                 (const Eam__V1__HallucinatedHead *message,
+                  void *closure_data);
 typedef void (*Eam__V1__Weight_Closure)
                  (const Eam__V1__Weight *message,
                   void *closure_data);
@@ -643,6 +698,7 @@ extern const ProtobufCMessageDescriptor eam__v1__preprocessing__descriptor;
 extern const ProtobufCMessageDescriptor eam__v1__architecture__descriptor;
 extern const ProtobufCMessageDescriptor eam__v1__frozen_map__descriptor;
 extern const ProtobufCMessageDescriptor eam__v1__block__descriptor;
+extern const ProtobufCMessageDescriptor eam__v1__hallucinated_head__descriptor;
 extern const ProtobufCMessageDescriptor eam__v1__weight__descriptor;
 extern const ProtobufCMessageDescriptor eam__v1__compile_settings__descriptor;
 extern const ProtobufCMessageDescriptor eam__v1__calibration__descriptor;

@@ -104,7 +104,7 @@ public struct Analysis: Sendable {
                                  mlpEntropy: statistics.mlp[b.index].entropy, removal: removal[b.index] ?? []))
       for h in 0..<b.heads {
         result.heads.append(Head(block: b.index, head: h, entropy: statistics.rowEntropy(b.index, h),
-                                 explained: statistics.gram[b.index].explained(h)))
+                                 explained: statistics.gram[b.index].explained(h, from: (0..<b.heads).filter { $0 != h })))
       }
     }
     return result
@@ -141,33 +141,9 @@ private final class Observed: @unchecked Sendable {
     }
   }
 
-  /// Sums over the flattened maps of one layer's heads: Σ a_g·a_g', Σ a_g, entry count.
-  struct Gram {
-    var products: [[Double]], sums: [Double], count = 0.0
-    init(_ h: Int) { products = .init(repeating: .init(repeating: 0, count: h), count: h); sums = .init(repeating: 0, count: h) }
-
-    /// R² of head `h` fitted from the other heads with an intercept (centred normal equations).
-    func explained(_ h: Int) -> Double {
-      let n = sums.count
-      guard n > 1, count > 1 else { return 0 }
-      func centred(_ i: Int, _ j: Int) -> Double { products[i][j] - sums[i] * sums[j] / count }
-      let others = (0..<n).filter { $0 != h }
-      let total = centred(h, h)
-      guard total > 0 else { return 1 }
-      var a = others.map { i in others.map { j in centred(i, j) } }
-      var y = others.map { centred($0, h) }
-      // A tiny ridge keeps identical heads solvable.
-      let ridge = 1e-12 * (others.map { centred($0, $0) }.max() ?? 1)
-      for i in a.indices { a[i][i] += ridge }
-      guard let c = Observed.solve(&a, &y) else { return 0 }
-      let fitted = zip(c, others).reduce(0.0) { $0 + $1.0 * centred($1.1, h) }
-      return min(1, max(0, fitted / total))
-    }
-  }
-
   let dims: [Int], heads: [Int], tokens: Int
   var attention: [Moments], mlp: [Moments]
-  var gram: [Gram]
+  var gram: [HeadMapGram]
   var input: [Float] = [], middle: [Float] = []
   // Written from the pool's threads, one head per thread: fixed slots, never reallocated.
   /// The current layer's maps, one `tokens²` slot per head.
@@ -184,7 +160,7 @@ private final class Observed: @unchecked Sendable {
     tokens = m.tokens
     attention = dims.map { Moments($0) }
     mlp = dims.map { Moments($0) }
-    gram = heads.map { Gram($0) }
+    gram = heads.map { HeadMapGram(heads: $0) }
     mostHeads = heads.max() ?? 0
     maps = .allocate(capacity: max(1, mostHeads * m.tokens * m.tokens))
     mapSeen = .allocate(capacity: max(1, mostHeads))
@@ -219,21 +195,7 @@ private final class Observed: @unchecked Sendable {
     // The layer's maps are all in: fold their products.
     let n = heads[block]
     guard (0..<n).allSatisfy({ mapSeen[$0] }) else { return }
-    let entries = tokens * tokens
-    for i in 0..<n {
-      let a = maps + i * entries
-      var s = 0.0
-      for e in 0..<entries { s += Double(a[e]) }
-      gram[block].sums[i] += s
-      for j in i..<n {
-        let b = maps + j * entries
-        var p = 0.0
-        for e in 0..<entries { p += Double(a[e]) * Double(b[e]) }
-        gram[block].products[i][j] += p
-        if i != j { gram[block].products[j][i] += p }
-      }
-    }
-    gram[block].count += Double(entries)
+    gram[block].add(maps, entries: tokens * tokens)
   }
 
   func blockEnd(_ block: Int, _ x: UnsafePointer<Float>, _ rows: Int, _ dim: Int) {
@@ -256,29 +218,6 @@ private final class Observed: @unchecked Sendable {
     entropyRows[block * mostHeads + head] += t
     (maps + head * t * t).update(from: map, count: t * t)
     mapSeen[head] = true
-  }
-
-  /// Solves `a·x = y` by Gaussian elimination with partial pivoting; nil if singular.
-  static func solve(_ a: inout [[Double]], _ y: inout [Double]) -> [Double]? {
-    let n = y.count
-    for col in 0..<n {
-      guard let pivot = (col..<n).max(by: { abs(a[$0][col]) < abs(a[$1][col]) }), abs(a[pivot][col]) > 0 else { return nil }
-      a.swapAt(col, pivot)
-      y.swapAt(col, pivot)
-      for r in (col + 1)..<n {
-        let f = a[r][col] / a[col][col]
-        if f == 0 { continue }
-        for c in col..<n { a[r][c] -= f * a[col][c] }
-        y[r] -= f * y[col]
-      }
-    }
-    var x = [Double](repeating: 0, count: n)
-    for r in stride(from: n - 1, through: 0, by: -1) {
-      var s = y[r]
-      for c in (r + 1)..<n { s -= a[r][c] * x[c] }
-      x[r] = s / a[r][r]
-    }
-    return x
   }
 }
 

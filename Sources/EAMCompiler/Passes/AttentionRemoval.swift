@@ -148,6 +148,11 @@ struct ModelCost {
   init(_ m: ModelDescription) {
     let blocks = Calibration.attentionBlocks(m)
     flops = DryRun.flops(m, layout: MapLayout(m, blocks: blocks), blocks: blocks)
-    parameters = m.parameterCount
+    // The description keeps every qkv row; the artifact drops the Q, K rows of heads without a
+    // map of their own (frozen whole, hallucinated).
+    parameters = m.parameterCount - m.blocks.reduce(0) { total, b in
+      guard !b.attentionRemoved, m.architecture.family != .swin else { return total }
+      return total + (3 * b.dim - QKVLayout(b).width) * (b.dim + 1)
+    }
   }
 }

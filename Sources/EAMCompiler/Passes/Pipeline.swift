@@ -4,6 +4,7 @@ public enum Pipeline {
   public static func passes(for options: CompileOptions) -> [any CompilerPass] {
     var passes: [any CompilerPass] = []
     if let removal = options.removal { passes.append(AttentionRemoval(options: removal)) }
+    if let h = options.hallucination { passes.append(HallucinatedHeads(options: h)) }
     if let compact = options.compactFFN { passes.append(CompactFFN(options: compact)) }
     if let eam = options.eam { passes.append(EAMCompression(options: eam)) }
     return passes

@@ -48,11 +48,16 @@ public struct DryRun {
     for b in m.blocks {
       let t = Double(a.family == .swin ? b.resolution * b.resolution : m.tokens), d = Double(b.dim)
       if !b.attentionRemoved {
-        total += 2 * t * d * 3 * d + 2 * t * d * d
-        // Q·Kᵀ and P·V over the maps the block computes.
+        // The qkv rows stored (heads frozen whole or hallucinated have no Q, K), the projection.
+        let width = a.family == .swin ? 3 * d : Double(QKVLayout(b).width)
+        total += 2 * t * d * width + 2 * t * d * d
+        // Q·Kᵀ for the heads that compute their map, the combinations of hallucinated heads, P·V for all.
         if let l = blocks.firstIndex(of: b.index) {
-          let maps = Double(layout.windows[l] * layout.heads[l]), w = Double(layout.tokens[l]), hd = d / Double(max(b.heads, 1))
-          total += 2 * 2 * maps * w * w * hd
+          let windows = Double(layout.windows[l]), w = Double(layout.tokens[l]), hd = d / Double(max(b.heads, 1))
+          let withoutScores = Set(b.frozen.filter(\.wholeHead).map(\.head)).union(b.hallucinated.map(\.head)).count
+          total += 2 * windows * Double(layout.heads[l] - withoutScores) * w * w * hd
+          total += windows * Double(b.hallucinated.reduce(0) { $0 + 2 * $1.sources.count }) * w * w
+          total += 2 * windows * Double(layout.heads[l]) * w * w * hd
         }
       }
       let hidden = Double(b.mlpHidden)

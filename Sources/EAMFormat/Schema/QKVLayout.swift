@@ -38,10 +38,11 @@ public struct QKVLayout: Equatable, Sendable {
     self.rows = rows
   }
 
-  /// The layout of `block`: its whole-frozen heads taken from the manifest.
+  /// The layout of `block`: its whole-frozen and hallucinated heads (no Q, K) from the manifest.
   public init(_ block: Manifest.Block) {
     var whole = Set<Int>()
     for f in block.frozen where f.wholeHead { whole.insert(f.head) }
+    for h in block.hallucinated { whole.insert(h.head) }
     self.init(dim: block.dim, heads: block.heads, wholeFrozen: whole)
   }
 

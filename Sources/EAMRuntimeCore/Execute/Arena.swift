@@ -10,10 +10,11 @@ final class Arena {
   let pooled: AlignedBuffer   // [B, D]
   let logits: AlignedBuffer   // [B, classes] (distilled: second head)
   let fused: [AlignedBuffer]  // the fused attention kernel's scratch, one per thread (or none)
+  let maps: AlignedBuffer     // one image's computed maps [heads, T, T] for hallucinated heads (or empty)
 
   /// Buffers of the given sizes in floats (`scores`: per thread).
   init(batch: Int, residual: Int, wide: Int, patches: Int, scores: Int, threads: Int, pooled: Int, logits: Int,
-       fused: Int = 0) {
+       fused: Int = 0, maps: Int = 0) {
     self.batch = batch
     x = AlignedBuffer(count: residual)
     normed = AlignedBuffer(count: residual)
@@ -23,6 +24,7 @@ final class Arena {
     self.pooled = AlignedBuffer(count: pooled)
     self.logits = AlignedBuffer(count: logits)
     self.fused = fused > 0 ? (0..<threads).map { _ in AlignedBuffer(count: fused) } : []
+    self.maps = AlignedBuffer(count: maps)
   }
 
   convenience init(plan: ViTPlan, batch: Int, threads: Int) {
@@ -31,7 +33,8 @@ final class Arena {
     self.init(batch: batch, residual: rows * plan.dim, wide: rows * max(3 * plan.dim, plan.maxHidden),
               patches: plan.patchTokens * a.inChannels * a.patchSize * a.patchSize,
               scores: plan.tokens * plan.tokens, threads: threads,
-              pooled: batch * plan.dim, logits: batch * max(plan.outputWidth, 1), fused: plan.fusedScratch)
+              pooled: batch * plan.dim, logits: batch * max(plan.outputWidth, 1), fused: plan.fusedScratch,
+              maps: plan.hallucinationMaps)
   }
 
   /// Swin: `x` holds the residual stream of the widest stage, `normed` the LayerNorm output in
@@ -49,6 +52,6 @@ final class Arena {
   /// Bytes held.
   var bytes: Int {
     4 * (x.count + normed.count + wide.count + patches.count + scores.reduce(0) { $0 + $1.count } + pooled.count + logits.count
-         + fused.reduce(0) { $0 + $1.count })
+         + fused.reduce(0) { $0 + $1.count } + maps.count)
   }
 }

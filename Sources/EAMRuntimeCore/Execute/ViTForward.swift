@@ -78,6 +78,10 @@ struct ViTForward {
                          out: UnsafeMutablePointer<Float>, batch: Int, block: Int, arena: Arena,
                          observer: AttentionObserver?)
   {
+    if attn.hasHallucinated {
+      hallucinatedAttention(pool, attn, qkv: qkv, out: out, batch: batch, block: block, arena: arena, observer: observer)
+      return
+    }
     let d = plan.dim, t = plan.tokens, heads = attn.heads, hd = d / heads
     let ld = attn.layout.width
     let scale = 1 / Float(hd).squareRoot()
@@ -96,6 +100,56 @@ struct ViTForward {
         head.run(q: q, k: k, v: base + attn.layout.v[h], ld: ld, out: out + b * t * d + h * hd, ldo: d,
                  scores: scores, marks: marks,
                  observe: observer.map { o in { map in o(block, b, h, map, t) } })
+      }
+    }
+  }
+
+  /// A block with hallucinated heads, image by image: the computed heads first (unfused, their
+  /// maps kept in `arena.maps`), then each hallucinated head's map made from theirs and
+  /// multiplied with its own V.
+  private func hallucinatedAttention(_ pool: ThreadPool, _ attn: AttentionPlan, qkv: UnsafeMutablePointer<Float>,
+                                     out: UnsafeMutablePointer<Float>, batch: Int, block: Int, arena: Arena,
+                                     observer: AttentionObserver?)
+  {
+    let d = plan.dim, t = plan.tokens, heads = attn.heads, hd = d / heads
+    let ld = attn.layout.width
+    let scale = 1 / Float(hd).squareRoot()
+    let computed = (0..<heads).filter { attn.hallucinated[$0] == nil }
+    let made = (0..<heads).filter { attn.hallucinated[$0] != nil }
+    let maps = arena.maps.pointer
+    for b in 0..<batch {
+      let base = qkv + b * t * ld
+      pool.attentionStep(min(pool.threadCount, computed.count), probe: probe) { w in
+        let workers = min(pool.threadCount, computed.count)
+        let marks = PhaseMarks(probe, thread: w)
+        for i in (w * computed.count / workers)..<((w + 1) * computed.count / workers) {
+          let h = computed[i]
+          var head = HeadAttention(tokens: t, headDim: hd, scale: scale)
+          head.frozen = attn.frozen[h]
+          let q = attn.layout.q[h].map { base + $0 } ?? base, k = attn.layout.k[h].map { base + $0 } ?? base
+          let slot = maps + h * t * t
+          head.run(q: q, k: k, v: base + attn.layout.v[h], ld: ld, out: out + b * t * d + h * hd, ldo: d,
+                   scores: arena.scores[w].pointer, marks: marks,
+                   observe: { map in
+                     slot.update(from: map, count: t * t)
+                     observer?(block, b, h, map, t)
+                   })
+        }
+      }
+      pool.attentionStep(min(pool.threadCount, made.count), probe: probe) { w in
+        let workers = min(pool.threadCount, made.count)
+        let marks = PhaseMarks(probe, thread: w)
+        for i in (w * made.count / workers)..<((w + 1) * made.count / workers) {
+          let h = made[i], plan = attn.hallucinated[h]!
+          let map = arena.scores[w].pointer
+          Kernels.hallucinateMap(into: map, tokens: t, sources: plan.sources.map { UnsafePointer(maps + $0 * t * t) },
+                                 weights: plan.weights, intercept: plan.intercept)
+          marks.lap(.softmax)
+          observer?(block, b, h, map, t)
+          marks.restart()
+          Kernels.gemmNN(m: t, n: hd, k: t, a: map, lda: t, b: base + attn.layout.v[h], ldb: ld, c: out + b * t * d + h * hd, ldc: d)
+          marks.lap(.output)
+        }
       }
     }
   }

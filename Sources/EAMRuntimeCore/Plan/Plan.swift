@@ -46,6 +46,36 @@ struct AttentionPlan {
   let layout: QKVLayout
   /// Per head: its frozen map, if EAM froze any of its entries.
   let frozen: [FrozenHead?]
+  /// Per head: how its map is made from other heads' maps, if it is hallucinated.
+  var hallucinated: [HallucinatedHeadPlan?] = []
+  var hasHallucinated: Bool { hallucinated.contains { $0 != nil } }
+}
+
+/// A hallucinated head: its map from the maps of `sources` (computed heads of the same block).
+struct HallucinatedHeadPlan {
+  let sources: [Int]
+  let weights: [Float]
+  let intercept: Float
+
+  /// Checks the manifest's description against the block (`whole`: heads frozen whole).
+  init(_ h: Manifest.HallucinatedHead, heads: Int, hallucinated: Set<Int>, whole: Set<Int>, block: Int, path: String)
+    throws(RuntimeError)
+  {
+    func bad(_ what: String) -> RuntimeError { RuntimeError("manifest block \(block) hallucinated head \(h.head): \(what)", path: path) }
+    guard !h.sources.isEmpty, h.sources.count == h.weights.count else {
+      throw bad("\(h.sources.count) sources and \(h.weights.count) weights")
+    }
+    guard Set(h.sources).count == h.sources.count,
+          h.sources.allSatisfy({ $0 >= 0 && $0 < heads && !hallucinated.contains($0) && !whole.contains($0) }) else {
+      throw bad("sources \(h.sources) must be distinct computed heads of the block's \(heads)")
+    }
+    guard h.intercept.isFinite, abs(h.intercept) <= 1e4, h.weights.allSatisfy({ $0.isFinite && abs($0) <= 1e4 }) else {
+      throw bad("weights and intercept must be finite and at most 1e4 in magnitude")
+    }
+    sources = h.sources
+    weights = h.weights
+    intercept = h.intercept
+  }
 }
 
 /// One transformer block, as the executor runs it.
@@ -80,6 +110,8 @@ struct ViTPlan {
   let fusedAttention: Bool
   /// Floats of scratch per thread the fused kernel needs (0 when unfused).
   let fusedScratch: Int
+  /// Floats of the per-image map store that hallucinated heads read (0: no block has any).
+  let hallucinationMaps: Int
 
   init(manifest m: Manifest, store: WeightStore, attention: AttentionKernel = .automatic) throws(RuntimeError) {
     let a = m.architecture
@@ -102,6 +134,7 @@ struct ViTPlan {
     let fused = attention.isFused(tokens: tokens)
     fusedAttention = fused
     var scratch = 0
+    var mapsForHallucination = 0
     let patchK = a.inChannels * a.patchSize * a.patchSize
     patchEmbed = try LinearWeights(store, ViTSections.patchEmbed, n: d, k: patchK)
     classToken = a.classTokens > 0 ? try store.floats(ViTSections.classToken, shape: [1, 1, d]) : nil
@@ -130,10 +163,25 @@ struct ViTPlan {
         }
         let layout = QKVLayout(b)
         if fused { scratch = max(scratch, Kernels.attentionScratchCount(tokens: tokens, headDim: d / b.heads)) }
-        attention = AttentionPlan(norm: try NormWeights(store, names.norm1, dim: d),
-                                  qkv: try LinearWeights(store, names.qkv, n: layout.width, k: d),
-                                  proj: try LinearWeights(store, names.proj, n: d, k: d),
-                                  heads: b.heads, layout: layout, frozen: frozen)
+        var plan = AttentionPlan(norm: try NormWeights(store, names.norm1, dim: d),
+                                 qkv: try LinearWeights(store, names.qkv, n: layout.width, k: d),
+                                 proj: try LinearWeights(store, names.proj, n: d, k: d),
+                                 heads: b.heads, layout: layout, frozen: frozen)
+        if !b.hallucinated.isEmpty {
+          let made = Set(b.hallucinated.map(\.head))
+          let whole = Set(b.frozen.filter(\.wholeHead).map(\.head))
+          var hallucinated = [HallucinatedHeadPlan?](repeating: nil, count: b.heads)
+          for h in b.hallucinated {
+            guard h.head >= 0, h.head < b.heads, hallucinated[h.head] == nil, frozen[h.head] == nil else {
+              throw RuntimeError("manifest block \(b.index) has an invalid, repeated or frozen hallucinated head \(h.head)", path: path)
+            }
+            hallucinated[h.head] = try HallucinatedHeadPlan(h, heads: b.heads, hallucinated: made, whole: whole, block: b.index, path: path)
+          }
+          guard made.count < b.heads else { throw RuntimeError("manifest block \(b.index) hallucinates every head", path: path) }
+          plan.hallucinated = hallucinated
+          mapsForHallucination = max(mapsForHallucination, b.heads * tokens * tokens)
+        }
+        attention = plan
       }
       let mlp: MLPPlan
       if b.mlpRank > 0 {
@@ -156,6 +204,7 @@ struct ViTPlan {
     self.blocks = blocks
     self.maxHidden = maxHidden
     fusedScratch = scratch
+    hallucinationMaps = mapsForHallucination
     finalNorm = a.fcNorm ? nil : try NormWeights(store, ViTSections.norm, dim: d)
     fcNorm = a.fcNorm ? try NormWeights(store, ViTSections.fcNorm, dim: d) : nil
     if a.numClasses > 0 {
