@@ -10,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OUT := out
 
-.PHONY: all deps build test embedded-check demo bench fidelity fixtures schema python-tools clean fuzz fuzz-build fuzz-replay fuzz-seeds sanitize \
+.PHONY: all deps build test embedded-check demo bench fidelity passes fixtures schema python-tools clean fuzz fuzz-build fuzz-replay fuzz-seeds sanitize \
   report-test report-screenshot slurm-test k8s-check cli-docs
 
 all: build
@@ -83,6 +83,10 @@ bench: build python-tools
 ## of ../shared: docs/FIDELITY.md and the README. Needs only the release eamc (about 10 minutes).
 fidelity: build
 	python3 scripts/fidelity.py --eamc $(BIN)/eamc
+
+## Every compression pass alone and combined on the real DINOv2-S/14 (docs/PASSES.md, docs/pareto.svg).
+passes: build
+	python3 scripts/passes.py --eamc $(BIN)/eamc
 
 ## Regenerates the committed protobuf-c code from schemas/eam.proto.
 schema: deps

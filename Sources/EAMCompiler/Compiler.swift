@@ -145,6 +145,8 @@ public enum Compiler {
       r.artifact = output
       r.artifactBytes = bytes.count
       r.floatWeightBytes = recognised.parameterCount * 4
+      r.floatFLOPs = ModelCost(recognised).flops
+      r.compiledFLOPs = ModelCost(model).flops
       r.headCount = recognised.headCount.describe(width: recognised.architecture.embedDim)
       r.durations = clock.laps
       report = r

@@ -14,6 +14,9 @@ public struct CompileReport: Sendable {
   public var evalImages = 0
   public var artifactBytes = 0
   public var floatWeightBytes = 0
+  /// Forward-pass FLOPs per image of the float model and of the compiled one.
+  public var floatFLOPs = 0.0
+  public var compiledFLOPs = 0.0
   /// What each pass did, in the order they ran: each is a section of the report under its name.
   public var passes: [PassRecord] = []
   /// `[layer][head]` mean row entropy (nats).
@@ -74,6 +77,8 @@ public struct CompileReport: Sendable {
                          ("artifact_mib", .number(Double(artifactBytes) / 1_048_576)),
                          ("float32_weight_mib", .number(Double(floatWeightBytes) / 1_048_576)),
                          ("ratio_to_float32", .number(Double(artifactBytes) / Double(max(floatWeightBytes, 1))))])),
+      ("flops", .object([("float_per_image", .number(floatFLOPs)), ("compiled_per_image", .number(compiledFLOPs)),
+                         ("saved_fraction", .number(floatFLOPs > 0 ? 1 - compiledFLOPs / floatFLOPs : 0))])),
       ("heads", .string(headCount)),
       ("head_entropy", .array(headEntropy.map { .floats($0) })),
       ("frozen_fraction", .array(frozenFraction.map { .floats($0) })),
