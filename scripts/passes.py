@@ -3,8 +3,8 @@
 
 Uses only the release `eamc` and the Python standard library (no torch). Splits
 ../shared/images/calib by name (every 4th image held out, as make fidelity), then compiles the
-checkpoint once per setting with `--calib` (the passes fit on those images) and `--eval` (the
-report's fidelity on the held-out ones), and times each artifact against the float one with
+checkpoint once per setting with `--calib` (the passes fit on those images) and `--eval`, measures
+each artifact against the checkpoint on the held-out images with `eamc eval`, and times each artifact against the float one with
 `eamc bench --compare` (alternating runs, batch 1, 2 threads). Writes docs/PASSES.md, the
 README section between <!-- passes:start --> and <!-- passes:end -->, and docs/pareto.svg
 (latency against output error: the Pareto front).
@@ -90,15 +90,14 @@ def main():
                 print(f"{kind} {label}: not compiled: {r.stderr.strip()[-300:]}", file=sys.stderr)
                 continue
             report = json.loads(eam.with_suffix(".report.json").read_text())
+        # The artifact itself against the checkpoint (the report's figures use float weights).
+        ev = run_json([args.eamc, "eval", str(eam), "--reference", str(MODEL), "--images", str(work / "eval"), "--json", "-q"])
         b = run_json([args.eamc, "bench", str(eam), "--compare", str(float_eam), "--batch", "1", "--threads", "2",
                       "--iters", str(args.iters), "--json"])
         row = dict(kind=kind, label=label, flags=" ".join(flags), bytes=eam.stat().st_size,
                    ms=b["median_ms"], ratio=b["ratio"]["median"], kernels=b["kernels"], cpu=b["cpu"])
-        if report:
-            f = report["fidelity"]["eam"]  # the compiled model, whatever its passes
-            row.update(cosine=f["mean_cosine"], worst=f["min_cosine"], flops=report["flops"]["saved_fraction"])
-        else:
-            row.update(cosine=1.0, worst=1.0, flops=0.0)
+        f = ev["fidelity"]
+        row.update(cosine=f["mean_cosine"], worst=f["min_cosine"], flops=report["flops"]["saved_fraction"] if report else 0.0)
         rows.append(row)
         print(json.dumps(row), flush=True)
 
