@@ -76,6 +76,25 @@ import EAMRuntime
     #expect(int4 < int8 && int8 < float, "\(int4) \(int8) \(float)")
   }
 
+  /// `inspect`'s size by type: int8 and int4 weights (their scales and sums with them) against
+  /// the same tensors in float32, which add up to the f32 artifact's weights.
+  @Test func inspectionBreaksTheSizeDownByType() throws {
+    let fixture = try #require(Self.floats.first { $0.name.hasPrefix("dinov2_small") })
+    let float = Inspection(artifact: try Artifact(path: Paths.runtime.appendingPathComponent(fixture.artifact!).path))
+    let floatBytes = float.sizeByType.reduce(0) { $0 + $1.float }
+    for precision in [WeightPrecision.int8, .int4] {
+      let artifact = try Artifact(path: try Self.compile(fixture, precision, name: "inspect.\(precision.rawValue).eam"))
+      let rows = Inspection(artifact: artifact).sizeByType
+      let q = try #require(rows.first { $0.type == precision.rawValue })
+      #expect(q.tensors == artifact.manifest.weights.filter { $0.type == precision.manifestType }.count)
+      #expect(rows.reduce(0) { $0 + $1.float } == floatBytes)
+      #expect(rows.reduce(0) { $0 + $1.stored } == artifact.sections.reduce(0) { $0 + $1.storedLength })
+      #expect(q.stored * (precision == .int8 ? 3 : 5) < q.float, "\(q)")
+      let text = Inspection(artifact: artifact).text
+      #expect(text.contains("size by type:") && text.contains(".weight_scale") && text.contains(precision == .int8 ? "int8p" : "int4p"))
+    }
+  }
+
   /// Every int8 path the CPU runs gives the same model output bit for bit for the same codes: the
   /// paths that take 8-bit activation codes agree with the portable one exactly, the AVX2 path
   /// (7-bit codes) agrees with the portable path run at 7 bits only in distribution.
