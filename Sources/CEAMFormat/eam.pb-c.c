@@ -1354,7 +1354,7 @@ const ProtobufCMessageDescriptor eam__v1__hallucinated_head__descriptor =
   (ProtobufCMessageInit) eam__v1__hallucinated_head__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor eam__v1__weight__field_descriptors[3] =
+static const ProtobufCFieldDescriptor eam__v1__weight__field_descriptors[6] =
 {
   {
     "name",
@@ -1392,16 +1392,55 @@ static const ProtobufCFieldDescriptor eam__v1__weight__field_descriptors[3] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "sums_section",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Eam__V1__Weight, sums_section),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group_size",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Eam__V1__Weight, group_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "activation",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Eam__V1__Weight, activation),
+    &eam__v1__activation_quant__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned eam__v1__weight__field_indices_by_name[] = {
+  5,   /* field[5] = activation */
+  4,   /* field[4] = group_size */
   0,   /* field[0] = name */
   2,   /* field[2] = scale_section */
+  3,   /* field[3] = sums_section */
   1,   /* field[1] = type */
 };
 static const ProtobufCIntRange eam__v1__weight__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor eam__v1__weight__descriptor =
 {
@@ -1411,7 +1450,7 @@ const ProtobufCMessageDescriptor eam__v1__weight__descriptor =
   "Eam__V1__Weight",
   "eam.v1",
   sizeof(Eam__V1__Weight),
-  3,
+  6,
   eam__v1__weight__field_descriptors,
   eam__v1__weight__field_indices_by_name,
   1,  eam__v1__weight__number_ranges,
@@ -1882,20 +1921,22 @@ const ProtobufCEnumDescriptor eam__v1__residual__descriptor =
   eam__v1__residual__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue eam__v1__weight_type__enum_values_by_number[4] =
+static const ProtobufCEnumValue eam__v1__weight_type__enum_values_by_number[5] =
 {
   { "WEIGHT_TYPE_UNSPECIFIED", "EAM__V1__WEIGHT_TYPE__WEIGHT_TYPE_UNSPECIFIED", 0 },
   { "F32", "EAM__V1__WEIGHT_TYPE__F32", 1 },
   { "F16", "EAM__V1__WEIGHT_TYPE__F16", 2 },
   { "INT8", "EAM__V1__WEIGHT_TYPE__INT8", 3 },
+  { "INT4", "EAM__V1__WEIGHT_TYPE__INT4", 4 },
 };
 static const ProtobufCIntRange eam__v1__weight_type__value_ranges[] = {
-{0, 0},{0, 4}
+{0, 0},{0, 5}
 };
-static const ProtobufCEnumValueIndex eam__v1__weight_type__enum_values_by_name[4] =
+static const ProtobufCEnumValueIndex eam__v1__weight_type__enum_values_by_name[5] =
 {
   { "F16", 2 },
   { "F32", 1 },
+  { "INT4", 4 },
   { "INT8", 3 },
   { "WEIGHT_TYPE_UNSPECIFIED", 0 },
 };
@@ -1906,11 +1947,39 @@ const ProtobufCEnumDescriptor eam__v1__weight_type__descriptor =
   "WeightType",
   "Eam__V1__WeightType",
   "eam.v1",
-  4,
+  5,
   eam__v1__weight_type__enum_values_by_number,
-  4,
+  5,
   eam__v1__weight_type__enum_values_by_name,
   1,
   eam__v1__weight_type__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue eam__v1__activation_quant__enum_values_by_number[2] =
+{
+  { "ACTIVATION_QUANT_UNSPECIFIED", "EAM__V1__ACTIVATION_QUANT__ACTIVATION_QUANT_UNSPECIFIED", 0 },
+  { "DYNAMIC", "EAM__V1__ACTIVATION_QUANT__DYNAMIC", 1 },
+};
+static const ProtobufCIntRange eam__v1__activation_quant__value_ranges[] = {
+{0, 0},{0, 2}
+};
+static const ProtobufCEnumValueIndex eam__v1__activation_quant__enum_values_by_name[2] =
+{
+  { "ACTIVATION_QUANT_UNSPECIFIED", 0 },
+  { "DYNAMIC", 1 },
+};
+const ProtobufCEnumDescriptor eam__v1__activation_quant__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "eam.v1.ActivationQuant",
+  "ActivationQuant",
+  "Eam__V1__ActivationQuant",
+  "eam.v1",
+  2,
+  eam__v1__activation_quant__enum_values_by_number,
+  2,
+  eam__v1__activation_quant__enum_values_by_name,
+  1,
+  eam__v1__activation_quant__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };

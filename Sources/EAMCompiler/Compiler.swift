@@ -14,6 +14,8 @@ public struct CompileError: Error, CustomStringConvertible, Sendable {
 /// Options of `eamc compile`.
 public struct CompileOptions: Sendable {
   public var precision: WeightPrecision = .f32
+  /// int8 and int4 (`--group-size`, `--keep-float`).
+  public var quantization = WeightQuantization()
   public var overrides = ModelOverrides()
   /// EAM settings; nil compiles without attention compression.
   public var eam: EAMOptions?
@@ -43,6 +45,10 @@ public struct CompileOptions: Sendable {
   /// The flags as recorded in the manifest, in a fixed order.
   public var normalisedArguments: [String] {
     var args = ["--weights=\(precision.rawValue)"]
+    if precision.isInteger {
+      args.append("--keep-float=" + quantization.keepFloat.joined(separator: ","))
+      if precision == .int4 { args.append("--group-size=\(quantization.groupSize)") }
+    }
     if let h = overrides.heads { args.append("--heads=\(h)") }
     if let i = overrides.imageSize { args.append("--image-size=\(i)") }
     if let r = overrides.resizeShorterSide { args.append("--resize=\(r)") }
@@ -208,6 +214,7 @@ public enum Compiler {
   static func emitSettings(_ checkpoint: Checkpoint, source: String, options: CompileOptions) -> EmitSettings {
     var settings = EmitSettings()
     settings.precision = options.precision
+    settings.quantization = options.quantization
     settings.arguments = options.normalisedArguments
     settings.sourceName = source.split(separator: "/").last.map(String.init) ?? source
     settings.sourceFormat = checkpoint.format.rawValue

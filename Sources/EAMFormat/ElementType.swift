@@ -37,25 +37,56 @@ public enum Layout: UInt8, Sendable {
   case rowMajor = 0
   /// A linear weight `[N][K]` in 16-column panels (FORMAT.md), the runtime's GEMM layout.
   case panelPacked = 1
+  /// Format 1.2: int8 codes of a linear weight `[N][K]` for the dot-product instructions:
+  /// 16-column panels, k in groups of 4 (K padded to a multiple of 4), `N16 · K4` bytes.
+  case int8Panels = 2
+  /// Format 1.2: int4 codes of a linear weight `[N][K]`, two nibbles a byte: 16-column panels of
+  /// 8 bytes per k, `N16 · K / 2` bytes.
+  case int4Panels = 3
 
-  public var name: String { self == .rowMajor ? "row-major" : "panel-packed" }
-
-  /// Elements stored for `shape` in this layout (panel padding included), or nil on overflow.
-  public func storedElements(shape: [Int]) -> Int? {
-    var count = 1
-    for (i, d) in shape.enumerated() {
-      var dim = d
-      if self == .panelPacked && i == 0 {
-        // Rounded up to whole 16-row panels; a dimension near Int.max must not trap here.
-        let (padded, o) = d.addingReportingOverflow(PanelPacking.panel - 1)
-        if o { return nil }
-        dim = padded / PanelPacking.panel * PanelPacking.panel
-      }
-      let (m, o) = count.multipliedReportingOverflow(by: dim)
-      if o { return nil }
-      count = m
+  public var name: String {
+    switch self {
+    case .rowMajor: "row-major"
+    case .panelPacked: "panel-packed"
+    case .int8Panels: "int8-panels"
+    case .int4Panels: "int4-panels"
     }
-    return count
+  }
+
+  /// Elements stored for `shape` in this layout (panel padding included), or nil on overflow or
+  /// a shape the layout cannot hold (the panel layouts are 2-D).
+  public func storedElements(shape: [Int]) -> Int? {
+    func roundUp(_ d: Int, _ m: Int) -> Int? {
+      // A dimension near Int.max must not trap here.
+      let (padded, o) = d.addingReportingOverflow(m - 1)
+      return o ? nil : padded / m * m
+    }
+    func product(_ a: Int, _ b: Int) -> Int? {
+      let (m, o) = a.multipliedReportingOverflow(by: b)
+      return o ? nil : m
+    }
+    switch self {
+    case .rowMajor, .panelPacked:
+      var count = 1
+      for (i, d) in shape.enumerated() {
+        var dim = d
+        if self == .panelPacked && i == 0 {
+          guard let padded = roundUp(d, PanelPacking.panel) else { return nil }
+          dim = padded
+        }
+        guard let m = product(count, dim) else { return nil }
+        count = m
+      }
+      return count
+    case .int8Panels:
+      guard shape.count == 2, let n = roundUp(shape[0], PanelPacking.panel), let k = roundUp(shape[1], 4) else { return nil }
+      return product(n, k)
+    case .int4Panels:
+      guard shape.count == 2, let n = roundUp(shape[0], PanelPacking.panel), let bytes = product(n / 2, shape[1]) else {
+        return nil
+      }
+      return bytes
+    }
   }
 }
 

@@ -11,11 +11,14 @@ public struct Manifest: Equatable, Sendable {
 
   public init() {}
 
-  /// The oldest minor version of format 1 that can express this manifest: 1 when a block states
-  /// its residual rule (field added in 1.1), else 0. Writers put it in the header, so that
+  /// The oldest minor version of format 1 that can express this manifest: 2 when a weight is
+  /// int8 or int4 or a block has a compact FFN or hallucinated heads (added in 1.2), 1 when a block states its residual rule (field added in
+  /// 1.1), else 0. Writers put it in the header, so that
   /// artifacts that use nothing new stay byte-identical to what 1.0 writers produced.
   public var requiredMinor: UInt16 {
-    blocks.contains { $0.mlpRank > 0 || !$0.hallucinated.isEmpty } ? 2 : blocks.contains { $0.residual != .unspecified } ? 1 : 0
+    if weights.contains(where: { $0.type == .int8 || $0.type == .int4 }) { return 2 }
+    if blocks.contains(where: { $0.mlpRank > 0 || !$0.hallucinated.isEmpty }) { return 2 }
+    return blocks.contains { $0.residual != .unspecified } ? 1 : 0
   }
 
   /// Header flags a reader must understand: `Header.flagResidualRules` when a block skips its
@@ -166,7 +169,7 @@ public struct Manifest: Equatable, Sendable {
   }
 
   public enum WeightType: UInt32, Sendable {
-    case unspecified = 0, f32 = 1, f16 = 2, int8 = 3
+    case unspecified = 0, f32 = 1, f16 = 2, int8 = 3, int4 = 4
 
     public var name: String {
       switch self {
@@ -174,18 +177,40 @@ public struct Manifest: Equatable, Sendable {
       case .f32: "f32"
       case .f16: "f16"
       case .int8: "int8"
+      case .int4: "int4"
       }
     }
+  }
+
+  /// How an int8 layer's activations become codes (format 1.2).
+  public enum ActivationQuant: UInt32, Sendable {
+    /// Not stated: `dynamic`.
+    case unspecified = 0
+    /// Asymmetric per token (row), computed at run time.
+    case dynamic = 1
+    /// A value this reader does not know.
+    case unknown = 0xFFFF_FFFF
   }
 
   public struct Weight: Equatable, Sendable {
     public var name = ""
     public var type: WeightType = .f32
+    /// int8: f32 scale per output column; int4: binary16 scales per column and group.
     public var scaleSection = ""
-    public init(name: String = "", type: WeightType = .f32, scaleSection: String = "") {
+    /// int8: the i32 sum of each column's codes.
+    public var sumsSection = ""
+    /// int4: k per scale.
+    public var groupSize = 0
+    /// int8: the activation quantization.
+    public var activation: ActivationQuant = .unspecified
+    public init(name: String = "", type: WeightType = .f32, scaleSection: String = "", sumsSection: String = "",
+                groupSize: Int = 0, activation: ActivationQuant = .unspecified) {
       self.name = name
       self.type = type
       self.scaleSection = scaleSection
+      self.sumsSection = sumsSection
+      self.groupSize = groupSize
+      self.activation = activation
     }
   }
 

@@ -113,6 +113,9 @@ extension ManifestCodec {
       c.pointee.name = arena.string(w.name)
       c.pointee.type = Eam__V1__WeightType(rawValue: w.type.rawValue)
       c.pointee.scale_section = arena.string(w.scaleSection)
+      c.pointee.sums_section = arena.string(w.sumsSection)
+      c.pointee.group_size = UInt32(w.groupSize)
+      c.pointee.activation = Eam__V1__ActivationQuant(rawValue: w.activation == .unknown ? 0 : w.activation.rawValue)
       return c
     }
     (msg.n_weights, msg.weights) = arena.array(weights)
@@ -240,7 +243,9 @@ extension ManifestCodec {
     for wp in try array(c.weights, c.n_weights) {
       guard let y = wp?.pointee else { continue }
       m.weights.append(.init(name: string(y.name), type: Manifest.WeightType(rawValue: y.type.rawValue) ?? .unspecified,
-                             scaleSection: string(y.scale_section)))
+                             scaleSection: string(y.scale_section), sumsSection: string(y.sums_section),
+                             groupSize: Int(y.group_size),
+                             activation: Manifest.ActivationQuant(rawValue: y.activation.rawValue) ?? .unknown))
     }
     if let cp = c.compile {
       let x = cp.pointee

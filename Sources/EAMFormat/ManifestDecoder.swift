@@ -160,6 +160,9 @@ enum ManifestDecoder {
       case 1: w.name = try r.string(wire)
       case 2: w.type = Manifest.WeightType(rawValue: try r.uint32(wire)) ?? .unspecified
       case 3: w.scaleSection = try r.string(wire)
+      case 4: w.sumsSection = try r.string(wire)
+      case 5: w.groupSize = Int(try r.uint32(wire))
+      case 6: w.activation = Manifest.ActivationQuant(rawValue: try r.uint32(wire)) ?? .unknown
       default: try r.skip(wire)
       }
     }

@@ -27,8 +27,14 @@ struct Compile: ParsableCommand {
   @Option(name: .shortAndLong, help: ArgumentHelp("The artifact to write (its folder must exist).", valueName: "file.eam"))
   var output: String?
 
-  @Option(help: "Stored weight type.")
+  @Option(help: ArgumentHelp("Stored weight type of the linear layers: f32, f16, int8 (symmetric per output channel; activations quantized per token at run time) or int4 (weight-only, groups of --group-size k, binary16 scales).", valueName: "type"))
   var weights = WeightPrecision.f32
+
+  @Option(name: .customLong("group-size"), parsing: .unconditional, help: ArgumentHelp("int4: k per scale (default 32).", valueName: "k"))
+  var groupSize: Int?
+
+  @Option(name: .customLong("keep-float"), parsing: .unconditional, help: ArgumentHelp("int8/int4: linear layers that stay f32, comma-separated: a layer (blocks.3.mlp.fc2), a leading part (blocks.3, patch_embed, head) or a last part (fc2, attn.qkv); 'none' for none (default: \(WeightQuantization.defaultKeepFloat.joined(separator: ","))).", valueName: "list"))
+  var keepFloat: String?
 
   @Option(parsing: .unconditional, help: ArgumentHelp("Attention heads per block (default: the checkpoint's metadata, else a guess of width / 64, said so).", valueName: "n"))
   var heads: Int?
@@ -76,6 +82,14 @@ struct Compile: ParsableCommand {
     log.apply(json: json)
     var options = CompileOptions()
     options.precision = weights
+    Check.atLeastOne(groupSize, "--group-size")
+    if groupSize != nil, weights != .int4 { usage("--group-size is for --weights int4") }
+    if keepFloat != nil, !weights.isInteger { usage("--keep-float is for --weights int8 or int4") }
+    if let groupSize { options.quantization.groupSize = groupSize }
+    if let keepFloat {
+      let items = keepFloat.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+      options.quantization.keepFloat = items == ["none"] ? [] : items
+    }
     Check.atLeastOne(heads, "--heads")
     Check.atLeastOne(imageSize, "--image-size")
     Check.atLeastOne(resize, "--resize")

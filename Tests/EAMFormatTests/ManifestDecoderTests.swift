@@ -37,7 +37,10 @@ import Testing
       b.resolution = n(64)
       m.blocks.append(b)
     }
-    m.weights = (0..<n(5)).map { _ in Manifest.Weight(name: s(), type: Manifest.WeightType(rawValue: UInt32(n(4))) ?? .f32, scaleSection: s()) }
+    m.weights = (0..<n(5)).map { _ in
+      Manifest.Weight(name: s(), type: Manifest.WeightType(rawValue: UInt32(n(5))) ?? .f32, scaleSection: s(),
+                      sumsSection: s(), groupSize: n(129), activation: Manifest.ActivationQuant(rawValue: UInt32(n(2))) ?? .dynamic)
+    }
     m.compile.arguments = (0..<n(5)).map { _ in s() }
     m.compile.sourceName = s(); m.compile.sourceFormat = s(); m.compile.sourceSHA256 = s()
     m.calibration.images = n(1000); m.calibration.setSHA256 = s()

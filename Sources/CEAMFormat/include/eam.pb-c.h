@@ -94,11 +94,29 @@ typedef enum _Eam__V1__WeightType {
   EAM__V1__WEIGHT_TYPE__F32 = 1,
   EAM__V1__WEIGHT_TYPE__F16 = 2,
   /*
-   * with a per-output-channel scale section
+   * format 1.2: symmetric per output column, codes in int8 panels
    */
-  EAM__V1__WEIGHT_TYPE__INT8 = 3
+  EAM__V1__WEIGHT_TYPE__INT8 = 3,
+  /*
+   * format 1.2: symmetric per column and group of k, binary16 scales
+   */
+  EAM__V1__WEIGHT_TYPE__INT4 = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(EAM__V1__WEIGHT_TYPE)
 } Eam__V1__WeightType;
+/*
+ * Format 1.2: how an INT8 layer's activations become codes.
+ */
+typedef enum _Eam__V1__ActivationQuant {
+  /*
+   * DYNAMIC
+   */
+  EAM__V1__ACTIVATION_QUANT__ACTIVATION_QUANT_UNSPECIFIED = 0,
+  /*
+   * asymmetric per token (row), at run time
+   */
+  EAM__V1__ACTIVATION_QUANT__DYNAMIC = 1
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(EAM__V1__ACTIVATION_QUANT)
+} Eam__V1__ActivationQuant;
 
 /* --- messages --- */
 
@@ -344,13 +362,25 @@ struct  Eam__V1__Weight
   char *name;
   Eam__V1__WeightType type;
   /*
-   * INT8 only
+   * INT8: f32 per column; INT4: binary16 per column and group
    */
   char *scale_section;
+  /*
+   * INT8: i32 per column, the sum of its codes
+   */
+  char *sums_section;
+  /*
+   * INT4: k per scale
+   */
+  uint32_t group_size;
+  /*
+   * INT8
+   */
+  Eam__V1__ActivationQuant activation;
 };
 #define EAM__V1__WEIGHT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&eam__v1__weight__descriptor) \
-    , (char *)protobuf_c_empty_string, EAM__V1__WEIGHT_TYPE__WEIGHT_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, EAM__V1__WEIGHT_TYPE__WEIGHT_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, EAM__V1__ACTIVATION_QUANT__ACTIVATION_QUANT_UNSPECIFIED }
 
 
 /*
@@ -693,6 +723,7 @@ extern const ProtobufCEnumDescriptor    eam__v1__pooling__descriptor;
 extern const ProtobufCEnumDescriptor    eam__v1__interpolation__descriptor;
 extern const ProtobufCEnumDescriptor    eam__v1__residual__descriptor;
 extern const ProtobufCEnumDescriptor    eam__v1__weight_type__descriptor;
+extern const ProtobufCEnumDescriptor    eam__v1__activation_quant__descriptor;
 extern const ProtobufCMessageDescriptor eam__v1__producer__descriptor;
 extern const ProtobufCMessageDescriptor eam__v1__preprocessing__descriptor;
 extern const ProtobufCMessageDescriptor eam__v1__architecture__descriptor;

@@ -3,6 +3,8 @@ import EAMFormat
 /// Everything about a compile that goes into the artifact besides the model.
 public struct EmitSettings: Sendable {
   public var precision: WeightPrecision = .f32
+  /// int8 and int4: which layers and how.
+  public var quantization = WeightQuantization()
   /// Normalised command-line flags, recorded in the manifest.
   public var arguments: [String] = []
   public var sourceName = ""
@@ -34,7 +36,8 @@ public enum Emitter {
   }
 
   public static func artifact(for model: ModelDescription, settings: EmitSettings) throws(FormatError) -> [UInt8] {
-    let (sections, weights) = Lowering.sections(for: model, precision: settings.precision)
+    let (sections, weights) = try Lowering.sections(for: model, precision: settings.precision,
+                                                    quantization: settings.quantization)
     return try ArtifactWriter.encode(manifest: manifest(for: model, weights: weights, settings: settings),
                                      sections: sections)
   }

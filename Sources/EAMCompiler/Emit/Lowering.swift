@@ -1,16 +1,24 @@
 import EAMFormat
 import EAMIngest
+import EAMKernels
 
 /// Numeric type of the stored weights.
 public enum WeightPrecision: String, Sendable, CaseIterable {
-  case f32, f16
+  case f32, f16, int8, int4
+
+  /// int8 or int4 (`WeightQuantization`).
+  public var isInteger: Bool { self == .int8 || self == .int4 }
 }
 
 /// Turns a model description into the sections the runtime reads: linear weights panel-packed,
 /// the patch embedding as a linear layer, layer scale folded into the projections (FORMAT.md).
 enum Lowering {
-  static func sections(for model: ModelDescription, precision: WeightPrecision) -> (sections: [SectionPayload], weights: [Manifest.Weight]) {
+  static func sections(for model: ModelDescription, precision: WeightPrecision,
+                       quantization: WeightQuantization = WeightQuantization())
+    throws(FormatError) -> (sections: [SectionPayload], weights: [Manifest.Weight])
+  {
     var out: [SectionPayload] = []
+    var failure: FormatError?
     var types: [Manifest.Weight] = []
     let w = model.weights
     let a = model.architecture
@@ -19,9 +27,22 @@ enum Lowering {
       out.append(SectionPayload(name: name, shape: t.shape, floats: t.values))
       types.append(.init(name: name, type: .f32))
     }
-    func linear(_ name: String, _ values: [Float], n: Int, k: Int) {
+    func linear(_ s: LinearSections, _ values: [Float], n: Int, k: Int) {
+      let name = s.weight
+      // Integer kernels accumulate exactly up to int8MaxK deep; deeper layers stay float.
+      if precision.isInteger, !quantization.keeps(s.prefix), k <= Kernels.int8MaxK {
+        do throws(FormatError) {
+          let lowered = try WeightQuantization.lower(s, values, n: n, k: k, type: precision,
+                                                     groupSize: quantization.groupSize)
+          out += lowered.sections
+          types.append(lowered.weight)
+        } catch {
+          failure = failure ?? error
+        }
+        return
+      }
       switch precision {
-      case .f32:
+      case .f32, .int8, .int4:
         let packed = PanelPacking.pack(values, n: n, k: k)
         out.append(SectionPayload(name: name, dtype: .f32, shape: [n, k], layout: .panelPacked,
                                   bytes: packed.withUnsafeBytes { Array($0) }))
@@ -50,7 +71,7 @@ enum Lowering {
           bias[r] *= scale[r]
         }
       }
-      linear(s.weight, values, n: n, k: k)
+      linear(s, values, n: n, k: k)
       plain(s.bias, Tensor(shape: [n], values: bias))
     }
     func norm(_ s: NormSections) {
@@ -60,6 +81,7 @@ enum Lowering {
 
     if a.family == .swin {
       SwinLowering.sections(for: model, linear: { linearLayer($0) }, norm: norm, plain: plain)
+      if let failure { throw failure }
       return (out, types)
     }
 
@@ -98,6 +120,7 @@ enum Lowering {
       out.append(SectionPayload(name: f.valuesSection, dtype: .u8, shape: [(f.codes.count * f.bits + 7) / 8],
                                 compression: .zstd, bytes: f.packedCodes))
     }
+    if let failure { throw failure }
     return (out, types)
   }
 }

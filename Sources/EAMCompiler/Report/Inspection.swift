@@ -7,7 +7,18 @@ public struct Inspection {
   public private(set) var verified: [String: Bool] = [:]
   public private(set) var firstFailure: FormatError?
 
-  public init(artifact: Artifact) { self.artifact = artifact }
+  /// The manifest entry of each weight, and of each part (scale, sums) the entry of its weight.
+  let weightOf: [String: Manifest.Weight]
+
+  public init(artifact: Artifact) {
+    self.artifact = artifact
+    var parts: [String: Manifest.Weight] = [:]
+    for w in artifact.manifest.weights {
+      parts[w.name] = w
+      for part in [w.scaleSection, w.sumsSection] where !part.isEmpty && (w.type == .int8 || w.type == .int4) { parts[part] = w }
+    }
+    weightOf = parts
+  }
 
   /// Checks every section's checksum and decompression; records the first failure.
   public mutating func verify() {
@@ -22,7 +33,50 @@ public struct Inspection {
     }
   }
 
-  var floatWeightBytes: Int { artifact.sections.filter { $0.dtype != .u8 }.reduce(0) { $0 + 4 * $1.elementCount } }
+  /// Bytes of the tensors as float32: every section but the EAM maps (u8 blobs) and the parts of
+  /// quantized weights (their scales and sums), at 4 bytes per logical element.
+  var floatWeightBytes: Int { artifact.sections.reduce(0) { $0 + (floatEquivalent($1) ?? 0) } }
+
+  /// A section's size as float32, nil for a quantized weight's part and the EAM maps.
+  func floatEquivalent(_ s: SectionInfo) -> Int? {
+    if let w = weightOf[s.name], w.name != s.name { return nil }
+    if s.dtype == .u8 && s.layout != .int4Panels { return nil }
+    return 4 * s.elementCount
+  }
+
+  /// What a section holds in the type column: its weight's type, a part of a quantized weight,
+  /// or "map" (EAM).
+  func typeName(_ s: SectionInfo) -> String {
+    guard let w = weightOf[s.name] else { return s.dtype == .u8 ? "map" : s.dtype.name }
+    if w.name == s.name { return w.type.name }
+    return s.name == w.sumsSection ? "sums" : "scale"
+  }
+
+  /// Stored bytes per weight type (a quantized weight's parts with it; EAM maps as "map"), with
+  /// the float32 bytes of the same tensors, largest first.
+  public var sizeByType: [(type: String, tensors: Int, stored: Int, float: Int)] {
+    var rows: [String: (tensors: Int, stored: Int, float: Int)] = [:]
+    for s in artifact.sections {
+      let w = weightOf[s.name]
+      let key = w?.type.name ?? (s.dtype == .u8 ? "map" : s.dtype.name)
+      var r = rows[key] ?? (0, 0, 0)
+      if w == nil || w!.name == s.name { r.tensors += 1 }
+      r.stored += s.storedLength
+      r.float += floatEquivalent(s) ?? 0
+      rows[key] = r
+    }
+    return rows.map { (type: $0.key, tensors: $0.value.tensors, stored: $0.value.stored, float: $0.value.float) }
+      .sorted { $0.stored > $1.stored }
+  }
+
+  static func layoutName(_ l: Layout) -> String {
+    switch l {
+    case .rowMajor: "rows"
+    case .panelPacked: "packed"
+    case .int8Panels: "int8p"
+    case .int4Panels: "int4p"
+    }
+  }
   var storedBytes: Int { artifact.sections.reduce(0) { $0 + $1.storedLength } }
 
   public var text: String {
@@ -54,17 +108,24 @@ public struct Inspection {
                  + attention.padding(9) + "  " + percent(Double(b.frozenFraction)) + (frozenHeads > 0 ? " (\(frozenHeads) whole heads)" : ""))
     }
     out.append("sections (\(artifact.sections.count)):")
-    out.append("  name                                      dtype  shape            layout  stored      ratio   codec" + (verified.isEmpty ? "" : "  check"))
+    out.append("  name                                      type   dtype  shape            layout  stored      ratio   codec" + (verified.isEmpty ? "" : "  check"))
     for s in artifact.sections {
       let ratio = s.rawLength == 0 ? 1 : Double(s.storedLength) / Double(s.rawLength)
-      var line = "  " + s.name.padding(40) + "  " + s.dtype.name.padding(5) + "  " + "\(s.shape)".padding(15) + "  "
-      line += (s.layout == .panelPacked ? "packed" : "rows").padding(6) + "  " + String(s.storedLength).padding(10) + "  "
+      var line = "  " + s.name.padding(40) + "  " + typeName(s).padding(5) + "  " + s.dtype.name.padding(5) + "  "
+      line += "\(s.shape)".padding(15) + "  " + Self.layoutName(s.layout).padding(6) + "  " + String(s.storedLength).padding(10) + "  "
       line += percent(ratio).padding(6) + "  " + s.compression.name.padding(5)
       if let ok = verified[s.name] { line += "  " + (ok ? "ok" : "FAILED") }
       out.append(line)
     }
     let total = artifact.bytes.count, float = floatWeightBytes
     out.append("size:          \(mib(total)) on disk; float32 weights \(mib(float)); ratio \(percent(Double(total) / Double(max(float, 1))))")
+    out.append("size by type:  type   tensors  stored        as float32    ratio   of the file")
+    for r in sizeByType {
+      let ratio = r.float > 0 ? percent(Double(r.stored) / Double(r.float)) : "-"
+      out.append("               " + r.type.padding(5) + "  " + pad(r.tensors, 7) + "  " + mib(r.stored).padding(12) + "  "
+                 + (r.float > 0 ? mib(r.float) : "-").padding(12) + "  " + ratio.padding(6) + "  "
+                 + percent(Double(r.stored) / Double(max(total, 1))))
+    }
     if !verified.isEmpty {
       out.append(firstFailure == nil ? "verify:        all \(verified.count) section checksums ok"
                                      : "verify:        FAILED: \(firstFailure!.description)")
@@ -108,7 +169,8 @@ public struct Inspection {
       ("sections", .array(artifact.sections.map { s in
         var f: [(String, JSON)] = [
           ("name", .string(s.name)), ("dtype", .string(s.dtype.name)), ("shape", .array(s.shape.map { .int($0) })),
-          ("layout", .string(s.layout == .panelPacked ? "packed" : "rows")), ("compression", .string(s.compression.name)),
+          ("type", .string(typeName(s))),
+          ("layout", .string(Self.layoutName(s.layout))), ("compression", .string(s.compression.name)),
           ("offset", .int(s.offset)), ("stored_bytes", .int(s.storedLength)), ("raw_bytes", .int(s.rawLength)),
           ("crc32c", .string(String(s.checksum, radix: 16))),
         ]
@@ -117,6 +179,10 @@ public struct Inspection {
       })),
       ("total_bytes", .int(artifact.bytes.count)),
       ("float32_weight_bytes", .int(floatWeightBytes)),
+      ("size_by_type", .array(sizeByType.map { r in
+        .object([("type", .string(r.type)), ("tensors", .int(r.tensors)), ("stored_bytes", .int(r.stored)),
+                 ("float32_bytes", .int(r.float))])
+      })),
     ]
     if !verified.isEmpty {
       fields.append(("verify", .object([("ok", .bool(firstFailure == nil)),

@@ -59,13 +59,26 @@ public struct Configuration {
     return "sparsity \(e.sparsity), \(e.bits)-bit frozen values, selection \(e.criterion.rawValue), budget \(e.allocation.rawValue), frozen value \(e.frozenValue.rawValue), entropy resolution \(resolution)"
   }
 
+  var weightsText: String {
+    let q = options.quantization
+    switch options.precision {
+    case .f32, .f16: return options.precision.rawValue
+    case .int8: return "int8 (per output channel; activations per token at run time), float: " + keptText
+    case .int4: return "int4 (groups of \(q.groupSize) k, binary16 scales), float: " + keptText
+    }
+  }
+
+  var keptText: String {
+    options.quantization.keepFloat.isEmpty ? "none" : options.quantization.keepFloat.joined(separator: ",")
+  }
+
   /// The lines printed before the work starts.
   public var lines: [String] {
     var out = ["eamc \(command): \(checkpointPath) (\(checkpoint.format.rawValue), \(checkpoint.origin))"]
     out.append("  model:          \(modelText)")
     out.append("  heads:          \(headsText)")
     out.append("  preprocessing:  \(preprocessingText)")
-    if command == "compile" { out.append("  weights:        \(options.precision.rawValue)") }
+    if command == "compile" { out.append("  weights:        \(weightsText)") }
     if let r = options.removal {
       let which: String
       switch r.selection {

@@ -19,6 +19,7 @@ public struct DryRun {
     self.options = options
     var settings = EmitSettings()
     settings.precision = options.precision
+    settings.quantization = options.quantization
     settings.arguments = options.normalisedArguments
     do throws(FormatError) { baseBytes = try Emitter.artifact(for: model, settings: settings).count } catch {
       throw CompileError(error.message)

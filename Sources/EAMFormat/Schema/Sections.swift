@@ -1,12 +1,15 @@
 /// The names of an artifact's sections: the contract between the compiler's lowering and the
 /// runtime's plan, written once (FORMAT.md, "Weights: names and lowering"). Names follow timm.
 
-/// A linear layer: a panel-packed weight `[n][k]` and a bias of `n`.
+/// A linear layer: a panel-packed weight `[n][k]` and a bias of `n`; a quantized weight also has
+/// its scales (int8, int4) and column sums (int8).
 public struct LinearSections: Sendable {
   public let prefix: String
   public init(_ prefix: String) { self.prefix = prefix }
   public var weight: String { prefix + ".weight" }
   public var bias: String { prefix + ".bias" }
+  public var weightScale: String { prefix + ".weight_scale" }
+  public var weightSums: String { prefix + ".weight_sums" }
 }
 
 /// A LayerNorm: gamma and beta.

@@ -11,6 +11,10 @@ func linear(_ pool: ThreadPool, rows: Int, x: UnsafePointer<Float>, ldx: Int, _ 
   let panel = Kernels.panel
   let panels = (w.n + panel - 1) / panel
   let workers = min(pool.threadCount, panels, max(1, rows * w.n * w.k / 65536))
+  if case .int8(let q) = w.weight {
+    linearInt8(pool, rows: rows, x: x, ldx: ldx, w, q, y: y, ldy: ldy, epilogue: epilogue, workers: workers)
+    return
+  }
   pool.parallelFor(workers) { t in
     let n0 = t * panels / workers * panel
     let n1 = min(w.n, (t + 1) * panels / workers * panel)
@@ -22,7 +26,38 @@ func linear(_ pool: ThreadPool, rows: Int, x: UnsafePointer<Float>, ldx: Int, _ 
     case .f16(let packed):
       Kernels.linearF16(m: rows, n: w.n, k: w.k, x: x, ldx: ldx, packedWeight: packed, bias: w.bias, y: y, ldy: ldy,
                         columns: n0..<n1, epilogue: epilogue)
+    case .int4(let q):
+      Kernels.linearInt4(m: rows, n: w.n, k: w.k, group: q.group, x: x, ldx: ldx, codes: q.codes, scales: q.scales,
+                         bias: w.bias, y: y, ldy: ldy, columns: n0..<n1, epilogue: epilogue)
+    case .int8: break
     }
+  }
+}
+
+/// An int8 layer: the input quantized per token (rows split across the pool), then the integer
+/// GEMM (output columns split), both on the calling thread's int8 path.
+private func linearInt8(_ pool: ThreadPool, rows: Int, x: UnsafePointer<Float>, ldx: Int, _ w: LinearWeights,
+                        _ q: Int8Weight, y: UnsafeMutablePointer<Float>, ldy: Int, epilogue: Epilogue, workers: Int)
+{
+  let path = Int8Path.active, ldq = Kernels.int8PaddedK(w.k), panel = Kernels.panel
+  let panels = (w.n + panel - 1) / panel
+  let a = q.scratch
+  a.reserve(rows: rows, ld: ldq)
+  let codes = a.codes, scales = a.scales, zeros = a.zeros
+  let quantizers = min(pool.threadCount, max(1, rows / 32))
+  pool.parallelFor(quantizers) { t in
+    let r0 = t * rows / quantizers, r1 = (t + 1) * rows / quantizers
+    guard r0 < r1 else { return }
+    Kernels.quantizeRows(x: x + r0 * ldx, ldx: ldx, rows: r1 - r0, k: w.k, codeMax: path.codeMax, codes: codes + r0 * ldq,
+                         ldq: ldq, scales: scales + r0, zeros: zeros + r0)
+  }
+  pool.parallelFor(workers) { t in
+    let n0 = t * panels / workers * panel
+    let n1 = min(w.n, (t + 1) * panels / workers * panel)
+    guard n0 < n1 else { return }
+    Kernels.linearInt8(path: path, m: rows, n: w.n, k: w.k, codes: codes, ldq: ldq, rowScales: scales, rowZeros: zeros,
+                       packedWeight: q.codes, columnScales: q.columnScales, columnSums: q.columnSums, bias: w.bias,
+                       y: y, ldy: ldy, columns: n0..<n1, epilogue: epilogue)
   }
 }
 

@@ -11,6 +11,63 @@ enum PackedWeight {
   /// binary16 panels, used in place and widened in registers (`Kernels.linearF16`): the same
   /// results as `.f32` of the widened weights, half the memory.
   case f16(UnsafePointer<UInt16>)
+  /// int8 panels with per-column scales and code sums (`Kernels.linearInt8`); the layer's input
+  /// is quantized per token at run time into the shared `codes` scratch.
+  case int8(Int8Weight)
+  /// int4 panels with binary16 scales per column and group (`Kernels.linearInt4`), f32 inputs.
+  case int4(Int4Weight)
+}
+
+/// An int8 linear weight (FORMAT.md, "Quantized weights"), checked at load.
+struct Int8Weight {
+  let codes: UnsafePointer<Int8>
+  let columnScales: UnsafePointer<Float>
+  let columnSums: UnsafePointer<Int32>
+  /// The activation codes of the layer's input, shared by every int8 layer of the model.
+  let scratch: ActivationCodes
+}
+
+/// An int4 linear weight (FORMAT.md, "Quantized weights"), checked at load.
+struct Int4Weight {
+  let codes: UnsafePointer<UInt8>
+  let scales: UnsafePointer<UInt16>
+  let group: Int
+}
+
+/// Per-token u8 codes of an int8 layer's input with their scales and zero points, grown on demand.
+/// One per model: layers run one at a time.
+final class ActivationCodes {
+  private(set) var codes = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
+  private(set) var scales = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+  private(set) var zeros = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+  private var codeCapacity = 1, rowCapacity = 1
+
+  deinit {
+    codes.deallocate()
+    scales.deallocate()
+    zeros.deallocate()
+  }
+
+  /// Room for `rows` rows of `ld` codes.
+  func reserve(rows: Int, ld: Int) {
+    let (count, overflow) = rows.multipliedReportingOverflow(by: ld)
+    precondition(!overflow, "activation codes of \(rows) × \(ld)")
+    if count > codeCapacity {
+      codes.deallocate()
+      codes = .allocate(capacity: count)
+      codeCapacity = count
+    }
+    if rows > rowCapacity {
+      scales.deallocate()
+      zeros.deallocate()
+      scales = .allocate(capacity: rows)
+      zeros = .allocate(capacity: rows)
+      rowCapacity = rows
+    }
+  }
+
+  /// Bytes held.
+  var bytes: Int { codeCapacity + 8 * rowCapacity }
 }
 
 /// Typed views of an artifact's sections. Uncompressed f32 sections are used in place from the
@@ -26,6 +83,11 @@ final class WeightStore {
   private var owned: [AlignedBuffer] = []
   private var ownedHalves: [UnsafeMutablePointer<UInt16>] = []
   private let declared: [String: Manifest.WeightType]
+  /// The manifest's entries of the quantized weights.
+  private let quantized: [String: Manifest.Weight]
+  /// Activation codes of every int8 layer.
+  let activationCodes = ActivationCodes()
+  private var ownedRaw: [UnsafeMutableRawPointer] = []
   /// Bytes of weights the store had to copy (not used in place).
   private(set) var copiedBytes = 0
 
@@ -34,15 +96,29 @@ final class WeightStore {
     self.verify = verify
     self.widenF16 = widenF16
     var declared: [String: Manifest.WeightType] = [:]
-    for w in artifact.manifest.weights { declared[w.name] = w.type }
+    var quantized: [String: Manifest.Weight] = [:]
+    for w in artifact.manifest.weights {
+      declared[w.name] = w.type
+      if w.type == .int8 || w.type == .int4 { quantized[w.name] = w }
+    }
     self.declared = declared
+    self.quantized = quantized
   }
 
-  deinit { for p in ownedHalves { p.deallocate() } }
+  deinit {
+    for p in ownedHalves { p.deallocate() }
+    for p in ownedRaw { p.deallocate() }
+  }
 
-  private func fail(_ message: String) -> RuntimeError { RuntimeError(message, path: artifact.path) }
+  func fail(_ message: String) -> RuntimeError { RuntimeError(message, path: artifact.path) }
 
-  private func section(_ name: String) throws(RuntimeError) -> SectionInfo {
+  /// Takes ownership of a copy of `bytes` bytes made at load.
+  func keep(_ raw: UnsafeMutableRawPointer, bytes: Int) {
+    ownedRaw.append(raw)
+    copiedBytes += bytes
+  }
+
+  func section(_ name: String) throws(RuntimeError) -> SectionInfo {
     guard let s = artifact.section(name) else { throw fail("section '" + name + "' is missing") }
     return s
   }
@@ -58,6 +134,9 @@ final class WeightStore {
 
   /// A linear layer's packed weight, checked to be `[n][k]` in panels, in its declared type.
   func packedWeight(_ name: String, n: Int, k: Int) throws(RuntimeError) -> PackedWeight {
+    if let q = quantized[name] {
+      return q.type == .int8 ? .int8(try int8Weight(q, n: n, k: k)) : .int4(try int4Weight(q, n: n, k: k))
+    }
     let s = try section(name)
     guard s.dtype == .f16, declared[name] == .f16, !widenF16, s.shape == [n, k], s.layout == .panelPacked else {
       return .f32(try floats(name, shape: [n, k], layout: .panelPacked))
