@@ -72,6 +72,10 @@ final class FrozenHead {
           free = true
         }
       }
+      // The frozen entries of a row are probabilities: together at most 1 (plus rounding).
+      guard mass >= -ManifestValidation.frozenMassTolerance else {
+        throw RuntimeError("block \(block) head \(f.head): the frozen entries of row \(r) sum to \(1 - mass), more than 1", path: path)
+      }
       freeMass.pointer[r] = min(1, max(0, mass))
       if free {
         if let last = runs.last, last.0 + last.1 == r { runs[runs.count - 1].1 += 1 } else { runs.append((r, 1)) }
