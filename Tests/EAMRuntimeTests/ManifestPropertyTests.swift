@@ -150,7 +150,7 @@ import EAMRuntime
   }
 
   static let fixtures = ["vit_tiny.eam", "dinov2_small.eam30.eam", "deit_distilled.f16.eam", "swin_tiny.eam"]
-  static let casesPerFixture = 300
+  static let casesPerFixture = 500
   static let budget = 64 << 20
 
   @Test(arguments: fixtures)
@@ -181,7 +181,7 @@ import EAMRuntime
       switch outcome {
       case .refused:
         refused += 1
-        refusedFields.formUnion(fields)
+        if fields.count == 1 { refusedFields.formUnion(fields) }
       case .output(let out):
         ran += 1
         #expect(withinPlan, "\(name) \(fields): allocated past its plan")
@@ -194,10 +194,10 @@ import EAMRuntime
       }
     }
     let seconds = Date().timeIntervalSince(start)
-    // Both kinds occur, and the out-of-domain values reach many fields.
+    // Both kinds occur, and single out-of-domain values are refused in many fields.
     #expect(refused > Self.casesPerFixture / 4 && ran > 10 && neutralSame > 0, "\(name): \(refused) refused, \(ran) ran, \(neutralSame) neutral")
-    #expect(refusedFields.count > 15, "\(name): refusals only from \(refusedFields.sorted())")
+    #expect(refusedFields.count > 20, "\(name): refusals only from \(refusedFields.sorted())")
     #expect(seconds < 60, "\(name): \(seconds) s")
-    print("ManifestProperty \(name): \(Self.casesPerFixture) cases, \(refused) refused, \(ran) ran (\(neutralSame) neutral, bit-identical), \(refusedFields.count) fields refused, \(String(format: "%.1f", seconds)) s")
+    print("ManifestProperty \(name): \(Self.casesPerFixture) cases, \(refused) refused, \(ran) ran (\(neutralSame) neutral, bit-identical), \(refusedFields.count) fields refused alone, \(String(format: "%.1f", seconds)) s")
   }
 }
