@@ -74,6 +74,7 @@ import EAMRuntime
     #expect(text.hasPrefix("tokens.eam: the model needs ") && text.contains("over the memory budget") && !text.contains("\n"), "\(text)")
     // 16 GiB of map per thread alone.
     #expect(text.contains("attention scratch"))
+    print("MemoryBudget: \(bytes.count)-byte artifact, 65536 tokens: \(text)")
   }
 
   /// The same kind of artifact at 1,024 tokens loads and runs; what it allocates is what was planned.
