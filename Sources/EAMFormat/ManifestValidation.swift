@@ -167,8 +167,9 @@ public enum ManifestValidation {
     let name = "block \(block) head \(f.head)"
     guard f.bits >= 1, f.bits <= 8 else { throw fail("\(name): frozen map of \(f.bits) bits (1…8)") }
     let maxCode = Float((1 << f.bits) - 1)
-    guard f.scale.isFinite, f.scale > 0, maxCode * f.scale <= 1 + frozenMassTolerance else {
-      throw fail("\(name): frozen map scale \(f.scale) (positive, at most 1/\(Int(maxCode)) for \(f.bits) bits)")
+    // 0 is a scale: the compiler writes it when every frozen value is 0.
+    guard f.scale.isFinite, f.scale >= 0, maxCode * f.scale <= 1 + frozenMassTolerance else {
+      throw fail("\(name): frozen map scale \(f.scale) (0 to 1/\(Int(maxCode)) for \(f.bits) bits)")
     }
     guard f.frozenEntries >= 1, f.frozenEntries <= entries else {
       throw fail("\(name): \(f.frozenEntries) frozen entries of \(entries)")

@@ -136,7 +136,8 @@ public final class Model {
   /// Bytes of the activation arena (after the first run).
   public var arenaBytes: Int { arena?.bytes ?? 0 }
 
-  /// Sizes the activation arena for `batch` images ahead of the first run.
+  /// Sizes the activation arena for `batch` images ahead of the first run. Not checked against
+  /// the memory budget: call `plannedMemory(batch:)` first (the throwing `run` does).
   public func reserve(batch: Int) {
     guard arena == nil || arena!.batch < batch else { return }
     switch plan {
@@ -146,7 +147,8 @@ public final class Model {
   }
 
   /// Runs `batch` images (`batch × inputShape` floats, preprocessed) into `output`
-  /// (`batch × outputWidth` floats).
+  /// (`batch × outputWidth` floats). A batch larger than any before grows the arena unchecked, as
+  /// `reserve` does.
   public func run(_ input: UnsafePointer<Float>, batch: Int, into output: UnsafeMutablePointer<Float>) {
     precondition(batch > 0)
     reserve(batch: batch)

@@ -110,7 +110,7 @@ import EAMRuntime
     expectRefused(try Self.frozen.get().outcome { $0.blocks[0].frozen[0].bits = bits }, "bits")
   }
 
-  @Test(arguments: [Float.nan, .infinity, -0.1, 0, 1e30, 0.5])
+  @Test(arguments: [Float.nan, .infinity, -0.1, -0.0000001, 1e30, 0.5])
   func frozenScaleOutOfDomain(_ scale: Float) throws {
     // 2-bit codes: code 3 × 0.5 = 1.5 is no probability; 1e30 would overflow.
     expectRefused(try Self.frozen.get().outcome { $0.blocks[0].frozen[0].scale = scale }, "scale")

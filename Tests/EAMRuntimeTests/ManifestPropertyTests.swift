@@ -172,7 +172,22 @@ import EAMRuntime
         neutral = neutral && mutation.neutral
         fields.append(mutation.field)
       }
-      let bytes = try Rebuild.bytes(m, sections: baseline.sections)
+      // Sometimes a raw varint field appended to the architecture (2) or preprocessing (3)
+      // message: enums beyond their cases, wire types that do not match, unknown fields (these
+      // are skipped: neutral).
+      var wire: ((inout [(field: Int, body: [UInt8])]) -> Void)?
+      if random.below(6) == 0 {
+        let message = random.pick([2, 3]), field = random.below(message == 2 ? 26 : 8) + 1
+        let any = random.next()
+        let value = random.pick([0, 1, 5, 7, 99, UInt64(UInt32.max), any])
+        let known = message == 2 ? field <= 21 : field <= 5
+        neutral = neutral && !known
+        fields.append("wire \(message).\(field)")
+        wire = { top in
+          if let i = top.firstIndex(where: { $0.field == message }) { top[i].body += Rebuild.varintField(field, value) }
+        }
+      }
+      let bytes = try Rebuild.bytes(m, sections: baseline.sections, wire: wire)
       var withinPlan = true
       let outcome = baseline.outcome(bytes, budget: Self.budget) { model in
         let p = try? model.plannedMemory(batch: baseline.input.shape[0])
