@@ -95,11 +95,13 @@ public struct Manifest: Equatable, Sendable {
 
     /// Tokens ahead of the patch tokens (class, distillation, registers).
     public var prefixTokens: Int { classTokens + distillationTokens + registerTokens }
-    /// Patch tokens per image.
+    /// Patch tokens per image. Saturates at `Int.max / 4` (far beyond any reader's limit) so that
+    /// a hostile image size shows as too large instead of trapping.
     public var patchTokens: Int {
       guard patchSize > 0 else { return 0 }
       let side = imageSize / patchSize
-      return side * side
+      let (n, overflow) = side.multipliedReportingOverflow(by: side)
+      return overflow || n > Int.max / 4 ? Int.max / 4 : n
     }
   }
 

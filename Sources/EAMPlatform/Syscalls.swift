@@ -25,6 +25,7 @@ enum Syscalls {
 
   static func monotonicSeconds() -> Double { eam_monotonic_seconds() }
   static var onlineCPUs: Int { Int(eam_online_cpus()) }
+  static var physicalMemory: Int { Int(eam_physical_memory()) }
 
   typealias Sync = UnsafeMutablePointer<eam_sync>
   static func syncCreate() -> Sync? { eam_sync_create() }
@@ -47,6 +48,7 @@ enum Syscalls {
   static let hasThreads = false
   static func monotonicSeconds() -> Double { 0 }
   static var onlineCPUs: Int { 1 }
+  static var physicalMemory: Int { 0 }
 }
 #else
 #error("EAMPlatform: unsupported platform (POSIX or no operating system)")

@@ -12,6 +12,9 @@ public struct LoadOptions: Sendable {
   public var widenF16 = false
   /// Which attention kernel runs the ViT family's heads when no observer is attached.
   public var attention: AttentionKernel = .automatic
+  /// Bytes the model may allocate because of its manifest (`PlannedMemory.total`), checked at load
+  /// for one image and before a larger batch; default `defaultMemoryBudget`.
+  public var memoryBudget: Int = LoadOptions.defaultMemoryBudget
   public init() {}
 }
 
@@ -63,11 +66,43 @@ public final class Model {
 
   public init(artifact: Artifact, options: LoadOptions = LoadOptions()) throws(RuntimeError) {
     self.artifact = artifact
+    // Every manifest value in its domain, and what it makes the runtime allocate within the
+    // budget, before anything is allocated.
+    do throws(FormatError) { derived = try ManifestValidation.check(artifact.manifest, path: artifact.path) } catch {
+      throw RuntimeError(error)
+    }
+    memoryBudget = options.memoryBudget
+    memoryOptions = options
+    pool = ThreadPool(threads: options.threads)
+    plannedMemory = try Self.checkedPlan(artifact, derived, batch: 1, threads: pool.threadCount, options: options)
     store = WeightStore(artifact: artifact, verify: options.verify, widenF16: options.widenF16)
     plan = artifact.manifest.architecture.family == .swin
       ? .swin(try SwinPlan(manifest: artifact.manifest, store: store))
       : .vit(try ViTPlan(manifest: artifact.manifest, store: store, attention: options.attention))
-    pool = ThreadPool(threads: options.threads)
+  }
+
+  /// What the model allocates for one image (checked against `memoryBudget` at load).
+  public let plannedMemory: PlannedMemory
+  /// The budget it was loaded with.
+  public let memoryBudget: Int
+  private let derived: ManifestValidation.Derived
+  private let memoryOptions: LoadOptions
+
+  /// What the model allocates for `batch` images, or why that is over the budget.
+  public func plannedMemory(batch: Int) throws(RuntimeError) -> PlannedMemory {
+    try Self.checkedPlan(artifact, derived, batch: batch, threads: pool.threadCount, options: memoryOptions)
+  }
+
+  private static func checkedPlan(_ artifact: Artifact, _ derived: ManifestValidation.Derived, batch: Int, threads: Int,
+                                  options: LoadOptions) throws(RuntimeError) -> PlannedMemory {
+    let what = "\(batch) image(s) on \(threads) thread(s)"
+    guard batch >= 1, let p = MemoryPlan.plan(artifact, derived: derived, batch: batch, threads: threads, options: options) else {
+      throw RuntimeError("the model's memory for \(what) overflows (more than 8 EiB)", path: artifact.path)
+    }
+    guard p.total <= options.memoryBudget else {
+      throw RuntimeError("the model needs \(p.text) for \(what), over the memory budget of \(PlannedMemory.text(options.memoryBudget))", path: artifact.path)
+    }
+    return p
   }
 
   /// Input of one image: channels, height, width.
@@ -103,7 +138,8 @@ public final class Model {
   /// Bytes of the activation arena (after the first run).
   public var arenaBytes: Int { arena?.bytes ?? 0 }
 
-  /// Sizes the activation arena for `batch` images ahead of the first run.
+  /// Sizes the activation arena for `batch` images ahead of the first run. Not checked against
+  /// the memory budget: call `plannedMemory(batch:)` first (the throwing `run` does).
   public func reserve(batch: Int) {
     guard arena == nil || arena!.batch < batch else { return }
     switch plan {
@@ -113,7 +149,8 @@ public final class Model {
   }
 
   /// Runs `batch` images (`batch × inputShape` floats, preprocessed) into `output`
-  /// (`batch × outputWidth` floats).
+  /// (`batch × outputWidth` floats). A batch larger than any before grows the arena unchecked, as
+  /// `reserve` does.
   public func run(_ input: UnsafePointer<Float>, batch: Int, into output: UnsafeMutablePointer<Float>) {
     precondition(batch > 0)
     reserve(batch: batch)
@@ -130,9 +167,11 @@ public final class Model {
   /// Runs a batch given as an array; checks its size.
   public func run(_ input: [Float], batch: Int) throws(RuntimeError) -> [Float] {
     let per = inputShape.reduce(1, *)
-    guard batch > 0, input.count == batch * per else {
-      throw RuntimeError("input has \(input.count) values; \(batch) image(s) of \(Shape.text(inputShape)) need \(batch * per)")
+    let (needed, overflow) = batch.multipliedReportingOverflow(by: per)
+    guard batch > 0, !overflow, input.count == needed else {
+      throw RuntimeError("input has \(input.count) values; \(batch) image(s) of \(Shape.text(inputShape)) need \(overflow ? "more" : String(needed))")
     }
+    if arena == nil || arena!.batch < batch { _ = try plannedMemory(batch: batch) }
     var out = [Float](repeating: 0, count: batch * outputWidth)
     input.withUnsafeBufferPointer { i in
       out.withUnsafeMutableBufferPointer { o in run(i.baseAddress!, batch: batch, into: o.baseAddress!) }

@@ -12,7 +12,7 @@ import Darwin
 @main
 struct EAMRun {
   static let usage = """
-    usage: eam-run MODEL.eam INPUT.npy OUTPUT.npy [--threads N] [--no-verify]
+    usage: eam-run MODEL.eam INPUT.npy OUTPUT.npy [--threads N] [--no-verify] [--memory-budget SIZE]
 
     Runs a compiled .eam artifact on a preprocessed NCHW batch and writes its outputs.
     INPUT.npy: float32 or float64, either byte order, C or Fortran order; shape [N, C, H, W]
@@ -24,6 +24,9 @@ struct EAMRun {
     Options:
       --threads N   threads (default: all cores)
       --no-verify   skip section checksums at load
+      --memory-budget SIZE
+                    the most memory the model may allocate, e.g. 2G or 512M (K, M, G, T:
+                    powers of 1024; default: half the physical memory, at most 8G)
       -h, --help    this text
 
     Exit status: 0 ok; 1 a file or input is missing or wrong; 2 the command line is wrong.
@@ -41,6 +44,14 @@ struct EAMRun {
       guard i + 1 < args.count else { usageError("--threads needs a value") }
       guard let n = Int(args[i + 1]), (1...1024).contains(n) else { usageError("--threads must be 1 to 1024, not '\(args[i + 1])'") }
       options.threads = n
+      args.removeSubrange(i...(i + 1))
+    }
+    if let i = args.firstIndex(of: "--memory-budget") {
+      guard i + 1 < args.count else { usageError("--memory-budget needs a value") }
+      guard let n = LoadOptions.parseMemorySize(args[i + 1]) else {
+        usageError("--memory-budget takes a size such as 2G or 512M (K, M, G, T: powers of 1024), not '\(args[i + 1])'")
+      }
+      options.memoryBudget = n
       args.removeSubrange(i...(i + 1))
     }
     if let i = args.firstIndex(of: "--no-verify") {

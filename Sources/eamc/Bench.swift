@@ -80,7 +80,11 @@ struct Bench: ParsableCommand {
     var models: [Model] = [], loads: [Double] = []
     for path in paths {
       let t0 = Clock.now()
-      do throws(RuntimeError) { models.append(try Model(path: path, options: options)) } catch { fail(error) }
+      do throws(RuntimeError) {
+        let model = try Model(path: path, options: options)
+        _ = try model.plannedMemory(batch: batch)  // the batch's arena within the memory budget
+        models.append(model)
+      } catch { fail(error) }
       loads.append(Clock.now() - t0)
     }
     Console.say("bench: \(paths.joined(separator: " vs ")), batch \(batch), threads \(options.threads), \(iters) timed runs, kernels \(KernelVariant.active.name)")

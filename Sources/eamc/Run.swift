@@ -33,6 +33,9 @@ struct Run: ParsableCommand {
   @Flag(help: "Skip section checksums at load.")
   var noVerify = false
 
+  @Option(help: ArgumentHelp("The most memory the model may allocate (activations, attention scratch, frozen maps, copied weights), e.g. 2G or 512M (K, M, G, T: powers of 1024; default: half the physical memory, at most 8G). A model that needs more is refused at load.", valueName: "size"))
+  var memoryBudget: String?
+
   @Flag(help: "Print one JSON object on stdout: the output shape and, per image, top-5 classes or feature statistics.")
   var json = false
 
@@ -50,6 +53,9 @@ struct Run: ParsableCommand {
     var options = LoadOptions()
     if let threads { options.threads = threads }
     options.verify = !noVerify
+    if let memoryBudget {
+      do throws(CompileError) { options.memoryBudget = try MemoryBudget.flag(memoryBudget) } catch { usage(error) }
+    }
     let model: Model
     do throws(RuntimeError) { model = try Model(path: artifact, options: options) } catch { fail(error) }
 

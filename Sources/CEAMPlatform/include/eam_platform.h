@@ -61,6 +61,13 @@ static inline int eam_online_cpus(void) {
   return n < 1 ? 1 : (n > 4096 ? 4096 : (int)n);
 }
 
+/* Bytes of physical memory, 0 when unknown. */
+static inline int64_t eam_physical_memory(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || size <= 0 || pages > INT64_MAX / size) return 0;
+  return (int64_t)pages * (int64_t)size;
+}
+
 /* Threads: one mutex and two condition variables per pool, allocated here so that Swift never
  * takes the address of a pthread object it owns. */
 typedef struct eam_sync {

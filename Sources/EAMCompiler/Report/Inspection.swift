@@ -1,4 +1,5 @@
 import EAMFormat
+import EAMRuntime
 
 /// What `eamc inspect` shows about an artifact: header, architecture, blocks, sections, sizes.
 public struct Inspection {
@@ -20,10 +21,18 @@ public struct Inspection {
     weightOf = parts
   }
 
-  /// Checks every section's checksum and decompression; records the first failure.
-  public mutating func verify() {
+  /// Checks the manifest's values (`ManifestValidation`), then every section's checksum and
+  /// decompression (a section larger than `memoryBudget` is refused before it is decompressed);
+  /// records the first failure.
+  public mutating func verify(memoryBudget: Int = LoadOptions.defaultMemoryBudget) {
+    do throws(FormatError) { try ManifestValidation.check(artifact.manifest, path: artifact.path) } catch {
+      if firstFailure == nil { firstFailure = error }
+    }
     for s in artifact.sections {
       do throws(FormatError) {
+        guard s.rawLength <= memoryBudget else {
+          throw FormatError(.compression, "section '\(s.name)' holds \(s.rawLength) bytes, over the memory budget of \(memoryBudget)", path: artifact.path)
+        }
         _ = try artifact.rawBytes(s, verify: true)
         verified[s.name] = true
       } catch {
@@ -221,7 +230,8 @@ public struct Inspection {
 }
 
 func pad(_ n: Int, _ width: Int) -> String { String(n).padding(width) }
-func percent(_ x: Double) -> String { "\(Double(Int((x * 1000).rounded())) / 10)%" }
+/// A fraction as a percentage; a value from a hostile file (NaN, ±∞, 1e30) is shown, not converted.
+func percent(_ x: Double) -> String { x.isFinite && abs(x) < 1e12 ? "\(Double(Int((x * 1000).rounded())) / 10)%" : "\(x)" }
 func mib(_ bytes: Int) -> String { "\(Double(Int((Double(bytes) / 1_048_576 * 100).rounded())) / 100) MiB" }
 
 extension String {

@@ -64,13 +64,20 @@ final class FrozenHead {
     for r in 0..<t {
       var mass: Float = 1
       var free = false
+      var rowFrozen = 0
       for j in 0..<t {
         if mask[r * t + j] != 0 {
+          rowFrozen += 1
           mass -= values.pointer[r * t + j]
           bits[r * words + j / 16] |= 1 << UInt16(j % 16)
         } else {
           free = true
         }
+      }
+      // The frozen entries of a row are probabilities that summed to at most 1 before each was
+      // rounded to a code (by at most half a step): their sum is at most 1 + k·scale/2.
+      guard -mass <= Float(rowFrozen) * f.scale / 2 + ManifestValidation.frozenMassTolerance else {
+        throw RuntimeError("block \(block) head \(f.head): the frozen entries of row \(r) sum to \(1 - mass), more than 1", path: path)
       }
       freeMass.pointer[r] = min(1, max(0, mass))
       if free {
