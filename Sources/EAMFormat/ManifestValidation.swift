@@ -149,7 +149,13 @@ public enum ManifestValidation {
         guard b.frozen.isEmpty, !b.attentionRemoved else { throw fail("Swin block \(i) has frozen maps or no attention (not supported)") }
         continue
       }
-      guard !b.attentionRemoved || b.frozen.isEmpty else { throw fail("block \(i) has frozen maps but no attention") }
+      guard !b.attentionRemoved || (b.frozen.isEmpty && b.hallucinated.isEmpty) else {
+        throw fail("block \(i) has frozen maps or hallucinated heads but no attention")
+      }
+      guard b.mlpRank >= 0, b.mlpRank < b.dim, b.mlpRank < b.mlpHidden else {
+        throw fail("block \(i) has MLP rank \(b.mlpRank) (0, or below its width \(b.dim) and MLP width \(b.mlpHidden))")
+      }
+      guard b.hallucinated.count < b.heads else { throw fail("block \(i) hallucinates \(b.hallucinated.count) of \(b.heads) heads") }
       var seen = [Bool](repeating: false, count: b.heads)
       for f in b.frozen {
         guard f.head >= 0, f.head < b.heads, !seen[f.head] else {
@@ -184,7 +190,17 @@ public enum ManifestValidation {
     for w in m.weights {
       switch w.type {
       case .f32, .f16: break
-      case .int8: throw fail("weight '\(w.name)' has type int8, which this reader does not run")
+      case .int8:
+        guard !w.scaleSection.isEmpty, !w.sumsSection.isEmpty, w.scaleSection != w.sumsSection,
+              w.scaleSection != w.name, w.sumsSection != w.name else {
+          throw fail("int8 weight '\(w.name)' needs distinct scale and sum sections ('\(w.scaleSection)', '\(w.sumsSection)')")
+        }
+        guard w.activation != .unknown else { throw fail("int8 weight '\(w.name)' has an unknown activation quantization") }
+      case .int4:
+        guard !w.scaleSection.isEmpty, w.scaleSection != w.name else { throw fail("int4 weight '\(w.name)' has no scale section") }
+        guard w.groupSize >= 1, w.groupSize <= maxHidden else {
+          throw fail("int4 weight '\(w.name)' has group size \(w.groupSize) (1…\(maxHidden))")
+        }
       case .unspecified: throw fail("weight '\(w.name)' has an unspecified or unknown type")
       }
       guard !w.name.isEmpty else { throw fail("a weight entry has no name") }

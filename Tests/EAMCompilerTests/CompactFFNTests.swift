@@ -52,6 +52,18 @@ import EAMRuntime
     #expect(fullCosine < cosine, "\(c): the reference is no different from the float model (\(fullCosine))")
   }
 
+  /// A rank the runtime cannot hold (not below the width) is refused at load in one line.
+  @Test func refusesARankNotBelowTheWidth() throws {
+    var o = ModelOverrides()
+    o.heads = 2
+    let (_, model) = try Compiler.load(try FixtureModel("dinov2_small").path(".safetensors"), overrides: o)
+    let x = try NPY.read(path: try FixtureModel("dinov2_small").path(".input.npy"))
+    var compact = try CompactFFN.compress(model, batches: [(x.values, x.shape[0])], options: CompactFFNOptions(rankFraction: 0.25))
+    compact.blocks[0].mlpRank = 64
+    let artifact = try Artifact(bytes: try Emitter.artifact(for: compact, settings: EmitSettings()), name: "bad.eam")
+    #expect(throws: RuntimeError.self) { _ = try Model(artifact: artifact) }
+  }
+
   /// Through `eamc compile`: fitted on calibration images, recorded in the report, runs.
   @Test func compilesFromTheCommandLine() throws {
     let dir = CLIRun.folder("compact-ffn")

@@ -59,6 +59,31 @@ import EAMRuntime
     #expect(worst.value < 1e-5)
   }
 
+  /// A manifest whose hallucinated heads are out of their domain is refused in one line.
+  @Test func refusesBadHallucinatedHeads() throws {
+    var o = ModelOverrides()
+    o.heads = 4
+    let (_, model) = try Compiler.load(try FixtureModel("deit_tiny").path(".safetensors"), overrides: o)
+    let x = try NPY.read(path: try FixtureModel("deit_tiny").path(".input.npy"))
+    let per = x.count / x.shape[0]
+    let made = try HallucinatedHeads.compress(model, batches: [(Array(x.values[0..<per]), 1)], options: HallucinationOptions(fraction: 0.5))
+    let h = made.blocks[0].hallucinated[0]
+    let mutations: [(String, (inout Manifest.HallucinatedHead) -> Void)] = [
+      ("source is itself", { $0.sources[0] = h.head }),
+      ("source out of range", { $0.sources[0] = 99 }),
+      ("weights and sources differ in count", { $0.weights.append(1) }),
+      ("NaN weight", { $0.weights[0] = .nan }),
+      ("infinite intercept", { $0.intercept = .infinity }),
+      ("head out of range", { $0.head = 7 }),
+    ]
+    for (what, mutate) in mutations {
+      var bad = made
+      mutate(&bad.blocks[0].hallucinated[0])
+      let artifact = try Artifact(bytes: try Emitter.artifact(for: bad, settings: EmitSettings()), name: "bad.eam")
+      #expect(throws: RuntimeError.self, "\(what)") { _ = try Model(artifact: artifact) }
+    }
+  }
+
   /// Through `eamc compile`, with EAM in the same compile: hallucinated heads get no frozen entries.
   @Test func compilesWithEAM() throws {
     let dir = CLIRun.folder("hallucinate")

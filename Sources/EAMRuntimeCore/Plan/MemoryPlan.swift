@@ -118,6 +118,16 @@ enum MemoryPlan {
       }
       scratch.add([4, threads, fused])
     }
+    // Hallucinated heads: one image's computed maps of the widest such block.
+    var made = 0
+    for b in m.blocks where !b.attentionRemoved && !b.hallucinated.isEmpty { made = max(made, b.heads) }
+    if made > 0 { arena.add([4, made, t, t]) }
+    // int8 layers: their inputs quantized per token (codes, a scale and a zero point per row).
+    if m.weights.contains(where: { $0.type == .int8 }) {
+      let k = max(d, hidden, a.inChannels * a.patchSize * a.patchSize)
+      scratch.add([rows, Kernels.int8PaddedK(k)])
+      scratch.add([8, rows])
+    }
     let words = Kernels.frozenMaskWords(cols: t), pad = Kernels.frozenValuePadding
     for b in m.blocks where !b.attentionRemoved {
       for f in b.frozen {
