@@ -1,9 +1,11 @@
 /* Fused attention: the driver that walks query tiles and key blocks (shared by every variant),
- * the portable variant of its pieces (plain C, libm's expf: the reference the others are tested
- * against), the scratch size and the frozen-layout conversion. */
+ * the portable variant of its pieces (plain C, canonical.h's fmaf and exp: the vector pieces give
+ * its bits), the scratch size and the frozen-layout conversion. Every score, sum and output
+ * element of a query is a chain along d or along the keys, in ascending order, the same in every
+ * variant whatever its tile sizes. */
 #include "attention_internal.h"
 #include "eam_kernels.h"
-#include <math.h>
+#include "canonical.h"
 #include <string.h>
 
 /* ---- Portable pieces: one query block (16 lanes) per tile ----------------------------------- */
@@ -26,7 +28,7 @@ static void scores_scalar(int nk, int hd, float scale, const float *K, int ldk, 
     float acc[BQS] = {0};
     for (int d = 0; d < hd; d++) {
       const float x = k[d];
-      for (int l = 0; l < BQS; l++) acc[l] += x * qt[d * BQS + l];
+      for (int l = 0; l < BQS; l++) acc[l] = fmaf(x, qt[d * BQS + l], acc[l]);
     }
     for (int l = 0; l < BQS; l++) strip[j * BQS + l] = scale * acc[l];
   }
@@ -56,7 +58,7 @@ static void exp_scalar(int nk, float *strip, const uint64_t *fz, uint64_t dead, 
     if (fz && eam_attn_all_frozen(w, dead, BQS)) continue; /* no reader: insert or the runs skip it */
     for (int l = 0; l < BQS; l++) { /* a frozen entry's exponential (of whatever it holds) is dropped */
       const float x = row[l] - m[l];
-      const float e = x >= EAM_ATTN_EXP_MIN ? expf(x) : 0.0f;
+      const float e = x >= EAM_ATTN_EXP_MIN ? eam_exp1(x) : 0.0f;
       row[l] = (w >> l) & 1 ? 0.0f : e;
       sum[l] += row[l];
     }
@@ -96,17 +98,15 @@ static void pv_scalar(int nq, int hd, const float *strip, const int32_t *runs, i
     float *o = out + (size_t)r * ldo;
     for (int d0 = 0; d0 < hd; d0 += BQS) {
       const int nd = hd - d0 < BQS ? hd - d0 : BQS;
-      float acc[BQS] = {0};
+      float acc[BQS]; /* the chain starts from b·out (or 0), a scales its end */
+      for (int x = 0; x < nd; x++) acc[x] = b ? b[r] * o[d0 + x] : 0.0f;
       for (int i = 0; i < nruns; i++)
         for (int j = runs[2 * i]; j < runs[2 * i + 1]; j++) {
           const float p = strip[j * BQS + r];
           const float *v = V + (size_t)j * ldv + d0;
-          for (int x = 0; x < nd; x++) acc[x] += p * v[x];
+          for (int x = 0; x < nd; x++) acc[x] = fmaf(p, v[x], acc[x]);
         }
-      for (int x = 0; x < nd; x++) {
-        const float y = (a ? a[r] : 1.0f) * acc[x];
-        o[d0 + x] = b ? y + b[r] * o[d0 + x] : y;
-      }
+      for (int x = 0; x < nd; x++) o[d0 + x] = (a ? a[r] : 1.0f) * acc[x];
     }
   }
 }
@@ -212,7 +212,7 @@ static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, fl
     /* Online softmax: a larger max rescales what the lane has summed (and accumulated). */
     for (int l = 0; l < bq; l++) {
       const float m = w->m[l] > w->cmax[l] ? w->m[l] : w->cmax[l];
-      w->f[l] = m == -INFINITY ? 1.0f : expf(w->m[l] - m);
+      w->f[l] = m == -INFINITY ? 1.0f : eam_exp1(w->m[l] - m);
       w->m[l] = m;
       w->meff[l] = m == -INFINITY ? 0.0f : m;
       w->sum[l] *= w->f[l];

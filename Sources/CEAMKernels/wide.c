@@ -1,7 +1,8 @@
 /* The wide GEMMs' portable parts: decoding panels to f32, the scalar variant, the dispatch.
- * The scalar variant performs eam_gemm_scalar's operations in its order (acc += x·w without
- * contraction, then its epilogue), on the decoded panels. */
+ * The scalar variant performs eam_gemm_scalar's operations in its order (acc = fma(x, w, acc),
+ * then its epilogue), on the decoded panels. */
 #include "quant_internal.h"
+#include "canonical.h"
 
 void eam_wide_decode_portable(const eam_wide_src *w, int p, int k0, int kc, float *dst, int stride) {
   if (w->kind == EAM_WIDE_F16) {
@@ -54,7 +55,7 @@ void eam_gemm_wide_scalar(int M, const float *A, int lda, const eam_wide_src *w,
           for (int k = 0; k < kc; k++) {
             const float x = a[k];
             const float *b = buf + (size_t)k * EAM_PANEL;
-            for (int j = 0; j < EAM_PANEL; j++) acc[j] += x * b[j];
+            for (int j = 0; j < EAM_PANEL; j++) acc[j] = fmaf(x, b[j], acc[j]);
           }
           if (last) {
             float *c = C + (size_t)(m0 + m) * ldc + col;
