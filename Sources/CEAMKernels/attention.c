@@ -20,8 +20,9 @@ static void pack_q_scalar(int nq, int hd, const float *Q, int ldq, float *qt) {
   }
 }
 
-static void scores_scalar(int nk, int hd, float scale, const float *K, int ldk, const float *qt, float *strip,
-                          const uint64_t *fz, uint64_t dead) {
+EAM_PORTABLE(static, scores_scalar, (int nk, int hd, float scale, const float *K, int ldk, const float *qt,
+                                    float *strip, const uint64_t *fz, uint64_t dead),
+             (nk, hd, scale, K, ldk, qt, strip, fz, dead)) {
   for (int j = 0; j < nk; j++) {
     if (fz && eam_attn_all_frozen(fz[j], dead, BQS)) continue;
     const float *k = K + (size_t)j * ldk;
@@ -51,7 +52,8 @@ static void rowmax_scalar(int nk, const float *strip, const uint64_t *fz, float 
   }
 }
 
-static void exp_scalar(int nk, float *strip, const uint64_t *fz, uint64_t dead, const float *m, float *sum) {
+EAM_PORTABLE(static, exp_scalar, (int nk, float *strip, const uint64_t *fz, uint64_t dead, const float *m, float *sum),
+             (nk, strip, fz, dead, m, sum)) {
   for (int j = 0; j < nk; j++) {
     float *row = strip + j * BQS;
     const uint64_t w = fz ? fz[j] : 0;
@@ -92,8 +94,9 @@ static void insert_scalar(int nk, int nq, float *strip, const uint64_t *fz, uint
   }
 }
 
-static void pv_scalar(int nq, int hd, const float *strip, const int32_t *runs, int nruns, const float *V, int ldv,
-                      float *out, int ldo, const float *a, const float *b) {
+EAM_PORTABLE(static, pv_scalar, (int nq, int hd, const float *strip, const int32_t *runs, int nruns, const float *V,
+                                int ldv, float *out, int ldo, const float *a, const float *b),
+             (nq, hd, strip, runs, nruns, V, ldv, out, ldo, a, b)) {
   for (int r = 0; r < nq; r++) {
     float *o = out + (size_t)r * ldo;
     for (int d0 = 0; d0 < hd; d0 += BQS) {

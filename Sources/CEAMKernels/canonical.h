@@ -12,6 +12,25 @@
 /* Lanes of every reduction: element j of a row goes to partial j mod 16. */
 #define EAM_LANES 16
 
+#define EAM_ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* A portable kernel: `void name params`, its body following the macro. On x86-64 the body is
+ * compiled twice, as is and with target("fma"), the latter run when the CPU has FMA: the same C
+ * and the same results (fmaf rounds once either way), but fmaf is then one vfmadd instead of a
+ * libm call. `storage` is `static` or empty. */
+#if defined(__x86_64__)
+#define EAM_PORTABLE(storage, name, params, args)                                                   \
+  EAM_ALWAYS_INLINE void name##_body params;                                                        \
+  __attribute__((target("fma"))) static void name##_fma params { name##_body args; }                \
+  storage void name params {                                                                        \
+    if (__builtin_cpu_supports("fma")) name##_fma args;                                             \
+    else name##_body args;                                                                          \
+  }                                                                                                 \
+  EAM_ALWAYS_INLINE void name##_body params
+#else
+#define EAM_PORTABLE(storage, name, params, args) storage void name params
+#endif
+
 static inline float eam_bits_float(uint32_t u) {
   float f;
   memcpy(&f, &u, 4);
@@ -25,12 +44,15 @@ static inline uint32_t eam_float_bits(float f) {
 }
 
 /* maxps / minps: the second operand when either is NaN or both are zero. */
-static inline float eam_maxps(float a, float b) { return a > b ? a : b; }
-static inline float eam_minps(float a, float b) { return a < b ? a : b; }
+EAM_ALWAYS_INLINE float eam_maxps(float a, float b) { return a > b ? a : b; }
+EAM_ALWAYS_INLINE float eam_minps(float a, float b) { return a < b ? a : b; }
+
+/* roundps to nearest (ties to even) for |t| < 2²²: adding and removing 1.5·2²³ (no libm call). */
+EAM_ALWAYS_INLINE float eam_round_nearest(float t) { return (t + 12582912.0f) - 12582912.0f; }
 
 /* The fixed tree over 16 partials: halves folded (i + i+8, then i + i+4, i + i+2, i + i+1), as
  * AVX-512 folds a zmm into its lower ymm and AVX2 adds its two ymm, then within the ymm. */
-static inline float eam_tree_sum16(const float *p) {
+EAM_ALWAYS_INLINE float eam_tree_sum16(const float *p) {
   float t[8];
   for (int i = 0; i < 8; i++) t[i] = p[i] + p[i + 8];
   for (int i = 0; i < 4; i++) t[i] = t[i] + t[i + 4];
@@ -38,7 +60,7 @@ static inline float eam_tree_sum16(const float *p) {
   return t[0] + t[1];
 }
 
-static inline float eam_tree_max16(const float *p) {
+EAM_ALWAYS_INLINE float eam_tree_max16(const float *p) {
   float t[8];
   for (int i = 0; i < 8; i++) t[i] = eam_maxps(p[i], p[i + 8]);
   for (int i = 0; i < 4; i++) t[i] = eam_maxps(t[i], t[i + 4]);
@@ -48,10 +70,10 @@ static inline float eam_tree_max16(const float *p) {
 
 /* exp: clamped to [−87.3, 88.7] (NaN becomes −87.3, as maxps does), x = n·ln2 + r (ln2 in two
  * parts), degree-7 Taylor polynomial in r by Horner's rule, times 2^n built in the exponent bits. */
-static inline float eam_exp1(float x) {
+EAM_ALWAYS_INLINE float eam_exp1(float x) {
   x = eam_maxps(x, -87.3f);
   x = eam_minps(x, 88.7f);
-  const float n = nearbyintf(x * 1.44269504088896341f);
+  const float n = eam_round_nearest(x * 1.44269504088896341f); /* |n| ≤ 128 */
   float r = fmaf(n, -0.693359375f, x);
   r = fmaf(n, 2.12194440e-4f, r);
   float p = 1.0f / 5040.0f;
@@ -67,7 +89,7 @@ static inline float eam_exp1(float x) {
 
 /* Exact GELU 0.5·x·(1 + erf(x/√2)), erf by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7); the
  * sign of erf is z's sign bit OR-ed in, as the vector code does. */
-static inline float eam_gelu_canonical(float x) {
+EAM_ALWAYS_INLINE float eam_gelu_canonical(float x) {
   const float z = x * 0.70710678118654752f;
   const float az = eam_bits_float(eam_float_bits(z) & 0x7FFFFFFFu);
   const float t = 1.0f / fmaf(az, 0.3275911f, 1.0f);

@@ -5,8 +5,9 @@
 #include "internal.h"
 #include "canonical.h"
 
-void eam_softmax_frozen_scalar(float *x, int ld, int rows, int cols, const uint16_t *frozen, int frozen_ld,
-                               const float *values, const int32_t *value_start, const float *free_mass) {
+EAM_PORTABLE(, eam_softmax_frozen_scalar, (float *x, int ld, int rows, int cols, const uint16_t *frozen, int frozen_ld,
+                                          const float *values, const int32_t *value_start, const float *free_mass),
+             (x, ld, rows, cols, frozen, frozen_ld, values, value_start, free_mass)) {
   for (int r = 0; r < rows; r++) {
     float *row = x + (size_t)r * ld;
     const uint16_t *bits = frozen + (size_t)r * frozen_ld;

@@ -5,7 +5,7 @@
 
 float eam_gelu1(float x) { return eam_gelu_canonical(x); }
 
-static inline float epilogue1(float acc, int n, const float *c, const eam_epilogue *e) {
+EAM_ALWAYS_INLINE float epilogue1(float acc, int n, const float *c, const eam_epilogue *e) {
   float v = e->alpha * acc;
   if (e->flags & EAM_EPI_BIAS) v += e->bias[n];
   if (e->flags & EAM_EPI_GELU) v = eam_gelu_canonical(v);
@@ -14,8 +14,8 @@ static inline float epilogue1(float acc, int n, const float *c, const eam_epilog
 }
 
 /* Each output element: one fused multiply-add per k, k ascending, from 0. */
-void eam_gemm_scalar(int M, int K, const float *A, int lda, const float *panels, float *C, int ldc, int n0,
-                     int n1, const eam_epilogue *e) {
+EAM_PORTABLE(, eam_gemm_scalar, (int M, int K, const float *A, int lda, const float *panels, float *C, int ldc,
+                                 int n0, int n1, const eam_epilogue *e), (M, K, A, lda, panels, C, ldc, n0, n1, e)) {
   for (int p = n0 / EAM_PANEL; p * EAM_PANEL < n1; p++) {
     const float *B = panels + (size_t)p * K * EAM_PANEL;
     int col = p * EAM_PANEL;
@@ -34,7 +34,7 @@ void eam_gemm_scalar(int M, int K, const float *A, int lda, const float *panels,
   }
 }
 
-void eam_softmax_scalar(float *x, int ld, int rows, int cols) {
+EAM_PORTABLE(, eam_softmax_scalar, (float *x, int ld, int rows, int cols), (x, ld, rows, cols)) {
   for (int r = 0; r < rows; r++) {
     float *row = x + (size_t)r * ld;
     float part[EAM_LANES];
@@ -52,8 +52,8 @@ void eam_softmax_scalar(float *x, int ld, int rows, int cols) {
 }
 
 /* Mean, then the centred sum of squares (fused), each over 16 partials; y = fma(d·inv, g, b). */
-void eam_layernorm_scalar(const float *x, int ldx, float *y, int ldy, int rows, int dim, const float *g,
-                          const float *b, float eps) {
+EAM_PORTABLE(, eam_layernorm_scalar, (const float *x, int ldx, float *y, int ldy, int rows, int dim, const float *g,
+                                      const float *b, float eps), (x, ldx, y, ldy, rows, dim, g, b, eps)) {
   for (int r = 0; r < rows; r++) {
     const float *xr = x + (size_t)r * ldx;
     float *yr = y + (size_t)r * ldy;
@@ -70,6 +70,6 @@ void eam_layernorm_scalar(const float *x, int ldx, float *y, int ldy, int rows, 
   }
 }
 
-void eam_gelu_scalar(float *x, size_t n) {
+EAM_PORTABLE(, eam_gelu_scalar, (float *x, size_t n), (x, n)) {
   for (size_t i = 0; i < n; i++) x[i] = eam_gelu_canonical(x[i]);
 }

@@ -25,16 +25,16 @@ void eam_wide_decode_portable(const eam_wide_src *w, int p, int k0, int kc, floa
 }
 
 /* eam_gemm_scalar's epilogue. */
-static inline float epilogue1(float acc, int n, const float *c, const eam_epilogue *e) {
+EAM_ALWAYS_INLINE float epilogue1(float acc, int n, const float *c, const eam_epilogue *e) {
   float v = e->alpha * acc;
   if (e->flags & EAM_EPI_BIAS) v += e->bias[n];
-  if (e->flags & EAM_EPI_GELU) v = eam_gelu1(v);
+  if (e->flags & EAM_EPI_GELU) v = eam_gelu_canonical(v);
   if (e->flags & EAM_EPI_ACCUMULATE) v += *c;
   return v;
 }
 
-void eam_gemm_wide_scalar(int M, const float *A, int lda, const eam_wide_src *w, float *C, int ldc, int n0, int n1,
-                          const eam_epilogue *e) {
+EAM_PORTABLE(, eam_gemm_wide_scalar, (int M, const float *A, int lda, const eam_wide_src *w, float *C, int ldc,
+                                      int n0, int n1, const eam_epilogue *e), (M, A, lda, w, C, ldc, n0, n1, e)) {
   const int K = w->K;
   float buf[EAM_WIDE_KC * EAM_PANEL];
   float part[EAM_WIDE_MB * EAM_PANEL];
