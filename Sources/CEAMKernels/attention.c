@@ -170,6 +170,17 @@ static areas carve(float *s, int T, int hd, int kb) {
   return a;
 }
 
+/* Online softmax: a larger max rescales what the lane has summed (and accumulated). */
+EAM_PORTABLE(static, rescale, (int bq, const areas *w), (bq, w)) {
+  for (int l = 0; l < bq; l++) {
+    const float m = w->m[l] > w->cmax[l] ? w->m[l] : w->cmax[l];
+    w->f[l] = m == -INFINITY ? 1.0f : eam_exp1(w->m[l] - m);
+    w->m[l] = m;
+    w->meff[l] = m == -INFINITY ? 0.0f : m;
+    w->sum[l] *= w->f[l];
+  }
+}
+
 /* One query tile: rows [q0, q0 + nq). */
 static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, float scale, const float *Q, int ldq,
                  const float *K, int ldk, const float *V, int ldv, float *O, int ldo, const float *bias, int ldb,
@@ -212,14 +223,7 @@ static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, fl
     if (bias) ops->add_bias(nk, nq, bias + (size_t)q0 * ldb + c0, ldb, w->strip);
     for (int l = 0; l < bq; l++) w->cmax[l] = -INFINITY;
     ops->rowmax(nk, w->strip, fz, w->cmax);
-    /* Online softmax: a larger max rescales what the lane has summed (and accumulated). */
-    for (int l = 0; l < bq; l++) {
-      const float m = w->m[l] > w->cmax[l] ? w->m[l] : w->cmax[l];
-      w->f[l] = m == -INFINITY ? 1.0f : eam_exp1(w->m[l] - m);
-      w->m[l] = m;
-      w->meff[l] = m == -INFINITY ? 0.0f : m;
-      w->sum[l] *= w->f[l];
-    }
+    rescale(bq, w);
     ops->exp(nk, w->strip, fz, dead, w->meff, w->sum);
     const float *vb = V + (size_t)c0 * ldv;
     int nruns = 1;

@@ -119,7 +119,7 @@ T INLINE void exps(const int NB, int nk, float *strip, const uint64_t *fz, uint6
       const __m512 x = _mm512_sub_ps(_mm512_loadu_ps(row + 16 * v), m[v]), low = _mm512_set1_ps(EAM_ATTN_EXP_MIN);
       __mmask16 keep = _mm512_cmp_ps_mask(x, low, _CMP_GE_OQ);
       if (fz) keep &= (__mmask16)~frozen16(fz[j], v);
-      const __m512 e = _mm512_maskz_mov_ps(keep, eam_exp16(_mm512_max_ps(x, low)));
+      const __m512 e = _mm512_maskz_mov_ps(keep, eam_exp16_scalef(_mm512_max_ps(x, low)));
       _mm512_storeu_ps(row + 16 * v, e);
       s[v] = _mm512_add_ps(s[v], e);
     }
