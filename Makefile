@@ -68,9 +68,9 @@ fixtures: python-tools
 	$(PY) scripts/make_image_fixtures.py
 	$(PY) scripts/make_imagenet_labels.py
 
-## Regenerates Tests/Fixtures/runtime: the committed .eam artifacts and the runtime's exact outputs
-## per kernel variant, which the tests hold every later build to, bit for bit. Only when the format
-## or the numbers are meant to change. `python3 scripts/make_runtime_fixtures.py --check` compares.
+## Regenerates Tests/Fixtures/runtime: the committed .eam artifacts and the runtime's exact output
+## of each (one for every kernel variant: the script fails if two variants disagree), which the
+## tests hold every later build to, bit for bit. Only when the format or the numbers are meant to change. `python3 scripts/make_runtime_fixtures.py --check` compares.
 .PHONY: runtime-fixtures
 runtime-fixtures: deps
 	python3 scripts/make_runtime_fixtures.py

@@ -3,9 +3,10 @@
 
 Builds the release `eamc` and `eam-run`, compiles the small models of Tests/Fixtures/models (f32,
 some f16, EAM with frozen maps calibrated on examples/images/calib, a calibrated Swin) into
-Tests/Fixtures/runtime/NAME.eam, and records for each artifact and each kernel variant this CPU
-supports (EAM_KERNELS=scalar|avx2|avx512) the runtime's output on the fixture's committed input,
-float32 bit for bit (NAME.out.VARIANT.npy). The real DINOv2-S/14 of ../shared and the bundled
+Tests/Fixtures/runtime/NAME.eam, and records for each artifact the runtime's output on the
+fixture's committed input, float32 bit for bit (NAME.out.npy): one output for every kernel variant.
+It runs every variant this CPU supports (EAM_KERNELS=scalar|avx2|avx512) and fails if two give
+different bytes; index.json maps each variant to that one file. The real DINOv2-S/14 of ../shared and the bundled
 fp16 example are compiled in a temporary folder only: their artifacts' SHA-256 and their outputs
 are committed, not the 88 MB artifacts. Everything is listed in Tests/Fixtures/runtime/index.json,
 which the Swift tests read.
@@ -144,8 +145,23 @@ def sha256(path):
     return h.hexdigest()
 
 
-def output_name(stem, variant):
-    return f"{stem}.out.{variant}.npy"
+def output_name(stem):
+    return f"{stem}.out.npy"
+
+
+def record_output(cmd_for, dest, stem, variants, work):
+    """Runs cmd_for(path) under every variant into the work folder, requires the same bytes from
+    each and keeps one copy as dest/STEM.out.npy. Returns the index's variant → file map."""
+    first = None
+    for v in variants:
+        out = work / f"{stem}.out.{v}.npy"
+        run(cmd_for(out), variant=v)
+        if first is None:
+            first = out
+        elif not filecmp.cmp(first, out, shallow=False):
+            fail(f"{stem}: the {v} kernels give another output than {variants[0]} (kernel variants must agree bit for bit)")
+    shutil.copyfile(first, dest / output_name(stem))
+    return {v: output_name(stem) for v in variants}
 
 
 def generate(dest, variants, with_real, work):
@@ -158,10 +174,8 @@ def generate(dest, variants, with_real, work):
         report = ["--report", work / (s["artifact"] + ".report.json")] if "calibration" in s else []
         run([eamc, "compile", *compile_args(s), "-o", path, *report])
         stem = s["artifact"][:-len(".eam")]
-        s["outputs"] = {}
-        for v in variants:
-            run([eam_run, path, ROOT / s["input"], dest / output_name(stem, v), "--threads", "1"], variant=v)
-            s["outputs"][v] = output_name(stem, v)
+        s["outputs"] = record_output(lambda out: [eam_run, path, ROOT / s["input"], out, "--threads", "1"],
+                                     dest, stem, variants, work)
         s["bytes"] = path.stat().st_size
         s["sha256"] = sha256(path)
         index["artifacts"].append(s)
@@ -179,15 +193,12 @@ def generate(dest, variants, with_real, work):
         run([eamc, "compile", ROOT / s["checkpoint"], "--weights", s["weights"], "-o", path])
         s["bytes"] = path.stat().st_size
         s["sha256"] = sha256(path)
-        s["outputs"] = {}
-        for v in variants:
-            out = dest / output_name(s["name"], v)
-            if "input" in s:
-                run([eam_run, path, ROOT / s["input"], out, "--threads", "1"], variant=v)
-            else:
-                files = [ROOT / "examples" / line for line in (ROOT / s["images"]).read_text().split("\n") if line]
-                run([eamc, "run", path, "--image", *files, "--output", out, "--threads", "1"], variant=v)
-            s["outputs"][v] = out.name
+        if "input" in s:
+            cmd_for = lambda out: [eam_run, path, ROOT / s["input"], out, "--threads", "1"]
+        else:
+            files = [ROOT / "examples" / line for line in (ROOT / s["images"]).read_text().split("\n") if line]
+            cmd_for = lambda out: [eamc, "run", path, "--image", *files, "--output", out, "--threads", "1"]
+        s["outputs"] = record_output(cmd_for, dest, s["name"], variants, work)
         path.unlink()
         index["large"].append(s)
         print(f"  {s['name']}: {s['bytes']} bytes (not committed), sha256 {s['sha256'][:16]}…")

@@ -1,9 +1,11 @@
 /* Fused attention: the driver that walks query tiles and key blocks (shared by every variant),
- * the portable variant of its pieces (plain C, libm's expf: the reference the others are tested
- * against), the scratch size and the frozen-layout conversion. */
+ * the portable variant of its pieces (plain C, canonical.h's fmaf and exp: the vector pieces give
+ * its bits), the scratch size and the frozen-layout conversion. Every score, sum and output
+ * element of a query is a chain along d or along the keys, in ascending order, the same in every
+ * variant whatever its tile sizes. */
 #include "attention_internal.h"
 #include "eam_kernels.h"
-#include <math.h>
+#include "canonical.h"
 #include <string.h>
 
 /* ---- Portable pieces: one query block (16 lanes) per tile ----------------------------------- */
@@ -18,15 +20,16 @@ static void pack_q_scalar(int nq, int hd, const float *Q, int ldq, float *qt) {
   }
 }
 
-static void scores_scalar(int nk, int hd, float scale, const float *K, int ldk, const float *qt, float *strip,
-                          const uint64_t *fz, uint64_t dead) {
+EAM_PORTABLE(static, scores_scalar, (int nk, int hd, float scale, const float *K, int ldk, const float *qt,
+                                    float *strip, const uint64_t *fz, uint64_t dead),
+             (nk, hd, scale, K, ldk, qt, strip, fz, dead)) {
   for (int j = 0; j < nk; j++) {
     if (fz && eam_attn_all_frozen(fz[j], dead, BQS)) continue;
     const float *k = K + (size_t)j * ldk;
     float acc[BQS] = {0};
     for (int d = 0; d < hd; d++) {
       const float x = k[d];
-      for (int l = 0; l < BQS; l++) acc[l] += x * qt[d * BQS + l];
+      for (int l = 0; l < BQS; l++) acc[l] = fmaf(x, qt[d * BQS + l], acc[l]);
     }
     for (int l = 0; l < BQS; l++) strip[j * BQS + l] = scale * acc[l];
   }
@@ -49,14 +52,15 @@ static void rowmax_scalar(int nk, const float *strip, const uint64_t *fz, float 
   }
 }
 
-static void exp_scalar(int nk, float *strip, const uint64_t *fz, uint64_t dead, const float *m, float *sum) {
+EAM_PORTABLE(static, exp_scalar, (int nk, float *strip, const uint64_t *fz, uint64_t dead, const float *m, float *sum),
+             (nk, strip, fz, dead, m, sum)) {
   for (int j = 0; j < nk; j++) {
     float *row = strip + j * BQS;
     const uint64_t w = fz ? fz[j] : 0;
     if (fz && eam_attn_all_frozen(w, dead, BQS)) continue; /* no reader: insert or the runs skip it */
     for (int l = 0; l < BQS; l++) { /* a frozen entry's exponential (of whatever it holds) is dropped */
       const float x = row[l] - m[l];
-      const float e = x >= EAM_ATTN_EXP_MIN ? expf(x) : 0.0f;
+      const float e = x >= EAM_ATTN_EXP_MIN ? eam_exp1(x) : 0.0f;
       row[l] = (w >> l) & 1 ? 0.0f : e;
       sum[l] += row[l];
     }
@@ -90,23 +94,22 @@ static void insert_scalar(int nk, int nq, float *strip, const uint64_t *fz, uint
   }
 }
 
-static void pv_scalar(int nq, int hd, const float *strip, const int32_t *runs, int nruns, const float *V, int ldv,
-                      float *out, int ldo, const float *a, const float *b) {
+EAM_PORTABLE(static, pv_scalar, (int nq, int hd, const float *strip, const int32_t *runs, int nruns, const float *V,
+                                int ldv, float *out, int ldo, const float *a, const float *b),
+             (nq, hd, strip, runs, nruns, V, ldv, out, ldo, a, b)) {
   for (int r = 0; r < nq; r++) {
     float *o = out + (size_t)r * ldo;
     for (int d0 = 0; d0 < hd; d0 += BQS) {
       const int nd = hd - d0 < BQS ? hd - d0 : BQS;
-      float acc[BQS] = {0};
+      float acc[BQS]; /* the chain starts from b·out (or 0), a scales its end */
+      for (int x = 0; x < nd; x++) acc[x] = b ? b[r] * o[d0 + x] : 0.0f;
       for (int i = 0; i < nruns; i++)
         for (int j = runs[2 * i]; j < runs[2 * i + 1]; j++) {
           const float p = strip[j * BQS + r];
           const float *v = V + (size_t)j * ldv + d0;
-          for (int x = 0; x < nd; x++) acc[x] += p * v[x];
+          for (int x = 0; x < nd; x++) acc[x] = fmaf(p, v[x], acc[x]);
         }
-      for (int x = 0; x < nd; x++) {
-        const float y = (a ? a[r] : 1.0f) * acc[x];
-        o[d0 + x] = b ? y + b[r] * o[d0 + x] : y;
-      }
+      for (int x = 0; x < nd; x++) o[d0 + x] = (a ? a[r] : 1.0f) * acc[x];
     }
   }
 }
@@ -167,6 +170,17 @@ static areas carve(float *s, int T, int hd, int kb) {
   return a;
 }
 
+/* Online softmax: a larger max rescales what the lane has summed (and accumulated). */
+EAM_PORTABLE(static, rescale, (int bq, const areas *w), (bq, w)) {
+  for (int l = 0; l < bq; l++) {
+    const float m = w->m[l] > w->cmax[l] ? w->m[l] : w->cmax[l];
+    w->f[l] = m == -INFINITY ? 1.0f : eam_exp1(w->m[l] - m);
+    w->m[l] = m;
+    w->meff[l] = m == -INFINITY ? 0.0f : m;
+    w->sum[l] *= w->f[l];
+  }
+}
+
 /* One query tile: rows [q0, q0 + nq). */
 static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, float scale, const float *Q, int ldq,
                  const float *K, int ldk, const float *V, int ldv, float *O, int ldo, const float *bias, int ldb,
@@ -209,14 +223,7 @@ static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, fl
     if (bias) ops->add_bias(nk, nq, bias + (size_t)q0 * ldb + c0, ldb, w->strip);
     for (int l = 0; l < bq; l++) w->cmax[l] = -INFINITY;
     ops->rowmax(nk, w->strip, fz, w->cmax);
-    /* Online softmax: a larger max rescales what the lane has summed (and accumulated). */
-    for (int l = 0; l < bq; l++) {
-      const float m = w->m[l] > w->cmax[l] ? w->m[l] : w->cmax[l];
-      w->f[l] = m == -INFINITY ? 1.0f : expf(w->m[l] - m);
-      w->m[l] = m;
-      w->meff[l] = m == -INFINITY ? 0.0f : m;
-      w->sum[l] *= w->f[l];
-    }
+    rescale(bq, w);
     ops->exp(nk, w->strip, fz, dead, w->meff, w->sum);
     const float *vb = V + (size_t)c0 * ldv;
     int nruns = 1;

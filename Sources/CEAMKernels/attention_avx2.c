@@ -2,6 +2,7 @@
  * in 6-key × 16-query register tiles, P·V in 6-query × 16-dim tiles. Every function carries
  * target("avx2,fma"). */
 #include "attention_internal.h"
+#include "vecmath.h"
 #include <immintrin.h>
 #include <math.h>
 
@@ -11,26 +12,6 @@
 #define BQ 16       /* query lanes per tile */
 #define NB (BQ / 8) /* ymm per key row */
 #define RK 6        /* keys per Q·Kᵀ register tile */
-
-/* The exp of avx2.c's softmax (the same arithmetic: fused and unfused exponentials agree above
- * EAM_ATTN_EXP_MIN). */
-T INLINE __m256 exp8(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.7f));
-  __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-0.693359375f), x);
-  r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
 
 /* lane_bits[b]: all ones in lane i where bit i of b is set; expand_index[b][i]: how many bits of b
  * lie below bit i (where lane i takes the next packed frozen value). */
@@ -150,7 +131,7 @@ T static void exps(int nk, float *strip, const uint64_t *fz, uint64_t dead, cons
     if (fz && eam_attn_all_frozen(fz[j], dead, BQ)) continue; /* no reader: insert or the runs skip it */
     for (int v = 0; v < NB; v++) {
       const __m256 x = _mm256_sub_ps(_mm256_loadu_ps(row + 8 * v), m[v]), low = _mm256_set1_ps(EAM_ATTN_EXP_MIN);
-      __m256 e = _mm256_and_ps(_mm256_cmp_ps(x, low, _CMP_GE_OQ), exp8(_mm256_max_ps(x, low)));
+      __m256 e = _mm256_and_ps(_mm256_cmp_ps(x, low, _CMP_GE_OQ), eam_exp8(_mm256_max_ps(x, low)));
       if (fz) e = _mm256_andnot_ps(lanes(frozen8(fz[j], v)), e);
       _mm256_storeu_ps(row + 8 * v, e);
       s[v] = _mm256_add_ps(s[v], e);

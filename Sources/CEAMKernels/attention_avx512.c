@@ -3,6 +3,7 @@
  * tiles over sub-blocks of 48 keys. Every function carries the target attribute; each piece is
  * written once for NB zmm per key row and instantiated for NB = 4, 2 and 1. */
 #include "attention_internal.h"
+#include "vecmath.h"
 #include <immintrin.h>
 #include <math.h>
 
@@ -10,25 +11,6 @@
 #define INLINE static inline __attribute__((always_inline))
 
 #define RK 6 /* keys per Q·Kᵀ register tile */
-
-/* The exp of avx512.c's softmax, 2^n applied by scalef: the same values for x ≤ 88 (scores minus
- * their max are ≤ 0), so fused and unfused exponentials agree (above EAM_ATTN_EXP_MIN). */
-T INLINE __m512 exp16(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
-  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);
-  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, n); /* p·2^n in one rounding, like the product with 2^n's bits */
-}
 
 /* The frozen lanes of query block v in a key row's mask. */
 INLINE __mmask16 frozen16(uint64_t fz, int v) { return (__mmask16)(fz >> (16 * v)); }
@@ -137,7 +119,7 @@ T INLINE void exps(const int NB, int nk, float *strip, const uint64_t *fz, uint6
       const __m512 x = _mm512_sub_ps(_mm512_loadu_ps(row + 16 * v), m[v]), low = _mm512_set1_ps(EAM_ATTN_EXP_MIN);
       __mmask16 keep = _mm512_cmp_ps_mask(x, low, _CMP_GE_OQ);
       if (fz) keep &= (__mmask16)~frozen16(fz[j], v);
-      const __m512 e = _mm512_maskz_mov_ps(keep, exp16(_mm512_max_ps(x, low)));
+      const __m512 e = _mm512_maskz_mov_ps(keep, eam_exp16_scalef(_mm512_max_ps(x, low)));
       _mm512_storeu_ps(row + 16 * v, e);
       s[v] = _mm512_add_ps(s[v], e);
     }

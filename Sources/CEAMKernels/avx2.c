@@ -1,4 +1,5 @@
-/* The AVX2 + FMA variant: 6×16 GEMM tile (12 ymm accumulators), vector exp/erf.
+/* The AVX2 + FMA variant: 6×16 GEMM tile (12 ymm accumulators), vector exp/erf, reductions in
+ * canonical.h's 16 lanes.
  * Every function carries target("avx2,fma"); nothing here runs unless the CPU has both. */
 #include "internal.h"
 #include "vecmath.h"
@@ -45,43 +46,41 @@ T void eam_gemm_avx2(int M, int K, const float *A, int lda, const float *panels,
   }
 }
 
-T static inline float hsum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-T static inline float hmax8(__m256 v) {
-  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_max_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+/* Reductions run in canonical.h's 16 lanes: two ymm accumulators taking alternate vectors of 8
+ * (element j in lane j mod 16); after each vector they swap, which costs nothing. The tree
+ * (eam_hsum8x2) starts with lo + hi, the same sum whichever of the two holds lanes 0–7. */
+#define SWAP(a, b) do { const __m256 t_ = a; a = b; b = t_; } while (0)
 
 T void eam_softmax_avx2(float *x, int ld, int rows, int cols) {
+  const __m256 ninf = _mm256_set1_ps(-INFINITY);
   for (int r = 0; r < rows; r++) {
     float *row = x + (size_t)r * ld;
     int j = 0;
-    __m256 vmax = _mm256_set1_ps(-INFINITY);
-    for (; j + 8 <= cols; j += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(row + j));
-    float max = hmax8(vmax);
-    for (; j < cols; j++) max = row[j] > max ? row[j] : max;
-    const __m256 vm = _mm256_set1_ps(max);
-    __m256 vsum = _mm256_setzero_ps();
+    __m256 m0 = ninf, m1 = ninf;
+    for (; j + 8 <= cols; j += 8) {
+      m0 = _mm256_max_ps(m0, _mm256_loadu_ps(row + j));
+      SWAP(m0, m1);
+    }
+    if (j < cols) {
+      __m256i m = eam_mask8(cols - j);
+      m0 = _mm256_max_ps(m0, _mm256_blendv_ps(ninf, _mm256_maskload_ps(row + j, m), _mm256_castsi256_ps(m)));
+    }
+    const __m256 vm = _mm256_set1_ps(eam_hmax8x2(m0, m1));
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
     for (j = 0; j + 8 <= cols; j += 8) {
       __m256 e = eam_exp8(_mm256_sub_ps(_mm256_loadu_ps(row + j), vm));
       _mm256_storeu_ps(row + j, e);
-      vsum = _mm256_add_ps(vsum, e);
+      s0 = _mm256_add_ps(s0, e);
+      SWAP(s0, s1);
     }
     if (j < cols) {
       __m256i m = eam_mask8(cols - j);
       __m256 e = eam_exp8(_mm256_sub_ps(_mm256_maskload_ps(row + j, m), vm));
       e = _mm256_and_ps(e, _mm256_castsi256_ps(m));
       _mm256_maskstore_ps(row + j, m, e);
-      vsum = _mm256_add_ps(vsum, e);
+      s0 = _mm256_add_ps(s0, e);
     }
-    const __m256 inv = _mm256_set1_ps(1.0f / hsum8(vsum));
+    const __m256 inv = _mm256_set1_ps(1.0f / eam_hsum8x2(s0, s1));
     for (j = 0; j + 8 <= cols; j += 8) _mm256_storeu_ps(row + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), inv));
     if (j < cols) {
       __m256i m = eam_mask8(cols - j);
@@ -96,26 +95,35 @@ T void eam_layernorm_avx2(const float *x, int ldx, float *y, int ldy, int rows, 
     const float *xr = x + (size_t)r * ldx;
     float *yr = y + (size_t)r * ldy;
     int j = 0;
-    __m256 vs = _mm256_setzero_ps();
-    for (; j + 8 <= dim; j += 8) vs = _mm256_add_ps(vs, _mm256_loadu_ps(xr + j));
-    float sum = hsum8(vs);
-    for (; j < dim; j++) sum += xr[j];
-    const float mean = sum / dim;
+    const __m256i tail = eam_mask8(dim % 8);
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    for (; j + 8 <= dim; j += 8) {
+      s0 = _mm256_add_ps(s0, _mm256_loadu_ps(xr + j));
+      SWAP(s0, s1);
+    }
+    if (j < dim) s0 = _mm256_add_ps(s0, _mm256_maskload_ps(xr + j, tail));
+    const float mean = eam_hsum8x2(s0, s1) / dim;
     const __m256 vm = _mm256_set1_ps(mean);
-    __m256 vq = _mm256_setzero_ps();
+    s0 = s1 = _mm256_setzero_ps();
     for (j = 0; j + 8 <= dim; j += 8) {
       __m256 d = _mm256_sub_ps(_mm256_loadu_ps(xr + j), vm);
-      vq = _mm256_fmadd_ps(d, d, vq);
+      s0 = _mm256_fmadd_ps(d, d, s0);
+      SWAP(s0, s1);
     }
-    float sq = hsum8(vq);
-    for (; j < dim; j++) sq += (xr[j] - mean) * (xr[j] - mean);
-    const float inv = 1.0f / sqrtf(sq / dim + eps);
+    if (j < dim) {
+      __m256 d = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(xr + j, tail), vm), _mm256_castsi256_ps(tail));
+      s0 = _mm256_fmadd_ps(d, d, s0);
+    }
+    const float inv = 1.0f / sqrtf(eam_hsum8x2(s0, s1) / dim + eps);
     const __m256 vi = _mm256_set1_ps(inv);
     for (j = 0; j + 8 <= dim; j += 8) {
       __m256 d = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + j), vm), vi);
       _mm256_storeu_ps(yr + j, _mm256_fmadd_ps(d, _mm256_loadu_ps(g + j), _mm256_loadu_ps(b + j)));
     }
-    for (; j < dim; j++) yr[j] = (xr[j] - mean) * inv * g[j] + b[j];
+    if (j < dim) {
+      __m256 d = _mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(xr + j, tail), vm), vi);
+      _mm256_maskstore_ps(yr + j, tail, _mm256_fmadd_ps(d, _mm256_maskload_ps(g + j, tail), _mm256_maskload_ps(b + j, tail)));
+    }
   }
 }
 
@@ -169,16 +177,17 @@ T void eam_softmax_frozen_avx2(float *x, int ld, int rows, int cols, const uint1
     const uint16_t *bits = frozen + (size_t)r * frozen_ld;
     const float *val = values + value_start[r];
 #define FROZEN8(j) ((unsigned)((const uint8_t *)bits)[(j) >> 3] & (j < full ? 0xFFu : tailbits))
-    __m256 vmax = ninf;
+    __m256 vmax = ninf, vmax1 = ninf;
     int j = 0;
     for (; j < full; j += 8) {
       vmax = _mm256_max_ps(vmax, _mm256_blendv_ps(_mm256_loadu_ps(row + j), ninf, lanes8(FROZEN8(j))));
+      SWAP(vmax, vmax1);
     }
     if (j < cols) {
       const __m256 m = lanes8(~FROZEN8(j) & tailbits);
       vmax = _mm256_max_ps(vmax, _mm256_blendv_ps(ninf, _mm256_maskload_ps(row + j, _mm256_castps_si256(m)), m));
     }
-    const float max = hmax8(vmax);
+    const float max = eam_hmax8x2(vmax, vmax1);
     if (max == -INFINITY) { /* every entry frozen (or every free score −inf) */
       for (j = 0; j < cols; j += 8) {
         const unsigned fz = FROZEN8(j);
@@ -189,12 +198,13 @@ T void eam_softmax_frozen_avx2(float *x, int ld, int rows, int cols, const uint1
       continue;
     }
     const __m256 vm = _mm256_set1_ps(max);
-    __m256 vsum = _mm256_setzero_ps();
+    __m256 vsum = _mm256_setzero_ps(), vsum1 = vsum;
     for (j = 0; j < full; j += 8) {
       const unsigned fz = FROZEN8(j);
       const __m256 e = _mm256_andnot_ps(lanes8(fz), eam_exp8(_mm256_sub_ps(_mm256_loadu_ps(row + j), vm)));
       _mm256_storeu_ps(row + j, e);
       vsum = _mm256_add_ps(vsum, e);
+      SWAP(vsum, vsum1);
     }
     if (j < cols) {
       const __m256 m = lanes8(~FROZEN8(j) & tailbits);
@@ -202,7 +212,7 @@ T void eam_softmax_frozen_avx2(float *x, int ld, int rows, int cols, const uint1
       _mm256_maskstore_ps(row + j, tail, e);
       vsum = _mm256_add_ps(vsum, e);
     }
-    const __m256 scale = _mm256_set1_ps(free_mass[r] / hsum8(vsum));
+    const __m256 scale = _mm256_set1_ps(free_mass[r] / eam_hsum8x2(vsum, vsum1));
     for (j = 0; j < full; j += 8) {
       const unsigned fz = FROZEN8(j);
       const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(row + j), scale);

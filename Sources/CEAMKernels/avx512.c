@@ -1,5 +1,6 @@
 /* The AVX-512 variant: 6×32 GEMM tile over two panels (12 zmm accumulators) and a 6×16 tile for
- * a last odd panel; vector exp/erf; masked tails. Every function carries the target attribute. */
+ * a last odd panel; vector exp/erf; masked tails. Reductions run in canonical.h's 16 lanes (one
+ * zmm, element j in lane j mod 16) and tree. Every function carries the target attribute. */
 #include "internal.h"
 #include "vecmath.h"
 #include <immintrin.h>
@@ -79,7 +80,7 @@ T void eam_softmax_avx512(float *x, int ld, int rows, int cols) {
     __m512 vmax = _mm512_set1_ps(-INFINITY);
     for (int j = 0; j < cols; j += 16)
       vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), eam_mask16(cols - j), row + j));
-    const __m512 vm = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+    const __m512 vm = _mm512_set1_ps(eam_hmax16(vmax));
     __m512 vsum = _mm512_setzero_ps();
     for (int j = 0; j < cols; j += 16) {
       const __mmask16 m = eam_mask16(cols - j);
@@ -87,7 +88,7 @@ T void eam_softmax_avx512(float *x, int ld, int rows, int cols) {
       _mm512_mask_storeu_ps(row + j, m, e);
       vsum = _mm512_add_ps(vsum, e);
     }
-    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
+    const __m512 inv = _mm512_set1_ps(1.0f / eam_hsum16(vsum));
     for (int j = 0; j < cols; j += 16) {
       const __mmask16 m = eam_mask16(cols - j);
       _mm512_mask_storeu_ps(row + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + j), inv));
@@ -102,7 +103,7 @@ T void eam_layernorm_avx512(const float *x, int ldx, float *y, int ldy, int rows
     float *yr = y + (size_t)r * ldy;
     __m512 vs = _mm512_setzero_ps();
     for (int j = 0; j < dim; j += 16) vs = _mm512_add_ps(vs, _mm512_maskz_loadu_ps(eam_mask16(dim - j), xr + j));
-    const float mean = _mm512_reduce_add_ps(vs) / dim;
+    const float mean = eam_hsum16(vs) / dim;
     const __m512 vm = _mm512_set1_ps(mean);
     __m512 vq = _mm512_setzero_ps();
     for (int j = 0; j < dim; j += 16) {
@@ -110,7 +111,7 @@ T void eam_layernorm_avx512(const float *x, int ldx, float *y, int ldy, int rows
       __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, xr + j), vm);
       vq = _mm512_fmadd_ps(d, d, vq);
     }
-    const float inv = 1.0f / sqrtf(_mm512_reduce_add_ps(vq) / dim + eps);
+    const float inv = 1.0f / sqrtf(eam_hsum16(vq) / dim + eps);
     const __m512 vi = _mm512_set1_ps(inv);
     for (int j = 0; j < dim; j += 16) {
       const __mmask16 m = eam_mask16(dim - j);
@@ -142,7 +143,7 @@ T void eam_softmax_frozen_avx512(float *x, int ld, int rows, int cols, const uin
       const __mmask16 free = (__mmask16)(~bits[j >> 4] & eam_mask16(cols - j));
       vmax = _mm512_mask_max_ps(vmax, free, vmax, _mm512_maskz_loadu_ps(free, row + j));
     }
-    const float max = _mm512_reduce_max_ps(vmax);
+    const float max = eam_hmax16(vmax);
     if (max == -INFINITY) { /* every entry frozen (or every free score −inf) */
       for (int j = 0; j < cols; j += 16) {
         const __mmask16 m = eam_mask16(cols - j), fz = (__mmask16)(bits[j >> 4] & m);
@@ -160,7 +161,7 @@ T void eam_softmax_frozen_avx512(float *x, int ld, int rows, int cols, const uin
       _mm512_mask_storeu_ps(row + j, free, e);
       vsum = _mm512_add_ps(vsum, e);
     }
-    const __m512 scale = _mm512_set1_ps(free_mass[r] / _mm512_reduce_add_ps(vsum));
+    const __m512 scale = _mm512_set1_ps(free_mass[r] / eam_hsum16(vsum));
     for (int j = 0; j < cols; j += 16) {
       const __mmask16 m = eam_mask16(cols - j), fz = (__mmask16)(bits[j >> 4] & m), free = (__mmask16)(~fz & m);
       __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(free, row + j), scale);

@@ -1,6 +1,7 @@
 /* int8 GEMM: path selection, weight packing, the activation quantizer's dispatch and the
  * portable path (the reference every SIMD path must match bit for bit). */
 #include "quant_internal.h"
+#include "canonical.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,51 +189,6 @@ void eam_quantize_rows_u8(const float *x, int ldx, int rows, int K, int qmax, ui
 
 /* ---- The GEMM -------------------------------------------------------------------------------- */
 
-static inline float bits_float(uint32_t u) {
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
-
-static inline uint32_t float_bits(float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  return u;
-}
-
-/* eam_exp8 lane for lane: max/min as maxps/minps (x > c ? x : c), the same fused steps. */
-static float exp_vector_formula(float x) {
-  x = x > -87.3f ? x : -87.3f;
-  x = x < 88.7f ? x : 88.7f;
-  const float n = nearbyintf(x * 1.44269504088896341f);
-  float r = fmaf(n, -0.693359375f, x);
-  r = fmaf(n, 2.12194440e-4f, r);
-  float p = 1.0f / 5040.0f;
-  p = fmaf(p, r, 1.0f / 720.0f);
-  p = fmaf(p, r, 1.0f / 120.0f);
-  p = fmaf(p, r, 1.0f / 24.0f);
-  p = fmaf(p, r, 1.0f / 6.0f);
-  p = fmaf(p, r, 0.5f);
-  p = fmaf(p, r, 1.0f);
-  p = fmaf(p, r, 1.0f);
-  return p * bits_float(((uint32_t)(int32_t)n + 127u) << 23);
-}
-
-float eam_gelu_vector_formula(float x) {
-  const float z = x * 0.70710678118654752f;
-  const float az = bits_float(float_bits(z) & 0x7FFFFFFFu);
-  const float t = 1.0f / fmaf(az, 0.3275911f, 1.0f);
-  float p = 1.061405429f;
-  p = fmaf(p, t, -1.453152027f);
-  p = fmaf(p, t, 1.421413741f);
-  p = fmaf(p, t, -0.284496736f);
-  p = fmaf(p, t, 0.254829592f);
-  p = p * t;
-  const float erf_abs = fmaf(-p, exp_vector_formula(bits_float(float_bits(az) ^ 0x80000000u) * az), 1.0f);
-  const float erf = bits_float(float_bits(erf_abs) | (float_bits(z) & 0x80000000u));
-  return (0.5f * x) * (1.0f + erf);
-}
-
 void eam_gemm_s8_portable(const eam_s8_gemm *g) {
   for (int p = g->n0 / EAM_PANEL; p * EAM_PANEL < g->n1; p++) {
     const int col = p * EAM_PANEL;
@@ -259,7 +215,7 @@ void eam_gemm_s8_portable(const eam_s8_gemm *g) {
         const int32_t d = (int32_t)((int64_t)acc[j] - (int64_t)g->row_zero[m] * g->col_sum[n]);
         float v = (float)d * (g->row_scale[m] * g->col_scale[n]);
         if (g->flags & EAM_EPI_BIAS) v += g->bias[n];
-        if (g->flags & EAM_EPI_GELU) v = eam_gelu_vector_formula(v);
+        if (g->flags & EAM_EPI_GELU) v = eam_gelu_canonical(v);
         if (g->flags & EAM_EPI_ACCUMULATE) v += c[j];
         c[j] = v;
       }

@@ -91,7 +91,4 @@ static inline int32_t eam_activation_code(float t) {
   return t == t ? (int32_t)((t + 12582912.0f) - 12582912.0f) : INT32_MIN;
 }
 
-/* The vector GELU of vecmath.h in portable C, lane for lane (fmaf for the fused steps). */
-float eam_gelu_vector_formula(float x);
-
 #endif

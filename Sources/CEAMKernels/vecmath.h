@@ -1,7 +1,8 @@
-/* Vector exp, exact GELU and the GEMM epilogue of the AVX2 and AVX-512 kernels: one copy for the
- * f32 kernels (avx2.c, avx512.c) and the f16/int4 GEMMs, which must give the f32 GEMM's numbers
- * bit for bit. Static inline, with the target attribute of the
- * variant; a function using them carries at least that attribute. */
+/* Vector exp, exact GELU, the canonical reductions and the GEMM epilogue of the AVX2 and AVX-512
+ * kernels: one copy for the f32 kernels (avx2.c, avx512.c, attention_*.c) and the f16/int4 GEMMs.
+ * Each performs canonical.h's operations lane for lane, so every variant gives the portable
+ * variant's bits. Static inline, with the target attribute of the variant; a function using them
+ * carries at least that attribute. */
 #ifndef EAM_VECMATH_H
 #define EAM_VECMATH_H
 #include "internal.h"
@@ -46,6 +47,24 @@ EAM_T_AVX2 static inline __m256 eam_gelu8(__m256 x) {
   return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(_mm256_set1_ps(1.0f), erf));
 }
 
+/* canonical.h's tree over 16 partials held as two ymm (lanes 0–7, 8–15): lo + hi, then within
+ * the ymm (i + i+4, i + i+2, i + i+1). */
+EAM_T_AVX2 static inline float eam_hsum8x2(__m256 lo, __m256 hi) {
+  const __m256 v = _mm256_add_ps(lo, hi);
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+EAM_T_AVX2 static inline float eam_hmax8x2(__m256 lo, __m256 hi) {
+  const __m256 v = _mm256_max_ps(lo, hi);
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
 EAM_T_AVX2 static inline __m256i eam_mask8(int valid) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
@@ -85,6 +104,26 @@ EAM_T_AVX512 static inline __m512 eam_exp16(__m512 x) {
   return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
 }
 
+/* eam_exp16 with 2^n applied by scalef (one operation instead of four): p·2^n rounded once
+ * either way, the same bits wherever 2^n is a normal float, i.e. for x ≤ 88 (the fused
+ * attention's arguments are ≤ 0). */
+EAM_T_AVX512 static inline __m512 eam_exp16_scalef(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
+  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);
+  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
 EAM_T_AVX512 static inline __m512 eam_gelu16(__m512 x) {
   const __m512 sign = _mm512_set1_ps(-0.0f);
   __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
@@ -99,6 +138,15 @@ EAM_T_AVX512 static inline __m512 eam_gelu16(__m512 x) {
   __m512 erf_abs = _mm512_fnmadd_ps(p, eam_exp16(_mm512_mul_ps(_mm512_xor_ps(az, sign), az)), _mm512_set1_ps(1.0f));
   __m512 erf = _mm512_or_ps(erf_abs, _mm512_and_ps(z, sign));
   return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.0f), erf));
+}
+
+/* The same tree on one zmm: its halves, then as eam_hsum8x2. */
+EAM_T_AVX512 static inline float eam_hsum16(__m512 v) {
+  return eam_hsum8x2(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+}
+
+EAM_T_AVX512 static inline float eam_hmax16(__m512 v) {
+  return eam_hmax8x2(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
 }
 
 EAM_T_AVX512 static inline __mmask16 eam_mask16(int valid) {

@@ -1,7 +1,8 @@
 /* The wide GEMMs' portable parts: decoding panels to f32, the scalar variant, the dispatch.
- * The scalar variant performs eam_gemm_scalar's operations in its order (acc += x·w without
- * contraction, then its epilogue), on the decoded panels. */
+ * The scalar variant performs eam_gemm_scalar's operations in its order (acc = fma(x, w, acc),
+ * then its epilogue), on the decoded panels. */
 #include "quant_internal.h"
+#include "canonical.h"
 
 void eam_wide_decode_portable(const eam_wide_src *w, int p, int k0, int kc, float *dst, int stride) {
   if (w->kind == EAM_WIDE_F16) {
@@ -24,16 +25,16 @@ void eam_wide_decode_portable(const eam_wide_src *w, int p, int k0, int kc, floa
 }
 
 /* eam_gemm_scalar's epilogue. */
-static inline float epilogue1(float acc, int n, const float *c, const eam_epilogue *e) {
+EAM_ALWAYS_INLINE float epilogue1(float acc, int n, const float *c, const eam_epilogue *e) {
   float v = e->alpha * acc;
   if (e->flags & EAM_EPI_BIAS) v += e->bias[n];
-  if (e->flags & EAM_EPI_GELU) v = eam_gelu1(v);
+  if (e->flags & EAM_EPI_GELU) v = eam_gelu_canonical(v);
   if (e->flags & EAM_EPI_ACCUMULATE) v += *c;
   return v;
 }
 
-void eam_gemm_wide_scalar(int M, const float *A, int lda, const eam_wide_src *w, float *C, int ldc, int n0, int n1,
-                          const eam_epilogue *e) {
+EAM_PORTABLE(, eam_gemm_wide_scalar, (int M, const float *A, int lda, const eam_wide_src *w, float *C, int ldc,
+                                      int n0, int n1, const eam_epilogue *e), (M, A, lda, w, C, ldc, n0, n1, e)) {
   const int K = w->K;
   float buf[EAM_WIDE_KC * EAM_PANEL];
   float part[EAM_WIDE_MB * EAM_PANEL];
@@ -54,7 +55,7 @@ void eam_gemm_wide_scalar(int M, const float *A, int lda, const eam_wide_src *w,
           for (int k = 0; k < kc; k++) {
             const float x = a[k];
             const float *b = buf + (size_t)k * EAM_PANEL;
-            for (int j = 0; j < EAM_PANEL; j++) acc[j] += x * b[j];
+            for (int j = 0; j < EAM_PANEL; j++) acc[j] = fmaf(x, b[j], acc[j]);
           }
           if (last) {
             float *c = C + (size_t)(m0 + m) * ldc + col;

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import EAMCompiler
 import EAMIngest
+import EAMKernels
 import EAMRuntime
 
 /// Compiling each small fixture today gives the committed artifact of Tests/Fixtures/runtime byte
@@ -41,6 +42,49 @@ import EAMRuntime
       #expect(rel <= 1e-4, "\(fixture): relative L2 \(rel)")
     } else {
       #expect(cosine >= 0.9995, "\(fixture): cosine \(cosine) with f16 weights")
+    }
+  }
+}
+
+/// The compiler's numbers do not depend on the CPU's kernels: calibrating and compiling one small
+/// model with EAM_KERNELS=scalar, avx2 and avx512 (each this CPU supports) gives the same
+/// `.eamstats` and `.eam` bytes.
+@Suite struct SameArtifactOnEveryVariant {
+  /// `eamc ARGUMENTS` with EAM_KERNELS=variant; the exit status and stderr.
+  func eamc(_ variant: KernelVariant, _ arguments: [String]) throws -> (status: Int32, stderr: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: try CLIRun.tool("eamc"))
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(["EAM_KERNELS": variant.name]) { $1 }
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = FileHandle.nullDevice
+    let err = Pipe()
+    process.standardError = err
+    try process.run()
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, stderr)
+  }
+
+  @Test func calibrationAndEAMArtifact() throws {
+    let dir = CLIRun.folder("variants")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let model = CLIRun.path("Tests/Fixtures/models/vit_tiny.safetensors"), calib = CLIRun.path("examples/images/calib")
+    var files: [(KernelVariant, [UInt8], [UInt8])] = []
+    for v in KernelVariant.allCases where v.isSupported {
+      let stats = dir.appendingPathComponent("\(v.name).eamstats").path, eam = dir.appendingPathComponent("\(v.name).eam").path
+      let c = try eamc(v, ["calibrate", model, "--heads", "2", "--calib", calib, "-o", stats, "-q"])
+      try #require(c.status == 0, "\(v.name): eamc calibrate: \(c.stderr)")
+      let e = try eamc(v, ["compile", model, "--heads", "2", "--stats", stats, "--sparsity", "0.3", "--attn-bits", "2",
+                           "-o", eam])
+      try #require(e.status == 0, "\(v.name): eamc compile: \(e.stderr)")
+      files.append((v, [UInt8](try #require(FileManager.default.contents(atPath: stats))),
+                    [UInt8](try #require(FileManager.default.contents(atPath: eam)))))
+    }
+    for (v, stats, eam) in files.dropFirst() {
+      let s = stats == files[0].1, a = eam == files[0].2  // (not inside #expect: it would print the files)
+      #expect(s, "\(v.name): .eamstats differs from \(files[0].0.name)'s (\(stats.count) against \(files[0].1.count) bytes)")
+      #expect(a, "\(v.name): .eam differs from \(files[0].0.name)'s (\(eam.count) against \(files[0].2.count) bytes)")
     }
   }
 }

@@ -76,10 +76,8 @@ struct FrozenMaps {
 /// Frozen patterns: none frozen (but a frozen map), scattered fractions, whole rows, whole 32×64
 /// tiles, the whole head, and frozen zeros; values are small (a row's frozen mass is below 1)
 /// except on some rows, whose frozen values sum past 1 (free mass 0).
-enum FrozenPattern: CaseIterable, CustomStringConvertible {
+enum FrozenPattern: CaseIterable {  // (interpolated, a case prints its name)
   case nothing, scattered30, scattered90, rows, tiles, head, zeroTiles, zeroScattered, fullMass
-
-  var description: String { "\(self)" }
 
   func maps(t: Int, seed: UInt64) -> FrozenMaps {
     var s = seed &+ UInt64(t)

@@ -4,7 +4,8 @@
  * Every kernel has a portable variant and, where it pays, AVX2+FMA and AVX-512 variants compiled
  * with per-function target attributes. One variant is selected at run time from CPU detection
  * (or forced with the environment variable EAM_KERNELS=scalar|avx2|avx512) and used for all
- * kernels. Kernels are single-threaded and allocate nothing: the runtime splits work across its
+ * kernels. Every variant gives the same bits: the same fused multiply-adds in the same order, the
+ * same 16-lane reductions and the same exp (canonical.h; docs/KERNELS.md, "Determinism"). Kernels are single-threaded and allocate nothing: the runtime splits work across its
  * own threads by row or column ranges, and the value of each output element never depends on
  * how the work was split.
  *
