@@ -17,19 +17,21 @@ import Testing
   @Test(arguments: files)
   func readOrRefused(_ name: String) throws {
     let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.folder + "/" + name)))
-    do throws(NPYFile.Failure) {
-      let array = try bytes.withUnsafeBytes { raw throws(NPYFile.Failure) in try NPYFile.decode(raw, name: name) }
-      #expect(array.values.count == array.shape.reduce(1, *))
-    } catch {
-      #expect(error.message.hasPrefix(name + ": ") && !error.message.contains("\n"), "\(error.message)")
+    switch Self.decode(bytes, name: name) {
+    case .success(let array): #expect(array.values.count == array.shape.reduce(1, *))
+    case .failure(let error): #expect(error.message.hasPrefix(name + ": ") && !error.message.contains("\n"), "\(error.message)")
     }
+  }
+
+  static func decode(_ bytes: [UInt8], name: String) -> Result<(shape: [Int], values: [Float]), NPYFile.Failure> {
+    bytes.withUnsafeBytes { raw in Result { () throws(NPYFile.Failure) in try NPYFile.decode(raw, name: name) } }
   }
 
   /// A dimension of 0 empties the array whatever the others are: the row strides of the other
   /// dimensions (2^93 here) are not computed.
   @Test func emptyArrayWithHugeDimensions() throws {
     let bytes = Self.npy(descr: "<f4", fortran: true, shape: "(0, 2147483648, 2147483648, 2147483648)", data: [])
-    let array = try bytes.withUnsafeBytes { try NPYFile.decode($0, name: "x.npy") }
+    let array = try Self.decode(bytes, name: "x.npy").get()
     #expect(array.shape == [0, 1 << 31, 1 << 31, 1 << 31] && array.values.isEmpty)
   }
 
@@ -44,10 +46,11 @@ import Testing
       (Self.npy(descr: "<f4", fortran: false, shape: "(-1,)", data: []), "shape"),
       (Self.npy(descr: "<f2", fortran: false, shape: "(2,)", data: [0, 0, 0, 0]), "'<f2'"),
     ] {
-      #expect { try bytes.withUnsafeBytes { try NPYFile.decode($0, name: "x.npy") } } throws: { error in
-        let message = (error as? NPYFile.Failure)?.message ?? ""
-        return message.hasPrefix("x.npy: ") && message.contains(what)
+      guard case .failure(let error) = Self.decode(bytes, name: "x.npy") else {
+        Issue.record("\(what): read")
+        continue
       }
+      #expect(error.message.hasPrefix("x.npy: ") && error.message.contains(what), "\(error.message)")
     }
   }
 
@@ -71,7 +74,7 @@ import Testing
             }
           }
           let bytes = Self.npy(descr: descr, fortran: fortran, shape: "(2, 3, 4)", data: data, version: version)
-          let array = try bytes.withUnsafeBytes { try NPYFile.decode($0, name: "x.npy") }
+          let array = try Self.decode(bytes, name: "x.npy").get()
           #expect(array.shape == shape && array.values == values, "v\(version) \(descr) fortran \(fortran)")
         }
       }
