@@ -17,7 +17,13 @@ public enum FuzzModel {
     let tokens = grid * grid + a.prefixTokens
     let widest = max(a.embedDim, a.mlpHidden, model.manifest.blocks.map(\.mlpHidden).max() ?? 0)
     guard tokens <= 256, widest <= 1024, model.outputWidth <= 4096 else { return }
-    let input = [Float](repeating: 0.25, count: model.inputShape.reduce(1, *))
+    var pixels = 1
+    for d in model.inputShape {
+      let (p, overflow) = pixels.multipliedReportingOverflow(by: d)
+      guard !overflow, p <= 1 << 22 else { return }
+      pixels = p
+    }
+    let input = [Float](repeating: 0.25, count: pixels)
     _ = try? model.run(input, batch: 1)
   }
 }
