@@ -99,7 +99,8 @@ schema: deps
 ## docs/FUZZING.md. Not part of `make test`; every input it ever broke on is, as a regression test
 ## (Tests/*/Fixtures/regressions).
 FUZZ_RUNS ?= 1000000
-FUZZ_TARGETS := pickle zip torch-legacy safetensors npy jpeg png eam-header eam-manifest eamstats eam-model
+FUZZ_TARGETS := pickle zip torch-legacy safetensors npy jpeg png eam-header eam-manifest eamstats eam-model \
+  eam-run-npy eam-memory eam-manifest-structured
 FUZZ_BUILD := swift build -c release --scratch-path .build-fuzz \
   -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xcc -fsanitize=fuzzer-no-link,address
 fuzz: fuzz-build

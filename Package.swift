@@ -19,6 +19,9 @@ let fuzzTargets: [(String, String, [Target.Dependency])] = [
   ("fuzz-eam-manifest", "EAMManifest", ["EAMFormat"]),
   ("fuzz-eamstats", "EAMStats", ["EAMCompiler"]),
   ("fuzz-eam-model", "EAMModel", ["EAMFormat", "EAMRuntime"]),
+  ("fuzz-eam-run-npy", "EAMRunNPY", ["EAMRunSupport"]),
+  ("fuzz-eam-memory", "EAMMemory", ["EAMFormat", "FuzzModelSupport"]),
+  ("fuzz-eam-manifest-structured", "EAMManifestStructured", ["EAMFormat", "FuzzModelSupport"]),
 ]
 
 let package = Package(
@@ -77,13 +80,16 @@ let package = Package(
       "EAMCompiler", "EAMFormat", "EAMIngest", "EAMRuntime", "EAMKernels",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
-    .executableTarget(name: "eam-run", dependencies: ["EAMRuntimeCore", "EAMPlatform"]),
+    // eam-run's own file handling (its .npy reader and writer): hosted only, not part of the core.
+    .target(name: "EAMRunSupport", dependencies: ["EAMPlatform"]),
+    .executableTarget(name: "eam-run", dependencies: ["EAMRuntimeCore", "EAMPlatform", "EAMRunSupport"]),
 
     // Fuzz harnesses (docs/FUZZING.md): one small executable per parser. Built normally, each
     // replays the files given as arguments through its harness; built with `-DFUZZING` and
     // `-sanitize=fuzzer,address` (`make fuzz`), libFuzzer drives the same function.
     .target(name: "CFuzzer", path: "Fuzz/CFuzzer"),
     .target(name: "FuzzSupport", dependencies: ["CFuzzer", "EAMFormat"], path: "Fuzz/Support"),
+    .target(name: "FuzzModelSupport", dependencies: ["EAMFormat", "EAMRuntimeCore"], path: "Fuzz/ModelSupport"),
   ] + fuzzTargets.map { name, path, dependencies in
     .executableTarget(name: name, dependencies: ["FuzzSupport"] + dependencies, path: "Fuzz/" + path)
   } + [
@@ -95,6 +101,7 @@ let package = Package(
                 resources: [.copy("Fixtures")]),
     // The runtime's tests run on committed artifacts (Tests/Fixtures/runtime): no compiler.
     .testTarget(name: "EAMRuntimeTests", dependencies: ["EAMRuntime", "EAMFormat", "EAMKernels"]),
+    .testTarget(name: "EAMRunSupportTests", dependencies: ["EAMRunSupport"], resources: [.copy("Fixtures")]),
     .testTarget(name: "EAMCompilerTests", dependencies: ["EAMCompiler", "EAMRuntime"]),
   ]
 )

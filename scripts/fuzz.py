@@ -43,6 +43,9 @@ TARGETS = {
     "eam-manifest": 4096,
     "eamstats": 8192,
     "eam-model": 32768,
+    "eam-run-npy": 8192,
+    "eam-memory": 32768,
+    "eam-manifest-structured": 256,
 }
 
 
@@ -59,7 +62,7 @@ def run_target(target: str, runs: int, max_len: int) -> dict:
                "-print_final_stats=1", f"-artifact_prefix={findings}/", str(work), str(ROOT / "Fuzz" / "corpus" / target)]
     start = time.monotonic()
     with open(log, "w") as out:
-        status = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT).returncode
+        status = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT).returncode
     seconds = time.monotonic() - start
     text = log.read_text(errors="replace")
     done = re.search(r"Done (\d+) runs", text)

@@ -13,6 +13,11 @@ Small valid files of each kind, taken from the committed test fixtures or made w
   eam-model       as f16, and with EAM frozen maps (calibrated on two bundled images)
   eam-manifest    the manifests of those artifacts
   eamstats        `eamc calibrate` statistics of the tiny ViT on two bundled images
+  eam-run-npy     eam-run's inputs and outputs: the runtime's committed outputs, the .npy seeds
+                  above, and NCHW batches in every type, byte order, memory order and version
+  eam-memory      the tiny ViT artifacts of eam-model
+  eam-manifest-structured  edit lists for the structured harness: each seed artifact unchanged,
+                  then a few single edits (the harness reads the artifacts from eam-model)
 
 Only the standard library is used. The tiny ViT's weights are a fixed pseudo-random sequence,
 so the output is the same on every run (given the same eamc and libzstd).
@@ -58,6 +63,59 @@ JPEG = ["grey.jpg", "cmyk.jpg", "progressive.jpg", "q80-422.jpg", "q90-420.jpg",
 PNG = ["grey1.png", "grey2.png", "grey4.png", "grey8.png", "grey16.png", "grey16-trns.png", "la8.png",
        "la16.png", "p2.png", "p4-short.png", "p8.png", "p8-trns.png", "bad-crc.png", "bad-huge.png"]
 CALIB_IMAGES = ["mate-backgrounds-Aqua.jpg", "opencv-doc-baboon.jpg"]
+RUNTIME = ROOT / "Tests" / "Fixtures" / "runtime"
+# Committed runtime outputs of three shapes ([2, 10], [2, 32] and the real DINOv2's).
+RUNTIME_NPY = ["vit_tiny.out.scalar.npy", "dinov2_small.out.scalar.npy", "real_dinov2.out.scalar.npy"]
+
+
+def npy(values: list[float], shape: list[int], descr: str, fortran: bool, version: int) -> bytes:
+    """A .npy file as NumPy writes it (header padded to 64 bytes), values given in C order."""
+    dims = ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "")
+    header = f"{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': ({dims}), }}"
+    prefix = 10 if version == 1 else 12
+    header += " " * (-(prefix + len(header) + 1) % 64) + "\n"
+    length = struct.pack("<H", len(header)) if version == 1 else struct.pack("<I", len(header))
+    order = list(range(len(values)))
+    if fortran:
+        strides = [math.prod(shape[k + 1:]) for k in range(len(shape))]
+        order = []
+        for f in range(len(values)):
+            rest, r = f, 0
+            for k, d in enumerate(shape):
+                r += (rest % d) * strides[k]
+                rest //= d
+            order.append(r)
+    code = {"f4": "f", "f8": "d"}[descr[1:]]
+    data = b"".join(struct.pack(descr[0].replace("|", "<").replace("=", "<") + code, values[i]) for i in order)
+    return b"\x93NUMPY" + bytes([version, 0]) + length + header.encode() + data
+
+
+def eam_run_npy_seeds() -> None:
+    folder = CORPUS / "eam-run-npy"
+    for name in RUNTIME_NPY:
+        shutil.copyfile(RUNTIME / name, folder / f"seed-{name}")
+    for name in SEEDS["npy"]:
+        shutil.copyfile(INGEST / name, folder / f"seed-{name}")
+    # A [2, 3, 4, 4] NCHW batch (as eam-run takes it) in every encoding it reads.
+    shape = [2, 3, 4, 4]
+    values = [(i * 37 % 101) / 50 - 1 for i in range(math.prod(shape))]
+    for descr, fortran, version in [("<f4", False, 1), (">f4", False, 2), ("<f8", True, 3), (">f8", True, 1),
+                                    ("=f4", True, 2), ("|f8", False, 3)]:
+        name = f"seed-nchw-{descr[1:]}-{'big' if descr[0] == '>' else 'little'}-{'fortran' if fortran else 'c'}-v{version}.npy"
+        (folder / name).write_bytes(npy(values, shape, descr, fortran, version))
+
+
+def structured_seeds() -> None:
+    """Edit lists: byte 0 picks the seed artifact (sorted eam-model seeds), then operations
+    (see Fuzz/EAMManifestStructured/Harness.swift)."""
+    folder = CORPUS / "eam-manifest-structured"
+    artifacts = sorted(p.name for p in (CORPUS / "eam-model").glob("seed-*.eam"))
+    for i, name in enumerate(artifacts):
+        stem = name[len("seed-"):-len(".eam")]
+        (folder / f"seed-{stem}").write_bytes(bytes([i]))
+        # Architecture: embed_dim to 2^31; block 0: heads + 1; first frozen map: bits 0;
+        # first section: shape dimension doubled.
+        (folder / f"seed-{stem}-edits").write_bytes(bytes([i, 0, 3, 31, 2, 0, 1, 34, 4, 2, 0, 7, 0, 3, 0, 36]))
 
 
 def tiny_vit() -> bytes:
@@ -107,7 +165,8 @@ def manifest(eam: bytes) -> bytes:
 
 def main() -> None:
     eamc = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / ".build" / "release" / "eamc")
-    targets = list(SEEDS) + ["jpeg", "png", "eam-header", "eam-model", "eam-manifest", "eamstats"]
+    targets = list(SEEDS) + ["jpeg", "png", "eam-header", "eam-model", "eam-manifest", "eamstats", "eam-run-npy",
+                             "eam-memory", "eam-manifest-structured"]
     for target in targets:
         folder = CORPUS / target
         # Regression inputs (found by fuzzing) stay; the seeds are made anew.
@@ -142,10 +201,12 @@ def main() -> None:
         run(eamc, "calibrate", str(model), "--heads", "2", "--calib", str(images), "-o", str(t / "tiny_vit.eamstats"))
         for name in ["tiny_vit.eam", "tiny_vit.f16.eam", "tiny_vit.eam30.eam"]:
             eam = (t / name).read_bytes()
-            for target in ["eam-header", "eam-model"]:
+            for target in ["eam-header", "eam-model", "eam-memory"]:
                 (CORPUS / target / f"seed-{name}").write_bytes(eam)
             (CORPUS / "eam-manifest" / f"seed-{name}.manifest").write_bytes(manifest(eam))
         shutil.copyfile(t / "tiny_vit.eamstats", CORPUS / "eamstats" / "seed-tiny_vit.eamstats")
+    eam_run_npy_seeds()
+    structured_seeds()
 
     total = sum(f.stat().st_size for f in CORPUS.rglob("*") if f.is_file())
     print(f"wrote seeds for {len(targets)} targets in {CORPUS.relative_to(ROOT)} ({total // 1024} KB in all)")

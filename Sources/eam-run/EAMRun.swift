@@ -1,5 +1,6 @@
 // eam-run: the runtime-only product. Links EAMRuntime and nothing of the compiler; no Foundation.
 import EAMRuntimeCore
+import EAMRunSupport
 
 #if canImport(Glibc)
 import Glibc
