@@ -68,6 +68,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--eamc", default=str(ROOT / ".build/release/eamc"))
     ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--reuse", action="store_true", help="keep artifacts (and reports) already compiled in out/passes")
     args = ap.parse_args()
     if not MODEL.exists():
         sys.exit(f"{MODEL} is missing (../shared)")
@@ -85,7 +86,8 @@ def main():
             eam = work / f"{kind}-{label}.eam".replace(" ", "_").replace("%", "").replace("+", "").replace(",", "")
             cmd = [args.eamc, "compile", str(MODEL), "-o", str(eam), "--calib", str(work / "calib"),
                    "--eval", str(work / "eval"), "-q", *flags]
-            r = subprocess.run(cmd, capture_output=True, text=True)
+            done = args.reuse and eam.exists() and eam.with_suffix(".report.json").exists()
+            r = subprocess.CompletedProcess(cmd, 0) if done else subprocess.run(cmd, capture_output=True, text=True)
             if r.returncode != 0:
                 print(f"{kind} {label}: not compiled: {r.stderr.strip()[-300:]}", file=sys.stderr)
                 continue

@@ -78,7 +78,7 @@ public enum Benchmark {
                               loadSeconds: loadSeconds[i], medianMs: median, p10Ms: percentile(times, 0.1),
                               p90Ms: percentile(times, 0.9), imagesPerSecond: Double(batch) / (median / 1000),
                               peakRSSBytes: rss, weightsInPlace: models[i].copiedWeightBytes == 0,
-                              arenaBytes: models[i].arenaBytes, cpu: Kernels.cpuName, kernels: KernelVariant.active.name)
+                              arenaBytes: models[i].arenaBytes, cpu: Kernels.cpuName, kernels: KernelVariant.active.name + ", int8 " + Int8Path.active.name)
       r.attentionMedianMs = percentile(attention[i], 0.5)
       r.attentionP10Ms = percentile(attention[i], 0.1)
       r.attentionP90Ms = percentile(attention[i], 0.9)

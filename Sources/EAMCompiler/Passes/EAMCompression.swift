@@ -31,13 +31,7 @@ public struct EAMCompression: CompilerPass {
     var chosen = options
     chosen.entropyResolution = choice.resolution
     let entries = perHead(choice.resolution)
-    var compressed = EAMPass.apply(model, statistics: entries, options: chosen)
-    // Hallucinated heads (an earlier pass) compute no map of their own to freeze entries of.
-    for (i, b) in compressed.blocks.enumerated() where !b.hallucinated.isEmpty {
-      let made = Set(b.hallucinated.map(\.head))
-      compressed.blocks[i].frozen.removeAll { made.contains($0.head) }
-      compressed.frozenMaps.removeAll { $0.block == b.index && made.contains($0.head) }
-    }
+    let compressed = EAMPass.apply(model, statistics: entries, options: chosen)
     context.record.settings = [
       ("sparsity", .number(options.sparsity)), ("attn_bits", .int(options.bits)),
       ("allocation", .string(options.allocation.rawValue)), ("criterion", .string(options.criterion.rawValue)),

@@ -88,7 +88,9 @@ public enum EAMPass {
     for (l, heads) in statistics.enumerated() {
       guard let heads else { continue }
       var layerKeys: [Key] = []
-      for (h, s) in heads.enumerated() {
+      // Hallucinated heads (an earlier pass) compute no map of their own to freeze entries of.
+      let made = l < m.blocks.count ? Set(m.blocks[l].hallucinated.map(\.head)) : []
+      for (h, s) in heads.enumerated() where !made.contains(h) {
         var keys: [Key] = []
         keys.reserveCapacity(s.entropy.count)
         for e in 0..<s.entropy.count {
