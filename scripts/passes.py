@@ -84,14 +84,16 @@ def main():
             report = None
         else:
             eam = work / f"{kind}-{label}.eam".replace(" ", "_").replace("%", "").replace("+", "").replace(",", "")
-            cmd = [args.eamc, "compile", str(MODEL), "-o", str(eam), "--calib", str(work / "calib"),
-                   "--eval", str(work / "eval"), "-q", *flags]
-            done = args.reuse and eam.exists() and eam.with_suffix(".report.json").exists()
+            # A weight type alone is no pass: no calibration, no report.
+            plain = all(f in ("--weights", "int8", "int4", "f16") for f in flags)
+            cmd = [args.eamc, "compile", str(MODEL), "-o", str(eam), "-q", *flags] + (
+                [] if plain else ["--calib", str(work / "calib"), "--eval", str(work / "eval")])
+            done = args.reuse and eam.exists() and (plain or eam.with_suffix(".report.json").exists())
             r = subprocess.CompletedProcess(cmd, 0) if done else subprocess.run(cmd, capture_output=True, text=True)
             if r.returncode != 0:
                 print(f"{kind} {label}: not compiled: {r.stderr.strip()[-300:]}", file=sys.stderr)
                 continue
-            report = json.loads(eam.with_suffix(".report.json").read_text())
+            report = None if plain else json.loads(eam.with_suffix(".report.json").read_text())
         # The artifact itself against the checkpoint (the report's figures use float weights).
         ev = run_json([args.eamc, "eval", str(eam), "--reference", str(MODEL), "--images", str(work / "eval"), "--json", "-q"])
         b = run_json([args.eamc, "bench", str(eam), "--compare", str(float_eam), "--batch", "1", "--threads", "2",
