@@ -168,8 +168,8 @@ struct ViTPlan {
                                  proj: try LinearWeights(store, names.proj, n: d, k: d),
                                  heads: b.heads, layout: layout, frozen: frozen)
         if !b.hallucinated.isEmpty {
-          let made = Set(b.hallucinated.map(\.head))
-          let whole = Set(b.frozen.filter(\.wholeHead).map(\.head))
+          let made = Set(b.hallucinated.map { $0.head })
+          let whole = Set(b.frozen.filter { $0.wholeHead }.map { $0.head })
           var hallucinated = [HallucinatedHeadPlan?](repeating: nil, count: b.heads)
           for h in b.hallucinated {
             guard h.head >= 0, h.head < b.heads, hallucinated[h.head] == nil, frozen[h.head] == nil else {
