@@ -86,7 +86,8 @@ EAM_T_AVX2 static inline void eam_store8(__m256 acc, float *c, int col, int vali
   }
 }
 
-EAM_T_AVX512 static inline __m512 eam_exp16(__m512 x) {
+/* exp's range reduction and polynomial: p ≈ e^r with x = n·ln2 + r (n returned in *n). */
+EAM_T_AVX512 static inline __m512 eam_exp16_poly(__m512 x, __m512 *n_out) {
   x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
   __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -100,6 +101,13 @@ EAM_T_AVX512 static inline __m512 eam_exp16(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  *n_out = n;
+  return p;
+}
+
+EAM_T_AVX512 static inline __m512 eam_exp16(__m512 x) {
+  __m512 n;
+  const __m512 p = eam_exp16_poly(x, &n);
   __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
   return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
 }
@@ -108,19 +116,8 @@ EAM_T_AVX512 static inline __m512 eam_exp16(__m512 x) {
  * either way, the same bits wherever 2^n is a normal float, i.e. for x ≤ 88 (the fused
  * attention's arguments are ≤ 0). */
 EAM_T_AVX512 static inline __m512 eam_exp16_scalef(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
-  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);
-  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  __m512 n;
+  const __m512 p = eam_exp16_poly(x, &n);
   return _mm512_scalef_ps(p, n);
 }
 

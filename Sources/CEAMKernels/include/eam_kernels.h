@@ -97,10 +97,11 @@ void eam_gelu(float *x, size_t n);
 void eam_add(float *y, const float *x, size_t n);
 
 /* A hallucinated head's map (tokens x tokens, row-major) from `count` other heads' maps of the
- * same layer: max(0, intercept + sum_s weights[s] * sources[s]), each row divided by its sum
- * (uniform 1/tokens where the sum is 0). Portable only: the same numbers on every CPU. */
-void eam_hallucinate_map(float *out, int tokens, const float *const *sources, const float *weights, int count,
-                         float intercept);
+ * same layer (head h's map at maps + h * tokens^2): max(0, intercept + sum_s weights[s] *
+ * map(sources[s])), each row divided by its sum (uniform 1/tokens where the sum is 0). Portable
+ * only: the same numbers on every CPU. */
+void eam_hallucinate_map(float *out, int tokens, const float *maps, const int32_t *sources, const float *weights,
+                         int count, float intercept);
 
 #ifdef __cplusplus
 }

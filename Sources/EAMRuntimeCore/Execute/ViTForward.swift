@@ -114,8 +114,7 @@ struct ViTForward {
     let d = plan.dim, t = plan.tokens, heads = attn.heads, hd = d / heads
     let ld = attn.layout.width
     let scale = 1 / Float(hd).squareRoot()
-    let computed = (0..<heads).filter { attn.hallucinated[$0] == nil }
-    let made = (0..<heads).filter { attn.hallucinated[$0] != nil }
+    let computed = attn.computedHeads, made = attn.madeHeads
     let maps = arena.maps.pointer
     for b in 0..<batch {
       let base = qkv + b * t * ld
@@ -142,8 +141,12 @@ struct ViTForward {
         for i in (w * made.count / workers)..<((w + 1) * made.count / workers) {
           let h = made[i], plan = attn.hallucinated[h]!
           let map = arena.scores[w].pointer
-          Kernels.hallucinateMap(into: map, tokens: t, sources: plan.sources.map { UnsafePointer(maps + $0 * t * t) },
-                                 weights: plan.weights, intercept: plan.intercept)
+          plan.sources.withUnsafeBufferPointer { s in
+            plan.weights.withUnsafeBufferPointer { w in
+              Kernels.hallucinateMap(into: map, tokens: t, maps: maps, sources: s.baseAddress!, weights: w.baseAddress!,
+                                     count: s.count, intercept: plan.intercept)
+            }
+          }
           marks.lap(.softmax)
           observer?(block, b, h, map, t)
           marks.restart()

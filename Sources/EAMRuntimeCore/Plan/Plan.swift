@@ -47,13 +47,21 @@ struct AttentionPlan {
   /// Per head: its frozen map, if EAM froze any of its entries.
   let frozen: [FrozenHead?]
   /// Per head: how its map is made from other heads' maps, if it is hallucinated.
-  var hallucinated: [HallucinatedHeadPlan?] = []
-  var hasHallucinated: Bool { hallucinated.contains { $0 != nil } }
+  var hallucinated: [HallucinatedHeadPlan?] = [] {
+    didSet {
+      madeHeads = hallucinated.indices.filter { hallucinated[$0] != nil }
+      computedHeads = hallucinated.indices.filter { hallucinated[$0] == nil }
+    }
+  }
+  /// The heads that are hallucinated, and those that compute their maps (when some are).
+  private(set) var madeHeads: [Int] = []
+  private(set) var computedHeads: [Int] = []
+  var hasHallucinated: Bool { !madeHeads.isEmpty }
 }
 
 /// A hallucinated head: its map from the maps of `sources` (computed heads of the same block).
 struct HallucinatedHeadPlan {
-  let sources: [Int]
+  let sources: [Int32]
   let weights: [Float]
   let intercept: Float
 
@@ -72,7 +80,7 @@ struct HallucinatedHeadPlan {
     guard h.intercept.isFinite, abs(h.intercept) <= 1e4, h.weights.allSatisfy({ $0.isFinite && abs($0) <= 1e4 }) else {
       throw bad("weights and intercept must be finite and at most 1e4 in magnitude")
     }
-    sources = h.sources
+    sources = h.sources.map { Int32($0) }
     weights = h.weights
     intercept = h.intercept
   }
