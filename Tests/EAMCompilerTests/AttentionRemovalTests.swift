@@ -14,11 +14,7 @@ import EAMRuntime
   }
 
   static let cases: [Case] = {
-    let url = Paths.fixtures.appendingPathComponent("passes/index.json")
-    guard let data = try? Data(contentsOf: url),
-          let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-          let list = json["attention_removal"] as? [[String: Any]] else { return [] }
-    return list.map {
+    passFixtureCases("attention_removal").map {
       Case(fixture: $0["fixture"] as! String, blocks: $0["blocks"] as! [Int], mode: $0["mode"] as! String,
            output: $0["output"] as! String, input: $0["input"] as! String)
     }

@@ -15,11 +15,7 @@ import EAMRuntime
   }
 
   static let cases: [Case] = {
-    let url = Paths.fixtures.appendingPathComponent("passes/index.json")
-    guard let data = try? Data(contentsOf: url),
-          let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-          let list = json["compact_ffn"] as? [[String: Any]] else { return [] }
-    return list.map {
+    passFixtureCases("compact_ffn").map {
       Case(fixture: $0["fixture"] as! String, fraction: $0["rank_fraction"] as! Double, output: $0["output"] as! String,
            input: $0["input"] as! String)
     }

@@ -168,3 +168,11 @@ func agreement(_ a: [Float], _ b: [Float]) -> (cosine: Double, relativeL2: Doubl
   }
   return (dot / (na.squareRoot() * nb.squareRoot()), diff.squareRoot() / nb.squareRoot())
 }
+
+/// The cases of one pass in Tests/Fixtures/passes/index.json (scripts/make_pass_fixtures.py).
+func passFixtureCases(_ pass: String) -> [[String: Any]] {
+  let url = Paths.fixtures.appendingPathComponent("passes/index.json")
+  guard let data = try? Data(contentsOf: url),
+        let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [] }
+  return json[pass] as? [[String: Any]] ?? []
+}

@@ -14,11 +14,7 @@ import EAMRuntime
   }
 
   static let cases: [Case] = {
-    let url = Paths.fixtures.appendingPathComponent("passes/index.json")
-    guard let data = try? Data(contentsOf: url),
-          let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-          let list = json["hallucinated_heads"] as? [[String: Any]] else { return [] }
-    return list.map {
+    passFixtureCases("hallucinated_heads").map {
       Case(fixture: $0["fixture"] as! String, fraction: $0["fraction"] as! Double, heads: $0["heads"] as! [[Int]],
            output: $0["output"] as! String, input: $0["input"] as! String)
     }

@@ -94,8 +94,10 @@ public struct Analysis: Sendable {
     result.costImages = evalImages.isEmpty ? "calibration" : "held-out"
     result.costImageCount = costImages.count
     var removal: [Int: [(AttentionRemovalOptions.Mode, Fidelity)]] = [:]
+    let reference = try Evaluation.outputs(float, images: costImages)
     for mode in AttentionRemovalOptions.Mode.allCases {
-      for c in try RemovalCost.rank(model, mode: mode, images: costImages, reference: float, threads: threads, source: source) {
+      for c in try RemovalCost.rank(model, mode: mode, images: costImages, reference: float, referenceOutputs: reference,
+                                    threads: threads, source: source) {
         removal[c.block, default: []].append((mode, c.fidelity))
       }
     }

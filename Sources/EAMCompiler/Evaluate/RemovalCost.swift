@@ -10,12 +10,14 @@ enum RemovalCost {
 
   /// Every block that still has attention, cheapest removal first (highest mean cosine; ties by
   /// worst image, then block index, so the order is reproducible).
+  /// `referenceOutputs`: `reference`'s outputs on `images`, when the caller has them already.
   static func rank(_ model: ModelDescription, mode: AttentionRemovalOptions.Mode, images: [String], reference: Model,
-                   threads: Int?, source: String) throws(CompileError) -> [Candidate]
+                   referenceOutputs: [Float]? = nil, threads: Int?, source: String) throws(CompileError) -> [Candidate]
   {
     let blocks = model.blocks.filter { !$0.attentionRemoved }.map(\.index)
     let progress = Progress("ranking blocks for attention removal (\(mode.rawValue))", total: blocks.count * images.count, unit: "image runs")
-    let ref = try Evaluation.outputs(reference, images: images)
+    let ref: [Float]
+    if let referenceOutputs { ref = referenceOutputs } else { ref = try Evaluation.outputs(reference, images: images) }
     var out: [Candidate] = []
     for b in blocks {
       let removed = AttentionRemoval.remove([b], from: model, mode: mode)

@@ -129,10 +129,10 @@ public struct AttentionRemoval: CompilerPass {
       m.blocks[b].residual = mode.residual
       m.blocks[b].frozen = []
       m.blocks[b].frozenFraction = 0
-      let prefix = "blocks.\(b)."
-      for suffix in ["norm1.weight", "norm1.bias", "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight", "attn.proj.bias",
-                     "ls1.gamma"] {
-        m.weights[prefix + suffix] = nil
+      let names = ViTSections.Block(b)
+      for name in [names.norm1.weight, names.norm1.bias, names.qkv.weight, names.qkv.bias, names.proj.weight, names.proj.bias,
+                   "blocks.\(b).ls1.gamma"] {  // the layer scale: a checkpoint name, folded into proj at emission
+        m.weights[name] = nil
       }
     }
     m.frozenMaps.removeAll { blocks.contains($0.block) }

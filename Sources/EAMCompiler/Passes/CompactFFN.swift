@@ -80,10 +80,10 @@ public struct CompactFFN: CompilerPass {
     var kept: [Double] = []
     for (i, b) in model.blocks.enumerated() {
       let d = b.dim, hidden = b.mlpHidden, r = options.rank(width: d)
-      let p = "blocks.\(b.index)."
-      let w = model.weights[p + "mlp.fc2.weight"]!.values
-      let bias = model.weights[p + "mlp.fc2.bias"]?.values ?? [Float](repeating: 0, count: d)
-      let gamma = model.weights[p + "ls2.gamma"]?.values ?? [Float](repeating: 1, count: d)
+      let names = ViTSections.Block(b.index), layerScale = "blocks.\(b.index).ls2.gamma"
+      let w = model.weights[names.fc2.weight]!.values
+      let bias = model.weights[names.fc2.bias]?.values ?? [Float](repeating: 0, count: d)
+      let gamma = model.weights[layerScale]?.values ?? [Float](repeating: 1, count: d)
       let (mean, covariance) = moments.meanAndCovariance(i)
       let eigen = SymmetricEigen(covariance, n: d)
       let top = eigen.largest(r)
@@ -107,11 +107,11 @@ public struct CompactFFN: CompilerPass {
       let newBias = (0..<d).map { o in
         Float(mean[o] + zip(top, projected).reduce(0.0) { $0 + eigen.vectors[o * d + $1.0] * $1.1 })
       }
-      for name in ["mlp.fc2.weight", "mlp.fc2.bias", "ls2.gamma"] { m.weights[p + name] = nil }
-      m.weights[p + "mlp.fc2.reduce.weight"] = Tensor(shape: [r, hidden], values: reduce)
-      m.weights[p + "mlp.fc2.reduce.bias"] = Tensor(shape: [r], values: [Float](repeating: 0, count: r))
-      m.weights[p + "mlp.fc2.expand.weight"] = Tensor(shape: [d, r], values: expand)
-      m.weights[p + "mlp.fc2.expand.bias"] = Tensor(shape: [d], values: newBias)
+      for name in [names.fc2.weight, names.fc2.bias, layerScale] { m.weights[name] = nil }
+      m.weights[names.fc2Reduce.weight] = Tensor(shape: [r, hidden], values: reduce)
+      m.weights[names.fc2Reduce.bias] = Tensor(shape: [r], values: [Float](repeating: 0, count: r))
+      m.weights[names.fc2Expand.weight] = Tensor(shape: [d, r], values: expand)
+      m.weights[names.fc2Expand.bias] = Tensor(shape: [d], values: newBias)
       m.blocks[i].mlpRank = r
     }
     return (m, kept)

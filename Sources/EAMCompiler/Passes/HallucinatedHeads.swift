@@ -82,7 +82,7 @@ public struct HallucinatedHeads: CompilerPass {
       deinit { maps.deallocate() }
     }
     let a = model.manifest.architecture
-    let tokens = a.prefixTokens + (a.imageSize / a.patchSize) * (a.imageSize / a.patchSize)
+    let tokens = a.prefixTokens + a.patchTokens
     let store = Store(model.manifest, tokens: tokens)
     // One image per run: each head's map comes from one thread into its own slot, and the layer's
     // maps are complete when the stream reaches its MLP half.
