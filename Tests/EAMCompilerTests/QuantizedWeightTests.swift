@@ -49,6 +49,9 @@ import EAMRuntime
     let linear = artifact.manifest.weights.filter { $0.type == precision.manifestType }
     #expect(linear.count >= 4 && linear.allSatisfy { artifact.section($0.scaleSection) != nil })
     #expect(artifact.header.minor == 2)
+    // The memory plan made before loading counts the weights the load then copies.
+    let loaded = try Model(artifact: artifact)
+    #expect(loaded.copiedWeightBytes == loaded.plannedMemory.weightsCopied, "\(fixture) \(precision.rawValue)")
     let y = try Self.outputs(path, fixture)
     let cos = Self.cosines(y.values, reference.values, width: y.width)
     // int4 on these tiny random models (10 logits, every weight at full range) is far from the

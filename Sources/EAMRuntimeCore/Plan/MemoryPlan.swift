@@ -189,7 +189,14 @@ enum MemoryPlan {
       guard let s = artifact.section(w.name) else { continue }
       let start = base &+ s.offset
       if s.compression != .none { transient = max(transient, s.rawLength) }
-      if s.layout == .panelPacked, s.dtype == .f16, w.type == .f16, !widenF16 {
+      if w.type == .int8 || w.type == .int4 {
+        // Codes used in place when stored plainly and 64-byte aligned (QuantizedWeights); their
+        // scale and sum sections are small and counted with the codes.
+        if s.compression != .none || start % 64 != 0 { copied.add(s.rawLength) }
+        for part in [w.scaleSection, w.sumsSection] where !part.isEmpty {
+          if let p = artifact.section(part), p.compression != .none || (base &+ p.offset) % 4 != 0 { copied.add(p.rawLength) }
+        }
+      } else if s.layout == .panelPacked, s.dtype == .f16, w.type == .f16, !widenF16 {
         if s.compression != .none || start % 2 != 0 { copied.add(s.rawLength) }
       } else if s.compression != .none || s.dtype != .f32 || start % 4 != 0 {
         copied.add([4, s.rawLength / max(s.dtype.size, 1)])
