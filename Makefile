@@ -10,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OUT := out
 
-.PHONY: all deps build test embedded-check demo bench fidelity passes fixtures schema python-tools clean fuzz fuzz-build fuzz-replay fuzz-seeds sanitize \
+.PHONY: all deps build test test-tools embedded-check demo bench fidelity passes fixtures schema python-tools clean fuzz fuzz-build fuzz-replay fuzz-seeds sanitize \
   report-test report-screenshot slurm-test k8s-check cli-docs
 
 all: build
@@ -27,11 +27,23 @@ build: deps
 	$(SWIFT_RELEASE)
 
 ## The test suite. Reads committed fixtures (and ../shared when present); never needs torch.
-## The release eamc is built too: the fidelity test calibrates the real DINOv2 with it.
-test: deps embedded-check
+## The release eamc is built too: the fidelity test calibrates the real DINOv2 with it. The HTML
+## report is rendered in headless Chromium, the Slurm job array runs on a one-node Slurm and the
+## Kubernetes Jobs are checked (each installs its Debian packages if missing; ~40 s together).
+test: deps embedded-check test-tools
 	swift build -c release --product eamc
 	swift build --build-tests
-	swift test --skip-build
+	EAMC_REPORT_TEST=1 swift test --skip-build
+	BIN=$(BIN) scripts/slurm_test.sh
+	python3 scripts/check_k8s.py examples/k8s/calibrate-job.yaml
+
+## Debian packages only the tests need: Chromium (the report test), Slurm and munge, PyYAML.
+test-tools:
+	@missing=$$(for p in chromium slurm-wlm munge python3-yaml; do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 ## The runtime core (EAMKernels, EAMPlatform, EAMFormat, EAMRuntimeCore) compiled as Embedded
 ## Swift for aarch64-none-none-elf (no OS) and x86-64 Linux: objects only, warnings are errors.
@@ -138,8 +150,8 @@ sanitize: deps
 	  UBSAN_OPTIONS=print_stacktrace=1 swift test --skip-build $(SANITIZE)
 
 ## The HTML report rendered in headless Chromium (Debian's `chromium`, installed here if missing):
-## the heatmaps must be on the screenshot (Tests/EAMCompilerTests/HTMLReportTests.swift). Not in
-## `make test`: Chromium is a large install.
+## the heatmaps must be on the screenshot (Tests/EAMCompilerTests/HTMLReportTests.swift). Also in
+## `make test`.
 report-test: deps
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 	swift build --build-tests

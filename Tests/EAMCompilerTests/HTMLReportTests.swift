@@ -5,7 +5,7 @@ import EAMImage
 
 /// The HTML report is one self-contained page; rendered in headless Chromium, its heatmaps are
 /// drawn (their cells' colours are on the screenshot). Needs Debian's `chromium`: run by
-/// `make report-test` (EAMC_REPORT_TEST=1), not by `make test`.
+/// `make test` and `make report-test` (EAMC_REPORT_TEST=1), which install it.
 @Suite struct HTMLReportTests {
   static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
   static let enabled = ProcessInfo.processInfo.environment["EAMC_REPORT_TEST"] == "1"
