@@ -16,6 +16,8 @@ public struct CompileOptions: Sendable {
   public var precision: WeightPrecision = .f32
   /// int8 and int4 (`--group-size`, `--keep-float`).
   public var quantization = WeightQuantization()
+  /// Every section stored uncompressed (`--device-layout`), for runtimes built without zstd.
+  public var deviceLayout = false
   public var overrides = ModelOverrides()
   /// EAM settings; nil compiles without attention compression.
   public var eam: EAMOptions?
@@ -49,6 +51,7 @@ public struct CompileOptions: Sendable {
       args.append("--keep-float=" + quantization.keepFloat.joined(separator: ","))
       if precision == .int4 { args.append("--group-size=\(quantization.groupSize)") }
     }
+    if deviceLayout { args.append("--device-layout") }
     if let h = overrides.heads { args.append("--heads=\(h)") }
     if let i = overrides.imageSize { args.append("--image-size=\(i)") }
     if let r = overrides.resizeShorterSide { args.append("--resize=\(r)") }
@@ -215,6 +218,7 @@ public enum Compiler {
     var settings = EmitSettings()
     settings.precision = options.precision
     settings.quantization = options.quantization
+    settings.compress = !options.deviceLayout
     settings.arguments = options.normalisedArguments
     settings.sourceName = source.split(separator: "/").last.map(String.init) ?? source
     settings.sourceFormat = checkpoint.format.rawValue

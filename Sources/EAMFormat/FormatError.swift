@@ -10,6 +10,8 @@ public struct FormatError: Error, CustomStringConvertible, Equatable, Sendable {
     case sectionChecksum
     case invalid
     case compression
+    /// Valid, but this build cannot read it (a zstd section in a runtime built without zstd).
+    case unsupported
   }
 
   public var kind: Kind

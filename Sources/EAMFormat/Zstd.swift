@@ -1,6 +1,10 @@
+#if canImport(CZstd)
 import CZstd
+#endif
 
-/// Thin wrapper over libzstd's one-shot API (the runtime only decompresses).
+/// Thin wrapper over libzstd's one-shot API (the runtime only decompresses). A device runtime may
+/// be built without libzstd (`make arm-test`): compressed sections are then refused by name, and
+/// `eamc compile --device-layout` writes artifacts without any.
 public enum Zstd {
   /// The level every `.eam` writer uses: fixed, so that output is reproducible.
   public static let level: Int32 = 9
@@ -19,6 +23,7 @@ public enum Zstd {
   /// (`maximumContent`). A header that merely claims a large size is refused here, not after
   /// the allocation.
   public static func checkFrame(_ input: UnsafeRawBufferPointer, declares size: Int) throws(FormatError) {
+    #if canImport(CZstd)
     let declared = input.count >= 4 ? ZSTD_getFrameContentSize(input.baseAddress, input.count) : UInt64.max
     // ZSTD_CONTENTSIZE_UNKNOWN / ERROR are the two largest UInt64 values.
     guard declared < UInt64.max - 1, declared == UInt64(size) else {
@@ -27,6 +32,9 @@ public enum Zstd {
     guard size <= maximumContent(compressed: input.count) else {
       throw FormatError(.compression, "a zstd frame of \(input.count) bytes cannot hold the \(size) bytes it declares")
     }
+    #else
+    throw FormatError(.unsupported, "this runtime is built without zstd and the section is zstd-compressed (compile with --device-layout)")
+    #endif
   }
 
   /// Decompresses one frame into exactly `into.count` bytes; anything else is an error.
@@ -34,6 +42,7 @@ public enum Zstd {
     throws(FormatError)
   {
     try checkFrame(input, declares: output.count)
+    #if canImport(CZstd)
     guard let dst = output.baseAddress else { return }
     let n = ZSTD_decompress(dst, output.count, input.baseAddress, input.count)
     if ZSTD_isError(n) != 0 {
@@ -42,6 +51,7 @@ public enum Zstd {
     guard n == output.count else {
       throw FormatError(.compression, "zstd frame decompressed to \(n) bytes, expected \(output.count)")
     }
+    #endif
   }
 }
 

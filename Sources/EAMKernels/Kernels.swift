@@ -40,6 +40,12 @@ public struct Epilogue: OptionSet, Sendable {
   public static let gelu = Epilogue(rawValue: Int32(EAM_EPI_GELU))
   /// Then add into the output (residual connections).
   public static let accumulate = Epilogue(rawValue: Int32(EAM_EPI_ACCUMULATE))
+  // The combinations the forward passes use, as constants: an array literal of options would
+  // allocate on every call in Embedded Swift.
+  /// Bias, then GELU (MLP fc1).
+  public static let biasGELU = Epilogue(rawValue: Int32(EAM_EPI_BIAS | EAM_EPI_GELU))
+  /// Bias, then into the residual stream (attention projection, MLP fc2).
+  public static let biasAccumulate = Epilogue(rawValue: Int32(EAM_EPI_BIAS | EAM_EPI_ACCUMULATE))
 }
 
 /// The runtime's one interface to the C kernels. Pointers are the caller's (activation arena,

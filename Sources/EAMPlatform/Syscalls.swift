@@ -1,15 +1,15 @@
 // Every operating-system call of the runtime core goes through this file (and
 // CEAMPlatform/include/eam_platform.h). Three kinds of target:
 // - POSIX (Linux, Darwin): files are mapped, threads are pthreads, the clock is monotonic;
-// - no operating system (Embedded Swift on bare metal, `os(none)`): no files (artifacts come as
-//   memory buffers), one thread, no clock;
+// - no operating system of its own (Embedded Swift on bare metal, `os(none)`): no files
+//   (artifacts come as memory buffers); threads, clock and CPU count come from functions the
+//   linking program supplies (one thread and no clock where it has none);
 // - anything else does not build.
 #if os(Linux) || os(macOS) || os(iOS) || os(tvOS) || os(watchOS) || os(visionOS)
 import CEAMPlatform
 
 enum Syscalls {
   static let hasFiles = true
-  static let hasThreads = true
 
   static func openRead(_ path: String) -> Int32 { path.withCString { eam_open_read($0) } }
   static func close(_ fd: Int32) { _ = eam_close(fd) }
@@ -22,12 +22,25 @@ enum Syscalls {
   static func mapRead(_ fd: Int32, length: Int) -> UnsafeRawPointer? { eam_map_read(fd, length) }
   static func unmap(_ p: UnsafeRawPointer, length: Int) { eam_unmap(p, length) }
   static var errorText: String { String(cString: eam_error_text(eam_errno())) }
+  typealias Sync = UnsafeMutablePointer<eam_sync>
+}
+#elseif os(none)
+import CEAMPlatform
 
+enum Syscalls {
+  static let hasFiles = false
+  typealias Sync = OpaquePointer
+}
+#else
+#error("EAMPlatform: unsupported platform (POSIX or no operating system)")
+#endif
+
+// The same on both: the calls are inline POSIX wrappers, or the linking program's functions.
+extension Syscalls {
   static func monotonicSeconds() -> Double { eam_monotonic_seconds() }
   static var onlineCPUs: Int { Int(eam_online_cpus()) }
   static var physicalMemory: Int { Int(eam_physical_memory()) }
 
-  typealias Sync = UnsafeMutablePointer<eam_sync>
   static func syncCreate() -> Sync? { eam_sync_create() }
   static func syncDestroy(_ s: Sync) { eam_sync_destroy(s) }
   static func lock(_ s: Sync) { eam_sync_lock(s) }
@@ -42,14 +55,3 @@ enum Syscalls {
   }
   static func threadJoin(_ handle: UnsafeMutableRawPointer) { eam_thread_join(handle) }
 }
-#elseif os(none)
-enum Syscalls {
-  static let hasFiles = false
-  static let hasThreads = false
-  static func monotonicSeconds() -> Double { 0 }
-  static var onlineCPUs: Int { 1 }
-  static var physicalMemory: Int { 0 }
-}
-#else
-#error("EAMPlatform: unsupported platform (POSIX or no operating system)")
-#endif

@@ -1,24 +1,24 @@
 /// A small fixed pool of threads that run one parallel loop at a time (one thread where the
-/// target has none).
+/// platform offers none).
 ///
 /// `parallelFor` splits `0..<count` into one contiguous range per thread, statically, so which
 /// thread computes what never changes the result of a kernel that is itself split-invariant.
 public final class ThreadPool: @unchecked Sendable {
   public let threadCount: Int
-  #if !os(none)
   private var threads: [UnsafeMutableRawPointer] = []
   private let sync: Syscalls.Sync?
   private var generation = 0
   private var pending = 0
   private var stopping = false
-  private var job: ((Int) -> Void)?
-  #endif
+  /// The loop being run: its body (the caller's closure, not copied to the heap: not optional,
+  /// since an optional closure would be stored through a heap-allocated thunk), its count and the
+  /// threads that share it (0 when none runs).
+  private var job: (Int) -> Void = ThreadPool.idle
+  private var jobCount = 0
+  private var jobWorkers = 0
 
   /// A pool with `threads` threads in all, the caller's included.
   public init(threads: Int) {
-    #if os(none)
-    threadCount = 1
-    #else
     sync = Syscalls.syncCreate()
     threadCount = sync == nil ? 1 : max(1, threads)
     var started: [UnsafeMutableRawPointer] = []
@@ -35,11 +35,9 @@ public final class ThreadPool: @unchecked Sendable {
       }
     }
     self.threads = started
-    #endif
   }
 
   deinit {
-    #if !os(none)
     guard let sync else { return }
     Syscalls.lock(sync)
     stopping = true
@@ -47,7 +45,6 @@ public final class ThreadPool: @unchecked Sendable {
     Syscalls.unlock(sync)
     for t in threads { Syscalls.threadJoin(t) }
     Syscalls.syncDestroy(sync)
-    #endif
   }
 
   /// Number of CPUs online.
@@ -55,35 +52,37 @@ public final class ThreadPool: @unchecked Sendable {
 
   /// Calls `body(i)` for every `i` in `0..<count`, thread `t` taking the `t`-th contiguous slice.
   public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
-    #if os(none)
-    for i in 0..<count { body(i) }
-    #else
     let workers = min(threads.count + 1, count)
     guard workers > 1, let sync else {
       for i in 0..<count { body(i) }
       return
     }
     withoutActuallyEscaping(body) { body in
-      let slice: (Int) -> Void = { t in
-        let lo = t * count / workers, hi = (t + 1) * count / workers
-        for i in lo..<hi { body(i) }
-      }
       Syscalls.lock(sync)
-      job = { t in if t < workers { slice(t) } }
+      job = body
+      jobCount = count
+      jobWorkers = workers
       pending = threads.count
       generation += 1
       Syscalls.broadcastWake(sync)
       Syscalls.unlock(sync)
-      slice(0)
+      Self.slice(0, of: count, workers: workers, body)
       Syscalls.lock(sync)
       while pending > 0 { Syscalls.waitDone(sync) }
-      job = nil
+      job = Self.idle
+      jobWorkers = 0
       Syscalls.unlock(sync)
     }
-    #endif
   }
 
-  #if !os(none)
+  private static let idle: (Int) -> Void = { _ in }
+
+  /// Thread `t`'s contiguous part of `0..<count`.
+  private static func slice(_ t: Int, of count: Int, workers: Int, _ body: (Int) -> Void) {
+    guard t < workers else { return }
+    for i in (t * count / workers)..<((t + 1) * count / workers) { body(i) }
+  }
+
   private func workerLoop(_ index: Int) {
     guard let sync else { return }
     var seen = 0
@@ -92,19 +91,17 @@ public final class ThreadPool: @unchecked Sendable {
       while generation == seen && !stopping { Syscalls.waitWake(sync) }
       if stopping { break }
       seen = generation
-      let work = job
+      let work = job, count = jobCount, workers = jobWorkers
       Syscalls.unlock(sync)
-      work?(index)
+      Self.slice(index, of: count, workers: workers, work)
       Syscalls.lock(sync)
       pending -= 1
       if pending == 0 { Syscalls.signalDone(sync) }
     }
     Syscalls.unlock(sync)
   }
-  #endif
 }
 
-#if !os(none)
 private final class WorkerContext {
   let pool: ThreadPool
   let index: Int
@@ -113,4 +110,3 @@ private final class WorkerContext {
     self.index = index
   }
 }
-#endif

@@ -97,10 +97,11 @@ public final class Model {
                                   options: LoadOptions) throws(RuntimeError) -> PlannedMemory {
     let what = "\(batch) image(s) on \(threads) thread(s)"
     guard batch >= 1, let p = MemoryPlan.plan(artifact, derived: derived, batch: batch, threads: threads, options: options) else {
-      throw RuntimeError("the model's memory for \(what) overflows (more than 8 EiB)", path: artifact.path)
+      throw RuntimeError("the model's memory for \(what) overflows (more than 8 EiB)", path: artifact.path, kind: .memory)
     }
     guard p.total <= options.memoryBudget else {
-      throw RuntimeError("the model needs \(p.text) for \(what), over the memory budget of \(PlannedMemory.text(options.memoryBudget))", path: artifact.path)
+      throw RuntimeError("the model needs \(p.text) for \(what), over the memory budget of \(PlannedMemory.text(options.memoryBudget))", path: artifact.path,
+                         kind: .memory)
     }
     return p
   }
@@ -169,7 +170,7 @@ public final class Model {
     let per = inputShape.reduce(1, *)
     let (needed, overflow) = batch.multipliedReportingOverflow(by: per)
     guard batch > 0, !overflow, input.count == needed else {
-      throw RuntimeError("input has \(input.count) values; \(batch) image(s) of \(Shape.text(inputShape)) need \(overflow ? "more" : String(needed))")
+      throw RuntimeError("input has \(input.count) values; \(batch) image(s) of \(Shape.text(inputShape)) need \(overflow ? "more" : String(needed))", kind: .input)
     }
     if arena == nil || arena!.batch < batch { _ = try plannedMemory(batch: batch) }
     var out = [Float](repeating: 0, count: batch * outputWidth)

@@ -36,6 +36,9 @@ struct Compile: ParsableCommand {
   @Option(name: .customLong("keep-float"), parsing: .unconditional, help: ArgumentHelp("int8/int4: linear layers that stay f32, comma-separated: a layer (blocks.3.mlp.fc2), a leading part (blocks.3, patch_embed, head) or a last part (fc2, attn.qkv); 'none' for none (default: \(WeightQuantization.defaultKeepFloat.joined(separator: ","))).", valueName: "list"))
   var keepFloat: String?
 
+  @Flag(name: .customLong("device-layout"), help: "Store every section uncompressed (no zstd), as device runtimes built without zstd need (the frozen maps grow; weights never compress).")
+  var deviceLayout = false
+
   @Option(parsing: .unconditional, help: ArgumentHelp("Attention heads per block (default: the checkpoint's metadata, else a guess of width / 64, said so).", valueName: "n"))
   var heads: Int?
 
@@ -82,6 +85,7 @@ struct Compile: ParsableCommand {
     log.apply(json: json)
     var options = CompileOptions()
     options.precision = weights
+    options.deviceLayout = deviceLayout
     Check.atLeastOne(groupSize, "--group-size")
     if groupSize != nil, weights != .int4 { usage("--group-size is for --weights int4") }
     if keepFloat != nil, !weights.isInteger { usage("--keep-float is for --weights int8 or int4") }

@@ -2,9 +2,10 @@
  * eam_platform.h — every operating-system call the runtime core makes, as small inline
  * wrappers over POSIX (no variadic functions, no macros that Swift cannot import).
  *
- * On a target without an operating system (Embedded Swift for aarch64-none-none-elf and the
- * like) this header declares nothing: the Swift platform layer then offers memory buffers, one
- * thread and no clock (EAMPlatform/Syscalls.swift).
+ * On a target without an operating system of its own (Embedded Swift for aarch64-none-none-elf
+ * and the like) there are no files (artifacts come as memory buffers), and threads, the clock and
+ * the CPU count are functions the program that links the runtime supplies: the C API's
+ * platform_posix.c (a Linux device) or platform_none.c (one thread, no clock).
  */
 #ifndef EAM_PLATFORM_H
 #define EAM_PLATFORM_H
@@ -12,7 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if defined(__linux__) || defined(__APPLE__)
+/* EAM_PLATFORM_SUPPLIED: compiling the supplied functions themselves (platform_posix.c). */
+#if (defined(__linux__) || defined(__APPLE__)) && !defined(EAM_PLATFORM_SUPPLIED)
 #define EAM_PLATFORM_POSIX 1
 #include <errno.h>
 #include <fcntl.h>
@@ -111,6 +113,22 @@ static inline void eam_thread_join(void *handle) {
   pthread_join(*(pthread_t *)handle, NULL);
   free(handle);
 }
+#else
+/* Supplied at link time (see above). A NULL sync makes every pool single-threaded. */
+typedef struct eam_sync eam_sync;
+double eam_monotonic_seconds(void);
+int eam_online_cpus(void);
+int64_t eam_physical_memory(void);
+eam_sync *eam_sync_create(void);
+void eam_sync_destroy(eam_sync *s);
+void eam_sync_lock(eam_sync *s);
+void eam_sync_unlock(eam_sync *s);
+void eam_sync_wait_wake(eam_sync *s);
+void eam_sync_broadcast_wake(eam_sync *s);
+void eam_sync_wait_done(eam_sync *s);
+void eam_sync_signal_done(eam_sync *s);
+void *eam_thread_start(void *(*body)(void *), void *context);
+void eam_thread_join(void *handle);
 #endif
 
 #endif

@@ -5,6 +5,9 @@ public struct EmitSettings: Sendable {
   public var precision: WeightPrecision = .f32
   /// int8 and int4: which layers and how.
   public var quantization = WeightQuantization()
+  /// Sections that ask for zstd get it where it makes them smaller; false stores every section
+  /// as the runtime reads it (a device runtime built without zstd).
+  public var compress = true
   /// Normalised command-line flags, recorded in the manifest.
   public var arguments: [String] = []
   public var sourceName = ""
@@ -36,8 +39,9 @@ public enum Emitter {
   }
 
   public static func artifact(for model: ModelDescription, settings: EmitSettings) throws(FormatError) -> [UInt8] {
-    let (sections, weights) = try Lowering.sections(for: model, precision: settings.precision,
+    var (sections, weights) = try Lowering.sections(for: model, precision: settings.precision,
                                                     quantization: settings.quantization)
+    if !settings.compress { for i in sections.indices { sections[i].compression = .none } }
     return try ArtifactWriter.encode(manifest: manifest(for: model, weights: weights, settings: settings),
                                      sections: sections)
   }

@@ -100,12 +100,12 @@ func mlp(_ pool: ThreadPool, _ m: MLPPlan, x: UnsafeMutablePointer<Float>, norme
          wide: UnsafeMutablePointer<Float>, rows: Int, dim d: Int, eps: Float)
 {
   layerNorm(pool, x, normed, rows: rows, dim: d, m.norm, eps: eps)
-  linear(pool, rows: rows, x: normed, ldx: d, m.fc1, y: wide, ldy: m.fc1.n, epilogue: [.bias, .gelu])
+  linear(pool, rows: rows, x: normed, ldx: d, m.fc1, y: wide, ldy: m.fc1.n, epilogue: .biasGELU)
   if let reduce = m.fc2Reduce {
     linear(pool, rows: rows, x: wide, ldx: m.fc1.n, reduce, y: normed, ldy: reduce.n, epilogue: .bias)
-    linear(pool, rows: rows, x: normed, ldx: reduce.n, m.fc2, y: x, ldy: d, epilogue: [.bias, .accumulate])
+    linear(pool, rows: rows, x: normed, ldx: reduce.n, m.fc2, y: x, ldy: d, epilogue: .biasAccumulate)
   } else {
-    linear(pool, rows: rows, x: wide, ldx: m.fc1.n, m.fc2, y: x, ldy: d, epilogue: [.bias, .accumulate])
+    linear(pool, rows: rows, x: wide, ldx: m.fc1.n, m.fc2, y: x, ldy: d, epilogue: .biasAccumulate)
   }
 }
 

@@ -38,7 +38,7 @@ struct ViTForward {
         layerNorm(pool, x, normed, rows: rows, dim: d, attn.norm, eps: eps)
         linear(pool, rows: rows, x: normed, ldx: d, attn.qkv, y: wide, ldy: attn.layout.width, epilogue: .bias)
         attention(pool, attn, qkv: wide, out: normed, batch: batch, block: block.index, arena: arena, observer: observer)
-        linear(pool, rows: rows, x: normed, ldx: d, attn.proj, y: x, ldy: d, epilogue: [.bias, .accumulate])
+        linear(pool, rows: rows, x: normed, ldx: d, attn.proj, y: x, ldy: d, epilogue: .biasAccumulate)
       } else if block.residual == .double {
         Kernels.add(x, x, count: rows * d)  // lambda_vit's Block_shrink: x = x + x
       }
