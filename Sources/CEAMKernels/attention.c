@@ -142,6 +142,9 @@ static const eam_attention_ops *ops_for(int hd) {
     case EAM_VARIANT_AVX512: return &eam_attention_avx512_ops;
     case EAM_VARIANT_AVX2: return &eam_attention_avx2_ops;
 #endif
+#if defined(__aarch64__)
+    case EAM_VARIANT_NEON: return &eam_attention_neon_ops;
+#endif
     default: break;
     }
   }

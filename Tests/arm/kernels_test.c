@@ -302,9 +302,44 @@ static void test_gelu(void) {
 
 /* ---- Fused attention ------------------------------------------------------------------------- */
 
+/* Frozen entries (EAM) of a T-token head in the row layout, converted to the attention layout:
+ * patterns by row as in the frozen softmax test (random, none, all but one, all, alternate, dense). */
+typedef struct {
+  uint16_t *mask;
+  float *values, *mass;
+  int32_t *start;
+} frozen_head;
+
+static frozen_head make_frozen(int T) {
+  const int words = EAM_FROZEN_WORDS(T);
+  uint16_t *bits = alloc(sizeof(uint16_t) * T * words);
+  float *rv = alloc(sizeof(float) * ((size_t)T * T + EAM_FROZEN_PAD));
+  int32_t *rs = alloc(sizeof(int32_t) * T);
+  frozen_head h = {alloc(sizeof(uint16_t) * eam_attention_mask_words(T)),
+                   alloc(sizeof(float) * ((size_t)T * T + EAM_FROZEN_PAD)), alloc(sizeof(float) * T),
+                   alloc(sizeof(int32_t) * ((T + 15) / 16))};
+  int n = 0;
+  for (int r = 0; r < T; r++) {
+    const int pattern = r % 6, keep = (int)(next32() % (unsigned)T);
+    rs[r] = n;
+    float total = 0.0f;
+    for (int j = 0; j < T; j++)
+      if (frozen_bit(pattern, r, j, keep)) {
+        bits[r * words + j / 16] |= (uint16_t)(1u << (j % 16));
+        rv[n] = 0.5f / (float)T * (1.0f + uniform());
+        total += rv[n++];
+      }
+    h.mass[r] = 1.0f - total;
+  }
+  eam_attention_pack_frozen(T, bits, words, rv, rs, h.mask, h.values, h.start);
+  free(bits); free(rv); free(rs);
+  return h;
+}
+
 static void test_attention(void) {
   tally t = {"attention_fused", 0, 0, ""};
-  const int shapes[][3] = {{1, 8, 0}, {17, 16, 0}, {50, 32, 0}, {65, 64, 16}, {197, 64, 0}, {40, 12, 0}};
+  /* T, hd, key block (0: one block); hd 12 runs the portable pieces on every variant */
+  const int shapes[][3] = {{1, 8, 0}, {17, 16, 0}, {50, 32, 0}, {65, 64, 16}, {197, 64, 0}, {40, 12, 0}, {70, 40, 24}};
   for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
     const int T = shapes[s][0], hd = shapes[s][1], kb = shapes[s][2];
     seed(8000 + s);
@@ -316,18 +351,24 @@ static void test_attention(void) {
     hard_values(K, (size_t)T * hd, 1.0f, 0);
     hard_values(Vv, (size_t)T * hd, 1.0f, 0);
     hard_values(bias, (size_t)T * T, 2.0f, 1);
-    for (int withbias = 0; withbias < 2; withbias++) {
-      use(EAM_VARIANT_SCALAR);
-      eam_attention_fused(T, hd, 0.125f, Q, hd, K, hd, Vv, hd, O0, hd, withbias ? bias : NULL, T, NULL, 0, T, kb,
-                          scratch);
-      use(V);
-      eam_attention_fused(T, hd, 0.125f, Q, hd, K, hd, Vv, hd, O1, hd, withbias ? bias : NULL, T, NULL, 0, T, kb,
-                          scratch);
-      char what[64];
-      snprintf(what, sizeof what, "T %d hd %d key block %d bias %d", T, hd, kb, withbias);
-      compare(&t, O0, O1, (size_t)T * hd, what);
+    frozen_head h = make_frozen(T);
+    const eam_attention_frozen fr = {h.mask, h.values, h.start, h.mass};
+    for (int c = 0; c < 4; c++) { /* bias or not, frozen or not */
+      const float *bp = c & 1 ? bias : NULL;
+      const eam_attention_frozen *fp = c & 2 ? &fr : NULL;
+      /* the whole head, then from the second query block on (threads split heads so) */
+      for (int q0 = 0; q0 < T && q0 <= 16; q0 += 16) {
+        use(EAM_VARIANT_SCALAR);
+        eam_attention_fused(T, hd, 0.125f, Q, hd, K, hd, Vv, hd, O0, hd, bp, T, fp, q0, T, kb, scratch);
+        use(V);
+        eam_attention_fused(T, hd, 0.125f, Q, hd, K, hd, Vv, hd, O1, hd, bp, T, fp, q0, T, kb, scratch);
+        char what[80];
+        snprintf(what, sizeof what, "T %d hd %d key block %d bias %d frozen %d from %d", T, hd, kb, c & 1, c >> 1, q0);
+        compare(&t, O0 + (size_t)q0 * hd, O1 + (size_t)q0 * hd, (size_t)(T - q0) * hd, what);
+      }
     }
     free(Q); free(K); free(Vv); free(bias); free(O0); free(O1); free(scratch);
+    free(h.mask); free(h.values); free(h.mass); free(h.start);
   }
   report(&t, "vs scalar");
 }
