@@ -25,6 +25,9 @@ void eam_gemm_avx512(int M, int K, const float *A, int lda, const float *panels,
                      int n0, int n1, const eam_epilogue *e);
 void eam_gemm_neon(int M, int K, const float *A, int lda, const float *panels, float *C, int ldc, int n0, int n1,
                    const eam_epilogue *e);
+/* The NEON GEMM's register tile, also run by the wide GEMMs on decoded chunks (neon.c). */
+void eam_tile4x16_neon(int mr, int K, const float *A, int lda, const float *B, float *part, int first, int last,
+                       float *C, int ldc, int col, int valid, const eam_epilogue *e);
 
 void eam_softmax_scalar(float *x, int ld, int rows, int cols);
 void eam_softmax_avx2(float *x, int ld, int rows, int cols);

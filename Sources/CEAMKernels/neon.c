@@ -7,14 +7,17 @@
 #include "vecmath_neon.h"
 #include <math.h>
 
-/* Rows [0, mr) (mr ≤ 4) × one 16-column panel; rows past mr repeat row 0 and are not stored.
- * Each accumulator lane: one fmla per k, k ascending, from +0 (eam_gemm_scalar's chain). */
-static void tile4x16(int mr, int K, const float *A, int lda, const float *B, float *C, int ldc, int col,
-                     int valid, const eam_epilogue *e) {
-  const float *a0 = A, *a1 = A + (mr > 1 ? lda : 0), *a2 = A + (mr > 2 ? 2 * lda : 0), *a3 = A + (mr > 3 ? 3 * lda : 0);
+/* Rows [0, mr) (mr ≤ 4) × one 16-column panel over K values of k; rows past mr repeat row 0 and
+ * are not stored. Each accumulator lane: one fmla per k, k ascending, from +0 (eam_gemm_scalar's
+ * chain) or, unless `first`, from the tile's carried accumulators part ([4][16]); `last`: the
+ * epilogue to C, else the accumulators back to part (the wide GEMMs' chunks of k). */
+void eam_tile4x16_neon(int mr, int K, const float *A, int lda, const float *B, float *part, int first, int last,
+                       float *C, int ldc, int col, int valid, const eam_epilogue *e) {
+  const float *a0 = A, *a1 = A + (mr > 1 ? lda : 0), *a2 = A + (mr > 2 ? 2 * (size_t)lda : 0);
+  const float *a3 = A + (mr > 3 ? 3 * (size_t)lda : 0);
   float32x4_t c[4][4];
   for (int i = 0; i < 4; i++)
-    for (int j = 0; j < 4; j++) c[i][j] = vdupq_n_f32(0.0f);
+    for (int j = 0; j < 4; j++) c[i][j] = first ? vdupq_n_f32(0.0f) : vld1q_f32(part + 16 * i + 4 * j);
 #define STEP(x0, x1, x2, x3, L, b)                                                                   \
   do {                                                                                               \
     for (int j = 0; j < 4; j++) {                                                                    \
@@ -40,6 +43,11 @@ static void tile4x16(int mr, int K, const float *A, int lda, const float *B, flo
     STEP(x0, x1, x2, x3, 0, B + (size_t)k * EAM_PANEL);
   }
 #undef STEP
+  if (!last) {
+    for (int i = 0; i < 4; i++)
+      for (int j = 0; j < 4; j++) vst1q_f32(part + 16 * i + 4 * j, c[i][j]);
+    return;
+  }
   for (int i = 0; i < mr; i++) {
     float *ci = C + (size_t)i * ldc + col;
     for (int j = 0; j < 4; j++) eam_store4(c[i][j], ci + 4 * j, col + 4 * j, valid - 4 * j, e);
@@ -53,7 +61,8 @@ void eam_gemm_neon(int M, int K, const float *A, int lda, const float *panels, f
     const int valid = n1 - col < EAM_PANEL ? n1 - col : EAM_PANEL;
     const float *B = panels + (size_t)p * K * EAM_PANEL;
     for (int m = 0; m < M; m += 4)
-      tile4x16(M - m < 4 ? M - m : 4, K, A + (size_t)m * lda, lda, B, C + (size_t)m * ldc, ldc, col, valid, e);
+      eam_tile4x16_neon(M - m < 4 ? M - m : 4, K, A + (size_t)m * lda, lda, B, NULL, 1, 1, C + (size_t)m * ldc, ldc,
+                        col, valid, e);
   }
 }
 

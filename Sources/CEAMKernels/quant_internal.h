@@ -40,6 +40,8 @@ void eam_gemm_wide_avx2(int M, const float *A, int lda, const eam_wide_src *w, f
                         int n1, const eam_epilogue *e);
 void eam_gemm_wide_avx512(int M, const float *A, int lda, const eam_wide_src *w, float *C, int ldc, int n0,
                           int n1, const eam_epilogue *e);
+void eam_gemm_wide_neon(int M, const float *A, int lda, const eam_wide_src *w, float *C, int ldc, int n0, int n1,
+                        const eam_epilogue *e);
 
 /* The active variant's wide GEMM. */
 eam_wide_fn eam_wide_gemm(void);

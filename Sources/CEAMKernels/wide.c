@@ -76,6 +76,9 @@ eam_wide_fn eam_wide_gemm(void) {
   case EAM_VARIANT_AVX512: return eam_gemm_wide_avx512;
   case EAM_VARIANT_AVX2: return eam_gemm_wide_avx2;
 #endif
+#if defined(__aarch64__)
+  case EAM_VARIANT_NEON: return eam_gemm_wide_neon;
+#endif
   default: return eam_gemm_wide_scalar;
   }
 }

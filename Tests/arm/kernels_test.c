@@ -145,29 +145,43 @@ static void test_gemm_nt_nn(void) {
   report(&t, "vs scalar");
 }
 
-static void test_gemm_f16(void) {
-  tally t = {"gemm_packed_f16", 0, 0, ""};
-  const int shapes[][3] = {{1, 1, 1}, {3, 17, 5}, {5, 33, 300}, {9, 16, 513}};
+/* f16 and int4 weights: decoded panels through the f32 tile, chunks of k carried (K > 256), row
+ * blocks (M > 192). */
+static void test_gemm_wide(void) {
+  tally t = {"gemm f16 / int4", 0, 0, ""};
+  const int shapes[][4] = {{1, 1, 1, 1}, {3, 17, 5, 2}, {5, 33, 300, 32}, {9, 16, 513, 64}, {200, 20, 260, 7}};
   for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
-    const int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+    const int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], G = shapes[s][3];
     seed(3000 + s);
     float *X = alloc(sizeof(float) * M * K), *W = alloc(sizeof(float) * N * K), *bias = alloc(sizeof(float) * N);
     uint16_t *P = alloc(sizeof(uint16_t) * eam_pack_size_f16(N, K));
+    uint8_t *codes = alloc(eam_pack_size_int4(N, K));
+    uint16_t *scales = alloc(sizeof(uint16_t) * eam_int4_scale_count(N, K, G));
     float *Y0 = alloc(sizeof(float) * M * N), *Y1 = alloc(sizeof(float) * M * N);
     hard_values(X, (size_t)M * K, 2.0f, 0);
     for (int i = 0; i < N * K; i++) W[i] = uniform();
     hard_values(bias, N, 1.0f, 0);
-    if (eam_pack_weight_f16(W, K, N, K, P) != 0) { fprintf(stderr, "kernels_test: f16 pack refused\n"); exit(2); }
-    use(EAM_VARIANT_SCALAR);
-    eam_gemm_packed_f16(M, N, K, X, K, P, bias, Y0, N, 0, N, EAM_EPI_BIAS | EAM_EPI_GELU);
-    use(V);
-    eam_gemm_packed_f16(M, N, K, X, K, P, bias, Y1, N, 0, N, EAM_EPI_BIAS | EAM_EPI_GELU);
+    if (eam_pack_weight_f16(W, K, N, K, P) != 0 || eam_pack_weight_int4(W, K, N, K, G, codes, scales) != 0) {
+      fprintf(stderr, "kernels_test: f16 or int4 pack refused\n");
+      exit(2);
+    }
+    const int epi = (int)(s % 8);
     char what[64];
-    snprintf(what, sizeof what, "M %d N %d K %d", M, N, K);
+    use(EAM_VARIANT_SCALAR);
+    eam_gemm_packed_f16(M, N, K, X, K, P, bias, Y0, N, 0, N, epi);
+    use(V);
+    eam_gemm_packed_f16(M, N, K, X, K, P, bias, Y1, N, 0, N, epi);
+    snprintf(what, sizeof what, "f16 M %d N %d K %d epilogue %d", M, N, K, epi);
     compare(&t, Y0, Y1, (size_t)M * N, what);
-    free(X); free(W); free(bias); free(P); free(Y0); free(Y1);
+    use(EAM_VARIANT_SCALAR);
+    eam_gemm_int4(M, N, K, G, X, K, codes, scales, bias, Y0, N, 0, N, EAM_EPI_BIAS | EAM_EPI_GELU);
+    use(V);
+    eam_gemm_int4(M, N, K, G, X, K, codes, scales, bias, Y1, N, 0, N, EAM_EPI_BIAS | EAM_EPI_GELU);
+    snprintf(what, sizeof what, "int4 M %d N %d K %d group %d", M, N, K, G);
+    compare(&t, Y0, Y1, (size_t)M * N, what);
+    free(X); free(W); free(bias); free(P); free(codes); free(scales); free(Y0); free(Y1);
   }
-  report(&t, "vs scalar (portable here)");
+  report(&t, "vs scalar");
 }
 
 /* ---- Row-wise and element-wise --------------------------------------------------------------- */
@@ -461,7 +475,7 @@ int main(void) {
 #endif
   test_gemm_packed();
   test_gemm_nt_nn();
-  test_gemm_f16();
+  test_gemm_wide();
   test_softmax();
   test_softmax_frozen();
   test_layernorm();
