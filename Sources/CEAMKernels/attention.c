@@ -138,8 +138,13 @@ size_t eam_attention_scratch(int T, int hd, int key_block) {
 static const eam_attention_ops *ops_for(int hd) {
   if (hd % 8 == 0) {
     switch (eam_kernels_variant()) {
+#if defined(__x86_64__)
     case EAM_VARIANT_AVX512: return &eam_attention_avx512_ops;
     case EAM_VARIANT_AVX2: return &eam_attention_avx2_ops;
+#endif
+#if defined(__aarch64__)
+    case EAM_VARIANT_NEON: return &eam_attention_neon_ops;
+#endif
     default: break;
     }
   }

@@ -1,6 +1,8 @@
 /* The fused attention's AVX2 + FMA pieces: query tiles of 16 lanes (two ymm per key row), Q·Kᵀ
  * in 6-key × 16-query register tiles, P·V in 6-query × 16-dim tiles. Every function carries
  * target("avx2,fma"). */
+/* x86-64 only: the whole file (other targets compile it empty). */
+#if defined(__x86_64__)
 #include "attention_internal.h"
 #include "vecmath.h"
 #include <immintrin.h>
@@ -249,3 +251,4 @@ T static void pv(int nq, int hd, const float *strip, const int32_t *runs, int nr
 }
 
 const eam_attention_ops eam_attention_avx2_ops = {BQ, pack_q, scores, add_bias, rowmax, exps, insert, pv, NULL};
+#endif

@@ -2,6 +2,8 @@
  * short tile takes two or one), Q·Kᵀ in 6-key × 64-query register tiles, P·V in 6-query × 64-dim
  * tiles over sub-blocks of 48 keys. Every function carries the target attribute; each piece is
  * written once for NB zmm per key row and instantiated for NB = 4, 2 and 1. */
+/* x86-64 only: the whole file (other targets compile it empty). */
+#if defined(__x86_64__)
 #include "attention_internal.h"
 #include "vecmath.h"
 #include <immintrin.h>
@@ -279,3 +281,4 @@ INSTANCES(4)
 static const eam_attention_ops ops16 = {16, pack_q1, scores1, add_bias1, rowmax1, exps1, insert1, pv1, NULL};
 static const eam_attention_ops ops32 = {32, pack_q2, scores2, add_bias2, rowmax2, exps2, insert2, pv2, &ops16};
 const eam_attention_ops eam_attention_avx512_ops = {64, pack_q4, scores4, add_bias4, rowmax4, exps4, insert4, pv4, &ops32};
+#endif

@@ -47,6 +47,7 @@ typedef struct eam_attention_ops {
 extern const eam_attention_ops eam_attention_scalar_ops;
 extern const eam_attention_ops eam_attention_avx2_ops;
 extern const eam_attention_ops eam_attention_avx512_ops;
+extern const eam_attention_ops eam_attention_neon_ops;
 
 /* Below this, exp(score − max) is taken as 0 (exp(−87) ≈ 1.6e-38, just above FLT_MIN): no
  * subnormal probabilities, which cost a microcode assist per operation (a Swin shift mask of −100

@@ -1,6 +1,8 @@
 /* The AVX2 + FMA variant: 6×16 GEMM tile (12 ymm accumulators), vector exp/erf, reductions in
  * canonical.h's 16 lanes.
  * Every function carries target("avx2,fma"); nothing here runs unless the CPU has both. */
+/* x86-64 only: the whole file (other targets compile it empty). */
+#if defined(__x86_64__)
 #include "internal.h"
 #include "vecmath.h"
 #include <immintrin.h>
@@ -228,3 +230,4 @@ T void eam_softmax_frozen_avx2(float *x, int ld, int rows, int cols, const uint1
 #undef FROZEN8
   }
 }
+#endif

@@ -1,6 +1,8 @@
 /* The AVX-512 variant: 6×32 GEMM tile over two panels (12 zmm accumulators) and a 6×16 tile for
  * a last odd panel; vector exp/erf; masked tails. Reductions run in canonical.h's 16 lanes (one
  * zmm, element j in lane j mod 16) and tree. Every function carries the target attribute. */
+/* x86-64 only: the whole file (other targets compile it empty). */
+#if defined(__x86_64__)
 #include "internal.h"
 #include "vecmath.h"
 #include <immintrin.h>
@@ -171,3 +173,4 @@ T void eam_softmax_frozen_avx512(float *x, int ld, int rows, int cols, const uin
     }
   }
 }
+#endif

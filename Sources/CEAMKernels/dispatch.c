@@ -1,5 +1,6 @@
 /* Variant selection and the public entry points: each forwards to the active variant. */
 #include "internal.h"
+#include "eam_quant.h"
 #include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__)
@@ -18,11 +19,15 @@ int eam_kernels_supports(int v) {
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
 #endif
+#if defined(__aarch64__)
+  case EAM_VARIANT_NEON: return 1; /* Advanced SIMD is part of the aarch64 base */
+#endif
   default: return 0;
   }
 }
 
 int eam_kernels_best_variant(void) {
+  if (eam_kernels_supports(EAM_VARIANT_NEON)) return EAM_VARIANT_NEON;
   if (eam_kernels_supports(EAM_VARIANT_AVX512)) return EAM_VARIANT_AVX512;
   if (eam_kernels_supports(EAM_VARIANT_AVX2)) return EAM_VARIANT_AVX2;
   return EAM_VARIANT_SCALAR;
@@ -33,12 +38,13 @@ const char *eam_kernels_variant_name(int v) {
   case EAM_VARIANT_SCALAR: return "scalar";
   case EAM_VARIANT_AVX2: return "avx2";
   case EAM_VARIANT_AVX512: return "avx512";
+  case EAM_VARIANT_NEON: return "neon";
   default: return NULL;
   }
 }
 
 int eam_kernels_parse_variant(const char *name) {
-  for (int v = 0; v <= EAM_VARIANT_AVX512; v++)
+  for (int v = 0; v <= EAM_VARIANT_NEON; v++)
     if (name && strcmp(name, eam_kernels_variant_name(v)) == 0) return v;
   return -1;
 }
@@ -81,6 +87,12 @@ void eam_cpu_brand(char *buf, size_t len) {
   size_t n = len - 1 < 48 ? len - 1 : 48;
   memcpy(buf, regs, n);
   buf[n] = 0;
+#elif defined(__aarch64__)
+  /* No brand register: the architecture and the features the kernels use. */
+  const char *s = eam_int8_supports(EAM_INT8_SDOT) ? "aarch64 (neon, dotprod)" : "aarch64 (neon)";
+  size_t n = strlen(s) < len - 1 ? strlen(s) : len - 1;
+  memcpy(buf, s, n);
+  buf[n] = 0;
 #endif
 }
 
@@ -102,8 +114,13 @@ void eam_pack_weight(const float *W, int ldw, int N, int K, float *packed) {
 
 static eam_gemm_fn gemm_fn(void) {
   switch (eam_kernels_variant()) {
+#if defined(__x86_64__)
   case EAM_VARIANT_AVX512: return eam_gemm_avx512;
   case EAM_VARIANT_AVX2: return eam_gemm_avx2;
+#endif
+#if defined(__aarch64__)
+  case EAM_VARIANT_NEON: return eam_gemm_neon;
+#endif
   default: return eam_gemm_scalar;
   }
 }
@@ -193,16 +210,26 @@ void eam_gemm_nn(int M, int N, int K, const float *A, int lda, const float *B, i
 void eam_layernorm(const float *x, int ldx, float *y, int ldy, int rows, int dim, const float *gamma,
                    const float *beta, float eps) {
   switch (eam_kernels_variant()) {
+#if defined(__x86_64__)
   case EAM_VARIANT_AVX512: eam_layernorm_avx512(x, ldx, y, ldy, rows, dim, gamma, beta, eps); break;
   case EAM_VARIANT_AVX2: eam_layernorm_avx2(x, ldx, y, ldy, rows, dim, gamma, beta, eps); break;
+#endif
+#if defined(__aarch64__)
+  case EAM_VARIANT_NEON: eam_layernorm_neon(x, ldx, y, ldy, rows, dim, gamma, beta, eps); break;
+#endif
   default: eam_layernorm_scalar(x, ldx, y, ldy, rows, dim, gamma, beta, eps);
   }
 }
 
 void eam_softmax_rows(float *x, int ld, int rows, int cols) {
   switch (eam_kernels_variant()) {
+#if defined(__x86_64__)
   case EAM_VARIANT_AVX512: eam_softmax_avx512(x, ld, rows, cols); break;
   case EAM_VARIANT_AVX2: eam_softmax_avx2(x, ld, rows, cols); break;
+#endif
+#if defined(__aarch64__)
+  case EAM_VARIANT_NEON: eam_softmax_neon(x, ld, rows, cols); break;
+#endif
   default: eam_softmax_scalar(x, ld, rows, cols);
   }
 }
@@ -210,20 +237,32 @@ void eam_softmax_rows(float *x, int ld, int rows, int cols) {
 void eam_softmax_rows_frozen(float *x, int ld, int rows, int cols, const uint16_t *frozen, int frozen_ld,
                              const float *values, const int32_t *value_start, const float *free_mass) {
   switch (eam_kernels_variant()) {
+#if defined(__x86_64__)
   case EAM_VARIANT_AVX512:
     eam_softmax_frozen_avx512(x, ld, rows, cols, frozen, frozen_ld, values, value_start, free_mass);
     break;
   case EAM_VARIANT_AVX2:
     eam_softmax_frozen_avx2(x, ld, rows, cols, frozen, frozen_ld, values, value_start, free_mass);
     break;
+#endif
+#if defined(__aarch64__)
+  case EAM_VARIANT_NEON:
+    eam_softmax_frozen_neon(x, ld, rows, cols, frozen, frozen_ld, values, value_start, free_mass);
+    break;
+#endif
   default: eam_softmax_frozen_scalar(x, ld, rows, cols, frozen, frozen_ld, values, value_start, free_mass);
   }
 }
 
 void eam_gelu(float *x, size_t n) {
   switch (eam_kernels_variant()) {
+#if defined(__x86_64__)
   case EAM_VARIANT_AVX512: eam_gelu_avx512(x, n); break;
   case EAM_VARIANT_AVX2: eam_gelu_avx2(x, n); break;
+#endif
+#if defined(__aarch64__)
+  case EAM_VARIANT_NEON: eam_gelu_neon(x, n); break;
+#endif
   default: eam_gelu_scalar(x, n);
   }
 }

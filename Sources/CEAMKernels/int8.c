@@ -8,6 +8,12 @@
 #if defined(__x86_64__)
 #include <cpuid.h>
 #endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1ul << 20) /* Linux's bit for the dot-product instructions */
+#endif
+#endif
 
 /* ---- Paths ----------------------------------------------------------------------------------- */
 
@@ -42,23 +48,28 @@ int eam_int8_supports(int p) {
   case EAM_INT8_AVXVNNI: return eam_kernels_supports(EAM_VARIANT_AVX2) && (eam_cpu_extra_features() & EAM_CPU_AVX_VNNI);
   case EAM_INT8_VNNI512:
     return eam_kernels_supports(EAM_VARIANT_AVX512) && (eam_cpu_extra_features() & EAM_CPU_AVX512_VNNI);
+#if defined(__aarch64__) && defined(__linux__)
+  case EAM_INT8_SDOT: return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#endif
   default: return 0;
   }
 }
 
 int eam_int8_best_path(int v) {
-  if (v >= EAM_VARIANT_AVX512 && eam_int8_supports(EAM_INT8_VNNI512)) return EAM_INT8_VNNI512;
-  if (v >= EAM_VARIANT_AVX2 && eam_int8_supports(EAM_INT8_AVXVNNI)) return EAM_INT8_AVXVNNI;
-  if (v >= EAM_VARIANT_AVX2 && eam_int8_supports(EAM_INT8_AVX2)) return EAM_INT8_AVX2;
+  const int x86 = v == EAM_VARIANT_AVX2 || v == EAM_VARIANT_AVX512;
+  if (v == EAM_VARIANT_NEON && eam_int8_supports(EAM_INT8_SDOT)) return EAM_INT8_SDOT;
+  if (v == EAM_VARIANT_AVX512 && eam_int8_supports(EAM_INT8_VNNI512)) return EAM_INT8_VNNI512;
+  if (x86 && eam_int8_supports(EAM_INT8_AVXVNNI)) return EAM_INT8_AVXVNNI;
+  if (x86 && eam_int8_supports(EAM_INT8_AVX2)) return EAM_INT8_AVX2;
   return EAM_INT8_PORTABLE;
 }
 
-static const char *const path_names[] = {"portable", "avx2", "avxvnni", "vnni512"};
+static const char *const path_names[] = {"portable", "avx2", "avxvnni", "vnni512", "sdot"};
 
-const char *eam_int8_path_name(int p) { return p >= 0 && p <= EAM_INT8_VNNI512 ? path_names[p] : NULL; }
+const char *eam_int8_path_name(int p) { return p >= 0 && p <= EAM_INT8_SDOT ? path_names[p] : NULL; }
 
 int eam_int8_parse_path(const char *name) {
-  for (int p = 0; p <= EAM_INT8_VNNI512; p++)
+  for (int p = 0; p <= EAM_INT8_SDOT; p++)
     if (name && strcmp(name, path_names[p]) == 0) return p;
   return -1;
 }
@@ -181,8 +192,10 @@ void eam_quantize_rows_u8(const float *x, int ldx, int rows, int K, int qmax, ui
                           int32_t *zero) {
   if (rows <= 0 || qmax < 1 || qmax > 255) return;
   switch (eam_kernels_variant()) {
+#if defined(__x86_64__)
   case EAM_VARIANT_AVX512: eam_quantize_rows_avx512(x, ldx, rows, K, qmax, q, ldq, scale, zero); break;
   case EAM_VARIANT_AVX2: eam_quantize_rows_avx2(x, ldx, rows, K, qmax, q, ldq, scale, zero); break;
+#endif
   default: eam_quantize_rows_scalar(x, ldx, rows, K, qmax, q, ldq, scale, zero);
   }
 }
@@ -209,16 +222,7 @@ void eam_gemm_s8_portable(const eam_s8_gemm *g) {
         }
       }
       for (int j = 0; j < EAM_PANEL; j++) acc[j] = lane[4 * j] + lane[4 * j + 1] + lane[4 * j + 2] + lane[4 * j + 3];
-      float *c = g->Y + (size_t)m * g->ldy + col;
-      for (int j = 0; j < valid; j++) {
-        const int n = col + j;
-        const int32_t d = (int32_t)((int64_t)acc[j] - (int64_t)g->row_zero[m] * g->col_sum[n]);
-        float v = (float)d * (g->row_scale[m] * g->col_scale[n]);
-        if (g->flags & EAM_EPI_BIAS) v += g->bias[n];
-        if (g->flags & EAM_EPI_GELU) v = eam_gelu_canonical(v);
-        if (g->flags & EAM_EPI_ACCUMULATE) v += c[j];
-        c[j] = v;
-      }
+      eam_s8_epilogue(g, m, col, valid, acc);
     }
   }
 }
@@ -233,9 +237,14 @@ int eam_gemm_s8(int p, int M, int N, int K, const uint8_t *q, int ldq, const flo
   const eam_s8_gemm g = {M, (int)(padded_k(K) / 4), q, ldq, row_scale, row_zero, packed, col_scale, col_sum,
                          bias, epilogue, Y, ldy, n0, n1};
   switch (p) {
+#if defined(__x86_64__)
   case EAM_INT8_VNNI512: eam_gemm_s8_vnni512(&g); break;
   case EAM_INT8_AVXVNNI: eam_gemm_s8_avxvnni(&g); break;
   case EAM_INT8_AVX2: eam_gemm_s8_avx2(&g); break;
+#endif
+#if defined(__aarch64__)
+  case EAM_INT8_SDOT: eam_gemm_s8_sdot(&g); break;
+#endif
   default: eam_gemm_s8_portable(&g);
   }
   return 0;

@@ -1,6 +1,8 @@
 /* int8 GEMM on ymm: the AVX2 path (vpmaddubsw: pairs of u8·s8 products summed in 16-bit lanes,
  * which saturate unless codes are ≤ 127; then vpmaddwd by ones to 32 bits) and the AVX-VNNI path
  * (vpdpbusd ymm); the AVX2 activation quantizer. Both GEMMs: tiles of R rows × 16 columns. */
+/* x86-64 only: the whole file (other targets compile it empty). */
+#if defined(__x86_64__)
 #include "quant_internal.h"
 #include "vecmath.h"
 #include <string.h>
@@ -138,3 +140,4 @@ TVNNI void eam_gemm_s8_avxvnni(const eam_s8_gemm *g) {
   for (int p = g->n0 / EAM_PANEL; p * EAM_PANEL < g->n1; p++)
     for (int m = 0; m < g->M; m += R) tile_avxvnni(g, m, g->M - m < R ? g->M - m : R, p);
 }
+#endif

@@ -1,5 +1,7 @@
 /* int8 GEMM, AVX-512 VNNI path (vpdpbusd zmm: 16 columns × 4 k per instruction), and the
  * AVX-512 activation quantizer. */
+/* x86-64 only: the whole file (other targets compile it empty). */
+#if defined(__x86_64__)
 #include "quant_internal.h"
 #include "vecmath.h"
 #include <string.h>
@@ -87,3 +89,4 @@ TV void eam_gemm_s8_vnni512(const eam_s8_gemm *g) {
     }
   }
 }
+#endif

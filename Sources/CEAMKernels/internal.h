@@ -23,10 +23,16 @@ void eam_gemm_avx2(int M, int K, const float *A, int lda, const float *panels, f
                    int n0, int n1, const eam_epilogue *e);
 void eam_gemm_avx512(int M, int K, const float *A, int lda, const float *panels, float *C, int ldc,
                      int n0, int n1, const eam_epilogue *e);
+void eam_gemm_neon(int M, int K, const float *A, int lda, const float *panels, float *C, int ldc, int n0, int n1,
+                   const eam_epilogue *e);
+/* The NEON GEMM's register tile, also run by the wide GEMMs on decoded chunks (neon.c). */
+void eam_tile4x16_neon(int mr, int K, const float *A, int lda, const float *B, float *part, int first, int last,
+                       float *C, int ldc, int col, int valid, const eam_epilogue *e);
 
 void eam_softmax_scalar(float *x, int ld, int rows, int cols);
 void eam_softmax_avx2(float *x, int ld, int rows, int cols);
 void eam_softmax_avx512(float *x, int ld, int rows, int cols);
+void eam_softmax_neon(float *x, int ld, int rows, int cols);
 
 /* Writes a row's packed frozen values into their entries (the set bits of its frozen mask),
  * set bit by set bit: as many branches as frozen entries, none mispredicted per entry. */
@@ -44,6 +50,8 @@ void eam_softmax_frozen_avx2(float *x, int ld, int rows, int cols, const uint16_
                              const float *values, const int32_t *value_start, const float *free_mass);
 void eam_softmax_frozen_avx512(float *x, int ld, int rows, int cols, const uint16_t *frozen, int frozen_ld,
                                const float *values, const int32_t *value_start, const float *free_mass);
+void eam_softmax_frozen_neon(float *x, int ld, int rows, int cols, const uint16_t *frozen, int frozen_ld,
+                             const float *values, const int32_t *value_start, const float *free_mass);
 
 void eam_layernorm_scalar(const float *x, int ldx, float *y, int ldy, int rows, int dim, const float *g,
                           const float *b, float eps);
@@ -51,10 +59,13 @@ void eam_layernorm_avx2(const float *x, int ldx, float *y, int ldy, int rows, in
                         const float *b, float eps);
 void eam_layernorm_avx512(const float *x, int ldx, float *y, int ldy, int rows, int dim, const float *g,
                           const float *b, float eps);
+void eam_layernorm_neon(const float *x, int ldx, float *y, int ldy, int rows, int dim, const float *g,
+                        const float *b, float eps);
 
 void eam_gelu_scalar(float *x, size_t n);
 void eam_gelu_avx2(float *x, size_t n);
 void eam_gelu_avx512(float *x, size_t n);
+void eam_gelu_neon(float *x, size_t n);
 
 /* Exact GELU of one value, as the scalar variant computes it. */
 float eam_gelu1(float x);

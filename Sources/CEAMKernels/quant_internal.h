@@ -2,6 +2,7 @@
 #ifndef EAM_QUANT_INTERNAL_H
 #define EAM_QUANT_INTERNAL_H
 #include "internal.h"
+#include "canonical.h"
 #include "eam_quant.h"
 
 /* CPU features beyond the variants' (cached cpuid): EAM_CPU_* bits. */
@@ -39,6 +40,8 @@ void eam_gemm_wide_avx2(int M, const float *A, int lda, const eam_wide_src *w, f
                         int n1, const eam_epilogue *e);
 void eam_gemm_wide_avx512(int M, const float *A, int lda, const eam_wide_src *w, float *C, int ldc, int n0,
                           int n1, const eam_epilogue *e);
+void eam_gemm_wide_neon(int M, const float *A, int lda, const eam_wide_src *w, float *C, int ldc, int n0, int n1,
+                        const eam_epilogue *e);
 
 /* The active variant's wide GEMM. */
 eam_wide_fn eam_wide_gemm(void);
@@ -61,10 +64,26 @@ typedef struct {
   int ldy, n0, n1;
 } eam_s8_gemm;
 
+/* The dequantizing epilogue of row m, columns [col, col + valid), from their int32 dot products
+ * acc[0 .. valid): the one copy every int8 path that finishes in C uses. */
+EAM_ALWAYS_INLINE void eam_s8_epilogue(const eam_s8_gemm *g, int m, int col, int valid, const int32_t *acc) {
+  float *c = g->Y + (size_t)m * g->ldy + col;
+  for (int j = 0; j < valid; j++) {
+    const int n = col + j;
+    const int32_t d = (int32_t)((int64_t)acc[j] - (int64_t)g->row_zero[m] * g->col_sum[n]);
+    float v = (float)d * (g->row_scale[m] * g->col_scale[n]);
+    if (g->flags & EAM_EPI_BIAS) v += g->bias[n];
+    if (g->flags & EAM_EPI_GELU) v = eam_gelu_canonical(v);
+    if (g->flags & EAM_EPI_ACCUMULATE) v += c[j];
+    c[j] = v;
+  }
+}
+
 void eam_gemm_s8_portable(const eam_s8_gemm *g);
 void eam_gemm_s8_avx2(const eam_s8_gemm *g);
 void eam_gemm_s8_avxvnni(const eam_s8_gemm *g);
 void eam_gemm_s8_vnni512(const eam_s8_gemm *g);
+void eam_gemm_s8_sdot(const eam_s8_gemm *g);
 
 /* The activation quantizer: one row's parameters (the same scalar code on every variant), then
  * the codes per variant. */

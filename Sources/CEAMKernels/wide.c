@@ -72,8 +72,13 @@ EAM_PORTABLE(, eam_gemm_wide_scalar, (int M, const float *A, int lda, const eam_
 
 eam_wide_fn eam_wide_gemm(void) {
   switch (eam_kernels_variant()) {
+#if defined(__x86_64__)
   case EAM_VARIANT_AVX512: return eam_gemm_wide_avx512;
   case EAM_VARIANT_AVX2: return eam_gemm_wide_avx2;
+#endif
+#if defined(__aarch64__)
+  case EAM_VARIANT_NEON: return eam_gemm_wide_neon;
+#endif
   default: return eam_gemm_wide_scalar;
   }
 }

@@ -2,6 +2,8 @@
  * registers (F16C vcvtph2ps; nibbles zero-extended, converted and scaled), stored to a stack
  * buffer and run by avx2.c's 6×16 tile. A CPU with AVX2 but without F16C decodes f16 in portable
  * C (same values: widening is exact). */
+/* x86-64 only: the whole file (other targets compile it empty). */
+#if defined(__x86_64__)
 #include "quant_internal.h"
 #include "vecmath.h"
 
@@ -101,3 +103,4 @@ T void eam_gemm_wide_avx2(int M, const float *A, int lda, const eam_wide_src *w,
     }
   }
 }
+#endif

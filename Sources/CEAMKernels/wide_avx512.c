@@ -2,6 +2,8 @@
  * registers (vcvtph2ps; nibbles zero-extended, converted and scaled), stored to a stack buffer
  * and run by avx512.c's 6×32 / 6×16 tiles. Decoding once per block of rows rather than in every
  * tile keeps the conversions off the FMA ports the tile saturates. */
+/* x86-64 only: the whole file (other targets compile it empty). */
+#if defined(__x86_64__)
 #include "quant_internal.h"
 #include "vecmath.h"
 
@@ -126,3 +128,4 @@ T void eam_gemm_wide_avx512(int M, const float *A, int lda, const eam_wide_src *
     }
   }
 }
+#endif

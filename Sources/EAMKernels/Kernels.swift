@@ -5,8 +5,10 @@ public enum KernelVariant: Int32, CaseIterable, Sendable {
   case scalar = 0
   case avx2 = 1
   case avx512 = 2
+  /// aarch64 Advanced SIMD (always present there); kernels without a NEON version run `scalar`'s.
+  case neon = 3
 
-  /// "scalar", "avx2" or "avx512" (the values `EAM_KERNELS` takes).
+  /// "scalar", "avx2", "avx512" or "neon" (the values `EAM_KERNELS` takes).
   public var name: String { String(cString: eam_kernels_variant_name(rawValue)) }
 
   /// Whether this CPU can run the variant.
@@ -131,7 +133,7 @@ public enum Kernels {
 
   public static func packedCount(n: Int, k: Int) -> Int { eam_pack_size(Int32(n), Int32(k)) }
 
-  /// The CPU's brand string.
+  /// The CPU's brand string (on aarch64: "aarch64 (neon)" or "aarch64 (neon, dotprod)").
   public static var cpuName: String {
     var buf = [CChar](repeating: 0, count: 64)
     eam_cpu_brand(&buf, 64)

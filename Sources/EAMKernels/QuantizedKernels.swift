@@ -61,8 +61,10 @@ public enum Int8Path: Int32, CaseIterable, Sendable {
   case avx2 = 1
   case avxVNNI = 2
   case vnni512 = 3
+  /// aarch64 `sdot` (dot-product extension, detected on Linux).
+  case sdot = 4
 
-  /// "portable", "avx2", "avxvnni" or "vnni512" (the values `EAM_INT8` takes).
+  /// "portable", "avx2", "avxvnni", "vnni512" or "sdot" (the values `EAM_INT8` takes).
   public var name: String { String(cString: eam_int8_path_name(rawValue)) }
 
   /// Whether this CPU can run the path.

@@ -13,8 +13,8 @@
  * strip as c_ij / α_i and one P·V, scaled by α_i, gives both parts; with several, the frozen part
  * accumulates apart. Each output element is the same however a head is split by query rows.
  * Scratch comes from the caller; nothing is allocated. Like the kernels of eam_kernels.h, the
- * scalar, AVX2+FMA and AVX-512 variants are chosen by eam_kernels_variant(); docs/ATTENTION.md has
- * the tiling and measurements.
+ * scalar, AVX2+FMA, AVX-512 and NEON variants are chosen by eam_kernels_variant();
+ * docs/ATTENTION.md has the tiling and measurements.
  */
 #ifndef EAM_ATTENTION_H
 #define EAM_ATTENTION_H

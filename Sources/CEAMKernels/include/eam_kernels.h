@@ -2,9 +2,10 @@
  * eam_kernels.h — the hot loops of EAMRuntime, in plain C.
  *
  * Every kernel has a portable variant and, where it pays, AVX2+FMA and AVX-512 variants compiled
- * with per-function target attributes. One variant is selected at run time from CPU detection
- * (or forced with the environment variable EAM_KERNELS=scalar|avx2|avx512) and used for all
- * kernels. Every variant gives the same bits: the same fused multiply-adds in the same order, the
+ * with per-function target attributes (x86-64) or a NEON variant (aarch64). One variant is
+ * selected at run time from CPU detection (or forced with the environment variable
+ * EAM_KERNELS=scalar|avx2|avx512|neon) and used for all kernels; a kernel a variant has no
+ * version of runs the portable one. Every variant gives the same bits: the same fused multiply-adds in the same order, the
  * same 16-lane reductions and the same exp (canonical.h; docs/KERNELS.md, "Determinism"). Kernels are single-threaded and allocate nothing: the runtime splits work across its
  * own threads by row or column ranges, and the value of each output element never depends on
  * how the work was split.
@@ -27,6 +28,7 @@ typedef enum {
   EAM_VARIANT_SCALAR = 0,
   EAM_VARIANT_AVX2 = 1,   /* AVX2 + FMA */
   EAM_VARIANT_AVX512 = 2, /* AVX-512 F (+ DQ/BW/VL where used) */
+  EAM_VARIANT_NEON = 3,   /* aarch64 Advanced SIMD (always present there) */
 } eam_variant;
 
 /* Best variant this CPU supports. */
@@ -41,11 +43,12 @@ int eam_kernels_set_variant(int v);
 /* Forces variant v for the calling thread only (-1 clears the override); for tests that compare
  * variants while other threads keep running. Returns 0, or -1 if the CPU does not support it. */
 int eam_kernels_set_thread_variant(int v);
-/* "scalar", "avx2" or "avx512"; NULL for an unknown value. */
+/* "scalar", "avx2", "avx512" or "neon"; NULL for an unknown value. */
 const char *eam_kernels_variant_name(int v);
 /* Parses a variant name; -1 if unknown. */
 int eam_kernels_parse_variant(const char *name);
-/* CPU brand string (cpuid leaf 0x80000002..4), written NUL-terminated into buf. */
+/* CPU brand string, written NUL-terminated into buf: cpuid leaf 0x80000002..4 on x86-64;
+ * "aarch64 (neon)" or "aarch64 (neon, dotprod)" on aarch64. */
 void eam_cpu_brand(char *buf, size_t len);
 
 /* ---- Packed SGEMM for linear layers: Y = X · Wᵀ (+ epilogue) ------------------------------
