@@ -6,8 +6,8 @@
  *
  * Which entries are frozen is a bitmask: per row, EAM_FROZEN_WORDS(cols) 16-bit words; bit
  * (j mod 16) of word j/16 is set when entry j is frozen. Bits at or past cols are ignored.
- * Like the kernels of eam_kernels.h, these have scalar, AVX2+FMA and AVX-512 variants chosen at
- * run time; each output element is computed by one call in a fixed order.
+ * Like the kernels of eam_kernels.h, these have scalar, AVX2+FMA, AVX-512 and NEON variants chosen
+ * at run time; each output element is computed by one call in a fixed order.
  */
 #ifndef EAM_FROZEN_H
 #define EAM_FROZEN_H
