@@ -10,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OUT := out
 
-.PHONY: all deps build test test-tools embedded-check demo bench fidelity passes fixtures schema python-tools clean fuzz fuzz-build fuzz-replay fuzz-seeds sanitize \
+.PHONY: all deps build test test-tools c-example arm-test embedded-check demo bench fidelity passes fixtures schema python-tools clean fuzz fuzz-build fuzz-replay fuzz-seeds sanitize \
   report-test report-screenshot slurm-test k8s-check cli-docs
 
 all: build
@@ -36,10 +36,15 @@ test: deps embedded-check test-tools
 	EAMC_REPORT_TEST=1 swift test --skip-build
 	BIN=$(BIN) scripts/slurm_test.sh
 	python3 scripts/check_k8s.py examples/k8s/calibrate-job.yaml
+	$(MAKE) --no-print-directory c-example
+	BIN=$(BIN) scripts/arm_test.sh small
 
-## Debian packages only the tests need: Chromium (the report test), Slurm and munge, PyYAML.
+## Debian packages only the tests need: Chromium (the report test), Slurm and munge, PyYAML, and
+## for the aarch64 build under emulation qemu-user with Debian's arm64 libc and libgcc (clang and
+## lld come with the Swift toolchain).
+ARM_PACKAGES := qemu-user libc6-dev-arm64-cross libgcc-12-dev-arm64-cross
 test-tools:
-	@missing=$$(for p in chromium slurm-wlm munge python3-yaml; do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in chromium slurm-wlm munge python3-yaml $(ARM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:" $$missing; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
@@ -49,6 +54,36 @@ test-tools:
 ## Swift for aarch64-none-none-elf (no OS) and x86-64 Linux: objects only, warnings are errors.
 embedded-check:
 	scripts/embedded_check.sh
+
+## The C API (eam.h) on x86-64: the static and shared library from the runtime core as Embedded
+## Swift, examples/c/classify.c built with the system's C compiler and run on the bundled model;
+## its outputs must equal `eamc run`'s byte for byte; Tests/capi/capi_test.c on runtime fixtures.
+CAPI := .build-device/x86_64-linux
+c-example: deps
+	swift build -c release --product eamc
+	scripts/device_build.sh x86_64-linux && touch $(CAPI)/stamp
+	scripts/capi_link.sh x86_64-linux $(CAPI)/classify examples/c/classify.c
+	scripts/capi_link.sh x86_64-linux $(CAPI)/capi_test Tests/capi/capi_test.c --count-allocations
+	cc -O2 -I $(CAPI)/include -I examples/c examples/c/classify.c -L $(CAPI) -l:libeamrt.so -Wl,-rpath,$(CURDIR)/$(CAPI) -lm -o $(CAPI)/classify-shared
+	@mkdir -p $(OUT)
+	$(BIN)/eamc compile $(MODEL) -o $(OUT)/dinov2_vits14.eam -q
+	$(CAPI)/classify $(OUT)/dinov2_vits14.eam Tests/Fixtures/seeded/input_2x3x224x224.npy $(OUT)/c-example.npy
+	$(CAPI)/classify-shared $(OUT)/dinov2_vits14.eam Tests/Fixtures/seeded/input_2x3x224x224.npy $(OUT)/c-example-shared.npy > /dev/null
+	$(BIN)/eamc run $(OUT)/dinov2_vits14.eam --input Tests/Fixtures/seeded/input_2x3x224x224.npy --output $(OUT)/eamc-run.npy -q
+	cmp $(OUT)/c-example.npy $(OUT)/eamc-run.npy && cmp $(OUT)/c-example-shared.npy $(OUT)/eamc-run.npy
+	@echo "c-example: the C API's outputs (static and shared library) equal eamc run's byte for byte"
+	@for f in vit_tiny deit_distilled dinov2_small.eam30 dinov2_small.f16 swin_tiny; do \
+	  input=Tests/Fixtures/models/$${f%%.*}.input.npy; \
+	  $(CAPI)/capi_test Tests/Fixtures/runtime/$$f.eam $$input Tests/Fixtures/runtime/$$f.out.npy | tail -1 | grep -q ' 0 failure' \
+	    || { $(CAPI)/capi_test Tests/Fixtures/runtime/$$f.eam $$input Tests/Fixtures/runtime/$$f.out.npy; exit 1; }; \
+	  echo "capi_test $$f: passed"; \
+	done
+
+## The C API on 64-bit Arm under qemu-aarch64 on the bundled DINOv2-S/14 (f32, EAM 20%, int8)
+## against the x86-64 outputs; `make test` runs the same on a small model.
+arm-test: deps test-tools
+	swift build -c release --product eamc
+	BIN=$(BIN) scripts/arm_test.sh full
 
 ## The main job on the bundled example: compile the bundled DINOv2-S/14 as float, then with EAM
 ## (calibrated on 12 bundled images, 20% of attention entries frozen in 2 bits), inspect it,
@@ -187,4 +222,4 @@ cli-docs: deps
 	scripts/cli_docs.sh $(BIN)/eamc $(BIN)/eam-run > docs/cli.md
 
 clean:
-	rm -rf .build .build-fuzz .build-sanitize $(OUT)
+	rm -rf .build .build-fuzz .build-sanitize .build-device .build-arm .build-embedded $(OUT)

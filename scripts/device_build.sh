@@ -45,7 +45,7 @@ if [ "$swift_target" = aarch64-none-none-elf ]; then
   "$clang" "${cflags[@]}" -I Sources/CEAMPlatform/include -c Sources/EAMRuntimeC/platform_posix.c -o "$out/obj/platform_posix.o"
 fi
 
-swiftflags=(-target "$swift_target" -enable-experimental-feature Embedded -wmo -parse-as-library -Osize
+swiftflags=(-target "$swift_target" -enable-experimental-feature Embedded -wmo -parse-as-library ${EAM_SWIFT_OPT:--O}
             -Xfrontend -function-sections -Xcc -ffunction-sections -warnings-as-errors ${EAM_SWIFT_DEBUG:+-g})
 [ "$target" = x86_64-linux ] && swiftflags+=(-Xcc -fPIC)
 case "$swift_target" in *-none-*) swiftflags+=(-Xcc -ffreestanding) ;; esac

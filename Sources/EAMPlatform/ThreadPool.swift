@@ -75,7 +75,7 @@ public final class ThreadPool: @unchecked Sendable {
     }
   }
 
-  private static let idle: (Int) -> Void = { _ in }
+  private static let idle: @Sendable (Int) -> Void = { _ in }
 
   /// Thread `t`'s contiguous part of `0..<count`.
   private static func slice(_ t: Int, of count: Int, workers: Int, _ body: (Int) -> Void) {

@@ -24,7 +24,9 @@ final class CModel {
 }
 
 private func status(_ error: RuntimeError) -> eam_status {
-  error.description.withCString { eam_internal_set_error($0) }
+  error.message.withCString { message in
+    if let path = error.path { path.withCString { eam_internal_set_error2($0, message) } } else { eam_internal_set_error2(nil, message) }
+  }
   switch error.kind {
   case .io: return EAM_ERROR_IO
   case .memory: return EAM_ERROR_MEMORY

@@ -50,6 +50,24 @@ void eam_internal_set_error(const char *message) {
   last_error[n] = 0;
 }
 
+void eam_internal_set_error2(const char *path, const char *message) {
+  if (!path) {
+    eam_internal_set_error(message);
+    return;
+  }
+  char line[sizeof last_error];
+  size_t n = strlen(path);
+  if (n > sizeof line - 3) n = sizeof line - 3;
+  memcpy(line, path, n);
+  line[n++] = ':';
+  line[n++] = ' ';
+  size_t m = message ? strlen(message) : 0;
+  if (m > sizeof line - 1 - n) m = sizeof line - 1 - n;
+  if (m) memcpy(line + n, message, m);
+  line[n + m] = 0;
+  eam_internal_set_error(line);
+}
+
 static eam_status fail(eam_status status, const char *message) {
   eam_internal_set_error(message);
   return status;

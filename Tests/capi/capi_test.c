@@ -59,6 +59,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: capi_test model.eam input.npy expected.npy [min-cosine]\n");
     return 2;
   }
+  setvbuf(stdout, NULL, _IONBF, 0); /* every line out before a crash */
   const char *path = argv[1];
   double min_cosine = argc == 5 ? atof(argv[4]) : 0;
   char why[256], line[512];

@@ -6,6 +6,8 @@
 
 /* Sets the thread's last error (copied, truncated to one line of at most 511 bytes). */
 void eam_internal_set_error(const char *message);
+/* The same, as "path: message" (path NULL: the message alone). */
+void eam_internal_set_error2(const char *path, const char *message);
 
 /* The Swift half. `handle` is an opaque reference to the loaded model. */
 eam_status eam_internal_load(const void *bytes, size_t length, const char *name, const eam_options *options,

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The C API on 64-bit Arm under emulation, against the x86-64 runtime:
+#   arm_test.sh small   a small model (f32, EAM 30% and int8), for make test
+#   arm_test.sh full    the bundled DINOv2-S/14 (f32, EAM 20% and int8), for make arm-test
+# Builds both static libraries (scripts/device_build.sh) and the kernels' own test, compiles the
+# artifacts with --device-layout (the aarch64 build has no zstd), runs each through the x86-64
+# C API (examples/c/classify.c) for the reference, then Tests/capi/capi_test.c and classify
+# under qemu-aarch64 (-cpu max: NEON + sdot; -cpu cortex-a53: NEON, portable int8). f32 and EAM
+# must reach cosine 0.99999, int8 0.999 (they are bit-identical today; the check says so).
+# Prints the library's size, the core's size without kernels and the arena size.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-small}
+BIN=${BIN:-.build/release}
+eamc=$BIN/eamc
+[ -x "$eamc" ] || { echo "arm_test: $eamc not built (swift build -c release --product eamc)" >&2; exit 1; }
+for t in x86_64-linux aarch64-linux; do
+  [ -f .build-device/$t/stamp ] && [ -z "$(find Sources/EAMKernels Sources/CEAMKernels Sources/EAMPlatform Sources/CEAMPlatform Sources/EAMFormat Sources/EAMRuntimeCore Sources/EAMRuntimeC scripts/device_build.sh -newer .build-device/$t/stamp -print -quit)" ] \
+    || { scripts/device_build.sh $t && touch .build-device/$t/stamp; }
+done
+scripts/arm_kernels_test.sh
+x86=.build-device/x86_64-linux arm=.build-device/aarch64-linux
+scripts/capi_link.sh x86_64-linux $x86/classify examples/c/classify.c
+scripts/capi_link.sh aarch64-linux $arm/classify examples/c/classify.c
+scripts/capi_link.sh aarch64-linux $arm/capi_test Tests/capi/capi_test.c --count-allocations
+
+work=$(mktemp -d /tmp/eamc-arm.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+if [ "$mode" = full ]; then
+  model=examples/models/dinov2_vits14_224.fp16.safetensors input=Tests/Fixtures/seeded/input_2x3x224x224.npy
+  calib=(--calib examples/images/calib --sparsity 0.2 --attn-bits 2) names=(f32 eam20 int8)
+else
+  model=Tests/Fixtures/models/vit_tiny.safetensors input=Tests/Fixtures/models/vit_tiny.input.npy
+  calib=(--calib Tests/Fixtures/images --sparsity 0.3 --attn-bits 2) names=(f32 eam30 int8)
+fi
+[ -d "${calib[1]}" ] || calib[1]=examples/images/calib
+"$eamc" compile "$model" -o "$work/${names[0]}.eam" --device-layout -q
+"$eamc" compile "$model" -o "$work/${names[1]}.eam" --device-layout "${calib[@]}" -q
+"$eamc" compile "$model" -o "$work/${names[2]}.eam" --device-layout --weights int8 -q
+failed=0
+for name in "${names[@]}"; do
+  a=$work/$name.eam
+  $x86/classify "$a" "$input" "$work/$name.x86.npy" > /dev/null
+  tolerance=0.99999
+  [ "$name" = int8 ] && tolerance=0.999
+  for cpu in max cortex-a53; do
+    echo "== $name on qemu-aarch64 -cpu $cpu (against the x86-64 C API's outputs; cosine ≥ $tolerance)"
+    if ! qemu-aarch64 -cpu $cpu $arm/capi_test "$a" "$input" "$work/$name.x86.npy" $tolerance | grep -v "^ok   \(api version\|NULL\|max_batch\|batch over\|output too\)"; then
+      failed=1
+    fi
+  done
+done
+echo "== classify on aarch64 (${names[1]})"
+qemu-aarch64 $arm/classify "$work/${names[1]}.eam" "$input" | head -8
+
+text() { size -A "$@" 2>/dev/null | awk '$1 ~ /^\.text/ { s += $2 } END { print s + 0 }'; }
+core=$(text $arm/obj/swift_EAMPlatform.o $arm/obj/swift_EAMFormat.o $arm/obj/swift_EAMRuntimeCore.o $arm/obj/swift_EAMRuntimeC.o $arm/obj/capi_eam.o $arm/obj/platform_posix.o)
+kernels=$(text $arm/obj/kernel_*.o $arm/obj/swift_EAMKernels.o)
+tables=$(text $arm/obj/unicode/*.o)
+lib=$(stat -c %s $arm/libeamrt-aarch64.a)
+binary=$(stat -c %s $arm/classify)
+arena=$(qemu-aarch64 $arm/classify "$work/${names[0]}.eam" "$input" | sed -n 's/^memory: arena \([0-9.]* MiB\).*/\1/p')
+printf 'aarch64 sizes: libeamrt-aarch64.a %s bytes; .text: core without kernels %s bytes (Swift core, stdlib parts it uses, C API), kernels %s, Unicode tables %s; classify (static, with libc) %s bytes; arena %s for %s image(s)\n' \
+  "$lib" "$core" "$kernels" "$tables" "$binary" "$arena" "$(python3 -c "import sys; print(open('$input','rb').read(128).split(b'(')[1].split(b',')[0].decode())")"
+[ $failed = 0 ] && echo "arm test ($mode): passed" || { echo "arm test ($mode): FAILED"; exit 1; }
