@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The C API on 64-bit Arm under emulation, against the x86-64 runtime:
-#   arm_test.sh small   a small model (f32, EAM 30% and int8), for make test
+#   arm_test.sh small   small models (f32, EAM 30%, int8; hallucinated heads + compact FFN +
+#                       int4), for make test
 #   arm_test.sh full    the bundled DINOv2-S/14 (f32, EAM 20% and int8), for make arm-test
 # Builds both static libraries (scripts/device_build.sh) and the kernels' own test, compiles the
 # artifacts with --device-layout (the aarch64 build has no zstd), runs each through the x86-64
@@ -26,32 +27,34 @@ scripts/capi_link.sh aarch64-linux $arm/capi_test Tests/capi/capi_test.c --count
 
 work=$(mktemp -d /tmp/eamc-arm.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+# name | checkpoint | input | compile flags (all with --device-layout) | cosine to the x86-64 outputs
+calib=examples/images/calib
 if [ "$mode" = full ]; then
-  model=examples/models/dinov2_vits14_224.fp16.safetensors input=Tests/Fixtures/seeded/input_2x3x224x224.npy
-  calib=(--calib examples/images/calib --sparsity 0.2 --attn-bits 2) names=(f32 eam20 int8)
+  m=examples/models/dinov2_vits14_224.fp16.safetensors x=Tests/Fixtures/seeded/input_2x3x224x224.npy
+  runs=("f32|$m|$x||0.99999" "eam20|$m|$x|--calib $calib --sparsity 0.2 --attn-bits 2|0.99999" "int8|$m|$x|--weights int8|0.999")
 else
-  model=Tests/Fixtures/models/vit_tiny.safetensors input=Tests/Fixtures/models/vit_tiny.input.npy
-  calib=(--calib Tests/Fixtures/images --sparsity 0.3 --attn-bits 2) names=(f32 eam30 int8)
+  m=Tests/Fixtures/models/vit_tiny.safetensors x=Tests/Fixtures/models/vit_tiny.input.npy
+  d=Tests/Fixtures/models/deit_tiny.safetensors dx=Tests/Fixtures/models/deit_tiny.input.npy
+  runs=("f32|$m|$x||0.99999" "eam30|$m|$x|--calib $calib --sparsity 0.3 --attn-bits 2|0.99999" "int8|$m|$x|--weights int8|0.999"
+        "passes|$d|$dx|--heads 4 --calib $calib --hallucinate-heads 0.5 --compact-ffn 0.5 --weights int4|0.99999")
 fi
-[ -d "${calib[1]}" ] || calib[1]=examples/images/calib
-"$eamc" compile "$model" -o "$work/${names[0]}.eam" --device-layout -q
-"$eamc" compile "$model" -o "$work/${names[1]}.eam" --device-layout "${calib[@]}" -q
-"$eamc" compile "$model" -o "$work/${names[2]}.eam" --device-layout --weights int8 -q
 failed=0
-for name in "${names[@]}"; do
+for run in "${runs[@]}"; do
+  IFS='|' read -r name model input flags tolerance <<< "$run"
   a=$work/$name.eam
+  # shellcheck disable=SC2086
+  "$eamc" compile "$model" -o "$a" --device-layout $flags -q
   $x86/classify "$a" "$input" "$work/$name.x86.npy" > /dev/null
-  tolerance=0.99999
-  [ "$name" = int8 ] && tolerance=0.999
   for cpu in max cortex-a53; do
-    echo "== $name on qemu-aarch64 -cpu $cpu (against the x86-64 C API's outputs; cosine ≥ $tolerance)"
-    if ! qemu-aarch64 -cpu $cpu $arm/capi_test "$a" "$input" "$work/$name.x86.npy" $tolerance | grep -v "^ok   \(api version\|NULL\|max_batch\|batch over\|output too\)"; then
+    echo "== $name ($flags) on qemu-aarch64 -cpu $cpu against the x86-64 C API's outputs (cosine ≥ $tolerance)"
+    if ! qemu-aarch64 -cpu $cpu $arm/capi_test "$a" "$input" "$work/$name.x86.npy" "$tolerance" | grep -v "^ok   \(api version\|NULL\|max_batch\|batch over\|output too\|load_memory (one\)"; then
       failed=1
     fi
   done
 done
+names=(f32 "${runs[1]%%|*}")
 echo "== classify on aarch64 (${names[1]})"
-qemu-aarch64 $arm/classify "$work/${names[1]}.eam" "$input" | head -8
+qemu-aarch64 $arm/classify "$work/${names[1]}.eam" "$x" | head -8
 
 text() { size -A "$@" 2>/dev/null | awk '$1 ~ /^\.text/ { s += $2 } END { print s + 0 }'; }
 core=$(text $arm/obj/swift_EAMPlatform.o $arm/obj/swift_EAMFormat.o $arm/obj/swift_EAMRuntimeCore.o $arm/obj/swift_EAMRuntimeC.o $arm/obj/capi_eam.o $arm/obj/platform_posix.o)
@@ -59,7 +62,7 @@ kernels=$(text $arm/obj/kernel_*.o $arm/obj/swift_EAMKernels.o)
 tables=$(text $arm/obj/unicode/*.o)
 lib=$(stat -c %s $arm/libeamrt-aarch64.a)
 binary=$(stat -c %s $arm/classify)
-arena=$(qemu-aarch64 $arm/classify "$work/${names[0]}.eam" "$input" | sed -n 's/^memory: arena \([0-9.]* MiB\).*/\1/p')
+arena=$(qemu-aarch64 $arm/classify "$work/f32.eam" "$x" | sed -n 's/^memory: arena \([0-9.]* MiB\).*/\1/p')
 printf 'aarch64 sizes: libeamrt-aarch64.a %s bytes; .text: core without kernels %s bytes (Swift core, stdlib parts it uses, C API), kernels %s, Unicode tables %s; classify (static, with libc) %s bytes; arena %s for %s image(s)\n' \
-  "$lib" "$core" "$kernels" "$tables" "$binary" "$arena" "$(python3 -c "import sys; print(open('$input','rb').read(128).split(b'(')[1].split(b',')[0].decode())")"
+  "$lib" "$core" "$kernels" "$tables" "$binary" "$arena" "$(python3 -c "import sys; print(open('$x','rb').read(128).split(b'(')[1].split(b',')[0].decode())")"
 [ $failed = 0 ] && echo "arm test ($mode): passed" || { echo "arm test ($mode): FAILED"; exit 1; }

@@ -10,10 +10,10 @@ public final class ThreadPool: @unchecked Sendable {
   private var generation = 0
   private var pending = 0
   private var stopping = false
-  /// The loop being run: its body (the caller's closure, not copied to the heap: not optional,
-  /// since an optional closure would be stored through a heap-allocated thunk), its count and the
-  /// threads that share it (0 when none runs).
-  private var job: (Int) -> Void = ThreadPool.idle
+  /// The loop being run: a body on the caller's stack and the function that runs it (a closure
+  /// that captures nothing: no allocation), its count and the threads that share it.
+  private var job: (UnsafeRawPointer, Int) -> Void = { _, _ in }
+  private var jobBody: UnsafeRawPointer?
   private var jobCount = 0
   private var jobWorkers = 0
 
@@ -50,32 +50,39 @@ public final class ThreadPool: @unchecked Sendable {
   /// Number of CPUs online.
   public static var availableCores: Int { Syscalls.onlineCPUs }
 
-  /// Calls `body(i)` for every `i` in `0..<count`, thread `t` taking the `t`-th contiguous slice.
-  public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+  /// Calls `body.run(i)` for every `i` in `0..<count`, thread `t` taking the `t`-th contiguous
+  /// slice. Allocates nothing: the runtime core's loops are written this way.
+  public func parallelFor<Body: ParallelBody>(_ count: Int, _ body: Body) {
     let workers = min(threads.count + 1, count)
     guard workers > 1, let sync else {
-      for i in 0..<count { body(i) }
+      for i in 0..<count { body.run(i) }
       return
     }
-    withoutActuallyEscaping(body) { body in
+    withUnsafePointer(to: body) { p in
       Syscalls.lock(sync)
-      job = body
+      job = { body, i in body.assumingMemoryBound(to: Body.self).pointee.run(i) }
+      jobBody = UnsafeRawPointer(p)
       jobCount = count
       jobWorkers = workers
       pending = threads.count
       generation += 1
       Syscalls.broadcastWake(sync)
       Syscalls.unlock(sync)
-      Self.slice(0, of: count, workers: workers, body)
+      Self.slice(0, of: count, workers: workers) { body.run($0) }
       Syscalls.lock(sync)
       while pending > 0 { Syscalls.waitDone(sync) }
-      job = Self.idle
+      job = { _, _ in }
+      jobBody = nil
       jobWorkers = 0
       Syscalls.unlock(sync)
     }
   }
 
-  private static let idle: @Sendable (Int) -> Void = { _ in }
+  /// Calls `body(i)` for every `i` in `0..<count`, as above. With several threads Swift boxes the
+  /// closure for them (one small allocation per call): for hosted callers.
+  public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+    withoutActuallyEscaping(body) { body in parallelFor(count, ClosureBody(body: body)) }
+  }
 
   /// Thread `t`'s contiguous part of `0..<count`.
   private static func slice(_ t: Int, of count: Int, workers: Int, _ body: (Int) -> Void) {
@@ -91,9 +98,9 @@ public final class ThreadPool: @unchecked Sendable {
       while generation == seen && !stopping { Syscalls.waitWake(sync) }
       if stopping { break }
       seen = generation
-      let work = job, count = jobCount, workers = jobWorkers
+      let work = job, body = jobBody, count = jobCount, workers = jobWorkers
       Syscalls.unlock(sync)
-      Self.slice(index, of: count, workers: workers, work)
+      if let body { Self.slice(index, of: count, workers: workers) { work(body, $0) } }
       Syscalls.lock(sync)
       pending -= 1
       if pending == 0 { Syscalls.signalDone(sync) }
@@ -102,11 +109,23 @@ public final class ThreadPool: @unchecked Sendable {
   }
 }
 
+/// What a worker thread starts with. The pool is not retained: its deinit joins the workers
+/// before its memory goes, and a retained pool would never be freed.
 private final class WorkerContext {
-  let pool: ThreadPool
+  unowned(unsafe) let pool: ThreadPool
   let index: Int
   init(pool: ThreadPool, index: Int) {
     self.pool = pool
     self.index = index
   }
+}
+
+/// The body of a parallel loop: `run(i)` for each index, from any thread.
+public protocol ParallelBody {
+  func run(_ i: Int)
+}
+
+private struct ClosureBody: ParallelBody {
+  let body: (Int) -> Void
+  func run(_ i: Int) { body(i) }
 }

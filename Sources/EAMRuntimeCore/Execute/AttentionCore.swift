@@ -36,20 +36,22 @@ struct HeadAttention {
   var mask: UnsafePointer<Float>? = nil
   var frozen: FrozenHead? = nil
   /// The fused kernel's scratch: set, the head runs `Kernels.attention` (no T×T map) unless an
-  /// observer needs the map or the head is frozen whole.
+  /// observer needs the map, it is kept (`keep`: hallucinated heads' sources) or the head is
+  /// frozen whole.
   var fusedScratch: UnsafeMutablePointer<Float>? = nil
 
   func run(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int,
            out: UnsafeMutablePointer<Float>, ldo: Int, scores: UnsafeMutablePointer<Float>,
-           marks: PhaseMarks, observe: ((UnsafePointer<Float>) -> Void)?)
+           marks: PhaseMarks, observe: ((UnsafePointer<Float>) -> Void)?, keep: UnsafeMutablePointer<Float>? = nil)
   {
     let n = tokens, hd = headDim
     if let frozen, frozen.whole {
+      keep?.update(from: frozen.values.pointer, count: n * n)
       Kernels.gemmNN(m: n, n: hd, k: n, a: frozen.values.pointer, lda: n, b: v, ldb: ld, c: out, ldc: ldo)
       marks.lap(.output)
       return
     }
-    if let scratch = fusedScratch, observe == nil, bias == nil, mask == nil {
+    if let scratch = fusedScratch, observe == nil, keep == nil, bias == nil, mask == nil {
       if let frozen {
         frozen.fusedMask.withUnsafeBufferPointer { m in
           frozen.fusedValueStart.withUnsafeBufferPointer { st in
@@ -89,6 +91,7 @@ struct HeadAttention {
       Kernels.softmax(scores, ld: n, rows: n, cols: n)
     }
     marks.lap(.softmax)
+    keep?.update(from: scores, count: n * n)
     if let observe {
       observe(scores)
       marks.restart()

@@ -46,7 +46,7 @@ struct PhaseMarks {
 
 extension ThreadPool {
   /// Runs `workers` attention workers, inside the probe's step when there is one.
-  func attentionStep(_ workers: Int, probe: AttentionProbe?, _ body: (Int) -> Void) {
+  func attentionStep<Body: ParallelBody>(_ workers: Int, probe: AttentionProbe?, _ body: Body) {
     probe?.step(true)
     parallelFor(workers, body)
     probe?.step(false)

@@ -15,7 +15,17 @@ func linear(_ pool: ThreadPool, rows: Int, x: UnsafePointer<Float>, ldx: Int, _ 
     linearInt8(pool, rows: rows, x: x, ldx: ldx, w, q, y: y, ldy: ldy, epilogue: epilogue, workers: workers)
     return
   }
-  pool.parallelFor(workers) { t in
+  pool.parallelFor(workers, LinearColumns(rows: rows, x: x, ldx: ldx, w: w, y: y, ldy: ldy, epilogue: epilogue,
+                                          panels: panels, workers: workers))
+}
+
+/// Thread `t` of `linear`: its whole panels of output columns.
+private struct LinearColumns: ParallelBody {
+  let rows: Int, x: UnsafePointer<Float>, ldx: Int, w: LinearWeights
+  let y: UnsafeMutablePointer<Float>, ldy: Int, epilogue: Epilogue, panels: Int, workers: Int
+
+  func run(_ t: Int) {
+    let panel = Kernels.panel
     let n0 = t * panels / workers * panel
     let n1 = min(w.n, (t + 1) * panels / workers * panel)
     guard n0 < n1 else { return }
@@ -45,13 +55,34 @@ private func linearInt8(_ pool: ThreadPool, rows: Int, x: UnsafePointer<Float>, 
   a.reserve(rows: rows, ld: ldq)
   let codes = a.codes, scales = a.scales, zeros = a.zeros
   let quantizers = min(pool.threadCount, max(1, rows / 32))
-  pool.parallelFor(quantizers) { t in
-    let r0 = t * rows / quantizers, r1 = (t + 1) * rows / quantizers
+  pool.parallelFor(quantizers, QuantizedRows(rows: rows, x: x, ldx: ldx, k: w.k, codeMax: path.codeMax, codes: codes,
+                                             ldq: ldq, scales: scales, zeros: zeros, workers: quantizers))
+  pool.parallelFor(workers, Int8Columns(path: path, rows: rows, w: w, q: q, codes: codes, ldq: ldq, scales: scales,
+                                        zeros: zeros, y: y, ldy: ldy, epilogue: epilogue, panels: panels, workers: workers))
+}
+
+/// Thread `t` of `linearInt8`'s quantization: its rows.
+private struct QuantizedRows: ParallelBody {
+  let rows: Int, x: UnsafePointer<Float>, ldx: Int, k: Int, codeMax: Int
+  let codes: UnsafeMutablePointer<UInt8>, ldq: Int, scales: UnsafeMutablePointer<Float>, zeros: UnsafeMutablePointer<Int32>
+  let workers: Int
+
+  func run(_ t: Int) {
+    let r0 = t * rows / workers, r1 = (t + 1) * rows / workers
     guard r0 < r1 else { return }
-    Kernels.quantizeRows(x: x + r0 * ldx, ldx: ldx, rows: r1 - r0, k: w.k, codeMax: path.codeMax, codes: codes + r0 * ldq,
+    Kernels.quantizeRows(x: x + r0 * ldx, ldx: ldx, rows: r1 - r0, k: k, codeMax: codeMax, codes: codes + r0 * ldq,
                          ldq: ldq, scales: scales + r0, zeros: zeros + r0)
   }
-  pool.parallelFor(workers) { t in
+}
+
+/// Thread `t` of `linearInt8`'s integer GEMM: its whole panels of output columns.
+private struct Int8Columns: ParallelBody {
+  let path: Int8Path, rows: Int, w: LinearWeights, q: Int8Weight
+  let codes: UnsafeMutablePointer<UInt8>, ldq: Int, scales: UnsafeMutablePointer<Float>, zeros: UnsafeMutablePointer<Int32>
+  let y: UnsafeMutablePointer<Float>, ldy: Int, epilogue: Epilogue, panels: Int, workers: Int
+
+  func run(_ t: Int) {
+    let panel = Kernels.panel
     let n0 = t * panels / workers * panel
     let n1 = min(w.n, (t + 1) * panels / workers * panel)
     guard n0 < n1 else { return }
@@ -66,7 +97,15 @@ func layerNorm(_ pool: ThreadPool, _ x: UnsafeMutablePointer<Float>, _ y: Unsafe
                rows: Int, dim: Int, _ w: NormWeights, eps: Float)
 {
   let workers = min(pool.threadCount, max(1, rows / 64))
-  pool.parallelFor(workers) { t in
+  pool.parallelFor(workers, NormRows(x: x, y: y, rows: rows, dim: dim, w: w, eps: eps, workers: workers))
+}
+
+/// Thread `t` of `layerNorm`: its rows.
+private struct NormRows: ParallelBody {
+  let x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, rows: Int, dim: Int, w: NormWeights, eps: Float
+  let workers: Int
+
+  func run(_ t: Int) {
     let r0 = t * rows / workers, r1 = (t + 1) * rows / workers
     Kernels.layerNorm(x: x + r0 * dim, ldx: dim, y: y + r0 * dim, ldy: dim, rows: r1 - r0, dim: dim,
                       gamma: w.gamma, beta: w.beta, eps: eps)

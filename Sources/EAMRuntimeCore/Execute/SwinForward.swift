@@ -99,15 +99,27 @@ struct SwinForward {
   private func attention(_ pool: ThreadPool, _ block: SwinBlockPlan, qkv: UnsafeMutablePointer<Float>,
                          out: UnsafeMutablePointer<Float>, batch: Int, arena: Arena, observer: AttentionObserver?)
   {
-    let d = block.dim, heads = block.heads, hd = d / heads, t = block.tokens
-    let n = block.windowTokens, windows = block.windows
-    let scale = 1 / Float(hd).squareRoot()
-    let mask = block.mask?.pointer
-    let groups = batch * heads
+    let groups = batch * block.heads, windows = block.windows
     let grain = observer == nil ? 1 : windows       // units per indivisible group of work
     let units = groups * windows
     let workers = min(pool.threadCount, units / grain)
-    pool.attentionStep(workers, probe: probe) { w in
+    pool.attentionStep(workers, probe: probe,
+                       Windows(block: block, qkv: qkv, out: out, arena: arena, observer: observer, probe: probe,
+                               units: units, grain: grain, workers: workers))
+  }
+
+  /// Worker `w` of `attention`: its share of the (image, head, window) units.
+  private struct Windows: ParallelBody {
+    let block: SwinBlockPlan
+    let qkv: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>
+    let arena: Arena, observer: AttentionObserver?, probe: AttentionProbe?
+    let units: Int, grain: Int, workers: Int
+
+    func run(_ w: Int) {
+      let d = block.dim, heads = block.heads, hd = d / heads, t = block.tokens
+      let n = block.windowTokens, windows = block.windows
+      let scale = 1 / Float(hd).squareRoot()
+      let mask = block.mask?.pointer
       let scores = arena.scores[w].pointer
       let marks = PhaseMarks(probe, thread: w)
       let lo = w * (units / grain) / workers * grain, hi = (w + 1) * (units / grain) / workers * grain
@@ -118,9 +130,10 @@ struct SwinForward {
         var head = HeadAttention(tokens: n, headDim: hd, scale: scale)
         head.bias = block.bias + h * n * n
         head.mask = mask.map { UnsafePointer($0 + win * n * n) }
+        let index = block.index
         head.run(q: rows + h * hd, k: rows + d + h * hd, v: rows + 2 * d + h * hd, ld: 3 * d,
                  out: out + (b * t + win * n) * d + h * hd, ldo: d, scores: scores, marks: marks,
-                 observe: observer.map { o in { map in o(block.index, b, h, map, n) } })
+                 observe: observer.map { o in { map in o(index, b, h, map, n) } })
       }
     }
   }

@@ -82,12 +82,24 @@ struct ViTForward {
       hallucinatedAttention(pool, attn, qkv: qkv, out: out, batch: batch, block: block, arena: arena, observer: observer)
       return
     }
-    let d = plan.dim, t = plan.tokens, heads = attn.heads, hd = d / heads
-    let ld = attn.layout.width
-    let scale = 1 / Float(hd).squareRoot()
-    let pairs = batch * heads
+    let pairs = batch * attn.heads
     let workers = min(pool.threadCount, pairs)
-    pool.attentionStep(workers, probe: probe) { w in
+    pool.attentionStep(workers, probe: probe,
+                       HeadPairs(plan: plan, attn: attn, qkv: qkv, out: out, block: block, arena: arena,
+                                 observer: observer, probe: probe, pairs: pairs, workers: workers))
+  }
+
+  /// Worker `w` of `attention`: its share of the (image, head) pairs.
+  private struct HeadPairs: ParallelBody {
+    let plan: ViTPlan, attn: AttentionPlan
+    let qkv: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>
+    let block: Int, arena: Arena, observer: AttentionObserver?, probe: AttentionProbe?
+    let pairs: Int, workers: Int
+
+    func run(_ w: Int) {
+      let d = plan.dim, t = plan.tokens, heads = attn.heads, hd = d / heads
+      let ld = attn.layout.width
+      let scale = 1 / Float(hd).squareRoot()
       let scores = arena.scores[w].pointer
       let marks = PhaseMarks(probe, thread: w)
       for pair in (w * pairs / workers)..<((w + 1) * pairs / workers) {
@@ -97,6 +109,7 @@ struct ViTForward {
         head.frozen = attn.frozen[h]
         if plan.fusedAttention, !arena.fused.isEmpty { head.fusedScratch = arena.fused[w].pointer }
         let q = attn.layout.q[h].map { base + $0 } ?? base, k = attn.layout.k[h].map { base + $0 } ?? base
+        let block = block
         head.run(q: q, k: k, v: base + attn.layout.v[h], ld: ld, out: out + b * t * d + h * hd, ldo: d,
                  scores: scores, marks: marks,
                  observe: observer.map { o in { map in o(block, b, h, map, t) } })
@@ -111,48 +124,59 @@ struct ViTForward {
                                      out: UnsafeMutablePointer<Float>, batch: Int, block: Int, arena: Arena,
                                      observer: AttentionObserver?)
   {
-    let d = plan.dim, t = plan.tokens, heads = attn.heads, hd = d / heads
-    let ld = attn.layout.width
-    let scale = 1 / Float(hd).squareRoot()
-    let computed = attn.computedHeads, made = attn.madeHeads
-    let maps = arena.maps.pointer
+    let computed = attn.computedHeads.count, made = attn.madeHeads.count
     for b in 0..<batch {
+      let job = HallucinatedHeads(plan: plan, attn: attn, qkv: qkv, out: out, image: b, block: block, arena: arena,
+                                  observer: observer, probe: probe, made: false, workers: min(pool.threadCount, computed))
+      pool.attentionStep(job.workers, probe: probe, job)
+      var second = job
+      second.made = true
+      second.workers = min(pool.threadCount, made)
+      pool.attentionStep(second.workers, probe: probe, second)
+    }
+  }
+
+  /// Worker `w` of `hallucinatedAttention` for one image: its share of the computed heads (their
+  /// maps kept in `arena.maps`), or of the made ones (a map from those, times its own V).
+  private struct HallucinatedHeads: ParallelBody {
+    let plan: ViTPlan, attn: AttentionPlan
+    let qkv: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>
+    let image: Int, block: Int, arena: Arena, observer: AttentionObserver?, probe: AttentionProbe?
+    var made: Bool, workers: Int
+
+    func run(_ w: Int) {
+      let d = plan.dim, t = plan.tokens, heads = attn.heads, hd = d / heads
+      let ld = attn.layout.width
+      let scale = 1 / Float(hd).squareRoot()
+      let maps = arena.maps.pointer
+      let b = image, block = block
       let base = qkv + b * t * ld
-      pool.attentionStep(min(pool.threadCount, computed.count), probe: probe) { w in
-        let workers = min(pool.threadCount, computed.count)
-        let marks = PhaseMarks(probe, thread: w)
-        for i in (w * computed.count / workers)..<((w + 1) * computed.count / workers) {
-          let h = computed[i]
+      let marks = PhaseMarks(probe, thread: w)
+      let list = made ? attn.madeHeads : attn.computedHeads
+      for i in (w * list.count / workers)..<((w + 1) * list.count / workers) {
+        let h = list[i]
+        if !made {
           var head = HeadAttention(tokens: t, headDim: hd, scale: scale)
           head.frozen = attn.frozen[h]
           let q = attn.layout.q[h].map { base + $0 } ?? base, k = attn.layout.k[h].map { base + $0 } ?? base
-          let slot = maps + h * t * t
           head.run(q: q, k: k, v: base + attn.layout.v[h], ld: ld, out: out + b * t * d + h * hd, ldo: d,
                    scores: arena.scores[w].pointer, marks: marks,
-                   observe: { map in
-                     slot.update(from: map, count: t * t)
-                     observer?(block, b, h, map, t)
-                   })
+                   observe: observer.map { o in { map in o(block, b, h, map, t) } }, keep: maps + h * t * t)
+          continue
         }
-      }
-      pool.attentionStep(min(pool.threadCount, made.count), probe: probe) { w in
-        let workers = min(pool.threadCount, made.count)
-        let marks = PhaseMarks(probe, thread: w)
-        for i in (w * made.count / workers)..<((w + 1) * made.count / workers) {
-          let h = made[i], plan = attn.hallucinated[h]!
-          let map = arena.scores[w].pointer
-          plan.sources.withUnsafeBufferPointer { s in
-            plan.weights.withUnsafeBufferPointer { w in
-              Kernels.hallucinateMap(into: map, tokens: t, maps: maps, sources: s.baseAddress!, weights: w.baseAddress!,
-                                     count: s.count, intercept: plan.intercept)
-            }
+        let plan = attn.hallucinated[h]!
+        let map = arena.scores[w].pointer
+        plan.sources.withUnsafeBufferPointer { s in
+          plan.weights.withUnsafeBufferPointer { w in
+            Kernels.hallucinateMap(into: map, tokens: t, maps: maps, sources: s.baseAddress!, weights: w.baseAddress!,
+                                   count: s.count, intercept: plan.intercept)
           }
-          marks.lap(.softmax)
-          observer?(block, b, h, map, t)
-          marks.restart()
-          Kernels.gemmNN(m: t, n: hd, k: t, a: map, lda: t, b: base + attn.layout.v[h], ldb: ld, c: out + b * t * d + h * hd, ldc: d)
-          marks.lap(.output)
         }
+        marks.lap(.softmax)
+        observer?(block, b, h, map, t)
+        marks.restart()
+        Kernels.gemmNN(m: t, n: hd, k: t, a: map, lda: t, b: base + attn.layout.v[h], ldb: ld, c: out + b * t * d + h * hd, ldc: d)
+        marks.lap(.output)
       }
     }
   }
