@@ -60,9 +60,14 @@ done
 tables=$(dirname "$(command -v swiftc)")/../lib/swift/embedded/$swift_target/libswiftUnicodeDataTables.a
 mkdir -p "$out/obj/unicode" && (cd "$out/obj/unicode" && ar x "$tables")
 rm -f "$out/$lib"
-ar rcs "$out/$lib" "$out"/obj/*.o "$out"/obj/unicode/*.o
+# Embedded Swift compiles what a module uses of the modules below it into the module itself, so
+# the C API's object holds the whole core: the others are not archived.
+objects=("$out"/obj/kernel_*.o "$out"/obj/capi_eam.o "$out"/obj/swift_EAMRuntimeC.o "$out"/obj/unicode/*.o)
+[ -f "$out/obj/platform_posix.o" ] && objects+=("$out/obj/platform_posix.o")
+ar rcs "$out/$lib" "${objects[@]}"
 cp Sources/EAMRuntimeC/include/eam.h "$out/include/"
 if [ "$target" = x86_64-linux ]; then
-  "$clang" -shared -fuse-ld=lld -Wl,--gc-sections -o "$out/libeamrt.so" "$out"/obj/*.o "$out"/obj/unicode/*.o -lzstd -lpthread -lm
+  "$clang" -shared -fuse-ld=lld -Wl,--gc-sections -o "$out/libeamrt.so" -Wl,--whole-archive "$out/$lib" -Wl,--no-whole-archive \
+    -lzstd -lpthread -lm
 fi
 echo "built $out/$lib"
