@@ -3,6 +3,8 @@
 #include "eam_internal.h"
 #include "eam_kernels.h"
 #include "eam_quant.h"
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,6 +116,7 @@ eam_status eam_load_memory(const void *bytes, size_t length, const char *name, c
   if (!model) return fail(EAM_ERROR_ARGUMENT, "eam_load_memory: model is NULL");
   *model = NULL;
   if (!bytes && length) return fail(EAM_ERROR_ARGUMENT, "eam_load_memory: bytes is NULL");
+  if (length > (size_t)PTRDIFF_MAX) return fail(EAM_ERROR_ARGUMENT, "eam_load_memory: length out of range");
   return load(bytes, length, name ? name : "memory", options, NULL, model);
 }
 
@@ -126,13 +129,18 @@ eam_status eam_load_file(const char *path, const eam_options *options, eam_model
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   struct stat st;
   const char *why = NULL;
-  if (fd < 0) why = "cannot open";
-  else if (fstat(fd, &st) != 0) why = "cannot stat";
+  int code = 0;
+  if (fd < 0) why = "cannot open", code = errno;
+  else if (fstat(fd, &st) != 0) why = "cannot stat", code = errno;
   else if ((st.st_mode & S_IFMT) != S_IFREG) why = "not a regular file";
   if (why) {
-    int code = errno;
-    snprintf(message, sizeof message, "%s: %s%s%s", path, why, fd < 0 || code ? ": " : "", fd < 0 || code ? strerror(code) : "");
+    snprintf(message, sizeof message, "%s: %s%s%s", path, why, code ? ": " : "", code ? strerror(code) : "");
     if (fd >= 0) close(fd);
+    return fail(EAM_ERROR_IO, message);
+  }
+  if (st.st_size < 0 || (uint64_t)st.st_size > (uint64_t)PTRDIFF_MAX) {
+    snprintf(message, sizeof message, "%s: file size out of range", path);
+    close(fd);
     return fail(EAM_ERROR_IO, message);
   }
   size_t length = (size_t)st.st_size;

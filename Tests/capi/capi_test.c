@@ -87,6 +87,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "capi_test: %s: cannot read\n", path);
     return 1;
   }
+  check(eam_load_memory(bytes, (size_t)-1, "huge.eam", NULL, &m) == EAM_ERROR_ARGUMENT, "length out of range", eam_last_error());
+  check(eam_load_file("/", NULL, &m) == EAM_ERROR_IO && strstr(eam_last_error(), "not a regular file"), "a folder", eam_last_error());
   s = eam_load_memory(bytes, length / 2, "half.eam", NULL, &m);
   check(s == EAM_ERROR_INVALID && strstr(eam_last_error(), "half.eam"), "truncated artifact", eam_last_error());
   unsigned char *damaged = (unsigned char *)__real_malloc(length);
