@@ -59,12 +59,14 @@ embedded-check:
 ## Swift, examples/c/classify.c built with the system's C compiler and run on the bundled model;
 ## its outputs must equal `eamc run`'s byte for byte; Tests/capi/capi_test.c on runtime fixtures.
 CAPI := .build-device/x86_64-linux
+# The system C compiler (Debian's cc), else the Swift toolchain's clang.
+SYSTEM_CC := $(shell command -v cc || command -v clang)
 c-example: deps
 	swift build -c release --product eamc
 	scripts/device_build.sh x86_64-linux && touch $(CAPI)/stamp
 	scripts/capi_link.sh x86_64-linux $(CAPI)/classify examples/c/classify.c
 	scripts/capi_link.sh x86_64-linux $(CAPI)/capi_test Tests/capi/capi_test.c --count-allocations
-	cc -O2 -I $(CAPI)/include -I examples/c examples/c/classify.c -L $(CAPI) -l:libeamrt.so -Wl,-rpath,$(CURDIR)/$(CAPI) -lm -o $(CAPI)/classify-shared
+	$(SYSTEM_CC) -O2 -I $(CAPI)/include -I examples/c examples/c/classify.c -L $(CAPI) -l:libeamrt.so -Wl,-rpath,$(CURDIR)/$(CAPI) -lm -o $(CAPI)/classify-shared
 	@mkdir -p $(OUT)
 	$(BIN)/eamc compile $(MODEL) -o $(OUT)/dinov2_vits14.eam -q
 	$(CAPI)/classify $(OUT)/dinov2_vits14.eam Tests/Fixtures/seeded/input_2x3x224x224.npy $(OUT)/c-example.npy
