@@ -37,7 +37,8 @@ else
   m=Tests/Fixtures/models/vit_tiny.safetensors x=Tests/Fixtures/models/vit_tiny.input.npy
   d=Tests/Fixtures/models/deit_tiny.safetensors dx=Tests/Fixtures/models/deit_tiny.input.npy
   runs=("f32|$m|$x||0.99999" "eam30|$m|$x|--calib $calib --sparsity 0.3 --attn-bits 2|0.99999" "int8|$m|$x|--weights int8|0.999"
-        "passes|$d|$dx|--heads 4 --calib $calib --hallucinate-heads 0.5 --compact-ffn 0.5 --weights int4|0.99999")
+        "passes|$d|$dx|--heads 4 --calib $calib --hallucinate-heads 0.5 --compact-ffn 0.5 --weights int4|0.99999"
+        "swin-int8|Tests/Fixtures/models/swin_tiny.safetensors|Tests/Fixtures/models/swin_tiny.input.npy|--image-size 64 --weights int8|0.999")
 fi
 failed=0
 for run in "${runs[@]}"; do

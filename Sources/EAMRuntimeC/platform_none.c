@@ -1,7 +1,6 @@
 /* The platform functions eam_platform.h declares for a target without an operating system, for
  * a program that has no threads or clock to offer: one thread (a NULL sync), no clock, one CPU,
  * unknown memory (the default budget is then 256 MiB). */
-#define EAM_PLATFORM_SUPPLIED 1
 #include "eam_platform.h"
 
 double eam_monotonic_seconds(void) { return 0; }

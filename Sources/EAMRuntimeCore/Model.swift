@@ -1,6 +1,5 @@
 @_exported import EAMPlatform
 import EAMFormat
-import EAMKernels
 
 /// How to load a model.
 public struct LoadOptions: Sendable {
@@ -145,15 +144,12 @@ public final class Model {
   public func reserve(batch: Int) {
     guard arena == nil || arena!.batch < batch else { return }
     switch plan {
-    case .vit(let p):
-      arena = Arena(plan: p, batch: batch, threads: pool.threadCount)
-      // int8 layers' activation codes too, as the memory plan counts them: a run allocates nothing.
-      if manifest.weights.contains(where: { $0.type == .int8 }) {
-        let a = p.architecture
-        let k = max(p.dim, p.maxHidden, a.inChannels * a.patchSize * a.patchSize)
-        store.activationCodes.reserve(rows: batch * p.tokens, ld: Kernels.int8PaddedK(k))
-      }
+    case .vit(let p): arena = Arena(plan: p, batch: batch, threads: pool.threadCount)
     case .swin(let p): arena = Arena(plan: p, batch: batch, threads: pool.threadCount)
+    }
+    // The int8 layers' activation codes too, as the memory plan counts them: a run allocates nothing.
+    if let codes = MemoryPlan.activationCodes(manifest, derived: derived, batch: batch) {
+      store.activationCodes.reserve(rows: codes.rows, ld: codes.ld)
     }
   }
 

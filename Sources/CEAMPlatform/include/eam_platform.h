@@ -13,9 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* EAM_PLATFORM_SUPPLIED: compiling the supplied functions themselves (platform_posix.c). */
-#if (defined(__linux__) || defined(__APPLE__)) && !defined(EAM_PLATFORM_SUPPLIED)
+#if defined(__linux__) || defined(__APPLE__)
 #define EAM_PLATFORM_POSIX 1
+/* platform_posix.c defines EAM_PLATFORM_FN empty: it compiles the threads, clock and CPU
+ * functions below as the external ones a core built without an OS is linked with. */
+#ifndef EAM_PLATFORM_FN
+#define EAM_PLATFORM_FN static inline
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -51,20 +55,20 @@ static inline int eam_errno(void) { return errno; }
 static inline const char *eam_error_text(int code) { return strerror(code); }
 
 /* Seconds on a monotonic clock. */
-static inline double eam_monotonic_seconds(void) {
+EAM_PLATFORM_FN double eam_monotonic_seconds(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* CPUs online, at least 1. */
-static inline int eam_online_cpus(void) {
+EAM_PLATFORM_FN int eam_online_cpus(void) {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   return n < 1 ? 1 : (n > 4096 ? 4096 : (int)n);
 }
 
 /* Bytes of physical memory, 0 when unknown. */
-static inline int64_t eam_physical_memory(void) {
+EAM_PLATFORM_FN int64_t eam_physical_memory(void) {
   long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
   if (pages <= 0 || size <= 0 || pages > INT64_MAX / size) return 0;
   return (int64_t)pages * (int64_t)size;
@@ -78,7 +82,7 @@ typedef struct eam_sync {
   pthread_cond_t done;
 } eam_sync;
 
-static inline eam_sync *eam_sync_create(void) {
+EAM_PLATFORM_FN eam_sync *eam_sync_create(void) {
   eam_sync *s = (eam_sync *)malloc(sizeof(eam_sync));
   if (!s) return NULL;
   pthread_mutex_init(&s->mutex, NULL);
@@ -86,21 +90,21 @@ static inline eam_sync *eam_sync_create(void) {
   pthread_cond_init(&s->done, NULL);
   return s;
 }
-static inline void eam_sync_destroy(eam_sync *s) {
+EAM_PLATFORM_FN void eam_sync_destroy(eam_sync *s) {
   pthread_cond_destroy(&s->wake);
   pthread_cond_destroy(&s->done);
   pthread_mutex_destroy(&s->mutex);
   free(s);
 }
-static inline void eam_sync_lock(eam_sync *s) { pthread_mutex_lock(&s->mutex); }
-static inline void eam_sync_unlock(eam_sync *s) { pthread_mutex_unlock(&s->mutex); }
-static inline void eam_sync_wait_wake(eam_sync *s) { pthread_cond_wait(&s->wake, &s->mutex); }
-static inline void eam_sync_broadcast_wake(eam_sync *s) { pthread_cond_broadcast(&s->wake); }
-static inline void eam_sync_wait_done(eam_sync *s) { pthread_cond_wait(&s->done, &s->mutex); }
-static inline void eam_sync_signal_done(eam_sync *s) { pthread_cond_signal(&s->done); }
+EAM_PLATFORM_FN void eam_sync_lock(eam_sync *s) { pthread_mutex_lock(&s->mutex); }
+EAM_PLATFORM_FN void eam_sync_unlock(eam_sync *s) { pthread_mutex_unlock(&s->mutex); }
+EAM_PLATFORM_FN void eam_sync_wait_wake(eam_sync *s) { pthread_cond_wait(&s->wake, &s->mutex); }
+EAM_PLATFORM_FN void eam_sync_broadcast_wake(eam_sync *s) { pthread_cond_broadcast(&s->wake); }
+EAM_PLATFORM_FN void eam_sync_wait_done(eam_sync *s) { pthread_cond_wait(&s->done, &s->mutex); }
+EAM_PLATFORM_FN void eam_sync_signal_done(eam_sync *s) { pthread_cond_signal(&s->done); }
 
 /* Starts a joinable thread running body(context); returns an opaque handle or NULL. */
-static inline void *eam_thread_start(void *(*body)(void *), void *context) {
+EAM_PLATFORM_FN void *eam_thread_start(void *(*body)(void *), void *context) {
   pthread_t *t = (pthread_t *)malloc(sizeof(pthread_t));
   if (!t) return NULL;
   if (pthread_create(t, NULL, body, context) != 0) {
@@ -109,7 +113,7 @@ static inline void *eam_thread_start(void *(*body)(void *), void *context) {
   }
   return t;
 }
-static inline void eam_thread_join(void *handle) {
+EAM_PLATFORM_FN void eam_thread_join(void *handle) {
   pthread_join(*(pthread_t *)handle, NULL);
   free(handle);
 }

@@ -87,6 +87,12 @@ enum MemoryPlan {
       vit(m, derived: derived, batch: batch, threads: threads, attention: options.attention,
           arena: &arena, scratch: &scratch, frozen: &frozen)
     }
+    if let codes = activationCodes(m, derived: derived, batch: batch) {
+      scratch.add([codes.rows, codes.ld])
+      scratch.add([8, codes.rows])
+    } else if m.weights.contains(where: { $0.type == .int8 }) {
+      scratch.add(nil)
+    }
     let (copied, transient) = weights(artifact, widenF16: options.widenF16)
     guard let a = arena.value, let s = scratch.value, let f = frozen.value, let t = tables.value,
           let copied, let transient else { return nil }
@@ -95,6 +101,20 @@ enum MemoryPlan {
     var total = ByteCount()
     for part in [a, s, f, copied, transient, t] { total.add(part) }
     return total.value == nil ? nil : p
+  }
+
+  /// The int8 layers' inputs quantized per token (`ActivationCodes`): rows × ld codes, and a scale
+  /// and a zero point per row, for the most rows (every token of the batch) and the widest input
+  /// of any layer (width, MLP hidden, Swin's 2×2 merge, patch). nil when no weight is int8, or
+  /// when the rows overflow. What the model reserves at load.
+  static func activationCodes(_ m: Manifest, derived: ManifestValidation.Derived, batch: Int) -> (rows: Int, ld: Int)? {
+    guard m.weights.contains(where: { $0.type == .int8 }), let rows = ByteCount.product([batch, derived.tokens]) else {
+      return nil
+    }
+    let a = m.architecture
+    var k = max(a.embedDim, a.inChannels * a.patchSize * a.patchSize)
+    for b in m.blocks { k = max(k, b.dim, b.mlpHidden, a.family == .swin ? 4 * b.dim : 0) }
+    return (rows, Kernels.int8PaddedK(k))
   }
 
   /// `Arena(plan: ViTPlan)` and every `FrozenHead`.
@@ -122,12 +142,6 @@ enum MemoryPlan {
     var made = 0
     for b in m.blocks where !b.attentionRemoved && !b.hallucinated.isEmpty { made = max(made, b.heads) }
     if made > 0 { arena.add([4, made, t, t]) }
-    // int8 layers: their inputs quantized per token (codes, a scale and a zero point per row).
-    if m.weights.contains(where: { $0.type == .int8 }) {
-      let k = max(d, hidden, a.inChannels * a.patchSize * a.patchSize)
-      scratch.add([rows, Kernels.int8PaddedK(k)])
-      scratch.add([8, rows])
-    }
     let words = Kernels.frozenMaskWords(cols: t), pad = Kernels.frozenValuePadding
     for b in m.blocks where !b.attentionRemoved {
       for f in b.frozen {
