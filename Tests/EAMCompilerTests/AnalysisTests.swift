@@ -70,7 +70,7 @@ import EAMRuntime
     let floatPath = Paths.temporary("analysis-float.eam")
     _ = try Compiler.compile(path, to: floatPath, options: c)
     let float = try Model(path: floatPath, options: { var l = LoadOptions(); l.threads = 1; return l }())
-    float.attentionObserver = { block, _, head, map, t in
+    float.attentionObserver = { block, _, head, map, t, _, _ in
       for r in 0..<t {
         var h = 0.0
         for j in 0..<t where map[r * t + j] > 0 { h -= Double(map[r * t + j]) * log(Double(map[r * t + j])) }

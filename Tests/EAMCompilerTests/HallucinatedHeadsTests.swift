@@ -47,7 +47,7 @@ import EAMRuntime
     final class Worst: @unchecked Sendable { var value: Float = 0 }
     let worst = Worst()
     let madeHeads = made.blocks.map { Set($0.hallucinated.map(\.head)) }
-    runtime.attentionObserver = { block, _, head, map, t in
+    runtime.attentionObserver = { block, _, head, map, t, _, _ in
       guard madeHeads[block].contains(head) else { return }
       for r in 0..<t { worst.value = max(worst.value, abs((0..<t).reduce(Float(0)) { $0 + map[r * t + $1] } - 1)) }
     }

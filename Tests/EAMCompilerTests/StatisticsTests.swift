@@ -416,7 +416,7 @@ func expectError(_ kind: StatisticsError.Kind, naming path: String? = nil, _ bod
         let pairs = n * heads
         pool.parallelFor(pool.threadCount) { w in
           for pair in (w * pairs / pool.threadCount)..<((w + 1) * pairs / pool.threadCount) {
-            maps[pair].withUnsafeBufferPointer { observer(l, pair / heads, pair % heads, $0.baseAddress!, t) }
+            maps[pair].withUnsafeBufferPointer { observer(l, pair / heads, pair % heads, $0.baseAddress!, t, $0.baseAddress!, t) }
           }
         }
       }

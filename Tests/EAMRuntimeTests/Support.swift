@@ -158,7 +158,7 @@ final class MapLog: @unchecked Sendable {
 
   /// The observer that fills the log.
   var observer: AttentionObserver {
-    { block, image, head, map, tokens in
+    { block, image, head, map, tokens, _, _ in
       let call = Call(block: block, image: image, head: head, tokens: tokens,
                       map: Array(UnsafeBufferPointer(start: map, count: tokens * tokens)))
       self.lock.lock(); self.stored.append(call); self.lock.unlock()

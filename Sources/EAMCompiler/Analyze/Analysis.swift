@@ -72,7 +72,7 @@ public struct Analysis: Sendable {
     let statistics = Observed(model)
     float.sublayerObserver = { block, beforeMLP, hidden, rows, dim in statistics.sublayer(block, beforeMLP, hidden, rows, dim) }
     float.blockObserver = { block, hidden, rows, dim in statistics.blockEnd(block, hidden, rows, dim) }
-    float.attentionObserver = { block, _, head, map, tokens in statistics.map(block, head, map, tokens) }
+    float.attentionObserver = { block, _, head, map, tokens, _, _ in statistics.map(block, head, map, tokens) }
     let progress = Progress("analyzing entropy", total: images.count)
     do throws(CompileError) {
       for image in images {

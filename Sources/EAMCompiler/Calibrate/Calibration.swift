@@ -110,15 +110,15 @@ public enum Calibration {
     let counters = UnsafeMutablePointer<Int>.allocate(capacity: layout.counterCount(batch: batch))
     defer { counters.deallocate() }
     let layerOf = layout.layerOf
-    floatModel.attentionObserver = { [layout] block, image, head, map, tokens in
+    floatModel.attentionObserver = { [layout] block, image, head, map, tokens, values, stride in
       let layer = layerOf[block]
       guard layers.contains(layer) else { return }
       let windows = layout.windows[layer]
       if windows == 1 {
-        observe(layer - layers.lowerBound, image, head, map, tokens)
+        observe(layer - layers.lowerBound, image, head, map, tokens, values, stride)
       } else {
         let c = counters + layout.counterBase(layer: layer, batch: batch) + image * layout.heads[layer] + head
-        observe(layer - layers.lowerBound, image * windows + c.pointee, head, map, tokens)
+        observe(layer - layers.lowerBound, image * windows + c.pointee, head, map, tokens, values, stride)
         c.pointee += 1
       }
     }

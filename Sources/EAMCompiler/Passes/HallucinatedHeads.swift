@@ -86,7 +86,7 @@ public struct HallucinatedHeads: CompilerPass {
     let store = Store(model.manifest, tokens: tokens)
     // One image per run: each head's map comes from one thread into its own slot, and the layer's
     // maps are complete when the stream reaches its MLP half.
-    model.attentionObserver = { _, _, head, map, t in
+    model.attentionObserver = { _, _, head, map, t, _, _ in
       guard t == tokens else { return }
       (store.maps + head * t * t).update(from: map, count: t * t)
     }

@@ -5,8 +5,10 @@ import EAMKernels
 /// Called concurrently from the pool's threads, for different (image, head) pairs.
 /// Swin: one call per window with its `w² × w²` map (`tokens` = w²); the windows of one
 /// (block, image, head) come in sequence, in window order (row-major over the shifted grid),
-/// from one thread.
-public typealias AttentionObserver = (_ block: Int, _ image: Int, _ head: Int, _ map: UnsafePointer<Float>, _ tokens: Int) -> Void
+/// from one thread. `values`: the head's V rows (`tokens` rows, `valueStride` apart), which the map
+/// is about to weigh (what a change of the map moves the output by).
+public typealias AttentionObserver = (_ block: Int, _ image: Int, _ head: Int, _ map: UnsafePointer<Float>, _ tokens: Int,
+                                      _ values: UnsafePointer<Float>, _ valueStride: Int) -> Void
 
 /// Sees the residual stream after every block: `rows` = batch × tokens rows of `dim` values, image
 /// after image. Called from the calling thread between blocks (per-layer error of a compressed

@@ -133,7 +133,7 @@ struct SwinForward {
         let index = block.index
         head.run(q: rows + h * hd, k: rows + d + h * hd, v: rows + 2 * d + h * hd, ld: 3 * d,
                  out: out + (b * t + win * n) * d + h * hd, ldo: d, scores: scores, marks: marks,
-                 observe: observer.map { o in { map in o(index, b, h, map, n) } })
+                 observe: observer.map { o in { map in o(index, b, h, map, n, rows + 2 * d + h * hd, 3 * d) } })
       }
     }
   }

@@ -112,7 +112,7 @@ struct ViTForward {
         let block = block
         head.run(q: q, k: k, v: base + attn.layout.v[h], ld: ld, out: out + b * t * d + h * hd, ldo: d,
                  scores: scores, marks: marks,
-                 observe: observer.map { o in { map in o(block, b, h, map, t) } })
+                 observe: observer.map { o in { map in o(block, b, h, map, t, base + attn.layout.v[h], ld) } })
       }
     }
   }
@@ -161,7 +161,8 @@ struct ViTForward {
           let q = attn.layout.q[h].map { base + $0 } ?? base, k = attn.layout.k[h].map { base + $0 } ?? base
           head.run(q: q, k: k, v: base + attn.layout.v[h], ld: ld, out: out + b * t * d + h * hd, ldo: d,
                    scores: arena.scores[w].pointer, marks: marks,
-                   observe: observer.map { o in { map in o(block, b, h, map, t) } }, keep: maps + h * t * t)
+                   observe: observer.map { o in { map in o(block, b, h, map, t, base + attn.layout.v[h], ld) } },
+                   keep: maps + h * t * t)
           continue
         }
         let plan = attn.hallucinated[h]!
@@ -173,7 +174,7 @@ struct ViTForward {
           }
         }
         marks.lap(.softmax)
-        observer?(block, b, h, map, t)
+        observer?(block, b, h, map, t, base + attn.layout.v[h], ld)
         marks.restart()
         Kernels.gemmNN(m: t, n: hd, k: t, a: map, lda: t, b: base + attn.layout.v[h], ldb: ld, c: out + b * t * d + h * hd, ldc: d)
         marks.lap(.output)

@@ -86,7 +86,7 @@ public final class AttentionObserverSink: @unchecked Sendable {
 
   /// The observer to install as `Model.attentionObserver` (it keeps the sink alive).
   public var observer: AttentionObserver {
-    { [self] block, image, head, map, tokens in observe(layer: block, image: image, head: head, map: map, tokens: tokens) }
+    { [self] block, image, head, map, tokens, _, _ in observe(layer: block, image: image, head: head, map: map, tokens: tokens) }
   }
 
   /// Copies one map into its slot. Safe to call concurrently for distinct (layer, image, head).
