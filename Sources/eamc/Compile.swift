@@ -134,12 +134,16 @@ struct Compile: ParsableCommand {
     if !options.statisticsFiles.isEmpty, eam.calib != nil {
       // Beside --stats, calibration images are not calibrated again; they serve two things only.
       var uses: [String] = []
+      if options.eam?.criterion == .weightedEntropy { uses.append("measure the output sensitivity (weighted-entropy)") }
       if options.eam?.entropyResolution == nil { uses.append("choose the entropy resolution (auto)") }
       if options.evalImages.isEmpty { uses.append("measure the per-block error on 4 of them") }
       if uses.isEmpty {
-        usage("--calib is not used beside --stats with a fixed --entropy-resolution and --eval: drop --calib (the statistics come from the .eamstats files)")
+        usage("--calib is not used beside --stats with --select other than weighted-entropy, a fixed --entropy-resolution and --eval: drop --calib (the statistics come from the .eamstats files)")
       }
       remarks.append("--calib beside --stats: not calibrated again; its images only " + uses.joined(separator: " and "))
+    }
+    if !options.statisticsFiles.isEmpty, eam.calib == nil, let e = options.eam, e.criterion == .weightedEntropy, e.sparsity > 0 {
+      remarks.append("--stats without --calib: no images to measure the output sensitivity on, so entries are ranked by plain entropy (pass --calib for weighted-entropy)")
     }
     if options.statisticsFiles.isEmpty == false && eam.calib == nil { calibrationFolder = nil }
     let calibHashes: [String], evalHashes: [String]

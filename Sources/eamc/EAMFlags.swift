@@ -18,8 +18,8 @@ struct EAMFlags: ParsableArguments {
   @Option(parsing: .unconditional, help: ArgumentHelp("Bits per frozen attention value, 1 to 8.", valueName: "bits"))
   var attnBits = 2
 
-  @Option(help: "Ranking of entries: entropy is EAM; std and random are the controls.")
-  var select = SelectionCriterion.entropy
+  @Option(help: "Ranking of entries: weighted-entropy (entropy weighted by measured output sensitivity; needs --calib), entropy (the paper's), std and random (the controls).")
+  var select = SelectionCriterion.weightedEntropy
 
   @Option(help: "How the sparsity budget is shared out.")
   var budget = BudgetAllocation.global

@@ -21,7 +21,7 @@ import EAMCompiler
 
   @Test func choicesAreListedInHelp() throws {
     let text = try CLIRun.eamc("compile", "--help").stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).joined(separator: " ")
-    #expect(text.contains("--select <select>") && text.contains("values: entropy, std, random"), "\(text)")
+    #expect(text.contains("--select <select>") && text.contains("values: weighted-entropy, entropy, std, random"), "\(text)")
     #expect(text.contains("values: global, per-layer, per-head"))
   }
 
@@ -60,12 +60,19 @@ import EAMCompiler
     let made = try CLIRun.eamc("calibrate", Self.model, "--heads", "2", "--calib", Self.calib, "-o", stats, "-q")
     try #require(made.status == 0, "\(made.stderr)")
     let run = try CLIRun.eamc("compile", Self.model, "--heads", "2", "-o", dir.appendingPathComponent("m.eam").path, "--stats", stats,
-                              "--calib", Self.calib, "--eval", Self.eval, "--sparsity", "0.2")
+                              "--calib", Self.calib, "--eval", Self.eval, "--sparsity", "0.2", "--select", "entropy")
     #expect(run.status == 2 && run.stderr.contains("--calib is not used beside --stats"), "\(run.stderr)")
     // Without held-out images the calibration images serve the per-block error: explained.
     let explained = try CLIRun.eamc("compile", Self.model, "--heads", "2", "-o", dir.appendingPathComponent("m.eam").path,
                                     "--stats", stats, "--calib", Self.calib, "--sparsity", "0.2")
     #expect(explained.status == 0 && explained.stdout.contains("not calibrated again"), "\(explained.stderr)")
+    // --stats alone: nothing to measure the output sensitivity on; plain entropy, said up front
+    // and in the report.
+    let alone = try CLIRun.eamc("compile", Self.model, "--heads", "2", "-o", dir.appendingPathComponent("a.eam").path,
+                                "--stats", stats, "--sparsity", "0.2")
+    #expect(alone.status == 0 && alone.stdout.contains("ranked by plain entropy"), "\(alone.stdout) \(alone.stderr)")
+    let report = try String(contentsOfFile: dir.appendingPathComponent("a.report.json").path, encoding: .utf8)
+    #expect(report.contains("\"criterion\": \"entropy\"") && report.contains("no calibration images to measure output sensitivity on"))
   }
 
   /// A missing output folder or report folder is found before calibration starts.
@@ -233,7 +240,8 @@ import EAMCompiler
     let dir = CLIRun.folder("diff")
     let a = dir.appendingPathComponent("a.eam").path, b = dir.appendingPathComponent("b.eam").path
     try #require(try CLIRun.eamc("compile", Self.model, "--heads", "2", "-o", a, "-q").status == 0)
-    try #require(try CLIRun.eamc("compile", Self.model, "--heads", "2", "-o", b, "-q", "--calib", Self.calib, "--sparsity", "0.3").status == 0)
+    // 0.8: at 0.3 the measured sensitivity puts every frozen entry in rows the output never reads.
+    try #require(try CLIRun.eamc("compile", Self.model, "--heads", "2", "-o", b, "-q", "--calib", Self.calib, "--sparsity", "0.8").status == 0)
     let run = try CLIRun.eamc("diff", a, b, "--images", Self.eval, "--json")
     try #require(run.status == 0, "\(run.stderr)")
     let object = try run.json()

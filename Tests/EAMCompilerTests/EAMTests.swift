@@ -65,14 +65,33 @@ import EAMRuntime
     let total = summary.model.blocks.reduce(0) { $0 + $1.heads * t * t }
     #expect(frozen == Int((Double(total) * 0.3).rounded()))
     let model = try Model(path: path)
-    let sums = Sums()
-    model.attentionObserver = { _, _, _, map, tokens in
-      for r in 0..<tokens { sums.add((0..<tokens).reduce(Float(0)) { $0 + map[r * tokens + $1] }) }
+    // A row with a free entry sums to one (the free entries take the mass the frozen leave); a
+    // row frozen whole holds exactly its stored values (its Q·Kᵀ row is not computed).
+    var stored: [Int: [Float?]] = [:]  // block · 65536 + head -> per entry: the stored value where frozen
+    for m in summary.model.frozenMaps {
+      var values = [Float?](repeating: nil, count: t * t)
+      var code = 0
+      for i in 0..<(t * t) where m.mask[i] { values[i] = Float(m.codes[code]) * m.scale; code += 1 }
+      stored[m.block * 65536 + m.head] = values
+    }
+    let sums = Sums(), whole = Sums()
+    model.attentionObserver = { block, _, head, map, tokens, _, _ in
+      let values = stored[block * 65536 + head]
+      for r in 0..<tokens {
+        let sum = (0..<tokens).reduce(Float(0)) { $0 + map[r * tokens + $1] }
+        if let values, (0..<tokens).allSatisfy({ values[r * tokens + $0] != nil }) {
+          let expected = (0..<tokens).reduce(Float(0)) { $0 + values[r * tokens + $1]! }
+          whole.add(1 + sum - expected)
+        } else {
+          sums.add(sum)
+        }
+      }
     }
     let x = try NPY.read(path: Self.root.appendingPathComponent("Tests/Fixtures/models/dinov2_small.input.npy").path)
     _ = try model.run(x.values, batch: 2)
     #expect(sums.count > 0)
     #expect(sums.worst < 1e-5)
+    #expect(whole.worst < 1e-5)
     // The report exists and records the flags and calibration hash.
     let report = String(decoding: Self.bytes(Self.temporary("thirty.report.json")), as: UTF8.self)
     #expect(report.contains("\"set_sha256\"") && report.contains("--sparsity=0.3"))
@@ -103,7 +122,7 @@ import EAMRuntime
     #expect(qkvShape == [64, 64])  // V rows only
     let model = try Model(artifact: artifact)
     let calls = Sums()
-    model.attentionObserver = { _, _, _, _, _ in calls.add(0) }
+    model.attentionObserver = { _, _, _, _, _, _, _ in calls.add(0) }
     let x = try NPY.read(path: Self.root.appendingPathComponent("Tests/Fixtures/models/dinov2_small.input.npy").path)
     let out = try model.run(x.values, batch: 2)
     #expect(calls.count == 0)  // no Q·Kᵀ, no softmax anywhere

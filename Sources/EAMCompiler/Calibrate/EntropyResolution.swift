@@ -23,7 +23,7 @@ enum EntropyResolution {
                      compile: (Float) -> ModelDescription) throws(CompileError) -> Choice
   {
     var choice = Choice(resolution: options.entropyResolution ?? EAMOptions.defaultEntropyResolution)
-    guard options.entropyResolution == nil, options.sparsity > 0, options.criterion == .entropy else { return choice }
+    guard options.entropyResolution == nil, options.sparsity > 0, [.entropy, .weightedEntropy].contains(options.criterion) else { return choice }
     let o = context.options
     let images = Array(Calibration.select(o.calibrationImages, options: o.calibration).prefix(Self.images))
     guard !images.isEmpty else { return choice }

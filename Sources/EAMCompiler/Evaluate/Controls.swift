@@ -13,10 +13,12 @@ public struct Control {
 
 extension Control {
   /// EAM's selection controls: the same sparsity, budget, frozen values and bits, with the
-  /// entries chosen by lowest standard deviation and uniformly at random (the criterion the
-  /// compile used is not repeated). `model` and `statistics`: what EAM ran on.
+  /// entries chosen by lowest standard deviation and uniformly at random, and by plain entropy
+  /// when the compile weighted it (the criterion the compile used is not repeated). `model` and
+  /// `statistics`: what EAM ran on.
   static func selection(_ options: EAMOptions, model: ModelDescription, statistics: [[HeadEntryStatistics]?]) -> [Control] {
-    [SelectionCriterion.std, .random].filter { $0 != options.criterion }.map { criterion in
+    let controls: [SelectionCriterion] = options.criterion == .weightedEntropy ? [.entropy, .std, .random] : [.std, .random]
+    return controls.filter { $0 != options.criterion }.map { criterion in
       var o = options
       o.criterion = criterion
       return Control(name: "control_\(criterion.rawValue)") { EAMPass.apply(model, statistics: statistics, options: o) }

@@ -19,14 +19,34 @@ public struct EAMCompression: CompilerPass {
   public func apply(_ model: ModelDescription, _ context: inout PassContext) throws(CompileError) -> ModelDescription {
     guard let statistics = context.statistics else { throw CompileError("the \(name) pass ran without calibration statistics") }
     let recognised = context.recognised
-    // Per-entry statistics at a resolution, for the blocks that still have attention.
+    // Per-entry statistics at a resolution, for the blocks that still have attention, with the
+    // measured output sensitivities when the criterion uses them.
+    var sensitivity: [[[Float]?]?] = []
     func perHead(_ resolution: Float) -> [[HeadEntryStatistics]?] {
       var s = Calibration.result(statistics, model: recognised, entropyResolution: resolution).perHead
-      for b in model.blocks.indices where model.blocks[b].attentionRemoved && s.indices.contains(b) { s[b] = nil }
+      for b in s.indices {
+        if model.blocks.indices.contains(b) && model.blocks[b].attentionRemoved { s[b] = nil; continue }
+        guard sensitivity.indices.contains(b), let heads = sensitivity[b], s[b] != nil else { continue }
+        for h in heads.indices where s[b]!.indices.contains(h) { s[b]![h].sensitivity = heads[h] }
+      }
       return s
     }
-    let choice = try EntropyResolution.choose(options, context: context) { r in
-      EAMPass.apply(model, statistics: perHead(r), options: options)
+    var options = self.options
+    let images = Calibration.select(context.options.calibrationImages, options: context.options.calibration)
+    var sensitivityImages = 0
+    if options.criterion == .weightedEntropy && options.sparsity > 0 {
+      if images.isEmpty {
+        options.criterion = .entropy  // nothing to measure the output on: the paper's criterion
+      } else {
+        let measured = try OutputSensitivity.measure(perHead(options.entropyResolution ?? EAMOptions.defaultEntropyResolution),
+                                                     model: model, options: options, context: context, images: images)
+        sensitivity = measured.statistics.map { $0?.map(\.sensitivity) }
+        sensitivityImages = images.count
+      }
+    }
+    let effective = options
+    let choice = try EntropyResolution.choose(effective, context: context) { r in
+      EAMPass.apply(model, statistics: perHead(r), options: effective)
     }
     var chosen = options
     chosen.entropyResolution = choice.resolution
@@ -36,17 +56,20 @@ public struct EAMCompression: CompilerPass {
       ("sparsity", .number(options.sparsity)), ("attn_bits", .int(options.bits)),
       ("allocation", .string(options.allocation.rawValue)), ("criterion", .string(options.criterion.rawValue)),
       ("frozen_value", .string(options.frozenValue.rawValue)), ("entropy_resolution", .number(Double(choice.resolution))),
+      ("sensitivity_images", .int(sensitivityImages)),
     ]
-    context.record.notes = notes(choice)
+    context.record.notes = notes(choice, criterion: options.criterion, fellBack: options.criterion != self.options.criterion,
+                                 sensitivityImages: sensitivityImages)
     context.controls += Control.selection(chosen, model: model, statistics: entries)
     return compressed
   }
 
   /// The method as this compile applied it, a sentence or two per choice.
-  func notes(_ choice: EntropyResolution.Choice) -> [String] {
+  func notes(_ choice: EntropyResolution.Choice, criterion: SelectionCriterion, fellBack: Bool, sensitivityImages: Int) -> [String] {
     let selection: String
-    switch options.criterion {
-    case .entropy: selection = "Selection: entries ranked by the Shannon entropy of their histogram across calibration images at an absolute resolution (half-octave bins below it merged), standard deviation breaking ties"
+    switch criterion {
+    case .weightedEntropy: selection = "Selection: entries ranked by the Shannon entropy of their histogram across calibration images at an absolute resolution (half-octave bins below it merged) times the fourth root of their output sensitivity, std × its square root breaking ties. Sensitivity, measured on \(sensitivityImages) calibration images: E‖γ·W_o,h(v_j − ō_i)‖² (what a unit change of the entry moves its block's output by) times how much of a change in the block's class-token or patch rows reaches the model's output (1 − cosine with 30% of those rows' entries frozen, over the predicted change)"
+    case .entropy: selection = (fellBack ? "Selection (no calibration images to measure output sensitivity on, so the paper's criterion): " : "Selection (the paper's criterion): ") + "entries ranked by the Shannon entropy of their histogram across calibration images at an absolute resolution (half-octave bins below it merged), standard deviation breaking ties"
     case .std: selection = "Selection (a control): entries ranked by their standard deviation across calibration images, histogram entropy breaking ties"
     case .random: selection = "Selection (a control): entries ranked uniformly at random (seeded)"
     }
@@ -57,7 +80,8 @@ public struct EAMCompression: CompilerPass {
     case .perHead: budget = "of every head"
     }
     let controls: String
-    switch options.criterion {
+    switch criterion {
+    case .weightedEntropy: controls = "Controls at the same sparsity, frozen values and bits: plain entropy, lowest standard deviation, and uniformly random."
     case .entropy: controls = "Controls at the same sparsity, frozen values and bits: lowest standard deviation, and uniformly random."
     case .std: controls = "Control at the same sparsity, frozen values and bits: uniformly random."
     case .random: controls = "Control at the same sparsity, frozen values and bits: lowest standard deviation."

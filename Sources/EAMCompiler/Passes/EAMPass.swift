@@ -9,19 +9,34 @@ public struct HeadEntryStatistics: Sendable {
   public var mean: [Float]
   public var median: [Float]
   public var std: [Float]
+  /// Per entry: the output error a unit squared change of the coefficient causes, measured on
+  /// calibration images (`OutputSensitivity`); nil until measured.
+  public var sensitivity: [Float]?
 
-  public init(tokens: Int, entropy: [Float], mean: [Float], median: [Float], std: [Float]) {
+  public init(tokens: Int, entropy: [Float], mean: [Float], median: [Float], std: [Float], sensitivity: [Float]? = nil) {
     self.tokens = tokens
     self.entropy = entropy
     self.mean = mean
     self.median = median
     self.std = std
+    self.sensitivity = sensitivity
+  }
+
+  /// Per entry: E[(a − c)²] over the calibration images for the frozen value c (variance plus
+  /// the squared distance of the mean from c).
+  func squaredError(_ value: FrozenValue) -> [Float] {
+    let c = value == .median ? median : mean
+    return (0..<std.count).map { e in std[e] * std[e] + (mean[e] - c[e]) * (mean[e] - c[e]) }
   }
 }
 
 /// How entries are ranked for freezing.
 public enum SelectionCriterion: String, Sendable, CaseIterable {
-  /// Lowest histogram entropy first, standard deviation breaking ties (EAM).
+  /// Lowest entropy weighted by what the entry costs the output first: entropy × s^¼, ties
+  /// (entropy 0) broken by std × s^½, with s the entry's measured output sensitivity (the
+  /// default; needs calibration images).
+  case weightedEntropy = "weighted-entropy"
+  /// Lowest histogram entropy first, standard deviation breaking ties (the paper's criterion).
   case entropy
   /// Lowest standard deviation first (a control).
   case std
@@ -55,7 +70,7 @@ public struct EAMOptions: Sendable {
   public var sparsity: Double = 0.2
   /// Bits per frozen value, 1...8.
   public var bits: Int = 2
-  public var criterion: SelectionCriterion = .entropy
+  public var criterion: SelectionCriterion = .weightedEntropy
   public var allocation: BudgetAllocation = .global
   public var frozenValue: FrozenValue = .median
   /// Seed of the random control.
@@ -79,7 +94,7 @@ public enum EAMPass {
   public static func apply(_ model: ModelDescription, statistics: [[HeadEntryStatistics]?], options: EAMOptions)
     -> ModelDescription
   {
-    var m = model
+    let m = model
     // Candidate entries: (layer, head, entry) with their rank keys.
     struct Key { var layer: Int32; var head: Int32; var entry: Int32; var primary: Float; var secondary: Float }
     var groups: [[Key]] = []  // one group per budget unit
@@ -96,6 +111,10 @@ public enum EAMPass {
         for e in 0..<s.entropy.count {
           let (p, q): (Float, Float)
           switch options.criterion {
+          case .weightedEntropy:
+            // s^¼ as two square roots: exact IEEE operations, the same on every platform.
+            let w = max(0, s.sensitivity?[e] ?? 1), root = w.squareRoot()
+            (p, q) = (s.entropy[e] * root.squareRoot(), s.std[e] * root)
           case .entropy: (p, q) = (s.entropy[e], s.std[e])
           case .std: (p, q) = (s.std[e], s.entropy[e])
           case .random: (p, q) = (Float(rng.next() >> 40), 0)
@@ -122,7 +141,15 @@ public enum EAMPass {
       }
       for k in g.prefix(count) { chosen[Int(k.layer) * 65536 + Int(k.head), default: []].append(k.entry) }
     }
+    return freeze(m, statistics: statistics, chosen: chosen, options: options)
+  }
 
+  /// `model` with the `chosen` entries (`layer · 65536 + head` → entries) frozen to their
+  /// calibrated values, quantised to `options.bits`.
+  static func freeze(_ model: ModelDescription, statistics: [[HeadEntryStatistics]?], chosen: [Int: [Int32]],
+                     options: EAMOptions) -> ModelDescription
+  {
+    var m = model
     // Frozen values: per head, the calibrated median (or mean) quantised to `bits` with one scale per head.
     let levels = Float((1 << options.bits) - 1)
     for key in chosen.keys.sorted() {

@@ -146,10 +146,10 @@ public enum HTMLReport {
   static func attention(_ r: CompileReport) -> String {
     var s = "<h2>Attention map before and after freezing</h2>"
     guard let e = r.attentionExample else {
-      return s + "<p>Not at hand: the example needs calibration statistics, a class token and a head with some (not all) of its class-token row frozen.</p>"
+      return s + "<p>Not at hand: the example needs calibration statistics, a class token and a head with some (not all) of a row frozen.</p>"
     }
     let range = Double(max(e.before.max() ?? 0, e.after.max() ?? 0))
-    s += "<p>Block \(e.block), head \(e.head): the class token's attention to each patch (\(e.side)×\(e.side)). Before: the median over the calibration images. After: frozen entries (outlined) at their stored \(r.bits)-bit value, the free ones scaled to the mass left, as the runtime shares it per image. Colour ∝ √attention, one scale for both.</p>"
+    s += "<p>Block \(e.block), head \(e.head): " + (e.query == 0 ? "the class token's" : "patch token \(e.query)'s") + " attention to each patch (\(e.side)×\(e.side)). Before: the median over the calibration images. After: frozen entries (outlined) at their stored \(r.bits)-bit value, the free ones scaled to the mass left, as the runtime shares it per image. Colour ∝ √attention, one scale for both.</p>"
     s += "<div class=pair id=attention>" + grid(e.before, side: e.side, frozen: Array(repeating: false, count: e.frozen.count), title: "before", range: range)
     s += grid(e.after, side: e.side, frozen: e.frozen, title: "after (\(e.frozen.filter { $0 }.count) of \(e.frozen.count) frozen)", range: range) + "</div>"
     return s

@@ -93,7 +93,7 @@ public struct Configuration {
     }
     if let folder = calibrationFolder {
       let shard = options.calibration.shard.map { ", shard \($0.index)/\($0.count)" } ?? ""
-      let role = options.statisticsFiles.isEmpty ? "" : " (only to choose the entropy resolution)"
+      let role = options.statisticsFiles.isEmpty ? "" : " (not calibrated again)"
       out.append("  calibration:    \(calibrationImages.count) of \(options.calibrationImages.count) images in \(folder)\(shard), batch \(options.calibration.batch)\(role)")
     }
     if let folder = evalFolder { out.append("  evaluation:     \(options.evalImages.count) held-out images in \(folder)") }
