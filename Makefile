@@ -10,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OUT := out
 
-.PHONY: all deps build test test-tools c-example arm-test embedded-check demo bench fidelity passes fixtures schema python-tools clean fuzz fuzz-build fuzz-replay fuzz-seeds sanitize \
+.PHONY: all deps build test test-tools c-example arm-test embedded-check demo bench fidelity fidelity-explore passes fixtures schema python-tools clean fuzz fuzz-build fuzz-replay fuzz-seeds sanitize \
   report-test report-screenshot slurm-test k8s-check cli-docs
 
 all: build
@@ -128,10 +128,14 @@ runtime-fixtures: deps
 bench: build python-tools
 	$(PY) scripts/bench.py --eamc $(BIN)/eamc
 
-## The EAM fidelity table (sparsity × bits × selection vs both controls) on held-out real images
+## The EAM fidelity table (sparsity × bits × selection vs the controls) on held-out real images
 ## of ../shared: docs/FIDELITY.md and the README. Needs only the release eamc (about 10 minutes).
 fidelity: build
 	python3 scripts/fidelity.py --eamc $(BIN)/eamc
+
+## Selection criteria compared in a PyTorch model of EAM (docs/FIDELITY_EXPLORE.md; torch, ~10 min).
+fidelity-explore: python-tools
+	$(PY) scripts/fidelity_explore.py
 
 ## Every compression pass alone and combined on the real DINOv2-S/14 (docs/PASSES.md, docs/pareto.svg).
 passes: build

@@ -9,7 +9,7 @@ cosine to the float model on the other 15. It is how eamc's default (weighted en
 chosen; the figures of eamc itself are in docs/FIDELITY.md (`make fidelity`).
 
 Needs torch and timm (`make python-tools`), about 10 minutes on 2 cores and 3 GB of memory:
-    .venv/bin/python scripts/fidelity_explore.py
+    make fidelity-explore   (or .venv/bin/python scripts/fidelity_explore.py)
 """
 import math
 import os
@@ -184,6 +184,7 @@ criteria = [
     ("std × (w·reach)^½", ranked(std * np.sqrt(S), ent), med),
     ("**entropy × (w·reach)^¼, std × (w·reach)^½ breaking ties** (eamc's weighted entropy)",
      ranked(ent * S ** 0.25, std * np.sqrt(S)), med),
+    ("the same, frozen value fitted: c = E[a·w]/E[w]", ranked(ent * S ** 0.25, std * np.sqrt(S)), fit),
 ]
 text = (__doc__.split("\n\n")[1].replace("\n", " ") + "\n\nReach measured (class-token row, patch rows per block): "
         + ", ".join(f"{a:.2g}/{b:.2g}" for a, b in reach) + ".\n\n"

@@ -3,7 +3,7 @@ import EAMKernels
 import EAMRuntime
 
 /// What a change of each attention entry costs the model's output, measured on calibration
-/// images: the weight of the `weighted-entropy` criterion (docs/FIDELITY.md).
+/// images: the weight of the `weighted-entropy` criterion (docs/METHOD.md).
 ///
 /// Freezing entry (i, j) of head h at c, the free entries of row i renormalised, moves the head's
 /// output row by about (c − a_ij)·(v_j − ō_i), with ō_i = Σ_j a_ij v_j, and the block's residual
@@ -116,7 +116,7 @@ private final class LocalSums: @unchecked Sendable {
   /// K_h per (block, head), nil for blocks not measured.
   let gram: [[[Float]]?]
   /// Per (block, head): Σ w per entry. Written by one thread per (block, head) at a time.
-  var sums: [[UnsafeMutablePointer<Double>]?]
+  let sums: [[UnsafeMutablePointer<Double>]?]
   /// Per head slot: scratch for ō, V·K, ō·K (tokens × head dim each) and the products (tokens²).
   let scratch: [UnsafeMutablePointer<Float>]
 
