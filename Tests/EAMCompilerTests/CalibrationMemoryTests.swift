@@ -182,6 +182,7 @@ import Testing
 
     let eamc = try AtomicOutput.eamc()
     let out = Self.temporary("flag.eamstats")
+    try? FileManager.default.removeItem(atPath: out)  // a folder named by pid may be left from an earlier run
     let common = ["calibrate", Self.checkpoint, "--heads", "2", "--calib", Self.imageFolder, "-o", out, "--memory-budget"]
     let zero = try ToolRun(eamc, common + ["0"])
     #expect(zero.failedWithOneLine && zero.stderr == "eamc: error: --memory-budget must be more than 0, not '0'\n")

@@ -53,6 +53,8 @@ struct CompiledFixture: CustomStringConvertible, Sendable {
   let calibrationImages: String?
   let sparsity: Double?
   let attnBits: Int?
+  /// The EAM selection criterion (`--select`); nil: the default.
+  let select: String?
   /// A preprocessed batch, or a list of image files (relative to examples/) to decode.
   let input: String?
   let images: String?
@@ -76,6 +78,10 @@ struct CompiledFixture: CustomStringConvertible, Sendable {
       var e = EAMOptions()
       e.sparsity = sparsity
       e.bits = attnBits ?? 2
+      if let select {
+        guard let criterion = SelectionCriterion(rawValue: select) else { throw FixtureError(description: "\(self): select \(select)") }
+        e.criterion = criterion
+      }
       o.eam = e
     }
     return o
@@ -105,7 +111,7 @@ struct CompiledFixture: CustomStringConvertible, Sendable {
         artifact: e["artifact"] as? String, name: name, checkpoint: checkpoint, weights: weights,
         heads: e["heads"] as? Int, imageSize: e["image_size"] as? Int,
         calibrationImages: calibration?["images"] as? String, sparsity: calibration?["sparsity"] as? Double,
-        attnBits: calibration?["attn_bits"] as? Int, input: e["input"] as? String, images: e["images"] as? String,
+        attnBits: calibration?["attn_bits"] as? Int, select: calibration?["select"] as? String, input: e["input"] as? String, images: e["images"] as? String,
         reference: e["reference"] as? String, sha256: sha256, bytes: bytes, outputs: outputs)
     }
     return (try artifacts.map(entry), try large.map(entry))
