@@ -129,7 +129,7 @@ bench: build python-tools
 	$(PY) scripts/bench.py --eamc $(BIN)/eamc
 
 ## The EAM fidelity table (sparsity × bits × selection vs the controls) on held-out real images
-## of ../shared: docs/FIDELITY.md and the README. Needs only the release eamc (about 10 minutes).
+## of ../shared: docs/FIDELITY.md and the README. Needs only the release eamc (about 30 minutes: weighted entropy measures the output sensitivity in every compile).
 fidelity: build
 	python3 scripts/fidelity.py --eamc $(BIN)/eamc
 
