@@ -41,6 +41,9 @@ merge = " ".join(compile_["spec"]["template"]["spec"]["containers"][0]["args"])
 check("eamc compile" in merge and "--stats" in merge and ".eamstats" in merge, "the compile Job merges the shards")
 out_dir = re.search(r"-o (\S+)/stats\.", command)
 check(out_dir is not None and out_dir.group(1) + "/" in merge, "the compile reads the folder the shards are written to")
+calib = re.search(r"--calib (\S+)", command)
+check(calib is not None and f"--calib {calib.group(1)}" in merge,
+      "the compile gets the calibration folder (weighted entropy measures the output sensitivity on it)")
 for f in failures:
     print("FAIL:", f)
 print(f"k8s check: {checks - len(failures)} passed, {len(failures)} failed")
