@@ -42,7 +42,10 @@ def split(dest: Path):
 
 def compile_report(eamc, work: Path, stats: Path, sparsity, bits, extra=(), keep=False):
     out = work / f"s{sparsity}-b{bits}{''.join(extra)}.eam"
-    cmd = [eamc, "compile", str(MODEL), "-o", str(out), "--stats", str(stats), "--calib", str(work / "calib"),
+    # Beside --stats the images serve only weighted entropy's sensitivity (eamc refuses them otherwise).
+    weighted = "--select" not in extra or extra[list(extra).index("--select") + 1] == "weighted-entropy"
+    images = ["--calib", str(work / "calib")] if weighted else []
+    cmd = [eamc, "compile", str(MODEL), "-o", str(out), "--stats", str(stats), *images,
            "--sparsity", str(sparsity), "--attn-bits", str(bits), "--eval", str(work / "eval"), *extra]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     report = json.loads(out.with_suffix(".report.json").read_text())
