@@ -20,8 +20,9 @@ private let sharedDataPresent = FileManager.default.fileExists(atPath: sharedMod
 /// report, at the same sparsity).
 ///
 /// A debug build calibrates at ~10 s per image, so this runs the release binary: `make test`
-/// builds it first (`swift build -c release --product eamc`). About 6 minutes on 2 cores (the
-/// sensitivity is measured in every compile, about 40 s).
+/// builds it first (`swift build -c release --product eamc`). About 6 minutes on 2 cores of an
+/// `Intel(R) Xeon(R) Processor`, kernels avx512 (the sensitivity is measured in every compile,
+/// about 40 s).
 @Suite(.enabled(if: sharedDataPresent, "needs ../shared (the real DINOv2-S/14 and its images)"))
 struct HeldOutFidelity {
   static let root = projectRoot
