@@ -77,6 +77,21 @@ import EAMRuntime
     #expect(s[t...].allSatisfy { $0 == 0 } && s[..<t].contains { $0 > 0 })
   }
 
+  /// The sums the measurement holds are checked against the memory budget before anything is run.
+  @Test func theMeasurementStaysWithinTheMemoryBudget() throws {
+    let model = try Self.description()
+    var options = EAMEndToEnd.options(sparsity: 0.3)
+    options.calibration.memoryBudget = 1024
+    let stats = try Compiler.calibrate(Self.checkpoint, images: Self.images, options: EAMEndToEnd.options(sparsity: 0.3),
+                                       to: EAMEndToEnd.temporary("budget.eamstats"))
+    let float = try Evaluation.model(of: model, name: "float", threads: 2, source: "fixture")
+    let context = PassContext(source: "fixture", options: options, recognised: model, floatModel: float, statistics: stats)
+    #expect {
+      _ = try OutputSensitivity.measure(Calibration.result(stats, model: model).perHead, model: model, options: options.eam!,
+                                        context: context, images: Self.images)
+    } throws: { ($0 as? CompileError)?.description.contains("over the memory budget of") == true }
+  }
+
   /// Unmeasured, the weighted criterion ranks exactly as plain entropy (weight 1 everywhere).
   @Test func withoutSensitivityWeightedEntropyIsEntropy() throws {
     let model = try Self.description()

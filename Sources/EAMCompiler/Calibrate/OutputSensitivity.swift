@@ -26,6 +26,13 @@ enum OutputSensitivity {
   static func measure(_ statistics: [[HeadEntryStatistics]?], model: ModelDescription, options: EAMOptions,
                       context: PassContext, images: [String]) throws(CompileError) -> (statistics: [[HeadEntryStatistics]?], reach: [Reach?])
   {
+    // Per entry: a Double sum, a Float mean and a Float sensitivity, on top of the statistics.
+    let entries = statistics.reduce(0) { n, heads in n + (heads?.reduce(0) { $0 + $1.tokens * $1.tokens } ?? 0) }
+    let (needed, overflow) = entries.multipliedReportingOverflow(by: 16)
+    let budget = context.options.calibration.memoryBudget ?? MemoryBudget.defaultBudget().bytes
+    guard !overflow, needed <= budget else {
+      throw CompileError("\(context.source): measuring the output sensitivity of \(entries) attention entries needs \(overflow ? "more than \(Int.max) bytes" : MemoryBudget.text(needed)), over the memory budget of \(MemoryBudget.text(budget)) (--memory-budget; or --select entropy, which measures nothing)")
+    }
     // The model as it comes to EAM (earlier passes applied): costs are marginal to it.
     let current = try Evaluation.model(of: model, name: "model", threads: context.options.threads, source: context.source)
     let local = try localWeights(model, floatModel: current, images: images, blocks: statistics.map { $0 != nil })
