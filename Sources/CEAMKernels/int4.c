@@ -18,7 +18,9 @@ static inline size_t code_byte(int n, int k, int K) {
 }
 static inline int code_shift(int n) { return (n % EAM_PANEL) >= EAM_PANEL / 2 ? 4 : 0; }
 
-int eam_pack_weight_int4(const float *W, int ldw, int N, int K, int group, uint8_t *codes, uint16_t *scales) {
+/* Packs W with each group's scale `given` ([N][groups]) or, when NULL, binary16(max |W| / 7). */
+static int pack_int4(const float *W, int ldw, int N, int K, int group, const uint16_t *given, uint8_t *codes,
+                     uint16_t *scales) {
   if (group < 1) return -1;
   const int groups = (K + group - 1) / group;
   memset(codes, 0x88, eam_pack_size_int4(N, K));
@@ -32,8 +34,8 @@ int eam_pack_weight_int4(const float *W, int ldw, int N, int K, int group, uint8
         if (!isfinite(w[k])) return -1;
         amax = fabsf(w[k]) > amax ? fabsf(w[k]) : amax;
       }
-      const uint16_t h = eam_float_to_half(amax / 7.0f);
-      if ((h & 0x7C00u) == 0x7C00u) return -1;
+      const uint16_t h = given ? given[(size_t)n * groups + g] : eam_float_to_half(amax / 7.0f);
+      if ((h & 0x7C00u) == 0x7C00u || (h & 0x8000u)) return -1;
       scales[((size_t)(n / EAM_PANEL) * groups + g) * EAM_PANEL + n % EAM_PANEL] = h;
       const float s = eam_half_to_float(h);
       for (int k = k0; k < k1; k++) {
@@ -46,6 +48,15 @@ int eam_pack_weight_int4(const float *W, int ldw, int N, int K, int group, uint8
     }
   }
   return 0;
+}
+
+int eam_pack_weight_int4(const float *W, int ldw, int N, int K, int group, uint8_t *codes, uint16_t *scales) {
+  return pack_int4(W, ldw, N, K, group, NULL, codes, scales);
+}
+
+int eam_pack_weight_int4_scaled(const float *W, int ldw, int N, int K, int group, const uint16_t *given,
+                                uint8_t *codes, uint16_t *scales) {
+  return pack_int4(W, ldw, N, K, group, given, codes, scales);
 }
 
 void eam_unpack_weight_int4(const uint8_t *codes, const uint16_t *scales, int N, int K, int group, float *W, int ldw) {

@@ -44,12 +44,20 @@ public struct CompileOptions: Sendable {
   public var announce: (@Sendable (Checkpoint, ModelDescription) throws(CompileError) -> Void)?
   public init() {}
 
+  /// How int4 codes are chosen in effect: GPTQ needs calibration images, else round to nearest.
+  public var int4Rounding: WeightQuantization.Int4Rounding {
+    quantization.rounding == .gptq && !calibrationImages.isEmpty ? .gptq : .nearest
+  }
+
   /// The flags as recorded in the manifest, in a fixed order.
   public var normalisedArguments: [String] {
     var args = ["--weights=\(precision.rawValue)"]
     if precision.isInteger {
       args.append("--keep-float=" + quantization.keepFloat.joined(separator: ","))
-      if precision == .int4 { args.append("--group-size=\(quantization.groupSize)") }
+      if precision == .int4 {
+        args.append("--group-size=\(quantization.groupSize)")
+        args.append("--rounding=\(int4Rounding.rawValue)")
+      }
     }
     if deviceLayout { args.append("--device-layout") }
     if let h = overrides.heads { args.append("--heads=\(h)") }
@@ -145,6 +153,10 @@ public enum Compiler {
     if !passes.isEmpty {
       (model, report) = try transform(recognised, passes: passes, options: options, source: input, settings: &settings,
                                       clock: &clock)
+    }
+    if let gram = try LinearInputGram.forCompile(model, options: options, source: input) {
+      settings.quantization.inputGram = gram
+      clock.lap("int4 rounding inputs (GPTQ)")
     }
     let bytes = try emit(model, settings: settings, output: output)
     var files = [(path: output, bytes: bytes)]

@@ -192,6 +192,29 @@ extension WeightPacking {
     return (codes, scales)
   }
 
+  /// `packInt4` with each group's binary16 scale given (`[n][groups]` row-major, finite, ≥ 0), for
+  /// rounding that chose them itself; codes `clamp(rint(W / s), −7, 7)`. Throws for a weight that
+  /// is not finite.
+  public static func packInt4(weight: [Float], n: Int, k: Int, group: Int, scales given: [UInt16])
+    throws(WeightPackingError) -> (codes: [UInt8], scales: [UInt16]) {
+    checkShape(count: weight.count, n: n, k: k)
+    precondition(group >= 1 && group <= Int(Int32.max), "int4 group \(group)")
+    precondition(given.count == n * ((k + group - 1) / group) && given.allSatisfy { $0 & 0x7C00 != 0x7C00 && $0 & 0x8000 == 0 },
+                 "int4 scales for [\(n)][\(k)]")
+    var codes = [UInt8](repeating: 0, count: eam_pack_size_int4(Int32(n), Int32(k)))
+    var scales = [UInt16](repeating: 0, count: eam_int4_scale_count(Int32(n), Int32(k), Int32(group)))
+    let status = weight.withUnsafeBufferPointer { w in
+      codes.withUnsafeMutableBufferPointer { c in
+        scales.withUnsafeMutableBufferPointer {
+          eam_pack_weight_int4_scaled(w.baseAddress!, Int32(k), Int32(n), Int32(k), Int32(group), given,
+                                      c.baseAddress!, $0.baseAddress!)
+        }
+      }
+    }
+    if status != 0 { throw firstBad(weight, k: k, format: "int4") { $0.isFinite } }
+    return (codes, scales)
+  }
+
   /// The dequantized `[n][k]` weight the int4 GEMM computes with.
   public static func unpackInt4(codes: [UInt8], scales: [UInt16], n: Int, k: Int, group: Int = Kernels.int4DefaultGroup) -> [Float] {
     precondition(n > 0 && k > 0 && group >= 1 && codes.count == eam_pack_size_int4(Int32(n), Int32(k))

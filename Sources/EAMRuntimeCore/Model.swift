@@ -52,6 +52,8 @@ public final class Model {
   public var blockObserver: BlockObserver?
   /// Called with the residual stream before each half of every ViT block (`eamc analyze`).
   public var sublayerObserver: SublayerObserver?
+  /// Called with the input of every linear layer of every ViT block (int4 rounding).
+  public var linearInputObserver: LinearInputObserver?
   /// Sees where the attention of the next runs spends its time (benchmarks); nil by default.
   public var attentionProbe: AttentionProbe?
 
@@ -162,7 +164,8 @@ public final class Model {
     switch plan {
     case .vit(let p):
       ViTForward(plan: p, probe: attentionProbe).run(input: input, batch: batch, output: output, arena: arena!, pool: pool,
-                              observer: attentionObserver, blockObserver: blockObserver, sublayerObserver: sublayerObserver)
+                              observer: attentionObserver, blockObserver: blockObserver, sublayerObserver: sublayerObserver,
+                              linearInputObserver: linearInputObserver)
     case .swin(let p):
       SwinForward(plan: p, probe: attentionProbe).run(input: input, batch: batch, output: output, arena: arena!, pool: pool,
                                observer: attentionObserver, blockObserver: blockObserver)

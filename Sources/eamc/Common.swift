@@ -62,6 +62,7 @@ enum Console {
 }
 
 extension WeightPrecision: ExpressibleByArgument {}
+extension WeightQuantization.Int4Rounding: ExpressibleByArgument {}
 extension SelectionCriterion: ExpressibleByArgument {}
 extension BudgetAllocation: ExpressibleByArgument {}
 extension FrozenValue: ExpressibleByArgument {}

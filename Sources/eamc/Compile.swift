@@ -36,6 +36,9 @@ struct Compile: ParsableCommand {
   @Option(name: .customLong("keep-float"), parsing: .unconditional, help: ArgumentHelp("int8/int4: linear layers that stay f32, comma-separated: a layer (blocks.3.mlp.fc2), a leading part (blocks.3, patch_embed, head) or a last part (fc2, attn.qkv); 'none' for none (default: \(WeightQuantization.defaultKeepFloat.joined(separator: ","))).", valueName: "list"))
   var keepFloat: String?
 
+  @Option(help: ArgumentHelp("int4: how codes are chosen: gptq (error feedback against each layer's inputs on the --calib images; the default when --calib is given) or nearest (each group clipped, then rounded to nearest; the default without images).", valueName: "mode"))
+  var rounding: WeightQuantization.Int4Rounding?
+
   @Flag(name: .customLong("device-layout"), help: "Store every section uncompressed (no zstd), as device runtimes built without zstd need (the frozen maps grow; weights never compress).")
   var deviceLayout = false
 
@@ -89,6 +92,9 @@ struct Compile: ParsableCommand {
     Check.atLeastOne(groupSize, "--group-size")
     if groupSize != nil, weights != .int4 { usage("--group-size is for --weights int4") }
     if keepFloat != nil, !weights.isInteger { usage("--keep-float is for --weights int8 or int4") }
+    if rounding != nil, weights != .int4 { usage("--rounding is for --weights int4") }
+    if rounding == .gptq, eam.calib == nil { usage("--rounding gptq rounds against calibration inputs: give --calib FOLDER (or --rounding nearest)") }
+    if let rounding { options.quantization.rounding = rounding }
     if let groupSize { options.quantization.groupSize = groupSize }
     if let keepFloat {
       let items = keepFloat.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -103,7 +109,8 @@ struct Compile: ParsableCommand {
     options.overrides.mean = mean.map { triple($0, "--mean") }
     options.overrides.std = std.map { triple($0, "--std") }
     passFlags.apply(to: &options, calibrating: eam.calib != nil)
-    eam.apply(to: &options, otherPassesUseCalib: options.removal != nil || options.compactFFN != nil || options.hallucination != nil)
+    eam.apply(to: &options, otherPassesUseCalib: options.removal != nil || options.compactFFN != nil || options.hallucination != nil
+                || (weights == .int4 && rounding != .nearest))
     if let memoryBudget {
       do throws(CompileError) { options.calibration.memoryBudget = try MemoryBudget.flag(memoryBudget) } catch { fail(error) }
     }

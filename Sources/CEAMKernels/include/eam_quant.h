@@ -132,6 +132,11 @@ size_t eam_int4_scale_count(int N, int K, int group);
 /* Quantizes and packs W ([N][K], ldw). Returns 0, or -1 if group < 1, a weight is not finite or a
  * scale does not fit binary16 (outputs then incomplete). */
 int eam_pack_weight_int4(const float *W, int ldw, int N, int K, int group, uint8_t *codes, uint16_t *scales);
+/* The same with the scales given (binary16, [N][groups] row-major, each finite and ≥ 0): codes
+ * q = clamp(rint(W / s), −7, 7). For rounding that chose its scales itself (error feedback).
+ * Returns 0, or -1 if group < 1, a weight is not finite or a scale is not finite or negative. */
+int eam_pack_weight_int4_scaled(const float *W, int ldw, int N, int K, int group, const uint16_t *given,
+                                uint8_t *codes, uint16_t *scales);
 /* Writes the dequantized weight ([N][K], ldw): what the GEMM computes with. */
 void eam_unpack_weight_int4(const uint8_t *codes, const uint16_t *scales, int N, int K, int group, float *W, int ldw);
 

@@ -32,8 +32,10 @@ enum Lowering {
       // Integer kernels accumulate exactly up to int8MaxK deep; deeper layers stay float.
       if precision.isInteger, !quantization.keeps(s.prefix), k <= Kernels.int8MaxK {
         do throws(FormatError) {
+          let hessian = precision == .int4 && quantization.rounding == .gptq
+            ? quantization.inputGram?.hessian(s.prefix, k: k) : nil
           let lowered = try WeightQuantization.lower(s, values, n: n, k: k, type: precision,
-                                                     groupSize: quantization.groupSize)
+                                                     groupSize: quantization.groupSize, hessian: hessian)
           out += lowered.sections
           types.append(lowered.weight)
         } catch {

@@ -10,6 +10,19 @@ public struct WeightQuantization: Equatable, Sendable {
   public var groupSize = Kernels.int4DefaultGroup
   /// Layers that stay f32 (`keeps(_:)` says how an item matches).
   public var keepFloat = WeightQuantization.defaultKeepFloat
+  /// int4: how codes are chosen (`--rounding`).
+  public var rounding = Int4Rounding.gptq
+  /// int4 with GPTQ: the calibration inputs of each layer, gathered by the compile; layers
+  /// without them are rounded to nearest.
+  public var inputGram: LinearInputGram?
+
+  /// How int4 codes are chosen.
+  public enum Int4Rounding: String, Sendable, CaseIterable {
+    /// Each group clipped, then rounded to nearest (no data).
+    case nearest
+    /// GPTQ's error feedback against the layer's calibration inputs (needs calibration images).
+    case gptq
+  }
 
   /// The classifier stays float (its error goes straight to the output, and it is one layer).
   /// The patch embedding is quantized: kept float on DINOv2-S/14 it made int8 no closer to the
@@ -30,7 +43,8 @@ public struct WeightQuantization: Equatable, Sendable {
 
   /// The sections and manifest entry of linear weight `values` (`[n][k]` row-major) in `type`
   /// (int8 or int4).
-  static func lower(_ s: LinearSections, _ values: [Float], n: Int, k: Int, type: WeightPrecision, groupSize: Int)
+  static func lower(_ s: LinearSections, _ values: [Float], n: Int, k: Int, type: WeightPrecision, groupSize: Int,
+                    hessian: [Double]? = nil)
     throws(FormatError) -> (sections: [SectionPayload], weight: Manifest.Weight)
   {
     do throws(WeightPackingError) {
@@ -46,8 +60,17 @@ public struct WeightQuantization: Equatable, Sendable {
       default:
         // One group covers the whole depth either way; the file states the group it uses.
         let group = min(groupSize, k)
-        let clipped = clipInt4Groups(values, n: n, k: k, group: group)
-        let (codes, scales) = try WeightPacking.packInt4(weight: clipped, n: n, k: k, group: group)
+        let codes: [UInt8], scales: [UInt16]
+        if !values.allSatisfy({ $0.isFinite && Float16(abs($0) / 7).isFinite }) {
+          // Not storable: the packer names the first weight that is not.
+          _ = try WeightPacking.packInt4(weight: values, n: n, k: k, group: group)
+        }
+        if let hessian, let rounded = GPTQ.int4(values, n: n, k: k, group: group, hessian: hessian) {
+          (codes, scales) = try WeightPacking.packInt4(weight: rounded.values, n: n, k: k, group: group, scales: rounded.scales)
+        } else {
+          let nearest = nearestInt4(values, n: n, k: k, group: group)
+          (codes, scales) = try WeightPacking.packInt4(weight: values, n: n, k: k, group: group, scales: nearest.scales)
+        }
         let panels = (n + Kernels.panel - 1) / Kernels.panel, groups = (k + group - 1) / group
         return ([SectionPayload(name: s.weight, dtype: .u8, shape: [n, k], layout: .int4Panels, bytes: codes),
                  SectionPayload(name: s.weightScale, dtype: .f16, shape: [panels, groups, Kernels.panel],
@@ -59,44 +82,44 @@ public struct WeightQuantization: Equatable, Sendable {
     }
   }
 
+  /// The binary16 scale of one int4 group: `binary16(c·max|W| / 7)` with the ratio `c` of
+  /// `clipRatios` whose quantization (codes `clamp(rint(W / s), −7, 7)`) has the least squared
+  /// error (0 for a zero group): rounding finer inside the group is worth more than the few large
+  /// values it clips.
+  static func int4Scale(_ group: UnsafeBufferPointer<Double>) -> Float16 {
+    var top = 0.0
+    for v in group { top = max(top, abs(v)) }
+    var best: Float16 = 0, bestError = Double.infinity
+    for c in clipRatios {
+      let scale = Float16(Double(c) * top / 7)
+      let s = Double(Float(scale))
+      guard s > 0, s.isFinite else { continue }
+      var error = 0.0
+      for v in group {
+        let d = v - min(max((v / s).rounded(.toNearestOrEven), -7), 7) * s
+        error += d * d
+      }
+      if error < bestError { (best, bestError) = (scale, error) }
+    }
+    return best
+  }
+
   /// Clipping ratios tried per int4 group, largest first.
   static let clipRatios: [Float] = (0...10).map { 1 - Float($0) * 0.05 }
 
-  /// The weight with each int4 group (row n, `group` consecutive k) clipped to `±c·max|W|`, `c`
-  /// the ratio of `clipRatios` whose quantization (scale `binary16(c·max / 7)`, codes
-  /// `clamp(rint(W / s), −7, 7)`, as the packer computes them from the clipped group) has the
-  /// least squared error: rounding finer inside the group is worth more than the few large
-  /// values it clips.
-  static func clipInt4Groups(_ values: [Float], n: Int, k: Int, group: Int) -> [Float] {
-    var out = values
+  /// Round-to-nearest int4 with each group's scale from the clipping search (`int4Scale`):
+  /// the weight (`[n][k]`) and the binary16 scales (`[n][groups]`) for `packInt4(scales:)`.
+  static func nearestInt4(_ values: [Float], n: Int, k: Int, group: Int) -> (values: [Float], scales: [UInt16]) {
+    let groups = (k + group - 1) / group
+    var scales = [UInt16](repeating: 0, count: n * groups)
+    var g = [Double](repeating: 0, count: group)
     for r in 0..<n {
-      var g0 = r * k
-      let end = (r + 1) * k
-      while g0 < end {
-        let g1 = min(g0 + group, end)
-        var top: Float = 0
-        for i in g0..<g1 { top = max(top, abs(values[i])) }
-        var best: Float = 1, bestError = Float.infinity
-        if top > 0 {
-          for c in clipRatios {
-            let scale = Float(Float16(c * top / 7))
-            guard scale > 0, scale.isFinite else { continue }
-            var error: Float = 0
-            for i in g0..<g1 {
-              let q = min(max((values[i] / scale).rounded(.toNearestOrEven), -7), 7)
-              let d = values[i] - q * scale
-              error += d * d
-            }
-            if error < bestError { (best, bestError) = (c, error) }
-          }
-        }
-        if best < 1 {
-          let limit = best * top
-          for i in g0..<g1 { out[i] = min(max(values[i], -limit), limit) }
-        }
-        g0 = g1
+      for j in 0..<groups {
+        let k0 = r * k + j * group, count = min(group, k - j * group)
+        for i in 0..<count { g[i] = Double(values[k0 + i]) }
+        scales[r * groups + j] = g.withUnsafeBufferPointer { int4Scale(UnsafeBufferPointer(rebasing: $0[0..<count])) }.bitPattern
       }
     }
-    return out
+    return (values, scales)
   }
 }

@@ -64,7 +64,11 @@ public struct Configuration {
     switch options.precision {
     case .f32, .f16: return options.precision.rawValue
     case .int8: return "int8 (per output channel; activations per token at run time), float: " + keptText
-    case .int4: return "int4 (groups of \(q.groupSize) k, binary16 scales), float: " + keptText
+    case .int4:
+      let rounding = options.int4Rounding == .gptq
+        ? "GPTQ rounding against \(Calibration.select(options.calibrationImages, options: options.calibration).count) calibration images"
+        : "clipped round-to-nearest"
+      return "int4 (groups of \(q.groupSize) k, binary16 scales, \(rounding)), float: " + keptText
     }
   }
 

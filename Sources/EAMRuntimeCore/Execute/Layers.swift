@@ -116,7 +116,8 @@ private struct NormRows: ParallelBody {
 /// in grid order gathered into `patches` (row `c·p·p + y·p + x`), then one linear layer into
 /// `output` rows (leading dimension `ldy`).
 func embedPatches(_ pool: ThreadPool, image: UnsafePointer<Float>, channels c: Int, side: Int, patch p: Int,
-                  _ w: LinearWeights, patches: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, ldy: Int)
+                  _ w: LinearWeights, patches: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, ldy: Int,
+                  observer: ((UnsafePointer<Float>, Int, Int) -> Void)? = nil)
 {
   let g = side / p, k = c * p * p
   for gy in 0..<g {
@@ -129,6 +130,7 @@ func embedPatches(_ pool: ThreadPool, image: UnsafePointer<Float>, channels c: I
       }
     }
   }
+  observer?(patches, g * g, k)
   linear(pool, rows: g * g, x: patches, ldx: k, w, y: output, ldy: ldy, epilogue: .bias)
 }
 
@@ -136,10 +138,13 @@ func embedPatches(_ pool: ThreadPool, image: UnsafePointer<Float>, channels c: I
 /// `x += fc2(GELU(fc1(LayerNorm(x))))`, with `normed` and `wide` as scratch. A compact FFN's fc2
 /// is two linear layers, its rank-wide intermediate in `normed`.
 func mlp(_ pool: ThreadPool, _ m: MLPPlan, x: UnsafeMutablePointer<Float>, normed: UnsafeMutablePointer<Float>,
-         wide: UnsafeMutablePointer<Float>, rows: Int, dim d: Int, eps: Float)
+         wide: UnsafeMutablePointer<Float>, rows: Int, dim d: Int, eps: Float,
+         observer: ((ObservedLinear, UnsafePointer<Float>, Int, Int, Int) -> Void)? = nil)
 {
   layerNorm(pool, x, normed, rows: rows, dim: d, m.norm, eps: eps)
+  observer?(.fc1, normed, rows, d, d)
   linear(pool, rows: rows, x: normed, ldx: d, m.fc1, y: wide, ldy: m.fc1.n, epilogue: .biasGELU)
+  if m.fc2Reduce == nil { observer?(.fc2, wide, rows, m.fc1.n, m.fc1.n) }
   if let reduce = m.fc2Reduce {
     linear(pool, rows: rows, x: wide, ldx: m.fc1.n, reduce, y: normed, ldy: reduce.n, epilogue: .bias)
     linear(pool, rows: rows, x: normed, ldx: reduce.n, m.fc2, y: x, ldy: d, epilogue: .biasAccumulate)

@@ -9,7 +9,7 @@ struct ViTForward {
 
   func run(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, arena: Arena,
            pool: ThreadPool, observer: AttentionObserver?, blockObserver: BlockObserver? = nil,
-           sublayerObserver: SublayerObserver? = nil)
+           sublayerObserver: SublayerObserver? = nil, linearInputObserver: LinearInputObserver? = nil)
   {
     let a = plan.architecture
     let d = plan.dim, t = plan.tokens, rows = batch * t
@@ -20,7 +20,8 @@ struct ViTForward {
     for b in 0..<batch {
       let base = x + b * t * d
       embedPatches(pool, image: input + b * c * side * side, channels: c, side: side, patch: a.patchSize,
-                   plan.patchEmbed, patches: arena.patches.pointer, output: base + prefix * d, ldy: d)
+                   plan.patchEmbed, patches: arena.patches.pointer, output: base + prefix * d, ldy: d,
+                   observer: linearInputObserver.map { o in { o(-1, .patchEmbed, $0, $1, $2, $2) } })
       var r = 0
       if let cls = plan.classToken { (base + r * d).update(from: cls, count: d); r += 1 }
       if let dist = plan.distToken { (base + r * d).update(from: dist, count: d); r += 1 }
@@ -36,14 +37,17 @@ struct ViTForward {
       sublayerObserver?(block.index, false, x, rows, d)
       if let attn = block.attention {
         layerNorm(pool, x, normed, rows: rows, dim: d, attn.norm, eps: eps)
+        linearInputObserver?(block.index, .qkv, normed, rows, d, d)
         linear(pool, rows: rows, x: normed, ldx: d, attn.qkv, y: wide, ldy: attn.layout.width, epilogue: .bias)
         attention(pool, attn, qkv: wide, out: normed, batch: batch, block: block.index, arena: arena, observer: observer)
+        linearInputObserver?(block.index, .proj, normed, rows, attn.proj.k, d)
         linear(pool, rows: rows, x: normed, ldx: d, attn.proj, y: x, ldy: d, epilogue: .biasAccumulate)
       } else if block.residual == .double {
         Kernels.add(x, x, count: rows * d)  // lambda_vit's Block_shrink: x = x + x
       }
       sublayerObserver?(block.index, true, x, rows, d)
-      mlp(pool, block.mlp, x: x, normed: normed, wide: wide, rows: rows, dim: d, eps: eps)
+      mlp(pool, block.mlp, x: x, normed: normed, wide: wide, rows: rows, dim: d, eps: eps,
+          observer: linearInputObserver.map { o in { o(block.index, $0, $1, $2, $3, $4) } })
       blockObserver?(block.index, x, rows, d)
     }
 

@@ -1,0 +1,110 @@
+import EAMKernels
+import EAMRuntime
+
+/// Σ x·xᵀ over calibration tokens of the input x of every linear layer of every ViT block: the
+/// Hessian of the layer's squared output error, which GPTQ's error feedback rounds against.
+/// Gathered with the runtime's linear-input observer on the model as compiled (float weights).
+public struct LinearInputGram: Equatable, Sendable {
+  /// Per layer (`blocks.3.mlp.fc2`): the `k × k` sums, row-major, and k.
+  public var products: [String: [Double]] = [:]
+  public var depth: [String: Int] = [:]
+  /// Images summed over.
+  public var images = 0
+
+  /// The sums of layer `prefix`, if it was seen with depth `k`.
+  public func hessian(_ prefix: String, k: Int) -> [Double]? {
+    depth[prefix] == k ? products[prefix] : nil
+  }
+
+  static func name(block: Int, _ layer: ObservedLinear) -> String {
+    switch layer {
+    case .patchEmbed: "patch_embed.proj"
+    case .qkv: "blocks.\(block).attn.qkv"
+    case .proj: "blocks.\(block).attn.proj"
+    case .fc1: "blocks.\(block).mlp.fc1"
+    case .fc2: "blocks.\(block).mlp.fc2"
+    }
+  }
+
+  /// Bytes of the sums for `model` (checked against the calibration memory budget); nil if
+  /// they overflow.
+  static func bytes(_ model: ModelDescription) -> Int? {
+    let a = model.architecture
+    var depths = [a.inChannels, a.patchSize, a.patchSize].reduce(Optional(1)) { p, v in p.flatMap { multiply($0, v) } }.map { [$0] } ?? []
+    for b in model.blocks { depths += [b.dim, b.dim, b.dim, b.mlpHidden] }
+    var total: Int? = 0
+    for k in depths { total = total.flatMap { t in multiply(k, k).flatMap { multiply($0, 8) }.flatMap { add(t, $0) } } }
+    return depths.count == 1 + 4 * model.blocks.count ? total : nil
+  }
+
+  private static func multiply(_ a: Int, _ b: Int) -> Int? {
+    let (v, o) = a.multipliedReportingOverflow(by: b)
+    return o ? nil : v
+  }
+
+  private static func add(_ a: Int, _ b: Int) -> Int? {
+    let (v, o) = a.addingReportingOverflow(b)
+    return o ? nil : v
+  }
+
+  /// Runs `batches` (preprocessed, each `images × model.inputShape` values) through `model`, one
+  /// image at a time so that the sums are added in image order whatever the batching.
+  static func gather(_ model: Model, batches: [(values: [Float], images: Int)]) throws(CompileError) -> LinearInputGram {
+    final class Box: @unchecked Sendable {
+      var gram = LinearInputGram()
+      var transposed: [Float] = [], product: [Float] = []
+    }
+    let box = Box()
+    model.linearInputObserver = { block, layer, x, rows, k, ld in
+      let name = LinearInputGram.name(block: block, layer)
+      if box.transposed.count < rows * k { box.transposed = [Float](repeating: 0, count: rows * k) }
+      if box.product.count < k * k { box.product = [Float](repeating: 0, count: k * k) }
+      box.transposed.withUnsafeMutableBufferPointer { t in
+        for r in 0..<rows { for c in 0..<k { t[c * rows + r] = x[r * ld + c] } }
+        box.product.withUnsafeMutableBufferPointer { p in
+          Kernels.gemmNT(m: k, n: k, k: rows, alpha: 1, a: t.baseAddress!, lda: rows, b: t.baseAddress!, ldb: rows,
+                         c: p.baseAddress!, ldc: k)
+        }
+      }
+      var sums = box.gram.products[name] ?? [Double](repeating: 0, count: k * k)
+      box.gram.products[name] = nil
+      for i in 0..<(k * k) { sums[i] += Double(box.product[i]) }
+      box.gram.products[name] = sums
+      box.gram.depth[name] = k
+    }
+    defer { model.linearInputObserver = nil }
+    let per = model.inputShape.reduce(1, *)
+    for batch in batches {
+      for i in 0..<batch.images {
+        let image = Array(batch.values[(i * per)..<((i + 1) * per)])
+        do throws(RuntimeError) { _ = try model.run(image, batch: 1) } catch { throw CompileError(error.description) }
+        box.gram.images += 1
+      }
+    }
+    return box.gram
+  }
+}
+
+extension LinearInputGram {
+  /// For an int4 compile with GPTQ rounding: the sums over the calibration images on `model` as
+  /// compiled (after every pass), in float. Nil when there are no calibration images (the
+  /// layers are then rounded to nearest). The sums are checked against the calibration memory
+  /// budget before anything is allocated.
+  static func forCompile(_ model: ModelDescription, options: CompileOptions, source: String)
+    throws(CompileError) -> LinearInputGram?
+  {
+    guard options.precision == .int4, options.quantization.rounding == .gptq, model.architecture.family != .swin else { return nil }
+    let images = Calibration.select(options.calibrationImages, options: options.calibration)
+    guard !images.isEmpty else { return nil }
+    let budget = options.calibration.memoryBudget ?? MemoryBudget.defaultBudget().bytes
+    guard let needed = bytes(model), needed <= budget else {
+      throw CompileError("\(source): GPTQ rounding needs \(bytes(model).map(MemoryBudget.text) ?? "more than \(Int.max) bytes") for its layer-input sums, over the memory budget of \(MemoryBudget.text(budget)); raise --memory-budget or pass --rounding nearest")
+    }
+    let float = try Evaluation.model(of: model, name: source, threads: options.threads, source: source)
+    var batches: [(values: [Float], images: Int)] = []
+    for chunk in stride(from: 0, to: images.count, by: 8).map({ Array(images[$0..<min(images.count, $0 + 8)]) }) {
+      batches.append((try ImageInput.batch(paths: chunk, preprocessing: float.manifest.preprocessing), chunk.count))
+    }
+    return try gather(float, batches: batches)
+  }
+}
