@@ -44,6 +44,12 @@ public struct CompileOptions: Sendable {
   public var announce: (@Sendable (Checkpoint, ModelDescription) throws(CompileError) -> Void)?
   public init() {}
 
+  /// Whether the compile writes a report: with passes, or for integer weights measured on images
+  /// (each layer's error, the artifact's fidelity).
+  public func writesReport(passes: [any CompilerPass]) -> Bool {
+    !passes.isEmpty || (precision.isInteger && (!calibrationImages.isEmpty || !evalImages.isEmpty))
+  }
+
   /// How int4 codes are chosen in effect: GPTQ needs calibration images, else round to nearest.
   public var int4Rounding: WeightQuantization.Int4Rounding {
     quantization.rounding == .gptq && !calibrationImages.isEmpty ? .gptq : .nearest
@@ -134,7 +140,7 @@ public enum Compiler {
     throws(CompileError) -> CompileSummary
   {
     // `--report NAME.html`: the HTML page, and the JSON beside it as NAME.json.
-    let requested = passes.isEmpty ? nil : options.reportPath ?? RunFiles.defaultReport(for: output)
+    let requested = options.writesReport(passes: passes) ? options.reportPath ?? RunFiles.defaultReport(for: output) : nil
     let html = requested?.hasSuffix(".html") ?? false
     let jsonPath = requested.map { html ? String($0.dropLast(5)) + ".json" : $0 }
     let reportOutputs = (jsonPath.map { [OutputSet.File("report", $0)] } ?? []) + (html ? [.init("HTML report", requested!)] : [])
@@ -150,11 +156,10 @@ public enum Compiler {
     }
     var model = recognised
     var report: CompileReport?
-    if !passes.isEmpty {
+    if requested != nil {
       (model, report) = try transform(recognised, passes: passes, options: options, source: input, settings: &settings,
                                       clock: &clock)
-    }
-    if let gram = try LinearInputGram.forCompile(model, options: options, source: input) {
+    } else if let gram = try LinearInputGram.forCompile(model, options: options, source: input) {
       settings.quantization.inputGram = gram
       clock.lap("int4 rounding inputs (GPTQ)")
     }
@@ -191,20 +196,37 @@ public enum Compiler {
     let floatModel = try Evaluation.model(of: recognised, name: source, threads: options.threads, source: source)
     let statistics = try StatisticsSource.statistics(for: passes, model: recognised, floatModel: floatModel,
                                                      options: options, sourceSHA256: settings.sourceSHA256)
-    clock.lap(options.statisticsFiles.isEmpty ? "calibrate" : "merge statistics")
+    if statistics != nil { clock.lap(options.statisticsFiles.isEmpty ? "calibrate" : "merge statistics") }
     let context = PassContext(source: source, options: options, recognised: recognised, floatModel: floatModel,
                               statistics: statistics)
     let names = passes.map(\.name).joined(separator: ", ")
-    Progress.note("passes (\(names)): running")
-    let outcome = try Pipeline.run(passes, on: recognised, context: context)
-    clock.lap("passes")
-    Progress.note("passes (\(names)): done in \(Progress.seconds(clock.laps.last?.1 ?? 0))")
+    var outcome = Pipeline.Outcome(model: recognised, records: [], controls: [])
+    if !passes.isEmpty {
+      Progress.note("passes (\(names)): running")
+      outcome = try Pipeline.run(passes, on: recognised, context: context)
+      clock.lap("passes")
+      Progress.note("passes (\(names)): done in \(Progress.seconds(clock.laps.last?.1 ?? 0))")
+    }
+    if let gram = try LinearInputGram.forCompile(outcome.model, options: options, source: source) {
+      settings.quantization.inputGram = gram
+      clock.lap("int4 rounding inputs (GPTQ)")
+    }
     let calibration = statistics.map { CalibrationSummary($0, model: recognised) }
     if let calibration { settings.record(calibration, compiled: outcome.model) }
     var report = CompileReport(source: source, flags: options.normalisedArguments, calibration: calibration,
                                compiled: outcome.model, passes: outcome.records)
     report.attentionExample = AttentionExample.pick(compiled: outcome.model, statistics: statistics)
-    try ReportMeasurements.measure(outcome.model, controls: outcome.controls, context: context, into: &report)
+    if options.precision.isInteger {
+      let calibration = Calibration.select(options.calibrationImages, options: options.calibration)
+      let images = Array((calibration.isEmpty ? options.evalImages : calibration).prefix(QuantizationSensitivity.images))
+      report.quantization = try QuantizationSensitivity.measure(outcome.model, precision: options.precision,
+                                                                quantization: settings.quantization, images: images,
+                                                                threads: options.threads, source: source)
+      report.quantizationImages = images.isEmpty ? "" : calibration.isEmpty ? "held-out" : "calibration"
+      clock.lap("measure each layer's quantization error")
+    }
+    try ReportMeasurements.measure(outcome.model, controls: outcome.controls, context: context,
+                                   weights: (settings.precision, settings.quantization), into: &report)
     clock.lap("measure (held-out images, controls)")
     return (outcome.model, report)
   }

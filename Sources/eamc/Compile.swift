@@ -110,13 +110,16 @@ struct Compile: ParsableCommand {
     options.overrides.std = std.map { triple($0, "--std") }
     passFlags.apply(to: &options, calibrating: eam.calib != nil)
     eam.apply(to: &options, otherPassesUseCalib: options.removal != nil || options.compactFFN != nil || options.hallucination != nil
-                || (weights == .int4 && rounding != .nearest))
+                || weights.isInteger)
     if let memoryBudget {
       do throws(CompileError) { options.calibration.memoryBudget = try MemoryBudget.flag(memoryBudget) } catch { fail(error) }
     }
-    if options.eam == nil && options.removal == nil && options.compactFFN == nil && options.hallucination == nil {
-      if eval != nil { usage("--eval measures a compressing compile (it needs --sparsity or --remove-attention); compare any artifact with `eamc eval`") }
-      if report != nil { usage("--report is written for compressing compiles (--sparsity, --remove-attention); `eamc inspect` describes any artifact") }
+    if options.eam == nil && options.removal == nil && options.compactFFN == nil && options.hallucination == nil && !weights.isInteger {
+      if eval != nil { usage("--eval measures a compressing compile (it needs --sparsity, --remove-attention or --weights int8/int4); compare any artifact with `eamc eval`") }
+      if report != nil { usage("--report is written for compressing compiles (--sparsity, --remove-attention, --weights int8/int4 with --calib or --eval); `eamc inspect` describes any artifact") }
+    }
+    if weights.isInteger, report != nil, eam.calib == nil, eval == nil, !options.writesReport(passes: Pipeline.passes(for: options)) {
+      usage("--report for --weights \(weights.rawValue) needs images to measure on: give --calib FOLDER or --eval FOLDER")
     }
     if let report, !report.hasSuffix(".json"), !report.hasSuffix(".html") {
       usage("--report must name a .json or .html file, not '\(report)'")
@@ -179,7 +182,7 @@ struct Compile: ParsableCommand {
     let box = ConfigurationBox()
     let given = Set([resize.map { _ in "resize" }, mean.map { _ in "mean" }, std.map { _ in "std" }].compactMap { $0 })
     let evalFolder = eval, fixedOptions = options, dry = dryRun, calibFolder = calibrationFolder, fixedRemarks = remarks
-    let outputs = dryRun ? [] : [output] + (options.eam != nil || options.removal != nil || options.compactFFN != nil || options.hallucination != nil ? [Self.reportPaths(report, output: output)] : [])
+    let outputs = dryRun ? [] : [output] + (options.writesReport(passes: Pipeline.passes(for: options)) ? [Self.reportPaths(report, output: output)] : [])
     options.announce = { [heads, imageSize] (checkpoint: Checkpoint, model: ModelDescription) throws(CompileError) -> Void in
       var c = Configuration(command: dry ? "compile --dry-run" : "compile", checkpointPath: self.checkpoint,
                             checkpoint: checkpoint, model: model, options: fixedOptions)
@@ -259,7 +262,14 @@ struct Compile: ParsableCommand {
       if r.pass("eam") != nil {
         Console.out("EAM: \(frozen) attention entries frozen (\(r.sparsity * 100)% target) in \(r.bits) bits, calibrated on \(r.calibrationImages) images")
       }
+      if !r.quantization.isEmpty {
+        let worst = r.quantization.filter { $0.error != nil }.sorted { $0.error! > $1.error! }.prefix(3)
+        let types = Dictionary(grouping: r.quantization, by: \.type).map { "\($0.value.count) \($0.key)" }.sorted()
+        Console.out("weights: " + types.joined(separator: ", ") + " layers" + (worst.isEmpty ? "" :
+          "; most output error alone (\(r.quantizationImages) images): " + worst.map { "\($0.layer) \(String(format: "%.2e", $0.error!))" }.joined(separator: ", ")))
+      }
       for (name, f) in r.fidelity {
+        let name = name == "eam" ? "artifact" : name
         Console.out("  \(name.padding(toLength: 16, withPad: " ", startingAt: 0)) cosine to float on \(f.images) held-out images: mean \(String(format: "%.5f", f.meanCosine)), min \(String(format: "%.5f", f.minCosine))")
       }
       if r.fidelity.isEmpty { Console.out("  fidelity not measured: no held-out images (--eval FOLDER)") }

@@ -47,8 +47,9 @@ struct EAMFlags: ParsableArguments {
     options.calibration.batch = calibBatch
     options.statisticsFiles = stats
     guard let sparsity else {
-      if !stats.isEmpty || (calib != nil && !otherPassesUseCalib) {
-        usage("--calib and --stats need --sparsity (the fraction of attention entries to freeze)")
+      if !stats.isEmpty { usage("--stats needs --sparsity (the fraction of attention entries to freeze)") }
+      if calib != nil && !otherPassesUseCalib {
+        usage("--calib needs a use: --sparsity (the fraction of attention entries to freeze), a pass that fits on images, or --weights int8/int4")
       }
       return
     }

@@ -137,6 +137,37 @@ import EAMRuntime
     #expect(cos.allSatisfy { $0 >= 0.995 }, "\(cos)")
   }
 
+  /// An int8 or int4 compile with images writes a report that measures the artifact as written
+  /// (its fidelity is `eamc eval`'s, bit for bit) and lists every linear layer with its type,
+  /// bytes and the output error it adds alone.
+  @Test(arguments: [WeightPrecision.int8, .int4])
+  func theReportMeasuresTheArtifactAsWritten(precision: WeightPrecision) throws {
+    let fixture = try #require(Self.floats.first { $0.name.hasPrefix("dinov2_small") })
+    var o = try fixture.options()
+    o.precision = precision
+    o.quantization.keepFloat = []
+    o.calibrationImages = try ImageFolder.list(Paths.repository("examples/images/calib"))
+    o.evalImages = try ImageFolder.list(Paths.repository("examples/images/eval"))
+    let path = Paths.temporary("report.\(precision.rawValue).eam")
+    let summary = try Compiler.compile(Paths.repository(fixture.checkpoint), to: path, options: o)
+    let report = try #require(summary.report)
+    #expect(summary.reportPath.map { FileManager.default.fileExists(atPath: $0) } == true)
+    let eval = try Evaluation.evaluate(artifact: path, reference: Paths.repository(fixture.checkpoint), images: o.evalImages)
+    let measured = try #require(report.fidelity.first { $0.0 == "eam" }?.1)
+    #expect(measured.cosines == eval.cosines, "report \(measured.cosines), eval \(eval.cosines)")
+    let artifact = try Artifact(path: path)
+    let quantized = artifact.manifest.weights.filter { $0.type == precision.manifestType }
+    #expect(report.quantization.filter { $0.type == precision.rawValue }.count == quantized.count)
+    #expect(report.quantizationImages == "calibration")
+    for q in report.quantization where q.type == precision.rawValue {
+      #expect((q.error ?? -1) > 0 && q.error! < 0.5, "\(q)")
+      #expect(q.storedBytes > 0 && q.storedBytes * (precision == .int8 ? 3 : 5) < q.float32Bytes, "\(q)")
+    }
+    // A layer's error alone is below the whole artifact's.
+    let worst = report.quantization.compactMap(\.error).max() ?? 1
+    #expect(worst <= 1 - measured.meanCosine + 1e-9, "\(worst) vs \(1 - measured.meanCosine)")
+  }
+
   /// A scale or column sum the file gets wrong is refused at load with one line naming it.
   @Test func inconsistentPartsAreRefused() throws {
     let fixture = try #require(Self.floats.first { $0.name.hasPrefix("deit_tiny") })

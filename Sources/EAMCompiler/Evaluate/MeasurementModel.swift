@@ -2,14 +2,18 @@ import EAMFormat
 import EAMRuntime
 
 extension Evaluation {
-  /// A model description laid out as a float32 artifact in memory and loaded in the runtime, for
-  /// measurements (the compiled artifact's own weight type is not used: figures compare like
-  /// with like).
-  static func model(of description: ModelDescription, name: String, threads: Int?, source: String)
+  /// A model description laid out as an artifact in memory (uncompressed) and loaded in the
+  /// runtime, for measurements: float32, or the given weight type (the report measures the
+  /// artifact as written, and its controls with the same weights).
+  static func model(of description: ModelDescription, name: String, threads: Int?, source: String,
+                    weights: (precision: WeightPrecision, quantization: WeightQuantization)? = nil)
     throws(CompileError) -> Model
   {
     let bytes: [UInt8]
-    do throws(FormatError) { bytes = try Emitter.artifact(for: description, settings: EmitSettings()) } catch {
+    var settings = EmitSettings()
+    settings.compress = false
+    if let weights { (settings.precision, settings.quantization) = weights }
+    do throws(FormatError) { bytes = try Emitter.artifact(for: description, settings: settings) } catch {
       throw CompileError("\(source): \(error.message)")
     }
     return try model(bytes: bytes, name: name, threads: threads)

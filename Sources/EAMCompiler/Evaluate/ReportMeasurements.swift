@@ -5,7 +5,10 @@ enum ReportMeasurements {
   /// Calibration images the drift is measured on when there are no held-out images.
   static let calibrationImages = 4
 
+  /// `weights`: the artifact's weight type, which the compiled model and the controls are
+  /// measured with.
   static func measure(_ compiled: ModelDescription, controls: [Control], context: PassContext,
+                      weights: (precision: WeightPrecision, quantization: WeightQuantization),
                       into report: inout CompileReport) throws(CompileError)
   {
     let o = context.options, floatModel = context.floatModel
@@ -14,7 +17,7 @@ enum ReportMeasurements {
       let width = floatModel.outputWidth, classifier = context.recognised.architecture.numClasses > 0
       // The compiled model: per-block error and outputs in one pass over the held-out images,
       // which also gives the float model's outputs for every comparison.
-      let m = try Evaluation.model(of: compiled, name: "eam", threads: o.threads, source: context.source)
+      let m = try Evaluation.model(of: compiled, name: "eam", threads: o.threads, source: context.source, weights: weights)
       let drift = try LayerError.measure(m, reference: floatModel, images: o.evalImages,
                                          progress: Progress("evaluating", total: o.evalImages.count))
       let reference = drift.referenceOutputs
@@ -22,7 +25,7 @@ enum ReportMeasurements {
       report.layerErrorImages = "held-out"
       report.fidelity.append(("eam", Fidelity.compare(drift.outputs, reference: reference, width: width, classifier: classifier)))
       for control in controls {
-        let c = try Evaluation.model(of: try control.build(), name: control.name, threads: o.threads, source: context.source)
+        let c = try Evaluation.model(of: try control.build(), name: control.name, threads: o.threads, source: context.source, weights: weights)
         let progress = Progress("evaluating \(control.name)", total: o.evalImages.count)
         report.fidelity.append((control.name, Fidelity.compare(try Evaluation.outputs(c, images: o.evalImages, progress: progress),
                                                                reference: reference, width: width, classifier: classifier)))
@@ -31,7 +34,7 @@ enum ReportMeasurements {
     if report.layerError.isEmpty, !o.calibrationImages.isEmpty {
       // Without held-out images, the drift is still worth seeing: on a few calibration images.
       let images = Array(Calibration.select(o.calibrationImages, options: o.calibration).prefix(Self.calibrationImages))
-      let m = try Evaluation.model(of: compiled, name: "eam", threads: o.threads, source: context.source)
+      let m = try Evaluation.model(of: compiled, name: "eam", threads: o.threads, source: context.source, weights: weights)
       report.layerError = try LayerError.measure(m, reference: floatModel, images: images,
                                                  progress: Progress("measuring per-block error", total: images.count)).relative
       report.layerErrorImages = "calibration"

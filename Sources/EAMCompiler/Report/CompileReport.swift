@@ -36,6 +36,10 @@ public struct CompileReport: Sendable {
   public var durations: [(String, Double)] = []
   /// The class token's attention of one head before and after freezing, when at hand.
   public var attentionExample: AttentionExample?
+  /// int8 and int4 compiles: every linear layer's type, bytes and error alone.
+  public var quantization: [LayerQuantization] = []
+  /// The images `quantization`'s errors were measured on: "calibration" or "held-out".
+  public var quantizationImages = ""
   public var eamcVersion = EAMVersion.text
   public var machine = "\(Kernels.cpuName), \(ThreadPool.availableCores) cores"
 
@@ -86,6 +90,8 @@ public struct CompileReport: Sendable {
                            + (evalImages == 0 ? [("note", .string("not measured: no held-out images (--eval DIR)"))] : []))),
       ("layer_error", .object([("images", .string(layerErrorImages)), ("relative", .array(layerError.map { .number($0) }))])),
       ("attention_example", attentionExample?.json ?? .null),
+      ("quantization", quantization.isEmpty ? .null : .object([("images", .string(quantizationImages)),
+                                                              ("layers", .array(quantization.map(\.json)))])),
       ("eamc", .object([("version", .string(eamcVersion)), ("machine", .string(machine))])),
       ("durations_s", .object(durations.map { ($0.0, .number(($0.1 * 1000).rounded() / 1000)) })),
       ("method_notes", .array(methodNotes.map { .string($0) })),

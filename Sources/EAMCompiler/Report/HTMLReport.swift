@@ -14,6 +14,7 @@ public enum HTMLReport {
     body.append(heatmap(r.frozenFraction, id: "frozen", unit: "", fixedRange: (0, 1)))
     body.append(attention(r))
     body.append(layerError(r))
+    if !r.quantization.isEmpty { body.append(quantization(r)) }
     body.append(sizes(r))
     body.append("<h2>Method</h2><ul>" + r.methodNotes.map { "<li>\(esc($0))</li>" }.joined() + "</ul>")
     return """
@@ -84,7 +85,21 @@ public enum HTMLReport {
     s += "<table id=fidelity><tr><th>model</th><th>images</th><th>mean cosine</th><th>min cosine</th><th>mean relative error</th><th>top-1 agreement</th></tr>"
     for (name, v) in r.fidelity {
       let top1 = v.top1Agreement.map { f($0 * 100, 1) + "%" } ?? "–"
-      s += "<tr><td>\(esc(name == "eam" ? "EAM (this artifact)" : name))</td><td class=n>\(v.images)</td><td class=n>\(f(v.meanCosine))</td><td class=n>\(f(v.minCosine))</td><td class=n>\(f(v.meanRelativeError))</td><td class=n>\(top1)</td></tr>"
+      s += "<tr><td>\(esc(name == "eam" ? "this artifact" : name))</td><td class=n>\(v.images)</td><td class=n>\(f(v.meanCosine))</td><td class=n>\(f(v.minCosine))</td><td class=n>\(f(v.meanRelativeError))</td><td class=n>\(top1)</td></tr>"
+    }
+    return s + "</table>"
+  }
+
+  /// Each linear layer's stored type and bytes, and the output error it adds alone (worst first
+  /// marked by a bar).
+  static func quantization(_ r: CompileReport) -> String {
+    let images = r.quantizationImages.isEmpty ? "not measured: no images" : "\(r.quantizationImages) images"
+    var s = "<h2>Weights by layer: type, size and the output error each adds alone (\(esc(images)))</h2>"
+    let top = max(r.quantization.compactMap(\.error).max() ?? 0, 1e-12)
+    s += "<table id=quantization><tr><th>layer</th><th>type</th><th>stored</th><th>of f32</th><th>1 − cosine, this layer alone</th></tr>"
+    for q in r.quantization {
+      let error = q.error.map { e in "\(f(e, 6)) <svg width=80 height=9><rect width=\(Int((80 * e / top).rounded())) height=9 fill=#3b528b></rect></svg>" } ?? "–"
+      s += "<tr><td><code>\(esc(q.layer))</code></td><td>\(esc(q.type))</td><td class=n>\(q.storedBytes)</td><td class=n>\(f(Double(q.storedBytes) / Double(max(q.float32Bytes, 1)) * 100, 1))%</td><td class=n>\(error)</td></tr>"
     }
     return s + "</table>"
   }
