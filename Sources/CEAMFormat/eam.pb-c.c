@@ -1354,7 +1354,7 @@ const ProtobufCMessageDescriptor eam__v1__hallucinated_head__descriptor =
   (ProtobufCMessageInit) eam__v1__hallucinated_head__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor eam__v1__weight__field_descriptors[6] =
+static const ProtobufCFieldDescriptor eam__v1__weight__field_descriptors[8] =
 {
   {
     "name",
@@ -1428,9 +1428,35 @@ static const ProtobufCFieldDescriptor eam__v1__weight__field_descriptors[6] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "activation_min",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Eam__V1__Weight, activation_min),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "activation_max",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Eam__V1__Weight, activation_max),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned eam__v1__weight__field_indices_by_name[] = {
   5,   /* field[5] = activation */
+  7,   /* field[7] = activation_max */
+  6,   /* field[6] = activation_min */
   4,   /* field[4] = group_size */
   0,   /* field[0] = name */
   2,   /* field[2] = scale_section */
@@ -1440,7 +1466,7 @@ static const unsigned eam__v1__weight__field_indices_by_name[] = {
 static const ProtobufCIntRange eam__v1__weight__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor eam__v1__weight__descriptor =
 {
@@ -1450,7 +1476,7 @@ const ProtobufCMessageDescriptor eam__v1__weight__descriptor =
   "Eam__V1__Weight",
   "eam.v1",
   sizeof(Eam__V1__Weight),
-  6,
+  8,
   eam__v1__weight__field_descriptors,
   eam__v1__weight__field_indices_by_name,
   1,  eam__v1__weight__number_ranges,
@@ -1955,18 +1981,20 @@ const ProtobufCEnumDescriptor eam__v1__weight_type__descriptor =
   eam__v1__weight_type__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue eam__v1__activation_quant__enum_values_by_number[2] =
+static const ProtobufCEnumValue eam__v1__activation_quant__enum_values_by_number[3] =
 {
   { "ACTIVATION_QUANT_UNSPECIFIED", "EAM__V1__ACTIVATION_QUANT__ACTIVATION_QUANT_UNSPECIFIED", 0 },
   { "DYNAMIC", "EAM__V1__ACTIVATION_QUANT__DYNAMIC", 1 },
+  { "STATIC", "EAM__V1__ACTIVATION_QUANT__STATIC", 2 },
 };
 static const ProtobufCIntRange eam__v1__activation_quant__value_ranges[] = {
-{0, 0},{0, 2}
+{0, 0},{0, 3}
 };
-static const ProtobufCEnumValueIndex eam__v1__activation_quant__enum_values_by_name[2] =
+static const ProtobufCEnumValueIndex eam__v1__activation_quant__enum_values_by_name[3] =
 {
   { "ACTIVATION_QUANT_UNSPECIFIED", 0 },
   { "DYNAMIC", 1 },
+  { "STATIC", 2 },
 };
 const ProtobufCEnumDescriptor eam__v1__activation_quant__descriptor =
 {
@@ -1975,9 +2003,9 @@ const ProtobufCEnumDescriptor eam__v1__activation_quant__descriptor =
   "ActivationQuant",
   "Eam__V1__ActivationQuant",
   "eam.v1",
-  2,
+  3,
   eam__v1__activation_quant__enum_values_by_number,
-  2,
+  3,
   eam__v1__activation_quant__enum_values_by_name,
   1,
   eam__v1__activation_quant__value_ranges,

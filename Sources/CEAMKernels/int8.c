@@ -200,6 +200,28 @@ void eam_quantize_rows_u8(const float *x, int ldx, int rows, int K, int qmax, ui
   }
 }
 
+void eam_quantize_rows_u8_range(const float *x, int ldx, int rows, int K, int qmax, float lo, float hi, uint8_t *q,
+                                int ldq, float *scale, int32_t *zero) {
+  if (rows <= 0 || qmax < 1 || qmax > 255) return;
+  const int Kp = (int)padded_k(K);
+  float s, inv;
+  int32_t z;
+  eam_quant_row_params(lo, hi, qmax, &s, &inv, &z);
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (size_t)r * ldx;
+    uint8_t *qr = q + (size_t)r * ldq;
+    scale[r] = s;
+    zero[r] = z;
+    int k = 0;
+    for (; k < K; k++) {
+      const int32_t c = eam_activation_code(xr[k] * inv);
+      const int32_t u = (int32_t)((uint32_t)c + (uint32_t)z);
+      qr[k] = (uint8_t)(u < 0 ? 0 : u > qmax ? qmax : u);
+    }
+    for (; k < Kp; k++) qr[k] = 0;
+  }
+}
+
 /* ---- The GEMM -------------------------------------------------------------------------------- */
 
 void eam_gemm_s8_portable(const eam_s8_gemm *g) {

@@ -60,9 +60,11 @@ public struct CompileOptions: Sendable {
     var args = ["--weights=\(precision.rawValue)"]
     if precision.isInteger {
       args.append("--keep-float=" + quantization.keepFloat.joined(separator: ","))
+      // Recorded when not the behaviour of older compilers, so that their artifacts stay identical.
+      if precision == .int8, quantization.activation == .static { args.append("--act-quant=static") }
       if precision == .int4 {
         args.append("--group-size=\(quantization.groupSize)")
-        args.append("--rounding=\(int4Rounding.rawValue)")
+        if int4Rounding == .gptq { args.append("--rounding=gptq") }
       }
     }
     if deviceLayout { args.append("--device-layout") }
@@ -159,9 +161,8 @@ public enum Compiler {
     if requested != nil {
       (model, report) = try transform(recognised, passes: passes, options: options, source: input, settings: &settings,
                                       clock: &clock)
-    } else if let gram = try LinearInputGram.forCompile(model, options: options, source: input) {
-      settings.quantization.inputGram = gram
-      clock.lap("int4 rounding inputs (GPTQ)")
+    } else {
+      try gatherQuantizationInputs(model, options: options, source: input, settings: &settings, clock: &clock)
     }
     let bytes = try emit(model, settings: settings, output: output)
     var files = [(path: output, bytes: bytes)]
@@ -207,10 +208,7 @@ public enum Compiler {
       clock.lap("passes")
       Progress.note("passes (\(names)): done in \(Progress.seconds(clock.laps.last?.1 ?? 0))")
     }
-    if let gram = try LinearInputGram.forCompile(outcome.model, options: options, source: source) {
-      settings.quantization.inputGram = gram
-      clock.lap("int4 rounding inputs (GPTQ)")
-    }
+    try gatherQuantizationInputs(outcome.model, options: options, source: source, settings: &settings, clock: &clock)
     let calibration = statistics.map { CalibrationSummary($0, model: recognised) }
     if let calibration { settings.record(calibration, compiled: outcome.model) }
     var report = CompileReport(source: source, flags: options.normalisedArguments, calibration: calibration,
@@ -229,6 +227,20 @@ public enum Compiler {
                                    weights: (settings.precision, settings.quantization), into: &report)
     clock.lap("measure (held-out images, controls)")
     return (outcome.model, report)
+  }
+
+  /// What int4 GPTQ rounding and static int8 activations measure on the calibration images,
+  /// on the model as compiled.
+  static func gatherQuantizationInputs(_ model: ModelDescription, options: CompileOptions, source: String,
+                                       settings: inout EmitSettings, clock: inout StepClock) throws(CompileError) {
+    if let gram = try LinearInputGram.forCompile(model, options: options, source: source) {
+      settings.quantization.inputGram = gram
+      clock.lap("int4 rounding inputs (GPTQ)")
+    }
+    if let range = try LinearInputRange.forCompile(model, options: options, source: source) {
+      settings.quantization.inputRange = range
+      clock.lap("int8 activation ranges")
+    }
   }
 
   static func emit(_ model: ModelDescription, settings: EmitSettings, output: String) throws(CompileError) -> [UInt8] {

@@ -16,6 +16,7 @@ public struct Manifest: Equatable, Sendable {
   /// 1.1), else 0. Writers put it in the header, so that
   /// artifacts that use nothing new stay byte-identical to what 1.0 writers produced.
   public var requiredMinor: UInt16 {
+    if weights.contains(where: { $0.type == .int8 && $0.activation == .static }) { return 3 }
     if weights.contains(where: { $0.type == .int8 || $0.type == .int4 }) { return 2 }
     if blocks.contains(where: { $0.mlpRank > 0 || !$0.hallucinated.isEmpty }) { return 2 }
     return blocks.contains { $0.residual != .unspecified } ? 1 : 0
@@ -190,6 +191,9 @@ public struct Manifest: Equatable, Sendable {
     case unspecified = 0
     /// Asymmetric per token (row), computed at run time.
     case dynamic = 1
+    /// One range for every row (`activationMin`, `activationMax`), measured on calibration
+    /// images (format 1.3).
+    case `static` = 2
     /// A value this reader does not know.
     case unknown = 0xFFFF_FFFF
   }
@@ -205,14 +209,20 @@ public struct Manifest: Equatable, Sendable {
     public var groupSize = 0
     /// int8: the activation quantization.
     public var activation: ActivationQuant = .unspecified
+    /// int8, static: the input range the codes cover (min ≤ 0 ≤ max).
+    public var activationMin: Float = 0
+    public var activationMax: Float = 0
     public init(name: String = "", type: WeightType = .f32, scaleSection: String = "", sumsSection: String = "",
-                groupSize: Int = 0, activation: ActivationQuant = .unspecified) {
+                groupSize: Int = 0, activation: ActivationQuant = .unspecified, activationMin: Float = 0,
+                activationMax: Float = 0) {
       self.name = name
       self.type = type
       self.scaleSection = scaleSection
       self.sumsSection = sumsSection
       self.groupSize = groupSize
       self.activation = activation
+      self.activationMin = activationMin
+      self.activationMax = activationMax
     }
   }
 

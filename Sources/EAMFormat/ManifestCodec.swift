@@ -116,6 +116,8 @@ extension ManifestCodec {
       c.pointee.sums_section = arena.string(w.sumsSection)
       c.pointee.group_size = UInt32(w.groupSize)
       c.pointee.activation = Eam__V1__ActivationQuant(rawValue: w.activation == .unknown ? 0 : w.activation.rawValue)
+      c.pointee.activation_min = w.activationMin
+      c.pointee.activation_max = w.activationMax
       return c
     }
     (msg.n_weights, msg.weights) = arena.array(weights)
@@ -245,7 +247,8 @@ extension ManifestCodec {
       m.weights.append(.init(name: string(y.name), type: Manifest.WeightType(rawValue: y.type.rawValue) ?? .unspecified,
                              scaleSection: string(y.scale_section), sumsSection: string(y.sums_section),
                              groupSize: Int(y.group_size),
-                             activation: Manifest.ActivationQuant(rawValue: y.activation.rawValue) ?? .unknown))
+                             activation: Manifest.ActivationQuant(rawValue: y.activation.rawValue) ?? .unknown,
+                             activationMin: y.activation_min, activationMax: y.activation_max))
     }
     if let cp = c.compile {
       let x = cp.pointee

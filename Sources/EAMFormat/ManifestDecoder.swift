@@ -163,6 +163,8 @@ enum ManifestDecoder {
       case 4: w.sumsSection = try r.string(wire)
       case 5: w.groupSize = Int(try r.uint32(wire))
       case 6: w.activation = Manifest.ActivationQuant(rawValue: try r.uint32(wire)) ?? .unknown
+      case 7: w.activationMin = try r.float(wire)
+      case 8: w.activationMax = try r.float(wire)
       default: try r.skip(wire)
       }
     }

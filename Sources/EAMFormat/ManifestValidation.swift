@@ -196,6 +196,12 @@ public enum ManifestValidation {
           throw fail("int8 weight '\(w.name)' needs distinct scale and sum sections ('\(w.scaleSection)', '\(w.sumsSection)')")
         }
         guard w.activation != .unknown else { throw fail("int8 weight '\(w.name)' has an unknown activation quantization") }
+        if w.activation == .static {
+          let lo = w.activationMin, hi = w.activationMax
+          guard lo.isFinite, hi.isFinite, lo <= 0, hi >= 0, (hi - lo).isFinite else {
+            throw fail("int8 weight '\(w.name)' has static activation range [\(lo), \(hi)] (finite, min ≤ 0 ≤ max)")
+          }
+        }
       case .int4:
         guard !w.scaleSection.isEmpty, w.scaleSection != w.name else { throw fail("int4 weight '\(w.name)' has no scale section") }
         guard w.groupSize >= 1, w.groupSize <= maxHidden else {

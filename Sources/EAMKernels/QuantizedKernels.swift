@@ -113,6 +113,16 @@ extension Kernels {
     eam_quantize_rows_u8(x, Int32(ldx), Int32(rows), Int32(k), Int32(codeMax), codes, Int32(ldq), scales, zeros)
   }
 
+  /// `quantizeRows` with one range for every row (`range`: lo ≤ 0 ≤ hi, static activation
+  /// quantization); values outside it clamp. Same bits on every variant.
+  @inlinable
+  public static func quantizeRows(x: UnsafePointer<Float>, ldx: Int, rows: Int, k: Int, codeMax: Int, range: (lo: Float, hi: Float),
+                                  codes: UnsafeMutablePointer<UInt8>, ldq: Int, scales: UnsafeMutablePointer<Float>,
+                                  zeros: UnsafeMutablePointer<Int32>) {
+    eam_quantize_rows_u8_range(x, Int32(ldx), Int32(rows), Int32(k), Int32(codeMax), range.lo, range.hi, codes, Int32(ldq),
+                               scales, zeros)
+  }
+
   /// `y[0..<m, columns] = dequantized(codes · packed int8 weight) (+ epilogue)` on `path` (nil:
   /// the active path); codes quantized with at most `path.codeMax`. False (nothing written) if
   /// the path is not supported or k > `int8MaxK`.

@@ -63,6 +63,7 @@ enum Console {
 
 extension WeightPrecision: ExpressibleByArgument {}
 extension WeightQuantization.Int4Rounding: ExpressibleByArgument {}
+extension WeightQuantization.ActivationQuantization: ExpressibleByArgument {}
 extension SelectionCriterion: ExpressibleByArgument {}
 extension BudgetAllocation: ExpressibleByArgument {}
 extension FrozenValue: ExpressibleByArgument {}

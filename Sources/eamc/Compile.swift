@@ -39,6 +39,9 @@ struct Compile: ParsableCommand {
   @Option(help: ArgumentHelp("int4: how codes are chosen: gptq (error feedback against each layer's inputs on the --calib images; the default when --calib is given) or nearest (each group clipped, then rounded to nearest; the default without images).", valueName: "mode"))
   var rounding: WeightQuantization.Int4Rounding?
 
+  @Option(name: .customLong("act-quant"), help: ArgumentHelp("int8: how each layer's input becomes codes: dynamic (per token at run time, the default) or static (one range per layer, measured on the --calib images; no per-token pass at run time).", valueName: "mode"))
+  var actQuant: WeightQuantization.ActivationQuantization?
+
   @Flag(name: .customLong("device-layout"), help: "Store every section uncompressed (no zstd), as device runtimes built without zstd need (the frozen maps grow; weights never compress).")
   var deviceLayout = false
 
@@ -95,6 +98,9 @@ struct Compile: ParsableCommand {
     if rounding != nil, weights != .int4 { usage("--rounding is for --weights int4") }
     if rounding == .gptq, eam.calib == nil { usage("--rounding gptq rounds against calibration inputs: give --calib FOLDER (or --rounding nearest)") }
     if let rounding { options.quantization.rounding = rounding }
+    if actQuant != nil, weights != .int8 { usage("--act-quant is for --weights int8") }
+    if actQuant == .static, eam.calib == nil { usage("--act-quant static measures each layer's input range on calibration images: give --calib FOLDER") }
+    if let actQuant { options.quantization.activation = actQuant }
     if let groupSize { options.quantization.groupSize = groupSize }
     if let keepFloat {
       let items = keepFloat.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

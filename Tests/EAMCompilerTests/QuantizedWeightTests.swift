@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import EAMCompiler
-import EAMFormat
+@testable import EAMFormat
 import EAMIngest
 import EAMKernels
 import EAMRuntime
@@ -166,6 +166,46 @@ import EAMRuntime
     // A layer's error alone is below the whole artifact's.
     let worst = report.quantization.compactMap(\.error).max() ?? 1
     #expect(worst <= 1 - measured.meanCosine + 1e-9, "\(worst) vs \(1 - measured.meanCosine)")
+  }
+
+  /// `--act-quant static`: every int8 layer the observer sees codes its input with one range
+  /// measured on the calibration images (format 1.3), and stays close to the float model on them.
+  @Test func staticActivationsFromCalibration() throws {
+    let fixture = try #require(Self.floats.first { $0.name.hasPrefix("dinov2_small") })
+    let images = try ImageFolder.list(Paths.repository("examples/images/calib"))
+    func compile(_ activation: WeightQuantization.ActivationQuantization) throws -> String {
+      var o = try fixture.options()
+      o.precision = .int8
+      o.quantization.keepFloat = []
+      o.quantization.activation = activation
+      o.calibrationImages = images
+      let path = Paths.temporary("act.\(activation.rawValue).eam")
+      _ = try Compiler.compile(Paths.repository(fixture.checkpoint), to: path, options: o)
+      return path
+    }
+    let path = try compile(.static), dynamic = try compile(.dynamic)
+    let artifact = try Artifact(path: path)
+    let dynamicMinor = try Artifact(path: dynamic).header.minor
+    #expect(artifact.header.minor == 3 && dynamicMinor == 2)
+    let int8 = artifact.manifest.weights.filter { $0.type == .int8 }
+    #expect(!int8.isEmpty && int8.allSatisfy { $0.activation == .static && $0.activationMin <= 0 && $0.activationMax > $0.activationMin })
+    #expect(artifact.manifest.compile.arguments.contains("--act-quant=static"))
+    let float = try Model(path: Paths.runtime.appendingPathComponent(fixture.artifact!).path)
+    let x = try ImageInput.batch(paths: images, preprocessing: float.manifest.preprocessing)
+    let reference = try float.run(x, batch: images.count)
+    let s = Self.cosines(try Model(path: path).run(x, batch: images.count), reference, width: float.outputWidth)
+    let d = Self.cosines(try Model(path: dynamic).run(x, batch: images.count), reference, width: float.outputWidth)
+    #expect(s.allSatisfy { $0 >= 0.99 }, "static \(s), dynamic \(d)")
+  }
+
+  /// A static range that is not finite or does not hold 0 is refused at load.
+  @Test func staticRangesOutsideTheirDomainAreRefused() throws {
+    var m = Manifest()
+    for (lo, hi) in [(Float.nan, 1), (-1, Float.infinity), (0.5, 1), (-1, -0.5), (-Float.greatestFiniteMagnitude, Float.greatestFiniteMagnitude)] {
+      m.weights = [Manifest.Weight(name: "w", type: .int8, scaleSection: "s", sumsSection: "t", activation: .static,
+                                   activationMin: lo, activationMax: hi)]
+      #expect(throws: FormatError.self, "[\(lo), \(hi)]") { try ManifestValidation.weights(m) }
+    }
   }
 
   /// A scale or column sum the file gets wrong is refused at load with one line naming it.

@@ -39,7 +39,8 @@ import Testing
     }
     m.weights = (0..<n(5)).map { _ in
       Manifest.Weight(name: s(), type: Manifest.WeightType(rawValue: UInt32(n(5))) ?? .f32, scaleSection: s(),
-                      sumsSection: s(), groupSize: n(129), activation: Manifest.ActivationQuant(rawValue: UInt32(n(2))) ?? .dynamic)
+                      sumsSection: s(), groupSize: n(129), activation: Manifest.ActivationQuant(rawValue: UInt32(n(3))) ?? .dynamic,
+                      activationMin: f(), activationMax: f())
     }
     m.compile.arguments = (0..<n(5)).map { _ in s() }
     m.compile.sourceName = s(); m.compile.sourceFormat = s(); m.compile.sourceSHA256 = s()

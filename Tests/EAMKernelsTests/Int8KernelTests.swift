@@ -2,9 +2,14 @@ import Testing
 import EAMKernels
 
 /// The activation quantization of `eam_quant.h`, written again from its definition.
-func quantizeReference(_ x: ArraySlice<Float>, codeMax: Int) -> (codes: [UInt8], scale: Float, zero: Int32) {
+/// `range`: static quantization's one range instead of the row's own.
+func quantizeReference(_ x: ArraySlice<Float>, codeMax: Int, range given: (lo: Float, hi: Float)? = nil)
+  -> (codes: [UInt8], scale: Float, zero: Int32)
+{
   var mn: Float = 0, mx: Float = 0
-  for v in x { mn = Swift.min(mn, v); mx = Swift.max(mx, v) }
+  if let given { (mn, mx) = (Swift.min(given.lo, 0), Swift.max(given.hi, 0)) } else {
+    for v in x { mn = Swift.min(mn, v); mx = Swift.max(mx, v) }
+  }
   let range = mx - mn, qmax = Float(codeMax)
   var inv: Float = range > 0 ? qmax / range : 0
   if !inv.isFinite { inv = 0 }
@@ -75,6 +80,34 @@ let int8Shapes: [WideShape] = [1, 7, 197, 257].flatMap { m in
             let back = ref.scale * Float(Int32(codes[r * ldq + j]) - ref.zero)
             #expect(abs(back - x[r * ld + j]) <= ref.scale * 0.5001 + abs(x[r * ld + j]) * 1e-6 + 1e-7, "row \(r) k \(j)")
           }
+        }
+      }
+    }
+  }
+
+  /// Static activations: one range for every row, values outside it clamped; the documented
+  /// formula bit for bit on every variant, and the per-row codes where the range is the row's own.
+  @Test(arguments: [1, 33, 384])
+  func staticRangeMatchesTheDefinition(k: Int) {
+    let rows = 5, kp = Kernels.int8PaddedK(k)
+    let x = values(rows * k, seed: UInt64(k) + 9).map { $0 * 2 + 0.3 }
+    let own = (lo: x[0..<k].reduce(0, Swift.min), hi: x[0..<k].reduce(0, Swift.max))
+    for (range, codeMax) in [((lo: Float(-0.5), hi: Float(1.25)), 255), ((lo: Float(0), hi: Float(0.75)), 127), (own, 255)] {
+      forEachVariant { v in
+        var codes = [UInt8](repeating: 0xAB, count: rows * kp), scales = [Float](repeating: -1, count: rows)
+        var zeros = [Int32](repeating: -1, count: rows)
+        Kernels.quantizeRows(x: x, ldx: k, rows: rows, k: k, codeMax: codeMax, range: range, codes: &codes, ldq: kp,
+                             scales: &scales, zeros: &zeros)
+        for r in 0..<rows {
+          let ref = quantizeReference(x[(r * k)..<(r * k + k)], codeMax: codeMax, range: range)
+          #expect(Array(codes[(r * kp)..<(r * kp + k)]) == ref.codes, "\(v.name) row \(r) \(range)")
+          #expect(scales[r].bitPattern == ref.scale.bitPattern && zeros[r] == ref.zero, "\(v.name) row \(r)")
+          #expect(codes[(r * kp + k)..<(r * kp + kp)].allSatisfy { $0 == 0 })
+        }
+        if range == own {
+          var dynamic = [UInt8](repeating: 0, count: kp), s: Float = 0, z: Int32 = 0
+          Kernels.quantizeRows(x: x, ldx: k, rows: 1, k: k, codeMax: codeMax, codes: &dynamic, ldq: kp, scales: &s, zeros: &z)
+          #expect(Array(codes[0..<kp]) == dynamic && scales[0] == s && zeros[0] == z, "\(v.name)")
         }
       }
     }

@@ -114,7 +114,11 @@ typedef enum _Eam__V1__ActivationQuant {
   /*
    * asymmetric per token (row), at run time
    */
-  EAM__V1__ACTIVATION_QUANT__DYNAMIC = 1
+  EAM__V1__ACTIVATION_QUANT__DYNAMIC = 1,
+  /*
+   * format 1.3: one range for every row, from calibration
+   */
+  EAM__V1__ACTIVATION_QUANT__STATIC = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(EAM__V1__ACTIVATION_QUANT)
 } Eam__V1__ActivationQuant;
 
@@ -377,10 +381,15 @@ struct  Eam__V1__Weight
    * INT8
    */
   Eam__V1__ActivationQuant activation;
+  /*
+   * INT8, STATIC (1.3): the input range, min ≤ 0 ≤ max, finite
+   */
+  float activation_min;
+  float activation_max;
 };
 #define EAM__V1__WEIGHT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&eam__v1__weight__descriptor) \
-    , (char *)protobuf_c_empty_string, EAM__V1__WEIGHT_TYPE__WEIGHT_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, EAM__V1__ACTIVATION_QUANT__ACTIVATION_QUANT_UNSPECIFIED }
+    , (char *)protobuf_c_empty_string, EAM__V1__WEIGHT_TYPE__WEIGHT_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, EAM__V1__ACTIVATION_QUANT__ACTIVATION_QUANT_UNSPECIFIED, 0, 0 }
 
 
 /*

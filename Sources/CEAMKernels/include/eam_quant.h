@@ -104,6 +104,11 @@ int eam_pack_weight_s8(const float *W, int ldw, int N, int K, int8_t *packed, fl
  * q[r][0 .. Kp) (ldq ≥ Kp), scale[r], zero[r]. Same bits on every kernel variant. */
 void eam_quantize_rows_u8(const float *x, int ldx, int rows, int K, int qmax, uint8_t *q, int ldq, float *scale,
                           int32_t *zero);
+/* The same with one range [lo, hi] for every row (static activation quantization: lo ≤ 0 ≤ hi,
+ * measured on calibration data): s, inv and z from the range as above, values outside it clamp
+ * to codes 0 or qmax. One portable implementation: the same bits on every kernel variant. */
+void eam_quantize_rows_u8_range(const float *x, int ldx, int rows, int K, int qmax, float lo, float hi, uint8_t *q,
+                                int ldq, float *scale, int32_t *zero);
 
 /* Y[0..M)[n0..n1) (ldy) = dequantized (codes q · packed weight) + epilogue, on path p (-1: the
  * active path). Codes must not exceed eam_int8_code_max(p). n0 a multiple of 16, n1 ≤ N. Returns

@@ -34,8 +34,9 @@ enum Lowering {
         do throws(FormatError) {
           let hessian = precision == .int4 && quantization.rounding == .gptq
             ? quantization.inputGram?.hessian(s.prefix, k: k) : nil
+          let range = precision == .int8 && quantization.activation == .static ? quantization.inputRange?.ranges[s.prefix] : nil
           let lowered = try WeightQuantization.lower(s, values, n: n, k: k, type: precision,
-                                                     groupSize: quantization.groupSize, hessian: hessian)
+                                                     groupSize: quantization.groupSize, hessian: hessian, inputRange: range)
           out += lowered.sections
           types.append(lowered.weight)
         } catch {

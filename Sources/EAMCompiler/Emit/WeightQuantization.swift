@@ -10,6 +10,20 @@ public struct WeightQuantization: Equatable, Sendable {
   public var groupSize = Kernels.int4DefaultGroup
   /// Layers that stay f32 (`keeps(_:)` says how an item matches).
   public var keepFloat = WeightQuantization.defaultKeepFloat
+  /// int8: how activations become codes (`--act-quant`).
+  public var activation = ActivationQuantization.dynamic
+  /// int8 with static activations: each layer's input range, gathered by the compile; layers
+  /// without one quantize their input per token.
+  public var inputRange: LinearInputRange?
+
+  /// How an int8 layer's input becomes codes.
+  public enum ActivationQuantization: String, Sendable, CaseIterable {
+    /// Per token at run time (a scale and zero point per row).
+    case dynamic
+    /// One range per layer from calibration images.
+    case `static`
+  }
+
   /// int4: how codes are chosen (`--rounding`).
   public var rounding = Int4Rounding.gptq
   /// int4 with GPTQ: the calibration inputs of each layer, gathered by the compile; layers
@@ -44,7 +58,7 @@ public struct WeightQuantization: Equatable, Sendable {
   /// The sections and manifest entry of linear weight `values` (`[n][k]` row-major) in `type`
   /// (int8 or int4).
   static func lower(_ s: LinearSections, _ values: [Float], n: Int, k: Int, type: WeightPrecision, groupSize: Int,
-                    hessian: [Double]? = nil)
+                    hessian: [Double]? = nil, inputRange: ClosedRange<Float>? = nil)
     throws(FormatError) -> (sections: [SectionPayload], weight: Manifest.Weight)
   {
     do throws(WeightPackingError) {
@@ -56,7 +70,8 @@ public struct WeightQuantization: Equatable, Sendable {
                  SectionPayload(name: s.weightScale, shape: [scales.count], floats: scales),
                  SectionPayload(name: s.weightSums, dtype: .i32, shape: [sums.count], bytes: sums.withUnsafeBytes { Array($0) })],
                 Manifest.Weight(name: s.weight, type: .int8, scaleSection: s.weightScale, sumsSection: s.weightSums,
-                                activation: .dynamic))
+                                activation: inputRange == nil ? .dynamic : .static,
+                                activationMin: inputRange?.lowerBound ?? 0, activationMax: inputRange?.upperBound ?? 0))
       default:
         // One group covers the whole depth either way; the file states the group it uses.
         let group = min(groupSize, k)

@@ -63,7 +63,11 @@ public struct Configuration {
     let q = options.quantization
     switch options.precision {
     case .f32, .f16: return options.precision.rawValue
-    case .int8: return "int8 (per output channel; activations per token at run time), float: " + keptText
+    case .int8:
+      let activations = q.activation == .static
+        ? "activations with one range per layer from \(Calibration.select(options.calibrationImages, options: options.calibration).count) calibration images"
+        : "activations per token at run time"
+      return "int8 (per output channel; \(activations)), float: " + keptText
     case .int4:
       let rounding = options.int4Rounding == .gptq
         ? "GPTQ rounding against \(Calibration.select(options.calibrationImages, options: options.calibration).count) calibration images"

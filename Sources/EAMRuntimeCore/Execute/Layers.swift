@@ -55,7 +55,7 @@ private func linearInt8(_ pool: ThreadPool, rows: Int, x: UnsafePointer<Float>, 
   a.reserve(rows: rows, ld: ldq)
   let codes = a.codes, scales = a.scales, zeros = a.zeros
   let quantizers = min(pool.threadCount, max(1, rows / 32))
-  pool.parallelFor(quantizers, QuantizedRows(rows: rows, x: x, ldx: ldx, k: w.k, codeMax: path.codeMax, codes: codes,
+  pool.parallelFor(quantizers, QuantizedRows(q: q, rows: rows, x: x, ldx: ldx, k: w.k, codeMax: path.codeMax, codes: codes,
                                              ldq: ldq, scales: scales, zeros: zeros, workers: quantizers))
   pool.parallelFor(workers, Int8Columns(path: path, rows: rows, w: w, q: q, codes: codes, ldq: ldq, scales: scales,
                                         zeros: zeros, y: y, ldy: ldy, epilogue: epilogue, panels: panels, workers: workers))
@@ -63,6 +63,7 @@ private func linearInt8(_ pool: ThreadPool, rows: Int, x: UnsafePointer<Float>, 
 
 /// Thread `t` of `linearInt8`'s quantization: its rows.
 private struct QuantizedRows: ParallelBody {
+  let q: Int8Weight
   let rows: Int, x: UnsafePointer<Float>, ldx: Int, k: Int, codeMax: Int
   let codes: UnsafeMutablePointer<UInt8>, ldq: Int, scales: UnsafeMutablePointer<Float>, zeros: UnsafeMutablePointer<Int32>
   let workers: Int
@@ -70,8 +71,8 @@ private struct QuantizedRows: ParallelBody {
   func run(_ t: Int) {
     let r0 = t * rows / workers, r1 = (t + 1) * rows / workers
     guard r0 < r1 else { return }
-    Kernels.quantizeRows(x: x + r0 * ldx, ldx: ldx, rows: r1 - r0, k: k, codeMax: codeMax, codes: codes + r0 * ldq,
-                         ldq: ldq, scales: scales + r0, zeros: zeros + r0)
+    q.quantize(x + r0 * ldx, ldx: ldx, rows: r1 - r0, k: k, codeMax: codeMax, codes: codes + r0 * ldq, ldq: ldq,
+               scales: scales + r0, zeros: zeros + r0)
   }
 }
 

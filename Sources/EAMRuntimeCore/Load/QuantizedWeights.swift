@@ -10,8 +10,14 @@ extension WeightStore {
   /// column sums that equal the sums of its codes (which lie in [−127, 127]).
   func int8Weight(_ entry: Manifest.Weight, n: Int, k: Int) throws(RuntimeError) -> Int8Weight {
     let name = entry.name
-    guard entry.activation == .unspecified || entry.activation == .dynamic else {
+    guard entry.activation == .unspecified || entry.activation == .dynamic || entry.activation == .static else {
       throw fail("weight '\(name)' asks for an activation quantization this runtime does not know")
+    }
+    let lo = entry.activationMin, hi = entry.activationMax
+    if entry.activation == .static {
+      guard lo.isFinite, hi.isFinite, lo <= 0, hi >= 0, (hi - lo).isFinite else {
+        throw fail("int8 weight '\(name)' has static activation range [\(lo), \(hi)] (finite, min ≤ 0 ≤ max)")
+      }
     }
     guard n >= 1, k >= 1, n <= Int(Int32.max) - Kernels.panel, k <= Kernels.int8MaxK else {
       throw fail("int8 weight '\(name)' is [\(n)][\(k)]; at most \(Kernels.int8MaxK) deep")
@@ -44,7 +50,8 @@ extension WeightStore {
     for c in 0..<columns where sum[c] != Int(sums[c]) {
       throw fail("int8 weight '\(name)': column \(c)'s sum is \(sums[c]), its codes sum to \(sum[c])")
     }
-    return Int8Weight(codes: codes, columnScales: scales, columnSums: sums, scratch: activationCodes)
+    return Int8Weight(codes: codes, columnScales: scales, columnSums: sums, scratch: activationCodes,
+                      range: entry.activation == .static ? (lo, hi) : nil)
   }
 
   /// The int4 weight `entry`, checked to be `[n][k]` with groups of `group_size` ≥ 1 and

@@ -25,6 +25,20 @@ struct Int8Weight {
   let columnSums: UnsafePointer<Int32>
   /// The activation codes of the layer's input, shared by every int8 layer of the model.
   let scratch: ActivationCodes
+  /// Static activation quantization: the one input range of every row; nil: per row at run time.
+  let range: (lo: Float, hi: Float)?
+
+  /// Quantizes `rows` rows of the layer's input `x` to codes `0...codeMax`: per row, or with the
+  /// static range.
+  func quantize(_ x: UnsafePointer<Float>, ldx: Int, rows: Int, k: Int, codeMax: Int, codes: UnsafeMutablePointer<UInt8>,
+                ldq: Int, scales: UnsafeMutablePointer<Float>, zeros: UnsafeMutablePointer<Int32>) {
+    if let range {
+      Kernels.quantizeRows(x: x, ldx: ldx, rows: rows, k: k, codeMax: codeMax, range: range, codes: codes, ldq: ldq,
+                           scales: scales, zeros: zeros)
+    } else {
+      Kernels.quantizeRows(x: x, ldx: ldx, rows: rows, k: k, codeMax: codeMax, codes: codes, ldq: ldq, scales: scales, zeros: zeros)
+    }
+  }
 }
 
 /// An int4 linear weight (FORMAT.md, "Quantized weights"), checked at load.
