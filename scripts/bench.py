@@ -92,8 +92,15 @@ def split_images(work: Path) -> tuple[Path, Path] | None:
     return calib, held
 
 
-def eamc_variants(model: str, size: int, stats: Path | None) -> list[tuple[str, list[str]]]:
-    out = [("f32", ["--weights", "f32"]), ("int8", ["--weights", "int8"]), ("int4", ["--weights", "int4"])]
+def eamc_variants(model: str, size: int, stats: Path | None, calib: Path | None) -> list[tuple[str, list[str]]]:
+    """int4 rounds with GPTQ and int8 static takes its ranges on the calibration images when
+    they are at hand (the bundled demo has none of its own here)."""
+    out = [("f32", ["--weights", "f32"]), ("int8", ["--weights", "int8"])]
+    if calib is not None:
+        out.append(("int8 static", ["--weights", "int8", "--act-quant", "static", "--calib", str(calib)]))
+        out.append(("int4 GPTQ", ["--weights", "int4", "--calib", str(calib)]))
+    else:
+        out.append(("int4", ["--weights", "int4"]))
     if stats is not None and size == 224:
         out.append(("int8 + EAM 20% 2-bit", ["--weights", "int8", "--stats", str(stats), "--sparsity", "0.2", "--attn-bits", "2"]))
     return out
@@ -138,7 +145,8 @@ def main() -> None:
         ckpt = checkpoint(model, size, work)
         float_bytes = None
         artifacts = []
-        for label, flags in eamc_variants(model, size, stats if model == "dinov2" else None):
+        for label, flags in eamc_variants(model, size, stats if model == "dinov2" else None,
+                                          split[0] if split is not None else None):
             artifact = work / f"{model}_{size}_{label.replace(' ', '_').replace('%', '').replace('+', '')}.eam"
             if not artifact.exists():
                 r = subprocess.run([str(eamc), "compile", str(ckpt), "-o", str(artifact), "-q", *flags],

@@ -215,8 +215,11 @@ public enum Compiler {
                                compiled: outcome.model, passes: outcome.records)
     report.attentionExample = AttentionExample.pick(compiled: outcome.model, statistics: statistics)
     if options.precision.isInteger {
+      // Each layer's error costs a forward pass per layer: measured when the compile measures
+      // fidelity (--eval), on calibration images where there are some.
       let calibration = Calibration.select(options.calibrationImages, options: options.calibration)
-      let images = Array((calibration.isEmpty ? options.evalImages : calibration).prefix(QuantizationSensitivity.images))
+      let images = options.evalImages.isEmpty ? []
+        : Array((calibration.isEmpty ? options.evalImages : calibration).prefix(QuantizationSensitivity.images))
       report.quantization = try QuantizationSensitivity.measure(outcome.model, precision: options.precision,
                                                                 quantization: settings.quantization, images: images,
                                                                 threads: options.threads, source: source)

@@ -4,7 +4,7 @@ public struct Header: Equatable, Sendable {
   public static let magic: [UInt8] = [0x89, 0x45, 0x41, 0x4D, 0x0D, 0x0A, 0x1A, 0x0A]
   /// The format version this code writes and the newest major it reads.
   public static let currentMajor: UInt16 = 1
-  public static let currentMinor: UInt16 = 2
+  public static let currentMinor: UInt16 = 3
   /// Flag: some block skips its attention (`Manifest.Residual.identity`); readers that do not
   /// know the residual rules must refuse the file.
   public static let flagResidualRules: UInt32 = 0x1

@@ -185,7 +185,7 @@ public struct Manifest: Equatable, Sendable {
     }
   }
 
-  /// How an int8 layer's activations become codes (format 1.2).
+  /// How an int8 layer's activations become codes (format 1.2; `static` 1.3).
   public enum ActivationQuant: UInt32, Sendable {
     /// Not stated: `dynamic`.
     case unspecified = 0

@@ -93,7 +93,7 @@ public enum HTMLReport {
   /// Each linear layer's stored type and bytes, and the output error it adds alone (worst first
   /// marked by a bar).
   static func quantization(_ r: CompileReport) -> String {
-    let images = r.quantizationImages.isEmpty ? "not measured: no images" : "\(r.quantizationImages) images"
+    let images = r.quantizationImages.isEmpty ? "errors not measured: they are with --eval" : "\(r.quantizationImages) images"
     var s = "<h2>Weights by layer: type, size and the output error each adds alone (\(esc(images)))</h2>"
     let top = max(r.quantization.compactMap(\.error).max() ?? 0, 1e-12)
     s += "<table id=quantization><tr><th>layer</th><th>type</th><th>stored</th><th>of f32</th><th>1 − cosine, this layer alone</th></tr>"
