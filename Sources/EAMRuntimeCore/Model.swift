@@ -52,7 +52,7 @@ public final class Model {
   public var blockObserver: BlockObserver?
   /// Called with the residual stream before each half of every ViT block (`eamc analyze`).
   public var sublayerObserver: SublayerObserver?
-  /// Called with the input of every linear layer of every ViT block (int4 rounding).
+  /// Called with the input of the linear layers of every block (int4 rounding, int8 ranges).
   public var linearInputObserver: LinearInputObserver?
   /// Sees where the attention of the next runs spends its time (benchmarks); nil by default.
   public var attentionProbe: AttentionProbe?
@@ -168,7 +168,8 @@ public final class Model {
                               linearInputObserver: linearInputObserver)
     case .swin(let p):
       SwinForward(plan: p, probe: attentionProbe).run(input: input, batch: batch, output: output, arena: arena!, pool: pool,
-                               observer: attentionObserver, blockObserver: blockObserver)
+                               observer: attentionObserver, blockObserver: blockObserver,
+                               linearInputObserver: linearInputObserver)
     }
   }
 

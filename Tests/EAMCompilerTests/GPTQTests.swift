@@ -114,8 +114,9 @@ import EAMRuntime
   /// The compile end to end: `--weights int4 --calib` rounds with GPTQ (recorded in the
   /// manifest), lands closer to the float artifact than round-to-nearest on the calibration
   /// images it rounded against, and gives the same bytes with one thread or two.
-  @Test func theCompileRoundsAgainstTheCalibrationImages() throws {
-    let fixture = try #require(CompiledFixture.artifacts.first { $0.name.hasPrefix("dinov2_small") && $0.weights == "f32" && $0.sparsity == nil })
+  @Test(arguments: ["dinov2_small", "swin"])
+  func theCompileRoundsAgainstTheCalibrationImages(family: String) throws {
+    let fixture = try #require(CompiledFixture.artifacts.first { $0.name.hasPrefix(family) && $0.weights == "f32" && $0.sparsity == nil })
     let images = try ImageFolder.list(Paths.repository("examples/images/calib"))
     func compile(_ rounding: WeightQuantization.Int4Rounding, threads: Int, name: String) throws -> String {
       var o = try fixture.options()
@@ -128,9 +129,9 @@ import EAMRuntime
       _ = try Compiler.compile(Paths.repository(fixture.checkpoint), to: path, options: o)
       return path
     }
-    let gptq = try compile(.gptq, threads: 2, name: "gptq.int4.eam")
-    let again = try compile(.gptq, threads: 1, name: "gptq1.int4.eam")
-    let nearest = try compile(.nearest, threads: 2, name: "nearest.int4.eam")
+    let gptq = try compile(.gptq, threads: 2, name: "\(family).gptq.int4.eam")
+    let again = try compile(.gptq, threads: 1, name: "\(family).gptq1.int4.eam")
+    let nearest = try compile(.nearest, threads: 2, name: "\(family).nearest.int4.eam")
     #expect(try Data(contentsOf: URL(fileURLWithPath: gptq)) == Data(contentsOf: URL(fileURLWithPath: again)))
     let args = try Artifact(path: gptq).manifest.compile.arguments, nearestArgs = try Artifact(path: nearest).manifest.compile.arguments
     #expect(args.contains("--rounding=gptq") && !nearestArgs.contains { $0.hasPrefix("--rounding") })

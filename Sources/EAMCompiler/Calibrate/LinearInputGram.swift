@@ -16,13 +16,26 @@ public struct LinearInputGram: Equatable, Sendable {
     depth[prefix] == k ? products[prefix] : nil
   }
 
-  static func name(block: Int, _ layer: ObservedLinear) -> String {
-    switch layer {
-    case .patchEmbed: "patch_embed.proj"
-    case .qkv: "blocks.\(block).attn.qkv"
-    case .proj: "blocks.\(block).attn.proj"
-    case .fc1: "blocks.\(block).mlp.fc1"
-    case .fc2: "blocks.\(block).mlp.fc2"
+  /// The section prefix of layer `layer` of block `block` (−1 for the patch embedding) of
+  /// `model`: ViT `blocks.3.mlp.fc2`, Swin `layers.1.blocks.0.mlp.fc2`.
+  static func namer(for model: ModelDescription) -> @Sendable (Int, ObservedLinear) -> String {
+    // Swin: the stage and block within it of each global block index.
+    var local: [(stage: Int, block: Int)] = []
+    if model.architecture.family == .swin {
+      for (s, depth) in model.architecture.stageDepths.enumerated() { for i in 0..<depth { local.append((s, i)) } }
+    }
+    let swin = local
+    return { block, layer in
+      let suffix: String
+      switch layer {
+      case .patchEmbed: return "patch_embed.proj"
+      case .qkv: suffix = "attn.qkv"
+      case .proj: suffix = "attn.proj"
+      case .fc1: suffix = "mlp.fc1"
+      case .fc2: suffix = "mlp.fc2"
+      }
+      if swin.indices.contains(block) { return "layers.\(swin[block].stage).blocks.\(swin[block].block).\(suffix)" }
+      return "blocks.\(block).\(suffix)"
     }
   }
 
@@ -48,15 +61,17 @@ public struct LinearInputGram: Equatable, Sendable {
   }
 
   /// Runs `batches` (preprocessed, each `images × model.inputShape` values) through `model`, one
-  /// image at a time so that the sums are added in image order whatever the batching.
-  static func gather(_ model: Model, batches: [(values: [Float], images: Int)]) throws(CompileError) -> LinearInputGram {
+  /// image at a time so that the sums are added in image order whatever the batching (`names`:
+  /// each observed layer's section prefix).
+  static func gather(_ model: Model, batches: [(values: [Float], images: Int)],
+                     names: @escaping @Sendable (Int, ObservedLinear) -> String) throws(CompileError) -> LinearInputGram {
     final class Box: @unchecked Sendable {
       var gram = LinearInputGram()
       var transposed: [Float] = [], product: [Float] = []
     }
     let box = Box()
     model.linearInputObserver = { block, layer, x, rows, k, ld in
-      let name = LinearInputGram.name(block: block, layer)
+      let name = names(block, layer)
       if box.transposed.count < rows * k { box.transposed = [Float](repeating: 0, count: rows * k) }
       if box.product.count < k * k { box.product = [Float](repeating: 0, count: k * k) }
       box.transposed.withUnsafeMutableBufferPointer { t in
@@ -93,7 +108,7 @@ extension LinearInputGram {
   static func forCompile(_ model: ModelDescription, options: CompileOptions, source: String)
     throws(CompileError) -> LinearInputGram?
   {
-    guard options.precision == .int4, options.quantization.rounding == .gptq, model.architecture.family != .swin else { return nil }
+    guard options.precision == .int4, options.quantization.rounding == .gptq else { return nil }
     let images = Calibration.select(options.calibrationImages, options: options.calibration)
     guard !images.isEmpty else { return nil }
     let budget = options.calibration.memoryBudget ?? MemoryBudget.defaultBudget().bytes
@@ -105,6 +120,6 @@ extension LinearInputGram {
     for chunk in stride(from: 0, to: images.count, by: 8).map({ Array(images[$0..<min(images.count, $0 + 8)]) }) {
       batches.append((try ImageInput.batch(paths: chunk, preprocessing: float.manifest.preprocessing), chunk.count))
     }
-    return try gather(float, batches: batches)
+    return try gather(float, batches: batches, names: namer(for: model))
   }
 }

@@ -19,12 +19,14 @@ public struct LinearInputRange: Equatable, Sendable {
     images += other.images
   }
 
-  /// Runs `batches` through `model` and records every layer's input range.
-  static func gather(_ model: Model, batches: [(values: [Float], images: Int)]) throws(CompileError) -> LinearInputRange {
+  /// Runs `batches` through `model` and records every layer's input range (`names`: each
+  /// observed layer's section prefix).
+  static func gather(_ model: Model, batches: [(values: [Float], images: Int)],
+                     names: @escaping @Sendable (Int, ObservedLinear) -> String) throws(CompileError) -> LinearInputRange {
     final class Box: @unchecked Sendable { var ranges: [String: ClosedRange<Float>] = [:] }
     let box = Box()
     model.linearInputObserver = { block, layer, x, rows, k, ld in
-      let name = LinearInputGram.name(block: block, layer)
+      let name = names(block, layer)
       var lo: Float = 0, hi: Float = 0
       for r in 0..<rows {
         let row = x + r * ld
@@ -60,7 +62,8 @@ public struct LinearInputRange: Equatable, Sendable {
     for chunk in stride(from: 0, to: images.count, by: 8).map({ Array(images[$0..<min(images.count, $0 + 8)]) }) {
       batches.append((try ImageInput.batch(paths: chunk, preprocessing: float.manifest.preprocessing), chunk.count))
     }
-    let r = try gather(float, batches: batches)
+    let r = try gather(float, batches: batches, names: LinearInputGram.namer(for: model))
+    guard !r.ranges.isEmpty else { throw CompileError("\(source): no linear layer's input was observed for --act-quant static") }
     for (name, range) in r.ranges where !(range.lowerBound.isFinite && range.upperBound.isFinite) {
       throw CompileError("\(source): the input of \(name) is not finite on the calibration images")
     }

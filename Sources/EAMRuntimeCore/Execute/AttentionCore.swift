@@ -20,17 +20,18 @@ public typealias BlockObserver = (_ block: Int, _ hidden: UnsafePointer<Float>, 
 /// difference of consecutive streams (`eamc analyze`). Same threading as `BlockObserver`.
 public typealias SublayerObserver = (_ block: Int, _ beforeMLP: Bool, _ hidden: UnsafePointer<Float>, _ rows: Int, _ dim: Int) -> Void
 
-/// A linear layer of the ViT family, as `LinearInputObserver` names it.
+/// A linear layer, as `LinearInputObserver` names it.
 public enum ObservedLinear: Int, Sendable {
   /// The patch embedding (block −1): its input rows are the flattened patches of one image.
   case patchEmbed
   case qkv, proj, fc1, fc2
 }
 
-/// Sees the input of every linear layer of the ViT family: `rows` rows of `k` values (`ld`
-/// apart), just before the layer multiplies them (data-aware weight rounding). Block layers see
-/// batch × tokens rows; the patch embedding one image's patches at a time. A factorised fc2
-/// (compact FFN) is not shown. Same threading as `BlockObserver`.
+/// Sees the input of the linear layers of every block (and of the patch embedding): `rows` rows of
+/// `k` values (`ld` apart), just before the layer multiplies them (data-aware weight rounding).
+/// Block layers see batch × tokens rows (Swin: in window order); the patch embedding one image's
+/// patches at a time. Not shown: a factorised fc2 (compact FFN), Swin's patch merging, the head.
+/// Same threading as `BlockObserver`.
 public typealias LinearInputObserver = (_ block: Int, _ layer: ObservedLinear, _ input: UnsafePointer<Float>, _ rows: Int,
                                         _ k: Int, _ ld: Int) -> Void
 

@@ -15,7 +15,8 @@ struct SwinForward {
   var probe: AttentionProbe? = nil
 
   func run(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, arena: Arena,
-           pool: ThreadPool, observer: AttentionObserver?, blockObserver: BlockObserver? = nil)
+           pool: ThreadPool, observer: AttentionObserver?, blockObserver: BlockObserver? = nil,
+           linearInputObserver: LinearInputObserver? = nil)
   {
     let a = plan.architecture
     let x = arena.x.pointer, normed = arena.normed.pointer, wide = arena.wide.pointer
@@ -26,7 +27,8 @@ struct SwinForward {
     let d0 = a.embedDim, tokens0 = g * g
     for b in 0..<batch {
       embedPatches(pool, image: input + b * c * side * side, channels: c, side: side, patch: a.patchSize,
-                   plan.patchEmbed, patches: arena.patches.pointer, output: x + b * tokens0 * d0, ldy: d0)
+                   plan.patchEmbed, patches: arena.patches.pointer, output: x + b * tokens0 * d0, ldy: d0,
+                   observer: linearInputObserver.map { o in { o(-1, .patchEmbed, $0, $1, $2, $2) } })
     }
     if let norm = plan.patchNorm { layerNorm(pool, x, x, rows: batch * tokens0, dim: d0, norm, eps: eps) }
 
@@ -42,8 +44,10 @@ struct SwinForward {
           }
         }
         layerNorm(pool, normed, normed, rows: rows, dim: d, block.norm1, eps: eps)
+        linearInputObserver?(block.index, .qkv, normed, rows, d, d)
         linear(pool, rows: rows, x: normed, ldx: d, block.qkv, y: wide, ldy: 3 * d, epilogue: .bias)
         attention(pool, block, qkv: wide, out: normed, batch: batch, arena: arena, observer: observer)
+        linearInputObserver?(block.index, .proj, normed, rows, d, d)
         linear(pool, rows: rows, x: normed, ldx: d, block.proj, y: wide, ldy: d, epilogue: .bias)
         // Reverse partition + roll back (scatter), residual.
         block.order.withUnsafeBufferPointer { order in
@@ -52,7 +56,8 @@ struct SwinForward {
             for r in 0..<t { Kernels.add(dst + order[r] * d, src + r * d, count: d) }
           }
         }
-        mlp(pool, block.mlp, x: x, normed: normed, wide: wide, rows: rows, dim: d, eps: eps)
+        mlp(pool, block.mlp, x: x, normed: normed, wide: wide, rows: rows, dim: d, eps: eps,
+            observer: linearInputObserver.map { o in { o(block.index, $0, $1, $2, $3, $4) } })
         blockObserver?(block.index, x, rows, d)
       }
     }
