@@ -236,8 +236,9 @@ public enum Compiler {
   /// on the model as compiled.
   static func gatherQuantizationInputs(_ model: ModelDescription, options: CompileOptions, source: String,
                                        settings: inout EmitSettings, clock: inout StepClock) throws(CompileError) {
-    if let gram = try LinearInputGram.forCompile(model, options: options, source: source) {
+    if let (gram, memo) = try LinearInputGram.forCompile(model, options: options, source: source) {
       settings.quantization.inputGram = gram
+      settings.quantization.memo = memo
       clock.lap("int4 rounding inputs (GPTQ)")
     }
     if let range = try LinearInputRange.forCompile(model, options: options, source: source) {

@@ -1,3 +1,5 @@
+import EAMFormat
+
 /// GPTQ's error feedback for int4 (Frantar et al., 2022): the columns of a weight (its k inputs)
 /// are rounded one after another, and each column's rounding error is spread over the columns
 /// not yet rounded, weighted by the inverse Hessian H⁻¹ of the layer's squared output error
@@ -110,5 +112,30 @@ enum GPTQ {
     var u = [Double](repeating: 0, count: k * k)
     for i in 0..<k { for j in 0..<k { u[i * k + j] = x[(k - 1 - i) * k + (k - 1 - j)] } }
     return u
+  }
+}
+
+/// GPTQ's results within one compile, so that a layer rounded for one emission (the sequential
+/// passes, the report's measurements, the artifact) is not rounded again. Keyed by the layer, its
+/// shape and group, and checksums of its weight and Hessian. Emission is single-threaded.
+final class GPTQMemo: @unchecked Sendable, Equatable {
+  private struct Key: Hashable {
+    let layer: String, n: Int, k: Int, group: Int, weight: UInt32, hessian: UInt32
+  }
+  private var results: [Key: (values: [Float], scales: [UInt16])?] = [:]
+
+  static func == (a: GPTQMemo, b: GPTQMemo) -> Bool { a === b }
+
+  /// `GPTQ.int4` of layer `layer`, computed once.
+  func int4(_ layer: String, _ weight: [Float], n: Int, k: Int, group: Int, hessian: [Double])
+    -> (values: [Float], scales: [UInt16])?
+  {
+    let key = Key(layer: layer, n: n, k: k, group: group,
+                  weight: weight.withUnsafeBytes { CRC32C.checksum($0) },
+                  hessian: hessian.withUnsafeBytes { CRC32C.checksum($0) })
+    if let known = results[key] { return known }
+    let r = GPTQ.int4(weight, n: n, k: k, group: group, hessian: hessian)
+    results[key] = r
+    return r
   }
 }

@@ -36,7 +36,8 @@ enum Lowering {
             ? quantization.inputGram?.hessian(s.prefix, k: k) : nil
           let range = precision == .int8 && quantization.activation == .static ? quantization.inputRange?.ranges[s.prefix] : nil
           let lowered = try WeightQuantization.lower(s, values, n: n, k: k, type: precision,
-                                                     groupSize: quantization.groupSize, hessian: hessian, inputRange: range)
+                                                     groupSize: quantization.groupSize, hessian: hessian, inputRange: range,
+                                                     memo: quantization.memo)
           out += lowered.sections
           types.append(lowered.weight)
         } catch {

@@ -29,6 +29,8 @@ public struct WeightQuantization: Equatable, Sendable {
   /// int4 with GPTQ: the calibration inputs of each layer, gathered by the compile; layers
   /// without them are rounded to nearest.
   public var inputGram: LinearInputGram?
+  /// GPTQ's results so far in this compile.
+  var memo: GPTQMemo?
 
   /// How int4 codes are chosen.
   public enum Int4Rounding: String, Sendable, CaseIterable {
@@ -58,7 +60,7 @@ public struct WeightQuantization: Equatable, Sendable {
   /// The sections and manifest entry of linear weight `values` (`[n][k]` row-major) in `type`
   /// (int8 or int4).
   static func lower(_ s: LinearSections, _ values: [Float], n: Int, k: Int, type: WeightPrecision, groupSize: Int,
-                    hessian: [Double]? = nil, inputRange: ClosedRange<Float>? = nil)
+                    hessian: [Double]? = nil, inputRange: ClosedRange<Float>? = nil, memo: GPTQMemo? = nil)
     throws(FormatError) -> (sections: [SectionPayload], weight: Manifest.Weight)
   {
     do throws(WeightPackingError) {
@@ -80,7 +82,8 @@ public struct WeightQuantization: Equatable, Sendable {
           // Not storable: the packer names the first weight that is not.
           _ = try WeightPacking.packInt4(weight: values, n: n, k: k, group: group)
         }
-        if let hessian, let rounded = GPTQ.int4(values, n: n, k: k, group: group, hessian: hessian) {
+        if let hessian, let rounded = memo?.int4(s.prefix, values, n: n, k: k, group: group, hessian: hessian)
+            ?? GPTQ.int4(values, n: n, k: k, group: group, hessian: hessian) {
           (codes, scales) = try WeightPacking.packInt4(weight: rounded.values, n: n, k: k, group: group, scales: rounded.scales)
         } else {
           let nearest = nearestInt4(values, n: n, k: k, group: group)
