@@ -99,7 +99,9 @@ struct Compile: ParsableCommand {
     if rounding == .gptq, eam.calib == nil { usage("--rounding gptq rounds against calibration inputs: give --calib FOLDER (or --rounding nearest)") }
     if let rounding { options.quantization.rounding = rounding }
     if actQuant != nil, weights != .int8 { usage("--act-quant is for --weights int8") }
-    if actQuant == .static, eam.calib == nil { usage("--act-quant static measures each layer's input range on calibration images: give --calib FOLDER") }
+    if actQuant == .static, eam.calib == nil, eam.stats.isEmpty {
+      usage("--act-quant static measures each layer's input range on calibration images: give --calib FOLDER or --stats FILE...")
+    }
     if let actQuant { options.quantization.activation = actQuant }
     if let groupSize { options.quantization.groupSize = groupSize }
     if let keepFloat {
@@ -116,7 +118,7 @@ struct Compile: ParsableCommand {
     options.overrides.std = std.map { triple($0, "--std") }
     passFlags.apply(to: &options, calibrating: eam.calib != nil)
     eam.apply(to: &options, otherPassesUseCalib: options.removal != nil || options.compactFFN != nil || options.hallucination != nil
-                || weights.isInteger)
+                || weights.isInteger, staticActivations: weights == .int8 && actQuant == .static)
     if let memoryBudget {
       do throws(CompileError) { options.calibration.memoryBudget = try MemoryBudget.flag(memoryBudget) } catch { fail(error) }
     }

@@ -38,7 +38,8 @@ struct EAMFlags: ParsableArguments {
 
   /// Checks the values (usage errors, status 2) and applies them; image folders are listed later.
   /// `otherPassesUseCalib`: another pass reads the calibration images, so --calib alone is fine.
-  func apply(to options: inout CompileOptions, otherPassesUseCalib: Bool = false) {
+  /// `staticActivations`: `--act-quant static` reads its ranges from --stats or --calib.
+  func apply(to options: inout CompileOptions, otherPassesUseCalib: Bool = false, staticActivations: Bool = false) {
     Check.atLeastOne(calibCount, "--calib-count")
     Check.atLeastOne(calibBatch, "--calib-batch")
     Check.threads(threads)
@@ -47,7 +48,9 @@ struct EAMFlags: ParsableArguments {
     options.calibration.batch = calibBatch
     options.statisticsFiles = stats
     guard let sparsity else {
-      if !stats.isEmpty { usage("--stats needs --sparsity (the fraction of attention entries to freeze)") }
+      if !stats.isEmpty && !staticActivations {
+        usage("--stats needs --sparsity (the fraction of attention entries to freeze) or --act-quant static")
+      }
       if calib != nil && !otherPassesUseCalib {
         usage("--calib needs a use: --sparsity (the fraction of attention entries to freeze), a pass that fits on images, or --weights int8/int4")
       }

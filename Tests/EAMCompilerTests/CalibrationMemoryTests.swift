@@ -1,3 +1,4 @@
+import EAMFormat
 import EAMRuntime
 import Foundation
 import Testing
@@ -116,6 +117,41 @@ import Testing
     let whole = Self.temporary("deep-all.eamstats")
     _ = try Calibration.calibrate(Self.deep, images: Self.images, options: Self.options(), to: whole)
     #expect(merged == (try AttentionStatistics(contentsOf: whole)))
+  }
+
+  /// The statistics carry every linear layer's input range (version 2 of the file), which a
+  /// compile with `--stats` and `--act-quant static` stores in the artifact as they are.
+  @Test func statisticsCarryTheLinearInputRangesThatStaticActivationsUse() throws {
+    let path = Self.temporary("ranges.eamstats")
+    _ = try Calibration.calibrate(Self.checkpoint, images: Self.images, options: Self.options(), to: path)
+    let file = Self.bytes(path)
+    #expect(file.count > 12 && file[8] == 2 && file[9...11].allSatisfy { $0 == 0 }, "version 2")
+    let stats = try AttentionStatistics(contentsOf: path)
+    let (_, description) = try Compiler.load(Self.checkpoint, overrides: Self.options().overrides)
+    #expect(stats.linearInputRanges.count == 1 + 4 * description.blocks.count, "\(stats.linearInputRanges.keys.sorted())")
+    #expect(stats.linearInputRanges.values.allSatisfy { $0.lowerBound < 0 && $0.upperBound > 0 })
+    var o = Self.options()
+    o.precision = .int8
+    o.quantization.keepFloat = []
+    o.quantization.activation = .static
+    o.statisticsFiles = [path]
+    let artifact = Self.temporary("ranges.int8.eam")
+    _ = try Compiler.compile(Self.checkpoint, to: artifact, options: o)
+    let weights = try Artifact(path: artifact).manifest.weights.filter { $0.activation == .static }
+    #expect(weights.count == stats.linearInputRanges.count)
+    for w in weights {
+      let r = try #require(stats.linearInputRanges[String(w.name.dropLast(".weight".count))], "\(w.name)")
+      #expect(w.activationMin == r.lowerBound && w.activationMax == r.upperBound, "\(w.name)")
+    }
+    // A damaged range is refused in one line naming the file.
+    var bad = file
+    let trailer = bad.count - 4 - 4  // the last range's maximum
+    bad.replaceSubrange(trailer..<(trailer + 4), with: withUnsafeBytes(of: Float.nan.bitPattern) { Array($0) })
+    let crc = CRC32C.checksum(Array(bad[0..<(bad.count - 4)]))
+    bad.replaceSubrange((bad.count - 4)..<bad.count, with: withUnsafeBytes(of: crc) { Array($0) })
+    #expect { _ = try AttentionStatistics(decoding: bad, path: "bad.eamstats") } throws: { error in
+      "\(error)".contains("bad.eamstats") && "\(error)".contains("input range")
+    }
   }
 
   /// A compile keeps the statistics of every block; groups of blocks are folded into them in

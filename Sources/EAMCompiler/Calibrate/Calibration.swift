@@ -123,6 +123,17 @@ public enum Calibration {
       }
     }
     defer { floatModel.attentionObserver = nil }
+    // The first pass also records every linear layer's input range (static int8 activations).
+    final class Ranges: @unchecked Sendable { var values: [String: ClosedRange<Float>] = [:] }
+    let ranges = Ranges()
+    if layers.lowerBound == 0 {
+      let names = LinearInputGram.namer(for: description)
+      floatModel.linearInputObserver = { block, layer, x, rows, k, ld in
+        let name = names(block, layer)
+        ranges.values[name] = LinearInputRange.range(x, rows: rows, k: k, ld: ld, widening: ranges.values[name])
+      }
+    }
+    defer { floatModel.linearInputObserver = nil }
     let progress = options.progress ? Progress(label.map { "calibrating " + $0 } ?? "calibrating", total: images.count) : nil
     var output = [Float](repeating: 0, count: batch * floatModel.outputWidth)
     var done = 0
@@ -144,7 +155,14 @@ public enum Calibration {
       progress?.advance(chunk.count)
     }
     progress?.finish()
-    do throws(StatisticsError) { return try sink.finish() } catch { throw CompileError(error.description) }
+    for (name, r) in ranges.values where !(r.lowerBound.isFinite && r.upperBound.isFinite) {
+      throw CompileError("the input of \(name) is not finite on the calibration images")
+    }
+    do throws(StatisticsError) {
+      var filled = try sink.finish()
+      filled.linearInputRanges = ranges.values
+      return filled
+    } catch { throw CompileError(error.description) }
   }
 
   /// What the passes and the report need from the statistics, entry entropies measured at an

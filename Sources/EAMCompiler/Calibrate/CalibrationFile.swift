@@ -50,7 +50,10 @@ extension Calibration {
         }
       }
     }
-    try checked { () throws(StatisticsError) in try file.finish(header: header.bytes) }
+    try checked { () throws(StatisticsError) in
+      try file.append(header.trailer)
+      try file.finish(header: header.bytes)
+    }
     return CalibrationFileSummary(images: header.images.count, setHash: header.images.hash, plan: plan)
   }
 }

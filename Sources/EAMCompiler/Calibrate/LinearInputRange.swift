@@ -11,12 +11,29 @@ public struct LinearInputRange: Equatable, Sendable {
 
   public init() {}
 
-  /// The wider of both ranges per layer.
-  public mutating func merge(_ other: LinearInputRange) {
-    for (name, r) in other.ranges {
-      ranges[name] = ranges[name].map { min($0.lowerBound, r.lowerBound)...max($0.upperBound, r.upperBound) } ?? r
+  /// Per layer, the range that holds both (layers of either).
+  static func widest(_ a: [String: ClosedRange<Float>], _ b: [String: ClosedRange<Float>]) -> [String: ClosedRange<Float>] {
+    var out = a
+    for (name, r) in b { out[name] = out[name].map { min($0.lowerBound, r.lowerBound)...max($0.upperBound, r.upperBound) } ?? r }
+    return out
+  }
+
+  /// The range of `rows` rows of `k` values (`ld` apart), 0 included, widened by `known`. A NaN
+  /// makes the range infinite (refused later).
+  static func range(_ x: UnsafePointer<Float>, rows: Int, k: Int, ld: Int, widening known: ClosedRange<Float>?)
+    -> ClosedRange<Float>
+  {
+    var lo = known?.lowerBound ?? 0, hi = known?.upperBound ?? 0
+    var nan = false
+    for r in 0..<rows {
+      let row = x + r * ld
+      for c in 0..<k {
+        lo = min(lo, row[c])
+        hi = max(hi, row[c])
+        nan = nan || row[c].isNaN
+      }
     }
-    images += other.images
+    return nan ? -Float.infinity...Float.infinity : lo...hi
   }
 
   /// Runs `batches` through `model` and records every layer's input range (`names`: each
@@ -27,15 +44,7 @@ public struct LinearInputRange: Equatable, Sendable {
     let box = Box()
     model.linearInputObserver = { block, layer, x, rows, k, ld in
       let name = names(block, layer)
-      var lo: Float = 0, hi: Float = 0
-      for r in 0..<rows {
-        let row = x + r * ld
-        for c in 0..<k {
-          lo = min(lo, row[c])
-          hi = max(hi, row[c])
-        }
-      }
-      box.ranges[name] = box.ranges[name].map { min($0.lowerBound, lo)...max($0.upperBound, hi) } ?? lo...hi
+      box.ranges[name] = range(x, rows: rows, k: k, ld: ld, widening: box.ranges[name])
     }
     defer { model.linearInputObserver = nil }
     var result = LinearInputRange()
@@ -47,15 +56,30 @@ public struct LinearInputRange: Equatable, Sendable {
     return result
   }
 
-  /// For an int8 compile with `--act-quant static`: the ranges on the calibration images, on
-  /// `model` as compiled (after every pass), in float.
-  static func forCompile(_ model: ModelDescription, options: CompileOptions, source: String)
-    throws(CompileError) -> LinearInputRange?
+  /// For an int8 compile with `--act-quant static`: with `--stats`, the ranges the statistics
+  /// files carry (`eamc calibrate` records them on the float model; `statistics`: the merged
+  /// files when the compile has them already); else on the calibration images, on `model` as
+  /// compiled (after every pass), in float.
+  static func forCompile(_ model: ModelDescription, recognised: ModelDescription, options: CompileOptions, source: String,
+                         sourceSHA256: String, statistics: AttentionStatistics?) throws(CompileError) -> LinearInputRange?
   {
     guard options.precision == .int8, options.quantization.activation == .static else { return nil }
+    if !options.statisticsFiles.isEmpty {
+      let merged: AttentionStatistics
+      if let statistics { merged = statistics } else {
+        merged = try StatisticsSource.merged(options.statisticsFiles, for: recognised, sourceSHA256: sourceSHA256)
+      }
+      guard !merged.linearInputRanges.isEmpty else {
+        throw CompileError("\(options.statisticsFiles[0]): carries no linear input ranges (made before version 2 of .eamstats): run eamc calibrate again, or give --calib")
+      }
+      var r = LinearInputRange()
+      r.ranges = merged.linearInputRanges
+      r.images = merged.imageCount
+      return r
+    }
     let images = Calibration.select(options.calibrationImages, options: options.calibration)
     guard !images.isEmpty else {
-      throw CompileError("--act-quant static measures each layer's input range on calibration images: give --calib")
+      throw CompileError("--act-quant static measures each layer's input range on calibration images: give --calib or --stats")
     }
     let float = try Evaluation.model(of: model, name: source, threads: options.threads, source: source)
     var batches: [(values: [Float], images: Int)] = []

@@ -64,6 +64,8 @@ public struct AttentionStatistics: Sendable {
   public static let maxLayers = 4096
   /// Longest model fingerprint accepted, in UTF-8 bytes.
   public static let maxModelBytes = 4096
+  /// Linear layers whose input ranges a file may carry.
+  public static let maxLinearLayers = 4096
 
   /// How coefficients are binned.
   public let binning: Binning
@@ -88,6 +90,9 @@ public struct AttentionStatistics: Sendable {
   /// Σ round(row entropy · 2^24) per slice.
   var rowEntropySums: [UInt64]
   var images = CalibrationImages()
+  /// The range of every observed linear layer's input over the same images (`LinearInputRange`,
+  /// for static int8 activations); empty in files of version 1.
+  public var linearInputRanges: [String: ClosedRange<Float>] = [:]
 
   /// Empty statistics for a model with `layers` layers of `heads[l]` heads and `tokens[l]`×`tokens[l]`
   /// attention maps.
@@ -295,6 +300,7 @@ public struct AttentionStatistics: Sendable {
       rowEntropySums[s] &+= other.rowEntropySums[s]
     }
     images.formUnion(other.images)
+    linearInputRanges = LinearInputRange.widest(linearInputRanges, other.linearInputRanges)
   }
 }
 
@@ -303,6 +309,7 @@ extension AttentionStatistics: Equatable {
   public static func == (a: AttentionStatistics, b: AttentionStatistics) -> Bool {
     a.binning == b.binning && a.heads == b.heads && a.tokens == b.tokens && a.model == b.model
       && a.images == b.images && a.observationCounts == b.observationCounts && a.rowEntropySums == b.rowEntropySums
+      && a.linearInputRanges == b.linearInputRanges
       && (a.storage === b.storage || a.storage.sameContents(as: b.storage))
   }
 }

@@ -22,6 +22,8 @@ import Darwin
 /// per layer, for counts (u16), sums (u64), squares (u64) of the layer's entries:
 ///     u64 length, then one zstd frame of the values split into byte planes
 ///     (all low bytes, then all second bytes, …; the high bytes are mostly zero)
+/// version 2 only: u32 linear layers (≤ 4096), then per layer, names strictly ascending by bytes:
+///     u32 name bytes (1…256), the name (UTF-8), f32 min ≤ 0, f32 max ≥ 0 of its input
 /// u32 CRC-32C of every byte before it
 /// ```
 /// The same statistics always encode to the same bytes (with the same libzstd). Decoding checks
@@ -30,7 +32,9 @@ import Darwin
 /// their bounds), so a decoded value can be merged without overflow.
 extension AttentionStatistics {
   static let magic = Array("EAMSTAT1".utf8)
+  /// 2 when the file carries linear input ranges, else 1 (the bytes of older writers).
   static let fileVersion: UInt32 = 1
+  static let rangesVersion: UInt32 = 2
   static let binningScheme: UInt32 = 1
 
   /// The `.eamstats` encoding. Deterministic. (Traps only if zstd cannot allocate memory.)
@@ -40,6 +44,7 @@ extension AttentionStatistics {
     for l in 0..<layers {
       forEachSection(layer: l) { (bytes: [UInt8]) throws(Never) in w.append(bytes) }
     }
+    w.append(fileHeader.trailer)
     w.u32(CRC32C.checksum(w.bytes))
     return w.bytes
   }
@@ -47,7 +52,7 @@ extension AttentionStatistics {
   /// Everything of the file before the arrays.
   var fileHeader: StatisticsFileHeader {
     StatisticsFileHeader(binning: binning, heads: heads, tokens: tokens, model: model, observations: observationCounts,
-                         entropies: rowEntropySums, images: images)
+                         entropies: rowEntropySums, images: images, linearInputRanges: linearInputRanges)
   }
 
   /// Encodes layer `l`'s counts, sums and squares, one section after the other (its u64 length,
@@ -92,6 +97,7 @@ extension AttentionStatistics {
     let header = fileHeader.bytes
     let file = try StatisticsFileWriter(path: path, headerBytes: header.count)
     for l in 0..<layers { try forEachSection(layer: l) { (bytes: [UInt8]) throws(StatisticsError) in try file.append(bytes) } }
+    try file.append(fileHeader.trailer)
     try file.finish(header: header)
   }
 
@@ -164,8 +170,8 @@ extension AttentionStatistics {
     var r = StatisticsReader(raw, end: raw.count - 4)
     _ = try r.bytes(magic.count, "magic")
     let version = try r.u32("version")
-    guard version == fileVersion else {
-      throw StatisticsError(.notStatistics, ".eamstats version \(version); this build reads version \(fileVersion)")
+    guard version == fileVersion || version == rangesVersion else {
+      throw StatisticsError(.notStatistics, ".eamstats version \(version); this build reads versions \(fileVersion) and \(rangesVersion)")
     }
     var tail = StatisticsReader(raw, end: raw.count)
     _ = try tail.bytes(raw.count - 4, "checksum")
@@ -255,6 +261,27 @@ extension AttentionStatistics {
         frames.append(try r.bytes(Int(length), what))
       }
     }
+    var ranges: [String: ClosedRange<Float>] = [:]
+    if version == rangesVersion {
+      let count = try r.count("linear layer count", 1...maxLinearLayers)
+      var previous: [UInt8]? = nil
+      for i in 0..<count {
+        let length = try r.count("name length of linear layer \(i)", 1...256)
+        let bytes = Array(try r.bytes(length, "name of linear layer \(i)"))
+        guard let name = String(validating: bytes, as: UTF8.self) else {
+          throw StatisticsError(.invalid, "the name of linear layer \(i) is not UTF-8")
+        }
+        guard previous.map({ $0.lexicographicallyPrecedes(bytes) }) ?? true else {
+          throw StatisticsError(.invalid, "linear layer names are not strictly ascending at '\(name)'")
+        }
+        previous = bytes
+        let lo = Float(bitPattern: try r.u32("input minimum of \(name)")), hi = Float(bitPattern: try r.u32("input maximum of \(name)"))
+        guard lo.isFinite, hi.isFinite, lo <= 0, hi >= 0 else {
+          throw StatisticsError(.invalid, "input range of \(name) is [\(lo), \(hi)] (finite, min ≤ 0 ≤ max)")
+        }
+        ranges[name] = lo...hi
+      }
+    }
     guard r.remaining == 0 else { throw StatisticsError(.invalid, "\(r.remaining) unexpected bytes after the arrays") }
 
     var stats: AttentionStatistics
@@ -266,6 +293,7 @@ extension AttentionStatistics {
     stats.observationCounts = observations
     stats.rowEntropySums = entropies
     stats.images = CalibrationImages(sorted: digests)
+    stats.linearInputRanges = ranges
     let arrays = stats.storage
     var scratch: [UInt8] = []
     for l in 0..<layers {
@@ -331,11 +359,12 @@ struct StatisticsFileHeader {
   var observations: [Int]
   var entropies: [UInt64]
   var images: CalibrationImages
+  var linearInputRanges: [String: ClosedRange<Float>] = [:]
 
   var bytes: [UInt8] {
     var w = LittleEndianWriter()
     w.append(AttentionStatistics.magic)
-    w.u32(AttentionStatistics.fileVersion)
+    w.u32(linearInputRanges.isEmpty ? AttentionStatistics.fileVersion : AttentionStatistics.rangesVersion)
     w.u32(AttentionStatistics.binningScheme)
     w.u32(UInt32(binning.mantissaBits))
     w.u32(UInt32(binning.bins))
@@ -355,6 +384,23 @@ struct StatisticsFileHeader {
       w.u64(entropies[s])
     }
     for d in images.digests { w.append(d.bytes) }
+    return w.bytes
+  }
+
+  /// The linear input ranges after the arrays (version 2), names in byte order; nothing in
+  /// version 1.
+  var trailer: [UInt8] {
+    guard !linearInputRanges.isEmpty else { return [] }
+    var w = LittleEndianWriter()
+    let names = linearInputRanges.keys.map { Array($0.utf8) }.sorted { $0.lexicographicallyPrecedes($1) }
+    w.u32(UInt32(names.count))
+    for name in names {
+      let r = linearInputRanges[String(decoding: name, as: UTF8.self)]!
+      w.u32(UInt32(name.count))
+      w.append(name)
+      w.u32(r.lowerBound.bitPattern)
+      w.u32(r.upperBound.bitPattern)
+    }
     return w.bytes
   }
 

@@ -34,6 +34,7 @@ extension AttentionStatistics {
     observationCounts.replaceSubrange(first..<last, with: group.observationCounts)
     rowEntropySums.replaceSubrange(first..<last, with: group.rowEntropySums)
     images = group.images
+    if !group.linearInputRanges.isEmpty { linearInputRanges = group.linearInputRanges }
   }
 
   /// Every pass must see the same image files: they are read again for each one.
@@ -65,5 +66,6 @@ extension StatisticsFileHeader {
     observations.replaceSubrange(first..<(first + group.sliceCount), with: group.observationCounts)
     entropies.replaceSubrange(first..<(first + group.sliceCount), with: group.rowEntropySums)
     images = group.images
+    if !group.linearInputRanges.isEmpty { linearInputRanges = group.linearInputRanges }
   }
 }
