@@ -162,7 +162,8 @@ public enum Compiler {
       (model, report) = try transform(recognised, passes: passes, options: options, source: input, settings: &settings,
                                       clock: &clock)
     } else {
-      try gatherQuantizationInputs(model, recognised: recognised, options: options, source: input, settings: &settings, clock: &clock)
+      try gatherQuantizationInputs(model, recognised: recognised, options: options, source: input, settings: &settings,
+                                   clock: &clock)
     }
     let bytes = try emit(model, settings: settings, output: output)
     var files = [(path: output, bytes: bytes)]
@@ -208,8 +209,8 @@ public enum Compiler {
       clock.lap("passes")
       Progress.note("passes (\(names)): done in \(Progress.seconds(clock.laps.last?.1 ?? 0))")
     }
-    try gatherQuantizationInputs(outcome.model, recognised: recognised, options: options, source: source, settings: &settings, clock: &clock,
-                                 statistics: statistics)
+    try gatherQuantizationInputs(outcome.model, recognised: recognised, options: options, source: source,
+                                 settings: &settings, clock: &clock, statistics: statistics)
     let calibration = statistics.map { CalibrationSummary($0, model: recognised) }
     if let calibration { settings.record(calibration, compiled: outcome.model) }
     var report = CompileReport(source: source, flags: options.normalisedArguments, calibration: calibration,
@@ -235,8 +236,8 @@ public enum Compiler {
 
   /// What int4 GPTQ rounding and static int8 activations measure on the calibration images,
   /// on the model as compiled.
-  static func gatherQuantizationInputs(_ model: ModelDescription, recognised: ModelDescription, options: CompileOptions, source: String,
-                                       settings: inout EmitSettings, clock: inout StepClock,
+  static func gatherQuantizationInputs(_ model: ModelDescription, recognised: ModelDescription, options: CompileOptions,
+                                       source: String, settings: inout EmitSettings, clock: inout StepClock,
                                        statistics: AttentionStatistics? = nil) throws(CompileError) {
     if let (gram, memo) = try LinearInputGram.forCompile(model, options: options, source: source) {
       settings.quantization.inputGram = gram

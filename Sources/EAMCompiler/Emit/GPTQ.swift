@@ -115,9 +115,9 @@ enum GPTQ {
   }
 }
 
-/// GPTQ's results within one compile, so that a layer rounded for one emission (the sequential
-/// passes, the report's measurements, the artifact) is not rounded again. Keyed by the layer, its
-/// shape and group, and checksums of its weight and Hessian. Emission is single-threaded.
+/// GPTQ's results within one compile, so that a layer rounded for one emission (the report's
+/// measurements, the artifact) is not rounded again. Keyed by the layer, its shape and group, and
+/// checksums of its weight and Hessian. Emission is single-threaded.
 final class GPTQMemo: @unchecked Sendable, Equatable {
   private struct Key: Hashable {
     let layer: String, n: Int, k: Int, group: Int, weight: UInt32, hessian: UInt32
