@@ -76,7 +76,7 @@ struct Int8RowChain {
     let ld = Kernels.int8PaddedK(k)
     scratch.reserve(rows: rows, ld: ld)
     let codes = Int8RowCodes(codes: scratch.codes, scales: scratch.scales, zeros: scratch.zeros, ld: ld)
-    let workers = min(pool.threadCount, max(1, rows / 16))
+    let workers = min(pool.threadCount, max(1, rows / 4))  // a few rows each: small models split too
     pool.parallelFor(workers, Int8ChainRows(chain: self, path: Int8Path.active, codes: codes, x: x, normed: normed,
                                             wide: wide, ldw: wideStride, rows: rows, dim: dim, eps: eps,
                                             workers: workers))
