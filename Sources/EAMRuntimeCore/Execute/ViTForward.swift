@@ -32,10 +32,14 @@ struct ViTForward {
       }
     }
 
-    // int8 layers run as row-split chains (`Int8RowChain`): a block's proj and MLP half and the
-    // next block's qkv in one parallel step, unless an observer must see the stream in between.
+    // int8 layers run split by rows: all blocks in one parallel step when they can (`Int8Blocks`),
+    // else as chains (`Int8RowChain`): a block's proj and MLP half and the next block's qkv in
+    // one parallel step, unless an observer must see the stream in between.
     var qkvDone = false, qkvStride = 0
-    for (i, block) in plan.blocks.enumerated() {
+    let observed = observer != nil || blockObserver != nil || sublayerObserver != nil
+    let together = Int8Blocks(plan: plan), inOneStep = together.applies(arena: arena, observed: observed)
+    if inOneStep { together.run(pool, rows: rows, eps: eps, arena: arena, barrier: arena.barrier, probe: probe) }
+    for (i, block) in (inOneStep ? [] : plan.blocks).enumerated() {
       sublayerObserver?(block.index, false, x, rows, d)
       if let attn = block.attention {
         if qkvDone {

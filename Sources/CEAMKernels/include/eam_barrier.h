@@ -1,0 +1,30 @@
+/*
+ * eam_barrier.h — a spinning barrier for the threads of one parallel step that must meet inside
+ * it (the int8 forward pass: every block's qkv before its attention, its attention before the
+ * MLP reuses the qkv rows). Every thread is already running, so a meeting costs the imbalance
+ * and a cache line, not a sleep and a wake-up. A waiter spins, then yields the CPU between
+ * checks (where the OS offers that), so a thread that lost its CPU is not spun against for long.
+ */
+#ifndef EAM_BARRIER_H
+#define EAM_BARRIER_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Zero-initialized before the first use; reusable at once by the same threads. */
+typedef struct {
+  unsigned arrived;
+  unsigned generation;
+} eam_barrier;
+
+/* Returns when `threads` threads have called it (the same `threads` in all of them). Each of
+ * them must be running concurrently: a thread that ran two of the parties in turn would wait
+ * forever. Memory written before the call by any party is visible to all after it. */
+void eam_barrier_wait(eam_barrier *b, int threads);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
