@@ -1,3 +1,4 @@
+import EAMFormat
 import EAMKernels
 
 // Chains of int8 layers split by rows: each thread takes its own tokens through every step of
