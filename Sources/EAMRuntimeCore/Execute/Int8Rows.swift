@@ -20,12 +20,21 @@ extension LinearWeights {
 struct Int8Step {
   let w: LinearWeights, q: Int8Weight
 
-  func run(_ path: Int8Path, _ r: Range<Int>, x: UnsafePointer<Float>, ldx: Int, y: UnsafeMutablePointer<Float>,
-           ldy: Int, epilogue: Epilogue, _ a: Int8RowCodes)
+  /// `gelu`: x is the previous layer's output before its GELU, applied here in place a few rows
+  /// at a time just before they are quantized (the same bits as the GEMM epilogue's GELU, which
+  /// slows the integer GEMM it shares the vector units with by more than this pass costs).
+  func run(_ path: Int8Path, _ r: Range<Int>, x: UnsafeMutablePointer<Float>, ldx: Int, y: UnsafeMutablePointer<Float>,
+           ldy: Int, epilogue: Epilogue, _ a: Int8RowCodes, gelu: Bool = false)
   {
     let m = r.count, codes = a.codes + r.lowerBound * a.ld
-    Kernels.quantizeRows(x: x + r.lowerBound * ldx, ldx: ldx, rows: m, k: w.k, codeMax: path.codeMax, codes: codes,
-                         ldq: a.ld, scales: a.scales + r.lowerBound, zeros: a.zeros + r.lowerBound)
+    var r0 = r.lowerBound
+    while r0 < r.upperBound {
+      let r1 = gelu ? min(r.upperBound, r0 + 8) : r.upperBound
+      if gelu { for row in r0..<r1 { Kernels.gelu(x + row * ldx, count: w.k) } }
+      Kernels.quantizeRows(x: x + r0 * ldx, ldx: ldx, rows: r1 - r0, k: w.k, codeMax: path.codeMax,
+                           codes: a.codes + r0 * a.ld, ldq: a.ld, scales: a.scales + r0, zeros: a.zeros + r0)
+      r0 = r1
+    }
     Kernels.linearInt8(path: path, m: m, n: w.n, k: w.k, codes: codes, ldq: a.ld, rowScales: a.scales + r.lowerBound,
                        rowZeros: a.zeros + r.lowerBound, packedWeight: q.codes, columnScales: q.columnScales,
                        columnSums: q.columnSums, bias: w.bias, y: y + r.lowerBound * ldy, ldy: ldy,
@@ -54,7 +63,7 @@ struct Int8RowCodes {
 /// `qkv = qkv(LN(x))` (in `wide`, its rows `width` or more floats apart). `normed` and `wide` are
 /// the forward pass's scratch rows.
 struct Int8RowChain {
-  var proj: (input: UnsafePointer<Float>, w: LinearWeights)? = nil
+  var proj: (input: UnsafeMutablePointer<Float>, w: LinearWeights)? = nil
   var mlp: MLPPlan? = nil
   var qkv: (norm: NormWeights, w: LinearWeights, width: Int)? = nil
 
@@ -110,8 +119,8 @@ private struct Int8ChainRows: ParallelBody {
     }
     if let m = chain.mlp, let q1 = m.fc1.int8, let q2 = m.fc2.int8 {
       norm(m.norm, r)
-      Int8Step(w: m.fc1, q: q1).run(path, r, x: normed, ldx: d, y: wide, ldy: ldw, epilogue: .biasGELU, codes)
-      Int8Step(w: m.fc2, q: q2).run(path, r, x: wide, ldx: ldw, y: x, ldy: d, epilogue: .biasAccumulate, codes)
+      Int8Step(w: m.fc1, q: q1).run(path, r, x: normed, ldx: d, y: wide, ldy: ldw, epilogue: .bias, codes)
+      Int8Step(w: m.fc2, q: q2).run(path, r, x: wide, ldx: ldw, y: x, ldy: d, epilogue: .biasAccumulate, codes, gelu: true)
     }
     if let v = chain.qkv, let q = v.w.int8 {
       norm(v.norm, r)
@@ -182,8 +191,9 @@ private struct Int8BlockRows: ParallelBody {
       guard !r.isEmpty else { continue }
       Int8Step(w: attn.proj, q: qp).run(path, r, x: normed, ldx: d, y: x, ldy: d, epilogue: .biasAccumulate, codes)
       norm(block.mlp.norm, r)
-      Int8Step(w: block.mlp.fc1, q: q1).run(path, r, x: normed, ldx: d, y: wide, ldy: ldw, epilogue: .biasGELU, codes)
-      Int8Step(w: block.mlp.fc2, q: q2).run(path, r, x: wide, ldx: ldw, y: x, ldy: d, epilogue: .biasAccumulate, codes)
+      Int8Step(w: block.mlp.fc1, q: q1).run(path, r, x: normed, ldx: d, y: wide, ldy: ldw, epilogue: .bias, codes)
+      Int8Step(w: block.mlp.fc2, q: q2).run(path, r, x: wide, ldx: ldw, y: x, ldy: d, epilogue: .biasAccumulate, codes,
+                                            gelu: true)
       if i + 1 < plan.blocks.count, let next = plan.blocks[i + 1].attention { qkv(next, r) }
     }
   }

@@ -56,7 +56,7 @@ struct ViTForward {
         attention(pool, attn, qkv: wide, ld: qkvStride, out: normed, batch: batch, block: block.index, arena: arena,
                   observer: observer)
         if sublayerObserver == nil, Int8RowChain.takes(attn.proj), Int8RowChain.takes(block.mlp) {
-          var chain = Int8RowChain(proj: (UnsafePointer(normed), attn.proj), mlp: block.mlp)
+          var chain = Int8RowChain(proj: (normed, attn.proj), mlp: block.mlp)
           if blockObserver == nil, i + 1 < plan.blocks.count, let next = plan.blocks[i + 1].attention,
              Int8RowChain.takes(next.qkv)
           {
