@@ -7,7 +7,7 @@ public final class SpinBarrier {
 
   public init() {
     state = .allocate(capacity: 1)
-    state.initialize(to: eam_barrier(arrived: 0, generation: 0))
+    state.initialize(to: eam_barrier(arrived: 0, generation: 0, sleepers: 0))
   }
 
   deinit { state.deallocate() }

@@ -1,9 +1,10 @@
 /*
  * eam_barrier.h — a spinning barrier for the threads of one parallel step that must meet inside
  * it (the int8 forward pass: every block's qkv before its attention, its attention before the
- * MLP reuses the qkv rows). Every thread is already running, so a meeting costs the imbalance
- * and a cache line, not a sleep and a wake-up. A waiter spins, then yields the CPU between
- * checks (where the OS offers that), so a thread that lost its CPU is not spun against for long.
+ * MLP reuses the qkv rows). Every thread is already running, so a meeting of balanced threads
+ * costs a cache line, not a sleep and a wake-up. A waiter spins for a few microseconds, then
+ * sleeps (Linux futex; elsewhere it yields between checks), so a thread that lost its CPU to
+ * another process is not spun against.
  */
 #ifndef EAM_BARRIER_H
 #define EAM_BARRIER_H
@@ -16,6 +17,7 @@ extern "C" {
 typedef struct {
   unsigned arrived;
   unsigned generation;
+  unsigned sleepers;
 } eam_barrier;
 
 /* Returns when `threads` threads have called it (the same `threads` in all of them). Each of
