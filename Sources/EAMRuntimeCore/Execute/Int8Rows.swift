@@ -21,8 +21,8 @@ struct Int8Step {
   let w: LinearWeights, q: Int8Weight
 
   /// `gelu`: x is the previous layer's output before its GELU, applied here in place a few rows
-  /// at a time just before they are quantized (the same bits as the GEMM epilogue's GELU, which
-  /// slows the integer GEMM it shares the vector units with by more than this pass costs).
+  /// at a time just before they are quantized: the same bits as the GEMM epilogue's GELU, which
+  /// competes with the integer GEMM for the vector units (this way measured a little faster).
   func run(_ path: Int8Path, _ r: Range<Int>, x: UnsafeMutablePointer<Float>, ldx: Int, y: UnsafeMutablePointer<Float>,
            ldy: Int, epilogue: Epilogue, _ a: Int8RowCodes, gelu: Bool = false)
   {
