@@ -149,17 +149,15 @@ void eam_gemm_nt_rows(int nruns, const int32_t *runs, int N, int K, float alpha,
     for (int k0 = 0; k0 < K; k0 += KC) {
       int kc = K - k0 < KC ? K - k0 : KC;
       int panels = (c1 - c0 + EAM_PANEL - 1) / EAM_PANEL;
-      for (int p = 0; p < panels; p++)
-        for (int j = 0; j < EAM_PANEL; j++) {
-          int n = c0 + p * EAM_PANEL + j;
-          float *dst = buf + (size_t)p * kc * EAM_PANEL + j;
-          if (n < c1) {
-            const float *src = B + (size_t)n * ldb + k0;
-            for (int k = 0; k < kc; k++) dst[k * EAM_PANEL] = src[k];
-          } else {
-            for (int k = 0; k < kc; k++) dst[k * EAM_PANEL] = 0.0f;
-          }
-        }
+      for (int p = 0; p < panels; p++) {
+        /* The panel written in order, k by k, from its 16 rows of B (columns past c1: zeros). */
+        const int n0 = c0 + p * EAM_PANEL, valid = c1 - n0 < EAM_PANEL ? c1 - n0 : EAM_PANEL;
+        const float *src[EAM_PANEL];
+        for (int j = 0; j < EAM_PANEL; j++) src[j] = B + (size_t)(j < valid ? n0 + j : n0) * ldb + k0;
+        float *dst = buf + (size_t)p * kc * EAM_PANEL;
+        for (int k = 0; k < kc; k++)
+          for (int j = 0; j < EAM_PANEL; j++) dst[k * EAM_PANEL + j] = j < valid ? src[j][k] : 0.0f;
+      }
       eam_epilogue e = {alpha, NULL, k0 > 0 ? EAM_EPI_ACCUMULATE : 0};
       /* Columns are relative to c0: pass C offset to c0 and the range [0, c1 - c0). */
       for (int i = 0; i < nruns; i++) {

@@ -96,19 +96,22 @@ T static inline void store_rows(const eam_s8_gemm *g, int m, int mr, int p, __m2
 
 #define ROW_POINTERS                                                                                \
   const uint8_t *a[R];                                                                              \
-  for (int i = 0; i < R; i++) a[i] = g->q + (size_t)(m + (i < mr ? i : 0)) * g->ldq;               \
+  for (int i = 0; i < mr; i++) a[i] = g->q + (size_t)(m + i) * g->ldq;                             \
   const int8_t *w = g->packed + (size_t)p * g->groups * 64;                                         \
   __m256i acc[R][2];                                                                                \
-  for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm256_setzero_si256()
+  for (int i = 0; i < mr; i++) acc[i][0] = acc[i][1] = _mm256_setzero_si256()
 
-/* Rows [m, m + mr) × panel p. Rows past mr repeat row m. */
-T static void tile_avx2(const eam_s8_gemm *g, int m, int mr, int p) {
+#define INLINE static inline __attribute__((always_inline))
+
+/* Rows [m, m + mr) × panel p; mr ≤ R is a constant in each instance (a short last tile does only
+ * its rows). */
+T INLINE void tile_avx2(const eam_s8_gemm *g, int m, const int mr, int p) {
   ROW_POINTERS;
   const __m256i ones = _mm256_set1_epi16(1);
   for (int k = 0; k < g->groups; k++) {
     const __m256i b0 = _mm256_loadu_si256((const __m256i *)(w + (size_t)k * 64));
     const __m256i b1 = _mm256_loadu_si256((const __m256i *)(w + (size_t)k * 64 + 32));
-    for (int i = 0; i < R; i++) {
+    for (int i = 0; i < mr; i++) {
       const __m256i x = broadcast4(a[i] + 4 * k);
       acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(x, b0), ones));
       acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(x, b1), ones));
@@ -117,12 +120,12 @@ T static void tile_avx2(const eam_s8_gemm *g, int m, int mr, int p) {
   store_rows(g, m, mr, p, acc);
 }
 
-TVNNI static void tile_avxvnni(const eam_s8_gemm *g, int m, int mr, int p) {
+TVNNI INLINE void tile_avxvnni(const eam_s8_gemm *g, int m, const int mr, int p) {
   ROW_POINTERS;
   for (int k = 0; k < g->groups; k++) {
     const __m256i b0 = _mm256_loadu_si256((const __m256i *)(w + (size_t)k * 64));
     const __m256i b1 = _mm256_loadu_si256((const __m256i *)(w + (size_t)k * 64 + 32));
-    for (int i = 0; i < R; i++) {
+    for (int i = 0; i < mr; i++) {
       const __m256i x = broadcast4(a[i] + 4 * k);
       acc[i][0] = _mm256_dpbusd_avx_epi32(acc[i][0], x, b0);
       acc[i][1] = _mm256_dpbusd_avx_epi32(acc[i][1], x, b1);
@@ -131,13 +134,21 @@ TVNNI static void tile_avxvnni(const eam_s8_gemm *g, int m, int mr, int p) {
   store_rows(g, m, mr, p, acc);
 }
 
-T void eam_gemm_s8_avx2(const eam_s8_gemm *g) {
-  for (int p = g->n0 / EAM_PANEL; p * EAM_PANEL < g->n1; p++)
-    for (int m = 0; m < g->M; m += R) tile_avx2(g, m, g->M - m < R ? g->M - m : R, p);
-}
+/* Every tile of the GEMM with `tile`, each short one by its own instance. */
+#define TILES(tile)                                                                                \
+  for (int p = g->n0 / EAM_PANEL; p * EAM_PANEL < g->n1; p++)                                      \
+    for (int m = 0; m < g->M; m += R) {                                                            \
+      switch (g->M - m < R ? g->M - m : R) {                                                       \
+      case 1: tile(g, m, 1, p); break;                                                             \
+      case 2: tile(g, m, 2, p); break;                                                             \
+      case 3: tile(g, m, 3, p); break;                                                             \
+      case 4: tile(g, m, 4, p); break;                                                             \
+      case 5: tile(g, m, 5, p); break;                                                             \
+      default: tile(g, m, R, p);                                                                   \
+      }                                                                                            \
+    }
 
-TVNNI void eam_gemm_s8_avxvnni(const eam_s8_gemm *g) {
-  for (int p = g->n0 / EAM_PANEL; p * EAM_PANEL < g->n1; p++)
-    for (int m = 0; m < g->M; m += R) tile_avxvnni(g, m, g->M - m < R ? g->M - m : R, p);
-}
+T void eam_gemm_s8_avx2(const eam_s8_gemm *g) { TILES(tile_avx2) }
+
+TVNNI void eam_gemm_s8_avxvnni(const eam_s8_gemm *g) { TILES(tile_avxvnni) }
 #endif

@@ -55,17 +55,18 @@ T static inline __m512i broadcast4(const uint8_t *p) {
   return _mm512_set1_epi32(v);
 }
 
-/* Rows [m, m + mr) (mr ≤ R) × np panels (1 or 2) from panel p. Rows past mr repeat row m. */
-TV static inline __attribute__((always_inline)) void tile(const eam_s8_gemm *g, int m, int mr, int p, int np) {
+/* Rows [m, m + mr) (mr ≤ R, a constant in each instance: a short last tile does only its rows)
+ * × np panels (1 or 2) from panel p. */
+TV static inline __attribute__((always_inline)) void tile(const eam_s8_gemm *g, int m, const int mr, int p, const int np) {
   const uint8_t *a[R];
-  for (int i = 0; i < R; i++) a[i] = g->q + (size_t)(m + (i < mr ? i : 0)) * g->ldq;
+  for (int i = 0; i < mr; i++) a[i] = g->q + (size_t)(m + i) * g->ldq;
   const int8_t *w0 = g->packed + (size_t)p * g->groups * 64, *w1 = w0 + (size_t)g->groups * 64;
   __m512i acc[R][2];
-  for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm512_setzero_si512();
+  for (int i = 0; i < mr; i++) acc[i][0] = acc[i][1] = _mm512_setzero_si512();
   for (int k = 0; k < g->groups; k++) {
     const __m512i b0 = _mm512_loadu_si512(w0 + (size_t)k * 64);
     const __m512i b1 = np > 1 ? _mm512_loadu_si512(w1 + (size_t)k * 64) : b0;
-    for (int i = 0; i < R; i++) {
+    for (int i = 0; i < mr; i++) {
       const __m512i x = broadcast4(a[i] + 4 * k);
       acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], x, b0);
       if (np > 1) acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, b1);
@@ -79,13 +80,26 @@ TV static inline __attribute__((always_inline)) void tile(const eam_s8_gemm *g, 
   }
 }
 
+/* The tile of mr rows, mr a constant in each case. */
+#define TILES(np)                                                                                  \
+  switch (mr) {                                                                                    \
+  case 1: tile(g, m, 1, p, np); break;                                                             \
+  case 2: tile(g, m, 2, p, np); break;                                                             \
+  case 3: tile(g, m, 3, p, np); break;                                                             \
+  case 4: tile(g, m, 4, p, np); break;                                                             \
+  case 5: tile(g, m, 5, p, np); break;                                                             \
+  case 6: tile(g, m, 6, p, np); break;                                                             \
+  case 7: tile(g, m, 7, p, np); break;                                                             \
+  default: tile(g, m, R, p, np);                                                                   \
+  }
+
 TV void eam_gemm_s8_vnni512(const eam_s8_gemm *g) {
   for (int p = g->n0 / EAM_PANEL; p * EAM_PANEL < g->n1; p += 2) {
     const int two = g->n1 - p * EAM_PANEL > EAM_PANEL;
     for (int m = 0; m < g->M; m += R) {
       const int mr = g->M - m < R ? g->M - m : R;
-      if (two) tile(g, m, mr, p, 2);
-      else tile(g, m, mr, p, 1);
+      if (two) TILES(2)
+      else TILES(1)
     }
   }
 }

@@ -47,6 +47,10 @@ public final class ThreadPool: @unchecked Sendable {
     Syscalls.syncDestroy(sync)
   }
 
+  /// Threads that run a parallel loop's parts at the same time (`threadCount` unless a thread
+  /// failed to start): the most parts that may wait for each other.
+  public var concurrentThreads: Int { sync == nil ? 1 : threads.count + 1 }
+
   /// Number of CPUs online.
   public static var availableCores: Int { Syscalls.onlineCPUs }
 

@@ -115,6 +115,33 @@ import EAMRuntime
     }
   }
 
+  /// The int8 layers' row-split chains (`Int8RowChain`) give the same bits as the column-split
+  /// layers they replace (a sublayer observer keeps proj column-split and each step apart), at
+  /// 1 to 3 threads, and a batch gives its images' rows.
+  @Test(arguments: floats.filter { !$0.name.hasPrefix("swin") })
+  func int8ChainsDoNotChangeResults(fixture: CompiledFixture) throws {
+    let path = try Self.compile(fixture, .int8, name: "\(fixture.name).chains.int8.eam")
+    let x = try NPY.read(path: Paths.repository(fixture.input!))
+    func run(threads: Int, observed: Bool, batch: Int? = nil) throws -> [Float] {
+      var options = LoadOptions()
+      options.threads = threads
+      let model = try Model(path: path, options: options)
+      if observed { model.sublayerObserver = { _, _, _, _, _ in } }
+      guard let batch else { return try model.run(x.values, batch: x.shape[0]) }
+      let per = x.count / x.shape[0]
+      return try model.run(Array(x.values[(batch * per)..<((batch + 1) * per)]), batch: 1)
+    }
+    let apart = try run(threads: 1, observed: true)
+    for threads in [1, 2, 3] {
+      for observed in [false, true] {
+        let y = try run(threads: threads, observed: observed)
+        #expect(bitDifference(y, apart) == nil, "\(fixture), threads \(threads), observed \(observed): \(bitDifference(y, apart) ?? "")")
+      }
+    }
+    let images = try (0..<x.shape[0]).flatMap { try run(threads: 2, observed: false, batch: $0) }
+    #expect(bitDifference(images, apart) == nil, "\(fixture), image by image: \(bitDifference(images, apart) ?? "")")
+  }
+
   /// int8 weights with EAM (20% frozen, 2-bit maps) in one compile, against the f32 EAM artifact
   /// compiled from the same statistics.
   @Test func int8ComposesWithEAM() throws {

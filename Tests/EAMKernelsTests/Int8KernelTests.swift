@@ -52,7 +52,7 @@ struct Int8Problem {
 
 let int8Shapes: [WideShape] = [1, 7, 197, 257].flatMap { m in
   [(5, 588), (100, 384), (389, 1536), (37, 3)].map { WideShape(m: m, n: $0.0, k: $0.1) }
-}
+} + [2, 3, 4, 6].map { WideShape(m: $0, n: 100, k: 384) }  // every short last tile of the paths' tiles
 
 @Suite struct Int8Quantization {
   /// Codes, scales and zero points: the documented formula, on every variant, bit for bit.

@@ -33,21 +33,55 @@ struct ViTForward {
       }
     }
 
-    for block in plan.blocks {
+    // int8 layers run split by rows: all blocks in one parallel step when they can (`Int8Blocks`),
+    // else as chains (`Int8RowChain`): a block's proj and MLP half and the next block's qkv in
+    // one parallel step, unless an observer must see the stream in between.
+    var qkvDone = false, qkvStride = 0
+    let observed = observer != nil || blockObserver != nil || sublayerObserver != nil || linearInputObserver != nil
+    let together = Int8Blocks(plan: plan), inOneStep = together.applies(arena: arena, observed: observed)
+    if inOneStep { together.run(pool, rows: rows, eps: eps, arena: arena, barrier: arena.barrier, probe: probe) }
+    for (i, block) in (inOneStep ? [] : plan.blocks).enumerated() {
       sublayerObserver?(block.index, false, x, rows, d)
       if let attn = block.attention {
-        layerNorm(pool, x, normed, rows: rows, dim: d, attn.norm, eps: eps)
-        linearInputObserver?(block.index, .qkv, normed, rows, d, d)
-        linear(pool, rows: rows, x: normed, ldx: d, attn.qkv, y: wide, ldy: attn.layout.width, epilogue: .bias)
-        attention(pool, attn, qkv: wide, out: normed, batch: batch, block: block.index, arena: arena, observer: observer)
+        if qkvDone {
+          qkvDone = false
+        } else if linearInputObserver == nil, Int8RowChain.takes(attn.qkv) {
+          qkvStride = attn.layout.width
+          Int8RowChain(qkv: (attn.norm, attn.qkv, qkvStride))
+            .run(pool, x: x, normed: normed, wide: wide, rows: rows, dim: d, eps: eps)
+        } else {
+          qkvStride = attn.layout.width
+          layerNorm(pool, x, normed, rows: rows, dim: d, attn.norm, eps: eps)
+          linearInputObserver?(block.index, .qkv, normed, rows, d, d)
+          linear(pool, rows: rows, x: normed, ldx: d, attn.qkv, y: wide, ldy: attn.layout.width, epilogue: .bias)
+        }
+        attention(pool, attn, qkv: wide, ld: qkvStride, out: normed, batch: batch, block: block.index, arena: arena,
+                  observer: observer)
         linearInputObserver?(block.index, .proj, normed, rows, attn.proj.k, d)
+        if sublayerObserver == nil, linearInputObserver == nil, Int8RowChain.takes(attn.proj), Int8RowChain.takes(block.mlp) {
+          var chain = Int8RowChain(proj: (normed, attn.proj), mlp: block.mlp)
+          if blockObserver == nil, i + 1 < plan.blocks.count, let next = plan.blocks[i + 1].attention,
+             Int8RowChain.takes(next.qkv)
+          {
+            chain.qkv = (next.norm, next.qkv, next.layout.width)
+            qkvStride = chain.wideStride
+            qkvDone = true
+          }
+          chain.run(pool, x: x, normed: normed, wide: wide, rows: rows, dim: d, eps: eps)
+          blockObserver?(block.index, x, rows, d)
+          continue
+        }
         linear(pool, rows: rows, x: normed, ldx: d, attn.proj, y: x, ldy: d, epilogue: .biasAccumulate)
       } else if block.residual == .double {
         Kernels.add(x, x, count: rows * d)  // lambda_vit's Block_shrink: x = x + x
       }
       sublayerObserver?(block.index, true, x, rows, d)
-      mlp(pool, block.mlp, x: x, normed: normed, wide: wide, rows: rows, dim: d, eps: eps,
-          observer: linearInputObserver.map { o in { o(block.index, $0, $1, $2, $3, $4) } })
+      if linearInputObserver == nil, Int8RowChain.takes(block.mlp) {
+        Int8RowChain(mlp: block.mlp).run(pool, x: x, normed: normed, wide: wide, rows: rows, dim: d, eps: eps)
+      } else {
+        mlp(pool, block.mlp, x: x, normed: normed, wide: wide, rows: rows, dim: d, eps: eps,
+            observer: linearInputObserver.map { o in { o(block.index, $0, $1, $2, $3, $4) } })
+      }
       blockObserver?(block.index, x, rows, d)
     }
 
@@ -77,32 +111,31 @@ struct ViTForward {
   }
 
   /// Multi-head self-attention for every image and head (`HeadAttention`), (image, head) pairs
-  /// split across the pool.
-  private func attention(_ pool: ThreadPool, _ attn: AttentionPlan, qkv: UnsafeMutablePointer<Float>,
+  /// split across the pool; `qkv`'s rows `ld` floats apart.
+  private func attention(_ pool: ThreadPool, _ attn: AttentionPlan, qkv: UnsafeMutablePointer<Float>, ld: Int,
                          out: UnsafeMutablePointer<Float>, batch: Int, block: Int, arena: Arena,
                          observer: AttentionObserver?)
   {
     if attn.hasHallucinated {
-      hallucinatedAttention(pool, attn, qkv: qkv, out: out, batch: batch, block: block, arena: arena, observer: observer)
+      hallucinatedAttention(pool, attn, qkv: qkv, ld: ld, out: out, batch: batch, block: block, arena: arena, observer: observer)
       return
     }
     let pairs = batch * attn.heads
     let workers = min(pool.threadCount, pairs)
     pool.attentionStep(workers, probe: probe,
-                       HeadPairs(plan: plan, attn: attn, qkv: qkv, out: out, block: block, arena: arena,
+                       HeadPairs(plan: plan, attn: attn, qkv: qkv, ld: ld, out: out, block: block, arena: arena,
                                  observer: observer, probe: probe, pairs: pairs, workers: workers))
   }
 
   /// Worker `w` of `attention`: its share of the (image, head) pairs.
   private struct HeadPairs: ParallelBody {
     let plan: ViTPlan, attn: AttentionPlan
-    let qkv: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>
+    let qkv: UnsafeMutablePointer<Float>, ld: Int, out: UnsafeMutablePointer<Float>
     let block: Int, arena: Arena, observer: AttentionObserver?, probe: AttentionProbe?
     let pairs: Int, workers: Int
 
     func run(_ w: Int) {
       let d = plan.dim, t = plan.tokens, heads = attn.heads, hd = d / heads
-      let ld = attn.layout.width
       let scale = 1 / Float(hd).squareRoot()
       let scores = arena.scores[w].pointer
       let marks = PhaseMarks(probe, thread: w)
@@ -124,13 +157,13 @@ struct ViTForward {
   /// A block with hallucinated heads, image by image: the computed heads first (unfused, their
   /// maps kept in `arena.maps`), then each hallucinated head's map made from theirs and
   /// multiplied with its own V.
-  private func hallucinatedAttention(_ pool: ThreadPool, _ attn: AttentionPlan, qkv: UnsafeMutablePointer<Float>,
+  private func hallucinatedAttention(_ pool: ThreadPool, _ attn: AttentionPlan, qkv: UnsafeMutablePointer<Float>, ld: Int,
                                      out: UnsafeMutablePointer<Float>, batch: Int, block: Int, arena: Arena,
                                      observer: AttentionObserver?)
   {
     let computed = attn.computedHeads.count, made = attn.madeHeads.count
     for b in 0..<batch {
-      let job = HallucinatedHeads(plan: plan, attn: attn, qkv: qkv, out: out, image: b, block: block, arena: arena,
+      let job = HallucinatedHeads(plan: plan, attn: attn, qkv: qkv, ld: ld, out: out, image: b, block: block, arena: arena,
                                   observer: observer, probe: probe, made: false, workers: min(pool.threadCount, computed))
       pool.attentionStep(job.workers, probe: probe, job)
       var second = job
@@ -144,13 +177,12 @@ struct ViTForward {
   /// maps kept in `arena.maps`), or of the made ones (a map from those, times its own V).
   private struct HallucinatedHeads: ParallelBody {
     let plan: ViTPlan, attn: AttentionPlan
-    let qkv: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>
+    let qkv: UnsafeMutablePointer<Float>, ld: Int, out: UnsafeMutablePointer<Float>
     let image: Int, block: Int, arena: Arena, observer: AttentionObserver?, probe: AttentionProbe?
     var made: Bool, workers: Int
 
     func run(_ w: Int) {
       let d = plan.dim, t = plan.tokens, heads = attn.heads, hd = d / heads
-      let ld = attn.layout.width
       let scale = 1 / Float(hd).squareRoot()
       let maps = arena.maps.pointer
       let b = image, block = block
