@@ -154,7 +154,7 @@ void eam_quant_row_params(float mn, float mx, int qmax, float *scale, float *inv
 }
 
 void eam_quantize_rows_scalar(const float *x, int ldx, int rows, int K, int qmax, uint8_t *q, int ldq, float *scale,
-                              int32_t *zero) {
+                              int32_t *zero, const float *range) {
   const int Kp = (int)padded_k(K);
   for (int r = 0; r < rows; r++) {
     const float *xr = x + (size_t)r * ldx;
@@ -162,7 +162,7 @@ void eam_quantize_rows_scalar(const float *x, int ldx, int rows, int K, int qmax
     /* The range always holds 0. Eight running values (vectorizes): a minimum of values that
      * start at +0 is the same whatever the order (−0 is never taken, NaN never). */
     float lmn[8] = {0}, lmx[8] = {0}, mn = 0.0f, mx = 0.0f;
-    int k = 0;
+    int k = range ? K : 0;
     for (; k + 8 <= K; k += 8)
       for (int i = 0; i < 8; i++) {
         lmn[i] = xr[k + i] < lmn[i] ? xr[k + i] : lmn[i];
@@ -176,6 +176,7 @@ void eam_quantize_rows_scalar(const float *x, int ldx, int rows, int K, int qmax
       mn = lmn[i] < mn ? lmn[i] : mn;
       mx = lmx[i] > mx ? lmx[i] : mx;
     }
+    if (range) mn = range[0], mx = range[1];
     float inv;
     eam_quant_row_params(mn, mx, qmax, &scale[r], &inv, &zero[r]);
     for (k = 0; k < K; k++) {
@@ -193,32 +194,23 @@ void eam_quantize_rows_u8(const float *x, int ldx, int rows, int K, int qmax, ui
   if (rows <= 0 || qmax < 1 || qmax > 255) return;
   switch (eam_kernels_variant()) {
 #if defined(__x86_64__)
-  case EAM_VARIANT_AVX512: eam_quantize_rows_avx512(x, ldx, rows, K, qmax, q, ldq, scale, zero); break;
-  case EAM_VARIANT_AVX2: eam_quantize_rows_avx2(x, ldx, rows, K, qmax, q, ldq, scale, zero); break;
+  case EAM_VARIANT_AVX512: eam_quantize_rows_avx512(x, ldx, rows, K, qmax, q, ldq, scale, zero, NULL); break;
+  case EAM_VARIANT_AVX2: eam_quantize_rows_avx2(x, ldx, rows, K, qmax, q, ldq, scale, zero, NULL); break;
 #endif
-  default: eam_quantize_rows_scalar(x, ldx, rows, K, qmax, q, ldq, scale, zero);
+  default: eam_quantize_rows_scalar(x, ldx, rows, K, qmax, q, ldq, scale, zero, NULL);
   }
 }
 
 void eam_quantize_rows_u8_range(const float *x, int ldx, int rows, int K, int qmax, float lo, float hi, uint8_t *q,
                                 int ldq, float *scale, int32_t *zero) {
   if (rows <= 0 || qmax < 1 || qmax > 255) return;
-  const int Kp = (int)padded_k(K);
-  float s, inv;
-  int32_t z;
-  eam_quant_row_params(lo, hi, qmax, &s, &inv, &z);
-  for (int r = 0; r < rows; r++) {
-    const float *xr = x + (size_t)r * ldx;
-    uint8_t *qr = q + (size_t)r * ldq;
-    scale[r] = s;
-    zero[r] = z;
-    int k = 0;
-    for (; k < K; k++) {
-      const int32_t c = eam_activation_code(xr[k] * inv);
-      const int32_t u = (int32_t)((uint32_t)c + (uint32_t)z);
-      qr[k] = (uint8_t)(u < 0 ? 0 : u > qmax ? qmax : u);
-    }
-    for (; k < Kp; k++) qr[k] = 0;
+  const float range[2] = {lo, hi};
+  switch (eam_kernels_variant()) {
+#if defined(__x86_64__)
+  case EAM_VARIANT_AVX512: eam_quantize_rows_avx512(x, ldx, rows, K, qmax, q, ldq, scale, zero, range); break;
+  case EAM_VARIANT_AVX2: eam_quantize_rows_avx2(x, ldx, rows, K, qmax, q, ldq, scale, zero, range); break;
+#endif
+  default: eam_quantize_rows_scalar(x, ldx, rows, K, qmax, q, ldq, scale, zero, range);
   }
 }
 

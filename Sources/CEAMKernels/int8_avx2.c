@@ -12,13 +12,13 @@
 #define R 6 /* rows per tile: 2R accumulators of the 16 ymm */
 
 T void eam_quantize_rows_avx2(const float *x, int ldx, int rows, int K, int qmax, uint8_t *q, int ldq, float *scale,
-                              int32_t *zero) {
+                              int32_t *zero, const float *range) {
   const int Kp = (K + 3) & ~3;
   for (int r = 0; r < rows; r++) {
     const float *xr = x + (size_t)r * ldx;
     uint8_t *qr = q + (size_t)r * ldq;
     __m256 vmn = _mm256_setzero_ps(), vmx = vmn;
-    int k = 0;
+    int k = range ? K : 0;
     for (; k + 8 <= K; k += 8) {
       const __m256 v = _mm256_loadu_ps(xr + k);
       vmn = _mm256_min_ps(v, vmn); /* a NaN v leaves the running value, as x < mn ? x : mn */
@@ -36,6 +36,7 @@ T void eam_quantize_rows_avx2(const float *x, int ldx, int rows, int K, int qmax
       mn = xr[k] < mn ? xr[k] : mn;
       mx = xr[k] > mx ? xr[k] : mx;
     }
+    if (range) mn = range[0], mx = range[1];
     float inv;
     eam_quant_row_params(mn, mx, qmax, &scale[r], &inv, &zero[r]);
     const __m256 vi = _mm256_set1_ps(inv);

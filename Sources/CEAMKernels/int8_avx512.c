@@ -11,20 +11,21 @@
 #define R 8 /* rows per tile: 2R accumulators + 2 weight vectors of the 32 zmm */
 
 T void eam_quantize_rows_avx512(const float *x, int ldx, int rows, int K, int qmax, uint8_t *q, int ldq, float *scale,
-                                int32_t *zero) {
+                                int32_t *zero, const float *range) {
   const int Kp = (K + 3) & ~3;
   for (int r = 0; r < rows; r++) {
     const float *xr = x + (size_t)r * ldx;
     uint8_t *qr = q + (size_t)r * ldq;
     __m512 vmn = _mm512_setzero_ps(), vmx = vmn;
-    for (int k = 0; k < K; k += 16) {
+    for (int k = 0; k < (range ? 0 : K); k += 16) {
       const __mmask16 m = eam_mask16(K - k);
       const __m512 v = _mm512_maskz_loadu_ps(m, xr + k);
       vmn = _mm512_mask_min_ps(vmn, m, v, vmn); /* minps(x, mn): a NaN x leaves mn, as x < mn ? x : mn */
       vmx = _mm512_mask_max_ps(vmx, m, v, vmx);
     }
     float inv;
-    eam_quant_row_params(_mm512_reduce_min_ps(vmn), _mm512_reduce_max_ps(vmx), qmax, &scale[r], &inv, &zero[r]);
+    eam_quant_row_params(range ? range[0] : _mm512_reduce_min_ps(vmn), range ? range[1] : _mm512_reduce_max_ps(vmx), qmax,
+                         &scale[r], &inv, &zero[r]);
     const __m512 vi = _mm512_set1_ps(inv);
     const __m512i z = _mm512_set1_epi32(zero[r]), top = _mm512_set1_epi32(qmax), none = _mm512_setzero_si512();
     for (int k = 0; k < Kp; k += 16) {

@@ -88,12 +88,13 @@ void eam_gemm_s8_sdot(const eam_s8_gemm *g);
 /* The activation quantizer: one row's parameters (the same scalar code on every variant), then
  * the codes per variant. */
 void eam_quant_row_params(float mn, float mx, int qmax, float *scale, float *inv, int32_t *zero);
+/* `range` (lo, hi): static quantization, every row with that range; NULL: each row its own. */
 void eam_quantize_rows_scalar(const float *x, int ldx, int rows, int K, int qmax, uint8_t *q, int ldq, float *scale,
-                              int32_t *zero);
+                              int32_t *zero, const float *range);
 void eam_quantize_rows_avx2(const float *x, int ldx, int rows, int K, int qmax, uint8_t *q, int ldq, float *scale,
-                            int32_t *zero);
+                              int32_t *zero, const float *range);
 void eam_quantize_rows_avx512(const float *x, int ldx, int rows, int K, int qmax, uint8_t *q, int ldq, float *scale,
-                              int32_t *zero);
+                              int32_t *zero, const float *range);
 
 /* rint(t) as cvtps2dq computes it: nearest, ties to even; INT32_MIN if out of range or NaN. */
 static inline int32_t eam_cvt_rne(float t) {

@@ -106,7 +106,7 @@ void eam_quantize_rows_u8(const float *x, int ldx, int rows, int K, int qmax, ui
                           int32_t *zero);
 /* The same with one range [lo, hi] for every row (static activation quantization: lo ≤ 0 ≤ hi,
  * measured on calibration data): s, inv and z from the range as above, values outside it clamp
- * to codes 0 or qmax. One portable implementation: the same bits on every kernel variant. */
+ * to codes 0 or qmax. Same bits on every variant. */
 void eam_quantize_rows_u8_range(const float *x, int ldx, int rows, int K, int qmax, float lo, float hi, uint8_t *q,
                                 int ldq, float *scale, int32_t *zero);
 
