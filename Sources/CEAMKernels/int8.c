@@ -189,22 +189,10 @@ void eam_quantize_rows_scalar(const float *x, int ldx, int rows, int K, int qmax
   }
 }
 
-void eam_quantize_rows_u8(const float *x, int ldx, int rows, int K, int qmax, uint8_t *q, int ldq, float *scale,
-                          int32_t *zero) {
+/* The variant's row quantizer; `range` NULL: each row its own. */
+static void quantize_rows(const float *x, int ldx, int rows, int K, int qmax, uint8_t *q, int ldq, float *scale,
+                          int32_t *zero, const float *range) {
   if (rows <= 0 || qmax < 1 || qmax > 255) return;
-  switch (eam_kernels_variant()) {
-#if defined(__x86_64__)
-  case EAM_VARIANT_AVX512: eam_quantize_rows_avx512(x, ldx, rows, K, qmax, q, ldq, scale, zero, NULL); break;
-  case EAM_VARIANT_AVX2: eam_quantize_rows_avx2(x, ldx, rows, K, qmax, q, ldq, scale, zero, NULL); break;
-#endif
-  default: eam_quantize_rows_scalar(x, ldx, rows, K, qmax, q, ldq, scale, zero, NULL);
-  }
-}
-
-void eam_quantize_rows_u8_range(const float *x, int ldx, int rows, int K, int qmax, float lo, float hi, uint8_t *q,
-                                int ldq, float *scale, int32_t *zero) {
-  if (rows <= 0 || qmax < 1 || qmax > 255) return;
-  const float range[2] = {lo, hi};
   switch (eam_kernels_variant()) {
 #if defined(__x86_64__)
   case EAM_VARIANT_AVX512: eam_quantize_rows_avx512(x, ldx, rows, K, qmax, q, ldq, scale, zero, range); break;
@@ -212,6 +200,17 @@ void eam_quantize_rows_u8_range(const float *x, int ldx, int rows, int K, int qm
 #endif
   default: eam_quantize_rows_scalar(x, ldx, rows, K, qmax, q, ldq, scale, zero, range);
   }
+}
+
+void eam_quantize_rows_u8(const float *x, int ldx, int rows, int K, int qmax, uint8_t *q, int ldq, float *scale,
+                          int32_t *zero) {
+  quantize_rows(x, ldx, rows, K, qmax, q, ldq, scale, zero, NULL);
+}
+
+void eam_quantize_rows_u8_range(const float *x, int ldx, int rows, int K, int qmax, float lo, float hi, uint8_t *q,
+                                int ldq, float *scale, int32_t *zero) {
+  const float range[2] = {lo, hi};
+  quantize_rows(x, ldx, rows, K, qmax, q, ldq, scale, zero, range);
 }
 
 /* ---- The GEMM -------------------------------------------------------------------------------- */

@@ -28,4 +28,16 @@ public enum ImageInput {
     for path in paths { out += try load(path: path, preprocessing: p) }
     return out
   }
+
+  /// `paths` as batches of up to `size` images, in order (each with its image count).
+  static func batches(paths: [String], preprocessing p: Manifest.Preprocessing, size: Int = 8)
+    throws(CompileError) -> [(values: [Float], images: Int)]
+  {
+    var out: [(values: [Float], images: Int)] = []
+    for start in stride(from: 0, to: paths.count, by: size) {
+      let chunk = Array(paths[start..<min(paths.count, start + size)])
+      out.append((try batch(paths: chunk, preprocessing: p), chunk.count))
+    }
+    return out
+  }
 }

@@ -117,10 +117,7 @@ extension LinearInputGram {
     guard let needed = bytes(model), needed <= budget else {
       throw CompileError("\(source): GPTQ rounding needs \(bytes(model).map(MemoryBudget.text) ?? "more than \(Int.max) bytes") for its layer-input sums, over the memory budget of \(MemoryBudget.text(budget)); raise --memory-budget or pass --rounding nearest")
     }
-    var batches: [(values: [Float], images: Int)] = []
-    for chunk in stride(from: 0, to: images.count, by: 8).map({ Array(images[$0..<min(images.count, $0 + 8)]) }) {
-      batches.append((try ImageInput.batch(paths: chunk, preprocessing: model.preprocessing), chunk.count))
-    }
+    let batches = try ImageInput.batches(paths: images, preprocessing: model.preprocessing)
     let float = try Evaluation.model(of: model, name: source, threads: options.threads, source: source)
     return (try gather(float, batches: batches, names: namer(for: model)), GPTQMemo())
   }

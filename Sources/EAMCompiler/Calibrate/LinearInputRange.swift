@@ -82,10 +82,7 @@ public struct LinearInputRange: Equatable, Sendable {
       throw CompileError("--act-quant static measures each layer's input range on calibration images: give --calib or --stats")
     }
     let float = try Evaluation.model(of: model, name: source, threads: options.threads, source: source)
-    var batches: [(values: [Float], images: Int)] = []
-    for chunk in stride(from: 0, to: images.count, by: 8).map({ Array(images[$0..<min(images.count, $0 + 8)]) }) {
-      batches.append((try ImageInput.batch(paths: chunk, preprocessing: float.manifest.preprocessing), chunk.count))
-    }
+    let batches = try ImageInput.batches(paths: images, preprocessing: float.manifest.preprocessing)
     let r = try gather(float, batches: batches, names: LinearInputGram.namer(for: model))
     guard !r.ranges.isEmpty else { throw CompileError("\(source): no linear layer's input was observed for --act-quant static") }
     for (name, range) in r.ranges where !(range.lowerBound.isFinite && range.upperBound.isFinite) {

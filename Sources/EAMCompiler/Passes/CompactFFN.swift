@@ -42,10 +42,7 @@ public struct CompactFFN: CompilerPass {
     guard !images.isEmpty else { throw CompileError("--compact-ffn fits its factors on calibration images: give --calib") }
     // The model as the passes before this one left it.
     let current = try Evaluation.model(of: model, name: context.source, threads: context.options.threads, source: context.source)
-    var batches: [(values: [Float], images: Int)] = []
-    for chunk in stride(from: 0, to: images.count, by: 8).map({ Array(images[$0..<min(images.count, $0 + 8)]) }) {
-      batches.append((try ImageInput.batch(paths: chunk, preprocessing: current.manifest.preprocessing), chunk.count))
-    }
+    let batches = try ImageInput.batches(paths: images, preprocessing: current.manifest.preprocessing)
     let moments = try MLPOutputMoments.gather(current, batches: batches)
     let (compact, kept) = CompactFFN.factorise(model, moments: moments, options: options)
     let before = ModelCost(model), after = ModelCost(compact)
