@@ -1,6 +1,6 @@
-/* The AVX-512 variant: 6×32 GEMM tile over two panels (12 zmm accumulators) and a 6×16 tile for
- * a last odd panel; vector exp/erf; masked tails. Reductions run in canonical.h's 16 lanes (one
- * zmm, element j in lane j mod 16) and tree. Every function carries the target attribute. */
+/* The AVX-512 variant: 12×32 GEMM tile over two panels (24 zmm accumulators; 6×32 for the last
+ * rows) and a 6×16 tile for a last odd panel; vector exp/erf; masked tails. Reductions run in
+ * canonical.h's 16 lanes (one zmm, element j in lane j mod 16) and tree. Every function carries the target attribute. */
 /* x86-64 only: the whole file (other targets compile it empty). */
 #if defined(__x86_64__)
 #include "internal.h"
@@ -41,6 +41,41 @@ T static void tile6x32(int mr, int K, const float *A, int lda, const float *B0, 
   }
 }
 
+/* Rows [0, mr) (mr ≤ 12) × two panels: 24 accumulators, so each pair of B loads feeds 24 FMAs
+ * (6×32 feeds 12; B streams from L2 once K·32 floats outgrow L1). Same per-element arithmetic
+ * as tile6x32. Rows past mr repeat row 0, not stored. */
+#define FMA2(i)                                                                                     \
+  x = _mm512_set1_ps(a##i[k]);                                                                     \
+  c##i##0 = _mm512_fmadd_ps(x, b0, c##i##0);                                                       \
+  c##i##1 = _mm512_fmadd_ps(x, b1, c##i##1)
+T static void tile12x32(int mr, int K, const float *A, int lda, const float *B0, const float *B1, float *C,
+                        int ldc, int col, int valid, const eam_epilogue *e) {
+  ROWS(A, lda, mr);
+  const float *A6 = A + (mr > 6 ? 6 * (size_t)lda : 0);
+  const int m6 = mr - 6;
+  const float *a6 = A6, *a7 = A6 + (m6 > 1 ? lda : 0), *a8 = A6 + (m6 > 2 ? 2 * (size_t)lda : 0);
+  const float *a9 = A6 + (m6 > 3 ? 3 * (size_t)lda : 0), *a10 = A6 + (m6 > 4 ? 4 * (size_t)lda : 0);
+  const float *a11 = A6 + (m6 > 5 ? 5 * (size_t)lda : 0);
+  __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  __m512 c60 = c00, c61 = c00, c70 = c00, c71 = c00, c80 = c00, c81 = c00;
+  __m512 c90 = c00, c91 = c00, c100 = c00, c101 = c00, c110 = c00, c111 = c00;
+  for (int k = 0; k < K; k++) {
+    const __m512 b0 = _mm512_loadu_ps(B0 + (size_t)k * 16), b1 = _mm512_loadu_ps(B1 + (size_t)k * 16);
+    __m512 x;
+    FMA2(0); FMA2(1); FMA2(2); FMA2(3); FMA2(4); FMA2(5);
+    FMA2(6); FMA2(7); FMA2(8); FMA2(9); FMA2(10); FMA2(11);
+  }
+  const __m512 r0[12] = {c00, c10, c20, c30, c40, c50, c60, c70, c80, c90, c100, c110};
+  const __m512 r1[12] = {c01, c11, c21, c31, c41, c51, c61, c71, c81, c91, c101, c111};
+  for (int i = 0; i < mr; i++) {
+    float *c = C + (size_t)i * ldc + col;
+    eam_store16(r0[i], c, col, valid, e);
+    eam_store16(r1[i], c + 16, col + 16, valid - 16, e);
+  }
+}
+#undef FMA2
+
 /* Rows [0, mr) × one panel. Same per-element arithmetic as tile6x32. */
 T static void tile6x16(int mr, int K, const float *A, int lda, const float *B0, float *C, int ldc, int col,
                        int valid, const eam_epilogue *e) {
@@ -67,8 +102,10 @@ T void eam_gemm_avx512(int M, int K, const float *A, int lda, const float *panel
     const float *B0 = panels + (size_t)p * K * EAM_PANEL;
     if (valid > EAM_PANEL) {
       const float *B1 = B0 + (size_t)K * EAM_PANEL;
-      for (int m = 0; m < M; m += 6)
-        tile6x32(M - m < 6 ? M - m : 6, K, A + (size_t)m * lda, lda, B0, B1, C + (size_t)m * ldc, ldc, col, valid, e);
+      int m = 0;
+      for (; M - m > 6; m += 12)
+        tile12x32(M - m < 12 ? M - m : 12, K, A + (size_t)m * lda, lda, B0, B1, C + (size_t)m * ldc, ldc, col, valid, e);
+      if (m < M) tile6x32(M - m, K, A + (size_t)m * lda, lda, B0, B1, C + (size_t)m * ldc, ldc, col, valid, e);
     } else {
       for (int m = 0; m < M; m += 6)
         tile6x16(M - m < 6 ? M - m : 6, K, A + (size_t)m * lda, lda, B0, C + (size_t)m * ldc, ldc, col, valid, e);
