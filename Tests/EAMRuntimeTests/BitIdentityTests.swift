@@ -58,6 +58,21 @@ import EAMRuntime
     #expect(bitDifference(both, first + second) == nil, "\(fixture)")
   }
 
+  /// All blocks in one parallel step split by rows (`BlocksByRows`, what an unobserved ViT runs)
+  /// give the bits of block by block with column-split layers (what an observed one runs), at 1
+  /// to 3 threads: f32, f16, int8, int4, frozen maps, removed attention alike.
+  @Test(arguments: RuntimeFixture.all.filter { !$0.model.hasPrefix("swin") })
+  func blocksInOneStepEqualBlockByBlock(fixture: RuntimeFixture) throws {
+    let x = try fixture.inputBatch()
+    let apart = try fixture.load(threads: 2)
+    apart.sublayerObserver = { _, _, _, _, _ in }
+    let expected = try apart.run(x.values, batch: x.shape[0])
+    for threads in [1, 2, 3] {
+      let y = try fixture.load(threads: threads).run(x.values, batch: x.shape[0])
+      #expect(bitDifference(y, expected) == nil, "\(fixture), threads \(threads): \(bitDifference(y, expected) ?? "")")
+    }
+  }
+
   /// The fixtures record one output per artifact: every variant's entry names the same file.
   @Test func oneOutputForEveryVariant() throws {
     for f in try RuntimeFixture.index.get() {

@@ -12,7 +12,7 @@ final class Arena {
   let logits: AlignedBuffer   // [B, classes] (distilled: second head)
   let fused: [AlignedBuffer]  // the fused attention kernel's scratch, one per thread (or none)
   let maps: AlignedBuffer     // one image's computed maps [heads, T, T] for hallucinated heads (or empty)
-  let barrier = SpinBarrier() // where the threads of one parallel step meet (`Int8Blocks`)
+  let barrier = SpinBarrier() // where the threads of one parallel step meet (`BlocksByRows`)
 
   /// Buffers of the given sizes in floats (`scores`: per thread).
   init(batch: Int, residual: Int, wide: Int, patches: Int, scores: Int, threads: Int, pooled: Int, logits: Int,

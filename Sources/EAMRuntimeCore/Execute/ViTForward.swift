@@ -33,12 +33,13 @@ struct ViTForward {
       }
     }
 
-    // int8 layers run split by rows: all blocks in one parallel step when they can (`Int8Blocks`),
-    // else as chains (`Int8RowChain`): a block's proj and MLP half and the next block's qkv in
-    // one parallel step, unless an observer must see the stream in between.
+    // The blocks run split by rows, all in one parallel step, when they can (`BlocksByRows`);
+    // else block by block, the int8 layers as chains (`Int8RowChain`: a block's proj and MLP half
+    // and the next block's qkv in one parallel step) unless an observer must see the stream in
+    // between.
     var qkvDone = false, qkvStride = 0
     let observed = observer != nil || blockObserver != nil || sublayerObserver != nil || linearInputObserver != nil
-    let together = Int8Blocks(plan: plan), inOneStep = together.applies(arena: arena, observed: observed)
+    let together = BlocksByRows(plan: plan), inOneStep = together.applies(observed: observed)
     if inOneStep { together.run(pool, rows: rows, eps: eps, arena: arena, barrier: arena.barrier, probe: probe) }
     for (i, block) in (inOneStep ? [] : plan.blocks).enumerated() {
       sublayerObserver?(block.index, false, x, rows, d)
@@ -127,8 +128,8 @@ struct ViTForward {
                                  observer: observer, probe: probe, pairs: pairs, workers: workers))
   }
 
-  /// Worker `w` of `attention`: its share of the (image, head) pairs.
-  private struct HeadPairs: ParallelBody {
+  /// Worker `w` of `attention` (and of `BlocksByRows`): its share of the (image, head) pairs.
+  struct HeadPairs: ParallelBody {
     let plan: ViTPlan, attn: AttentionPlan
     let qkv: UnsafeMutablePointer<Float>, ld: Int, out: UnsafeMutablePointer<Float>
     let block: Int, arena: Arena, observer: AttentionObserver?, probe: AttentionProbe?
