@@ -81,6 +81,7 @@ public struct CompileOptions: Sendable {
       args += ["--sparsity=\(e.sparsity)", "--attn-bits=\(e.bits)", "--select=\(e.criterion.rawValue)",
                "--budget=\(e.allocation.rawValue)", "--frozen-value=\(e.frozenValue.rawValue)",
                "--entropy-resolution=" + (e.entropyResolution.map { "\($0)" } ?? "auto")]
+      if e.granularity != .entry { args.append("--granularity=\(e.granularity.rawValue)") }
     }
     return args
   }

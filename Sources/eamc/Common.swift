@@ -67,6 +67,7 @@ extension WeightQuantization.ActivationQuantization: ExpressibleByArgument {}
 extension SelectionCriterion: ExpressibleByArgument {}
 extension BudgetAllocation: ExpressibleByArgument {}
 extension FrozenValue: ExpressibleByArgument {}
+extension FrozenGranularity: ExpressibleByArgument {}
 
 /// Checks shared by the commands (each a usage error, status 2).
 enum Check {

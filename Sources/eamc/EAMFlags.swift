@@ -24,6 +24,9 @@ struct EAMFlags: ParsableArguments {
   @Option(help: "How the sparsity budget is shared out.")
   var budget = BudgetAllocation.global
 
+  @Option(help: "What is frozen together: single entries, or whole tiles of 64 queries × 48 keys (what the fused attention kernel skips work for), ranked by their entries' mean.")
+  var granularity = FrozenGranularity.entry
+
   @Option(help: ArgumentHelp("Absolute resolution of the entry entropy (histogram bins below it merge): a fraction such as 1/128 or 0.0078125, or auto (the best of 1/256, 1/128, 1/64 on calibration images).", valueName: "r|auto"))
   var entropyResolution = "1/128"
 
@@ -64,6 +67,7 @@ struct EAMFlags: ParsableArguments {
     eam.bits = attnBits
     eam.criterion = select
     eam.allocation = budget
+    eam.granularity = granularity
     eam.frozenValue = frozenValue
     if entropyResolution == "auto" {
       eam.entropyResolution = nil

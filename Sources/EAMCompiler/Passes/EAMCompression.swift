@@ -57,7 +57,7 @@ public struct EAMCompression: CompilerPass {
       ("allocation", .string(options.allocation.rawValue)), ("criterion", .string(options.criterion.rawValue)),
       ("frozen_value", .string(options.frozenValue.rawValue)), ("entropy_resolution", .number(Double(choice.resolution))),
       ("sensitivity_images", .int(sensitivityImages)),
-    ]
+    ] + (options.granularity == .entry ? [] : [("granularity", .string(options.granularity.rawValue))])
     context.record.notes = notes(choice, criterion: options.criterion, fellBack: options.criterion != self.options.criterion,
                                  sensitivityImages: sensitivityImages)
     context.controls += Control.selection(chosen, model: model, statistics: entries)
@@ -90,8 +90,10 @@ public struct EAMCompression: CompilerPass {
     let resolution = "Entropy resolution: 1/\(Int((1 / choice.resolution).rounded()))" + (choice.tried.isEmpty ? "." :
       " (chosen on \(choice.images) calibration images; mean cosine " +
       choice.tried.map { "1/\(Int((1 / $0.0).rounded())): \(String(format: "%.5f", $0.1))" }.joined(separator: ", ") + ").")
+    let unit = options.granularity == .tile
+      ? " Granularity: whole tiles of \(EAMPass.tileQueries) queries × \(EAMPass.tileKeys) keys (the fused attention kernel's units of work), each ranked by the mean of its entries' keys, taken in rank order while they fit in the budget." : ""
     return [
-      selection + "; the lowest fraction (sparsity) " + budget + " is frozen. " + controls,
+      selection + "; the lowest fraction (sparsity) " + budget + " is frozen." + unit + " " + controls,
       "Frozen value: the entry's " + value + " over the calibration images, quantised to attn-bits with one scale per head, the scale with the least squared code error. Run time: frozen entries keep their value; free entries share the probability mass left (softmax over the free positions × (1 − Σ frozen)).",
       resolution,
     ]

@@ -64,6 +64,16 @@ public enum BudgetAllocation: String, Sendable, CaseIterable {
   case perHead = "per-head"
 }
 
+/// What is frozen together.
+public enum FrozenGranularity: String, Sendable, CaseIterable {
+  /// Single entries, wherever they rank (the paper's).
+  case entry
+  /// Whole tiles of `EAMPass.tileQueries` queries × `EAMPass.tileKeys` keys, ranked by the mean
+  /// rank key of their entries: the units the fused attention kernel skips Q·Kᵀ, exponentials
+  /// and (when frozen at 0) P·V of.
+  case tile
+}
+
 /// Settings of the EAM pass.
 public struct EAMOptions: Sendable {
   /// Fraction of all attention-map entries to freeze, 0...1.
@@ -73,6 +83,7 @@ public struct EAMOptions: Sendable {
   public var criterion: SelectionCriterion = .weightedEntropy
   public var allocation: BudgetAllocation = .global
   public var frozenValue: FrozenValue = .median
+  public var granularity: FrozenGranularity = .entry
   /// Seed of the random control.
   public var seed: UInt64 = 0x5EED
   /// Absolute resolution at which entry entropies are measured (bins below it merge); nil
@@ -90,13 +101,18 @@ public struct EAMOptions: Sendable {
 /// EAM: freezes the attention-map entries that carry the least information across inputs to a
 /// calibrated constant stored in a few bits. A value → value transform of the model description.
 public enum EAMPass {
+  /// A frozen tile (`FrozenGranularity.tile`): the fused kernel's query tile (64 queries on
+  /// AVX-512; the 16 of AVX2 and the portable path divide it) by 48 keys (eight of its 6-key
+  /// Q·Kᵀ register tiles, one 48-key P·V sub-block). Tiles start at query and key 0; those at
+  /// the map's right and bottom edges are smaller.
+  public static let tileQueries = 64, tileKeys = 48
+
   /// `statistics[layer][head]` for every block that has attention (nil for removed attention).
   public static func apply(_ model: ModelDescription, statistics: [[HeadEntryStatistics]?], options: EAMOptions)
     -> ModelDescription
   {
     let m = model
-    // Candidate entries: (layer, head, entry) with their rank keys.
-    struct Key { var layer: Int32; var head: Int32; var entry: Int32; var primary: Float; var secondary: Float }
+    typealias Key = RankKey
     var groups: [[Key]] = []  // one group per budget unit
     var rng = SplitMix64(seed: options.seed)
     var global: [Key] = []
@@ -121,6 +137,7 @@ public enum EAMPass {
           }
           keys.append(Key(layer: Int32(l), head: Int32(h), entry: Int32(e), primary: p, secondary: q))
         }
+        if options.granularity == .tile { keys = tiles(keys, tokens: s.tokens) }
         switch options.allocation {
         case .perHead: groups.append(keys)
         case .perLayer: layerKeys += keys
@@ -131,17 +148,67 @@ public enum EAMPass {
     }
     if options.allocation == .global { groups = [global] }
 
-    // Choose the lowest-ranked fraction of each group (ties broken by position: deterministic).
+    // Choose the lowest-ranked fraction of each group's entries (ties broken by position:
+    // deterministic); tiles in rank order while they fit in it.
     var chosen: [Int: [Int32]] = [:]  // layer * 65536 + head -> entries
     for var g in groups {
-      let count = Int((Double(g.count) * options.sparsity).rounded())
+      let count = Int((Double(g.reduce(0) { $0 + Int($1.size) }) * options.sparsity).rounded())
       guard count > 0 else { continue }
       g.sort {
         ($0.primary, $0.secondary, $0.layer, $0.head, $0.entry) < ($1.primary, $1.secondary, $1.layer, $1.head, $1.entry)
       }
-      for k in g.prefix(count) { chosen[Int(k.layer) * 65536 + Int(k.head), default: []].append(k.entry) }
+      var taken = 0
+      for k in g {
+        guard taken + Int(k.size) <= count else { break }
+        taken += Int(k.size)
+        let key = Int(k.layer) * 65536 + Int(k.head)
+        if options.granularity == .tile {
+          let t = statistics[Int(k.layer)]![Int(k.head)].tokens
+          chosen[key, default: []] += tileEntries(Int(k.entry), tokens: t).map { Int32($0) }
+        } else {
+          chosen[key, default: []].append(k.entry)
+        }
+      }
     }
     return freeze(m, statistics: statistics, chosen: chosen, options: options)
+  }
+
+  /// A candidate for freezing with its rank keys: an entry (layer, head, entry), or a tile
+  /// (`entry` the tile's index in its head, row-major over the tile grid; `size` its entries).
+  struct RankKey {
+    var layer: Int32, head: Int32, entry: Int32, primary: Float, secondary: Float, size: Int32 = 1
+  }
+
+  /// One head's entry keys as tile keys: the mean of each tile's entries' keys.
+  static func tiles(_ entries: [RankKey], tokens t: Int) -> [RankKey] {
+    let across = (t + tileKeys - 1) / tileKeys, down = (t + tileQueries - 1) / tileQueries
+    var out: [RankKey] = []
+    out.reserveCapacity(across * down)
+    for tile in 0..<(across * down) {
+      var p = 0.0, q = 0.0, n = 0
+      for e in tileEntries(tile, tokens: t) {
+        p += Double(entries[e].primary)
+        q += Double(entries[e].secondary)
+        n += 1
+      }
+      let first = entries[0]
+      out.append(RankKey(layer: first.layer, head: first.head, entry: Int32(tile), primary: Float(p / Double(n)),
+                         secondary: Float(q / Double(n)), size: Int32(n)))
+    }
+    return out
+  }
+
+  /// The entries (row-major indices of a `tokens`² map) of tile `tile` (row-major over the grid
+  /// of `tileQueries` × `tileKeys` tiles).
+  static func tileEntries(_ tile: Int, tokens t: Int) -> [Int] {
+    let across = (t + tileKeys - 1) / tileKeys
+    let q0 = tile / across * tileQueries, k0 = tile % across * tileKeys
+    var out: [Int] = []
+    out.reserveCapacity(tileQueries * tileKeys)
+    for r in q0..<min(t, q0 + tileQueries) {
+      for c in k0..<min(t, k0 + tileKeys) { out.append(r * t + c) }
+    }
+    return out
   }
 
   /// `model` with the `chosen` entries (`layer · 65536 + head` → entries) frozen to their
