@@ -1,6 +1,6 @@
 /* The wide GEMMs (f16, int4 weights), AVX-512 variant: a chunk of two panels decoded to f32 in
  * registers (vcvtph2ps; nibbles zero-extended, converted and scaled), stored to a stack buffer
- * and run by avx512.c's 6×32 / 6×16 tiles. Decoding once per block of rows rather than in every
+ * and run by 12×32 / 6×32 / 6×16 register tiles like avx512.c's. Decoding once per block of rows rather than in every
  * tile keeps the conversions off the FMA ports the tile saturates. */
 /* x86-64 only: the whole file (other targets compile it empty). */
 #if defined(__x86_64__)
@@ -74,6 +74,43 @@ T static void tile6x32(int mr, int kc, const float *A, int lda, const float *B, 
   }
 }
 
+/* Rows [0, mr) (mr ≤ 12) × 32 columns: tile6x32 with twice the rows (24 accumulators, part
+ * [12][32]); the same per-element arithmetic. */
+#define FMA2(i)                                                                                     \
+  x = _mm512_set1_ps(a##i[k]);                                                                     \
+  c[i][0] = _mm512_fmadd_ps(x, b0, c[i][0]);                                                       \
+  c[i][1] = _mm512_fmadd_ps(x, b1, c[i][1])
+T static void tile12x32(int mr, int kc, const float *A, int lda, const float *B, float *part, int first, int last,
+                        float *C, int ldc, int col, int valid, const eam_epilogue *e) {
+  ROWS(A, lda, mr);
+  const float *A6 = A + (mr > 6 ? 6 * (size_t)lda : 0);
+  const int m6 = mr - 6;
+  const float *a6 = A6, *a7 = A6 + (m6 > 1 ? lda : 0), *a8 = A6 + (m6 > 2 ? 2 * (size_t)lda : 0);
+  const float *a9 = A6 + (m6 > 3 ? 3 * (size_t)lda : 0), *a10 = A6 + (m6 > 4 ? 4 * (size_t)lda : 0);
+  const float *a11 = A6 + (m6 > 5 ? 5 * (size_t)lda : 0);
+  __m512 c[12][2];
+  for (int i = 0; i < 12; i++) {
+    c[i][0] = first ? _mm512_setzero_ps() : _mm512_load_ps(part + 32 * i);
+    c[i][1] = first ? _mm512_setzero_ps() : _mm512_load_ps(part + 32 * i + 16);
+  }
+  for (int k = 0; k < kc; k++) {
+    const __m512 b0 = _mm512_load_ps(B + (size_t)k * 32), b1 = _mm512_load_ps(B + (size_t)k * 32 + 16);
+    __m512 x;
+    FMA2(0); FMA2(1); FMA2(2); FMA2(3); FMA2(4); FMA2(5);
+    FMA2(6); FMA2(7); FMA2(8); FMA2(9); FMA2(10); FMA2(11);
+  }
+  if (!last) {
+    for (int i = 0; i < 12; i++) _mm512_store_ps(part + 32 * i, c[i][0]), _mm512_store_ps(part + 32 * i + 16, c[i][1]);
+    return;
+  }
+  for (int i = 0; i < mr; i++) {
+    float *out = C + (size_t)i * ldc + col;
+    eam_store16(c[i][0], out, col, valid, e);
+    eam_store16(c[i][1], out + 16, col + 16, valid - 16, e);
+  }
+}
+#undef FMA2
+
 /* Rows [0, mr) × 16 columns (a last odd panel): B is [kc][16], part [6][16]. */
 T static void tile6x16(int mr, int kc, const float *A, int lda, const float *B, float *part, int first, int last,
                        float *C, int ldc, int col, int valid, const eam_epilogue *e) {
@@ -116,12 +153,19 @@ T void eam_gemm_wide_avx512(int M, const float *A, int lda, const eam_wide_src *
         const int first = k0 == 0, last = k0 + kc >= K;
         decode(w, p, k0, kc, buf, stride);
         if (two) decode(w, p + 1, k0, kc, buf + 16, stride);
-        for (int m = 0; m < mb; m += 6) {
-          const int mr = mb - m < 6 ? mb - m : 6;
+        for (int m = 0; m < mb;) {
           const float *a = A + (size_t)(m0 + m) * lda + k0;
           float *c = C + (size_t)(m0 + m) * ldc;
+          if (two && mb - m > 6) {
+            const int mr = mb - m < 12 ? mb - m : 12;
+            tile12x32(mr, kc, a, lda, buf, part + m * 32, first, last, c, ldc, col, valid, e);
+            m += 12;
+            continue;
+          }
+          const int mr = mb - m < 6 ? mb - m : 6;
           if (two) tile6x32(mr, kc, a, lda, buf, part + m * 32, first, last, c, ldc, col, valid, e);
           else tile6x16(mr, kc, a, lda, buf, part + m * 16, first, last, c, ldc, col, valid, e);
+          m += 6;
         }
         if (last) break;
       }
