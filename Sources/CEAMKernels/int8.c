@@ -33,6 +33,7 @@ int eam_cpu_extra_features(void) {
   if (__get_cpuid_max(0, NULL) >= 7) {
     __cpuid_count(7, 0, a, b, c, d);
     if ((c >> 11) & 1u) f |= EAM_CPU_AVX512_VNNI;
+    if (((d >> 24) & 1u) && ((d >> 25) & 1u)) f |= EAM_CPU_AMX_INT8; /* AMX-TILE and AMX-INT8 */
     __cpuid_count(7, 1, a, b, c, d);
     if ((a >> 4) & 1u) f |= EAM_CPU_AVX_VNNI;
   }
@@ -48,6 +49,10 @@ int eam_int8_supports(int p) {
   case EAM_INT8_AVXVNNI: return eam_kernels_supports(EAM_VARIANT_AVX2) && (eam_cpu_extra_features() & EAM_CPU_AVX_VNNI);
   case EAM_INT8_VNNI512:
     return eam_kernels_supports(EAM_VARIANT_AVX512) && (eam_cpu_extra_features() & EAM_CPU_AVX512_VNNI);
+#if defined(__x86_64__)
+  case EAM_INT8_AMX:
+    return eam_int8_supports(EAM_INT8_VNNI512) && (eam_cpu_extra_features() & EAM_CPU_AMX_INT8) && eam_amx_permitted();
+#endif
 #if defined(__aarch64__) && defined(__linux__)
   case EAM_INT8_SDOT: return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
 #endif
@@ -58,18 +63,19 @@ int eam_int8_supports(int p) {
 int eam_int8_best_path(int v) {
   const int x86 = v == EAM_VARIANT_AVX2 || v == EAM_VARIANT_AVX512;
   if (v == EAM_VARIANT_NEON && eam_int8_supports(EAM_INT8_SDOT)) return EAM_INT8_SDOT;
+  if (v == EAM_VARIANT_AVX512 && eam_int8_supports(EAM_INT8_AMX)) return EAM_INT8_AMX;
   if (v == EAM_VARIANT_AVX512 && eam_int8_supports(EAM_INT8_VNNI512)) return EAM_INT8_VNNI512;
   if (x86 && eam_int8_supports(EAM_INT8_AVXVNNI)) return EAM_INT8_AVXVNNI;
   if (x86 && eam_int8_supports(EAM_INT8_AVX2)) return EAM_INT8_AVX2;
   return EAM_INT8_PORTABLE;
 }
 
-static const char *const path_names[] = {"portable", "avx2", "avxvnni", "vnni512", "sdot"};
+static const char *const path_names[] = {"portable", "avx2", "avxvnni", "vnni512", "sdot", "amx"};
 
-const char *eam_int8_path_name(int p) { return p >= 0 && p <= EAM_INT8_SDOT ? path_names[p] : NULL; }
+const char *eam_int8_path_name(int p) { return p >= 0 && p <= EAM_INT8_AMX ? path_names[p] : NULL; }
 
 int eam_int8_parse_path(const char *name) {
-  for (int p = 0; p <= EAM_INT8_SDOT; p++)
+  for (int p = 0; p <= EAM_INT8_AMX; p++)
     if (name && strcmp(name, path_names[p]) == 0) return p;
   return -1;
 }
@@ -251,6 +257,7 @@ int eam_gemm_s8(int p, int M, int N, int K, const uint8_t *q, int ldq, const flo
                          bias, epilogue, Y, ldy, n0, n1};
   switch (p) {
 #if defined(__x86_64__)
+  case EAM_INT8_AMX: eam_gemm_s8_amx(&g); break;
   case EAM_INT8_VNNI512: eam_gemm_s8_vnni512(&g); break;
   case EAM_INT8_AVXVNNI: eam_gemm_s8_avxvnni(&g); break;
   case EAM_INT8_AVX2: eam_gemm_s8_avx2(&g); break;

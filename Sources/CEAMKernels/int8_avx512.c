@@ -3,6 +3,7 @@
 /* x86-64 only: the whole file (other targets compile it empty). */
 #if defined(__x86_64__)
 #include "quant_internal.h"
+#include "int8_epilogue_avx512.h"
 #include "vecmath.h"
 #include <string.h>
 
@@ -37,19 +38,6 @@ T void eam_quantize_rows_avx512(const float *x, int ldx, int rows, int K, int qm
   }
 }
 
-/* The epilogue of 16 columns [col, col+16) of one row; `valid` of them stored. */
-T static inline void store16(__m512i acc, int32_t z, float s, const eam_s8_gemm *g, float *c, int col, int valid) {
-  if (valid <= 0) return;
-  const __mmask16 m = eam_mask16(valid);
-  const __m512i zs = _mm512_mullo_epi32(_mm512_set1_epi32(z), _mm512_loadu_si512(g->col_sum + col));
-  const __m512 sc = _mm512_mul_ps(_mm512_set1_ps(s), _mm512_loadu_ps(g->col_scale + col));
-  __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc, zs)), sc);
-  if (g->flags & EAM_EPI_BIAS) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, g->bias + col));
-  if (g->flags & EAM_EPI_GELU) v = eam_gelu16(v);
-  if (g->flags & EAM_EPI_ACCUMULATE) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, c));
-  _mm512_mask_storeu_ps(c, m, v);
-}
-
 T static inline __m512i broadcast4(const uint8_t *p) {
   int32_t v;
   memcpy(&v, p, 4);
@@ -76,8 +64,8 @@ TV static inline __attribute__((always_inline)) void tile(const eam_s8_gemm *g, 
   const int col = p * EAM_PANEL, valid = g->n1 - col;
   for (int i = 0; i < mr; i++) {
     float *c = g->Y + (size_t)(m + i) * g->ldy + col;
-    store16(acc[i][0], g->row_zero[m + i], g->row_scale[m + i], g, c, col, valid);
-    if (np > 1) store16(acc[i][1], g->row_zero[m + i], g->row_scale[m + i], g, c + 16, col + 16, valid - 16);
+    eam_s8_store16_avx512(acc[i][0], g->row_zero[m + i], g->row_scale[m + i], g, c, col, valid);
+    if (np > 1) eam_s8_store16_avx512(acc[i][1], g->row_zero[m + i], g->row_scale[m + i], g, c + 16, col + 16, valid - 16);
   }
 }
 

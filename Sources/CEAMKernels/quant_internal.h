@@ -6,7 +6,7 @@
 #include "eam_quant.h"
 
 /* CPU features beyond the variants' (cached cpuid): EAM_CPU_* bits. */
-enum { EAM_CPU_AVX512_VNNI = 1, EAM_CPU_AVX_VNNI = 2, EAM_CPU_F16C = 4 };
+enum { EAM_CPU_AVX512_VNNI = 1, EAM_CPU_AVX_VNNI = 2, EAM_CPU_F16C = 4, EAM_CPU_AMX_INT8 = 8 };
 int eam_cpu_extra_features(void);
 
 /* ---- GEMMs over weights decoded to f32 panels ("wide" GEMMs: f16 and int4) -------------------
@@ -84,6 +84,9 @@ void eam_gemm_s8_avx2(const eam_s8_gemm *g);
 void eam_gemm_s8_avxvnni(const eam_s8_gemm *g);
 void eam_gemm_s8_vnni512(const eam_s8_gemm *g);
 void eam_gemm_s8_sdot(const eam_s8_gemm *g);
+void eam_gemm_s8_amx(const eam_s8_gemm *g);
+/* Whether the kernel lets this process use the AMX tile data (asked once). */
+int eam_amx_permitted(void);
 
 /* The activation quantizer: one row's parameters (the same scalar code on every variant), then
  * the codes per variant. */

@@ -63,8 +63,10 @@ public enum Int8Path: Int32, CaseIterable, Sendable {
   case vnni512 = 3
   /// aarch64 `sdot` (dot-product extension, detected on Linux).
   case sdot = 4
+  /// x86-64 AMX-INT8 tiles (`tdpbusd`; Linux), VNNI-512 for what its blocks do not cover.
+  case amx = 5
 
-  /// "portable", "avx2", "avxvnni", "vnni512" or "sdot" (the values `EAM_INT8` takes).
+  /// "portable", "avx2", "avxvnni", "vnni512", "sdot" or "amx" (the values `EAM_INT8` takes).
   public var name: String { String(cString: eam_int8_path_name(rawValue)) }
 
   /// Whether this CPU can run the path.

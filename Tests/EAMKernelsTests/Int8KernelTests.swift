@@ -53,6 +53,7 @@ struct Int8Problem {
 let int8Shapes: [WideShape] = [1, 7, 197, 257].flatMap { m in
   [(5, 588), (100, 384), (389, 1536), (37, 3)].map { WideShape(m: m, n: $0.0, k: $0.1) }
 } + [2, 3, 4, 6].map { WideShape(m: $0, n: 100, k: 384) }  // every short last tile of the paths' tiles
+  + [32, 33, 64, 95].map { WideShape(m: $0, n: 80, k: 128) }  // AMX: whole 32 × 32 blocks, and the rows and columns past them
 
 @Suite struct Int8Quantization {
   /// Codes, scales and zero points: the documented formula, on every variant, bit for bit.
@@ -231,6 +232,40 @@ let int8Shapes: [WideShape] = [1, 7, 197, 257].flatMap { m in
       for r in 0..<problem.m { for j in 0..<problem.n where !(32..<70).contains(j) && part[r * problem.n + j] != problem.initial[r * problem.n + j] { outside += 1 } }
       #expect(outside == 0, "\(path.name)")
     }
+  }
+}
+
+@Suite struct Int8AMXBlocks {
+  /// The AMX path's blocks (32 rows × 32 columns, k in steps of 64) and the VNNI-512 rest around
+  /// them give the portable bits for any split of rows and columns (threads split layers so).
+  @Test func anySplitGivesThePortableBits() throws {
+    guard Int8Path.amx.isSupported else { return }
+    let problem = try Int8Problem(m: 80, n: 100, k: 192, seed: 64)
+    let q = problem.quantize(codeMax: 255)
+    let reference = problem.run(.portable, q, epilogue: [.bias, .accumulate])
+    var split = problem.initial
+    let kp = problem.kp
+    q.codes.withUnsafeBufferPointer { codes in
+      q.scales.withUnsafeBufferPointer { scales in
+        q.zeros.withUnsafeBufferPointer { zeros in
+          split.withUnsafeMutableBufferPointer { y in
+            for (r0, r1) in [(0, 7), (7, 45), (45, 80)] {
+              for (c0, c1) in [(0, 16), (16, 64), (64, 100)] {
+                let ok = Kernels.linearInt8(path: .amx, m: r1 - r0, n: problem.n, k: problem.k, codes: codes.baseAddress! + r0 * kp,
+                                            ldq: kp, rowScales: scales.baseAddress! + r0, rowZeros: zeros.baseAddress! + r0,
+                                            packedWeight: problem.packed.codes, columnScales: problem.packed.scales,
+                                            columnSums: problem.packed.columnSums, bias: problem.bias,
+                                            y: y.baseAddress! + r0 * problem.n, ldy: problem.n, columns: c0..<c1,
+                                            epilogue: [.bias, .accumulate])
+                #expect(ok)
+              }
+            }
+          }
+        }
+      }
+    }
+    #expect(bits(split) == bits(reference))
+    #expect(bits(problem.run(.amx, q, epilogue: [.bias, .accumulate])) == bits(reference))
   }
 }
 

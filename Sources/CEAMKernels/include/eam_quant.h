@@ -72,22 +72,24 @@ typedef enum {
   EAM_INT8_AVXVNNI = 2,  /* vpdpbusd ymm (AVX-VNNI) */
   EAM_INT8_VNNI512 = 3,  /* vpdpbusd zmm (AVX-512 VNNI) */
   EAM_INT8_SDOT = 4,     /* aarch64 sdot (dot-product extension; Linux: detected from HWCAP) */
+  EAM_INT8_AMX = 5,      /* tdpbusd on tiles (AMX-INT8; Linux, which grants the tile state); K a
+                            multiple of 64 in blocks of 32 rows × 32 columns, the rest VNNI-512 */
 } eam_int8_path_id;
 
 /* Whether this CPU can run path p. */
 int eam_int8_supports(int p);
 /* The fastest path this CPU supports among those the kernel variant v allows (scalar: portable;
- * avx2: AVX2 or AVX-VNNI; avx512: any x86 path; neon: sdot). */
+ * avx2: AVX2 or AVX-VNNI; avx512: any x86 path, AMX first; neon: sdot). */
 int eam_int8_best_path(int v);
 /* The active path: the calling thread's override, else one forced with eam_int8_set_path or the
- * environment variable EAM_INT8=portable|avx2|avxvnni|vnni512|sdot (if supported), else the best path
+ * environment variable EAM_INT8=portable|avx2|avxvnni|vnni512|sdot|amx (if supported), else the best path
  * for the active kernel variant. */
 int eam_int8_path(void);
 /* Forces path p process-wide (-1: back to the default). Returns 0, or -1 if unsupported. */
 int eam_int8_set_path(int p);
 /* Forces path p for the calling thread only (-1 clears). Returns 0, or -1 if unsupported. */
 int eam_int8_set_thread_path(int p);
-/* "portable", "avx2", "avxvnni", "vnni512", "sdot"; NULL if unknown. */
+/* "portable", "avx2", "avxvnni", "vnni512", "sdot", "amx"; NULL if unknown. */
 const char *eam_int8_path_name(int p);
 int eam_int8_parse_path(const char *name);
 /* Largest activation code path p accepts: 127 for EAM_INT8_AVX2, 255 otherwise. */
