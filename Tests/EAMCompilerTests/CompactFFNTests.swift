@@ -48,6 +48,32 @@ import EAMRuntime
     #expect(fullCosine < cosine, "\(c): the reference is no different from the float model (\(fullCosine))")
   }
 
+  /// All blocks in one parallel step split by rows give the bits of block by block with a compact
+  /// FFN too, run after run: the rank-wide rows between its two factors must not land on
+  /// LayerNorm rows another thread's fc1 is still reading (they once did, at the rank's stride).
+  @Test func rowSplitThreadsGiveTheBlockByBlockBits() throws {
+    var o = ModelOverrides()
+    o.heads = 2
+    let (_, model) = try Compiler.load(try FixtureModel("dinov2_small").path(".safetensors"), overrides: o)
+    let x = try NPY.read(path: try FixtureModel("dinov2_small").path(".input.npy"))
+    let compact = try CompactFFN.compress(model, batches: [(x.values, x.shape[0])], options: CompactFFNOptions(rankFraction: 0.25))
+    let artifact = try Artifact(bytes: try Emitter.artifact(for: compact, settings: EmitSettings()), name: "compact.eam")
+    let images = 8, batch = Array(repeating: x.values, count: images / x.shape[0]).flatMap { $0 }
+    var options = LoadOptions()
+    options.threads = 2
+    let apart = try Model(artifact: artifact, options: options)
+    apart.sublayerObserver = { _, _, _, _, _ in }
+    let expected = try apart.run(batch, batch: images)
+    for threads in [2, 3] {
+      options.threads = threads
+      let model = try Model(artifact: artifact, options: options)
+      for run in 0..<4 {
+        let y = try model.run(batch, batch: images)
+        #expect(bitDifference(y, expected) == nil, "threads \(threads), run \(run): \(bitDifference(y, expected) ?? "")")
+      }
+    }
+  }
+
   /// A rank the runtime cannot hold (not below the width) is refused at load in one line.
   @Test func refusesARankNotBelowTheWidth() throws {
     var o = ModelOverrides()

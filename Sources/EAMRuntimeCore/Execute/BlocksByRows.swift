@@ -122,8 +122,10 @@ private struct BlockRows: ParallelBody {
     let first = m.fc2Reduce ?? m.fc2, late = first.int8 != nil && codes != nil
     linearRows(m.fc1, r, x: normed, ldx: d, y: wide, ldy: ldw, epilogue: late ? .bias : .biasGELU, codes: codes)
     if let reduce = m.fc2Reduce {
-      linearRows(reduce, r, x: wide, ldx: ldw, y: normed, ldy: reduce.n, epilogue: .bias, codes: codes, gelu: late)
-      linearRows(m.fc2, r, x: normed, ldx: reduce.n, y: x, ldy: d, epilogue: .biasAccumulate, codes: codes)
+      // The rank-wide rows at `normed`'s own stride (rank ≤ dim): rows of different threads never
+      // overlap, while another thread's fc1 may still be reading its LayerNorm rows there.
+      linearRows(reduce, r, x: wide, ldx: ldw, y: normed, ldy: d, epilogue: .bias, codes: codes, gelu: late)
+      linearRows(m.fc2, r, x: normed, ldx: d, y: x, ldy: d, epilogue: .biasAccumulate, codes: codes)
     } else {
       linearRows(m.fc2, r, x: wide, ldx: ldw, y: x, ldy: d, epilogue: .biasAccumulate, codes: codes, gelu: late)
     }
