@@ -234,15 +234,7 @@ public enum EAMPass {
       }
       let map = FrozenHeadMap(block: l, head: h, tokens: t, mask: mask, codes: codes, bits: options.bits, scale: scale)
       m.frozenMaps.append(map)
-      var f = Manifest.FrozenMap()
-      f.head = h
-      f.frozenEntries = codes.count
-      f.bits = options.bits
-      f.scale = scale
-      f.maskSection = map.maskSection
-      f.valuesSection = map.valuesSection
-      f.wholeHead = map.isWholeHead
-      m.blocks[l].frozen.append(f)
+      m.blocks[l].frozen.append(map.manifestEntry)
     }
     for l in m.blocks.indices {
       let heads = m.blocks[l].heads
