@@ -137,6 +137,42 @@ import EAMRuntime
     #expect(outputs[0] == outputs[1] && outputs[0].allSatisfy { $0.isFinite })
   }
 
+  /// Medians need not sum to 1: a 16-entry window row frozen whole at medians of 0.07 (sum 1.12)
+  /// is scaled to its whole mass before quantising, so that the runtime, which refuses rows of
+  /// codes past 1 + k·scale/2, loads it (found at 8 bits on the small Swin at 224).
+  @Test func frozenRowsOfMediansSummingPastOneAreScaledToOne() throws {
+    let model = try Self.smallSwin()
+    let n = 256
+    func head(_ median: Float) -> HeadEntryStatistics {
+      HeadEntryStatistics(tokens: 16, entropy: .init(repeating: 0, count: n), mean: .init(repeating: 1.0 / 16, count: n),
+                          median: .init(repeating: median, count: n), std: .init(repeating: 0, count: n))
+    }
+    var statistics = [[HeadEntryStatistics]?](repeating: nil, count: model.blocks.count)
+    statistics[0] = [head(0.07), head(0.07)]
+    var options = EAMOptions()
+    options.bits = 8
+    let frozen = EAMPass.freeze(model, statistics: statistics, chosen: [0: (16..<32).map { Int32($0) }], options: options)
+    let map = try #require(frozen.frozenMaps.first)
+    let sum = map.codes.reduce(Float(0)) { $0 + Float($1) * map.scale }
+    #expect(sum <= 1 + 16 * map.scale / 2 && sum > 0.99, "row sums to \(sum)")
+    let bytes = try Emitter.artifact(for: frozen, settings: EmitSettings())
+    let runtime = try Model(artifact: try Artifact(bytes: bytes, name: "medians.eam"))
+    #expect(runtime.frozenAttentionFraction > 0)
+  }
+
+  /// `--entropy-resolution auto` compiles each candidate (frozen window maps and all) and keeps
+  /// the one closest to the float model on calibration images.
+  @Test func autoEntropyResolutionComparesCandidatesOnSwin() throws {
+    let checkpoint = try FixtureModel(SwinFixtures.small).path(".safetensors")
+    var o = try Self.compileOptions(sparsity: 0.3, threads: 2)
+    o.eam!.entropyResolution = nil
+    let summary = try Compiler.compile(checkpoint, to: Paths.temporary("swin-auto.eam"), options: o)
+    let r = try #require(summary.report)
+    #expect(EAMOptions.resolutionCandidates.contains(r.entropyResolution))
+    let notes = try #require(r.pass("eam")).notes
+    #expect(notes.contains { $0.hasPrefix("Entropy resolution: 1/") && $0.contains("chosen on 12 calibration images") }, "\(notes)")
+  }
+
   /// Tiles of the fused kernel are larger than Swin's windows: refused before any work, one line.
   @Test func tileGranularityIsRefusedForSwin() throws {
     let checkpoint = try FixtureModel(SwinFixtures.small).path(".safetensors")
