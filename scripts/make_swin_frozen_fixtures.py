@@ -8,9 +8,10 @@ gets a code c < 2^bits and the value c * scale (scales k/1024 or 1/4096: exact i
 in JSON). Heads not listed have no frozen map.
 
 Each WindowAttention's forward is replaced (types.MethodType) by the frozen rule of
-docs/FORMAT.md, "Frozen maps", in every window of the head alike: scores = scale q k^T +
-relative position bias (+ the shift mask); in each row the frozen entries keep their value and
-the free ones are softmax(scores over the free entries) * clamp(1 - sum of frozen values, 0, 1).
+schemas/FORMAT.md, "Frozen attention maps", in every window of the head alike: scores =
+scale q k^T + relative position bias (+ the shift mask); in each row the frozen entries keep
+their value and the free ones are softmax(scores over the free entries) * clamp(1 - sum of
+frozen values, 0, 1).
 The model runs in float64 on the fixture's committed input.
 
 Writes block{B}.codes.npy ([heads, 16, 16], float32: the code, -1 where free), output.npy

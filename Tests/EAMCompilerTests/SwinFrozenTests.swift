@@ -5,8 +5,8 @@ import EAMFormat
 import EAMIngest
 import EAMRuntime
 
-/// EAM frozen maps in Swin's window attention (docs/FORMAT.md, "Frozen maps"): one w²×w² map per
-/// (block, head), shared by every window of the head.
+/// EAM frozen maps in Swin's window attention (schemas/FORMAT.md, "Frozen attention maps"): one
+/// w²×w² map per (block, head), shared by every window of the head.
 @Suite struct SwinFrozenWindows {
   static let fixture = Paths.fixtures.appendingPathComponent("swin_frozen")
 

@@ -108,7 +108,7 @@ public struct EAMCompression: CompilerPass {
 }
 
 extension EAMCompression {
-  /// What a frozen map of a Swin block is (docs/FORMAT.md, "Frozen maps").
+  /// What a frozen map of a Swin block is (schemas/FORMAT.md, "Frozen attention maps").
   static let swinNote = "Swin: one frozen map per (block, head) over the w²×w² window-relative positions, its statistics pooled over every window and image (shifted blocks' boundary windows included), applied to every window of the head; the free entries' scores get the relative position bias and the shift mask as before."
 }
 

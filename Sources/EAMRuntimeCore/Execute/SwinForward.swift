@@ -100,8 +100,9 @@ struct SwinForward {
 
   /// Window attention for every (image, head, window) (`HeadAttention` with the relative position
   /// bias and the shift mask on the scores, then the head's frozen map, the same in every window:
-  /// frozen entries keep their value, the free ones share the mass left). qkv and out are in window order. With an observer, each thread
-  /// takes whole (image, head) pairs so that the windows of one pair reach it in sequence.
+  /// frozen entries keep their value, the free ones share the mass left). qkv and out are in
+  /// window order. With an observer, each thread takes whole (image, head) pairs so that the
+  /// windows of one pair reach it in sequence.
   private func attention(_ pool: ThreadPool, _ block: SwinBlockPlan, qkv: UnsafeMutablePointer<Float>,
                          out: UnsafeMutablePointer<Float>, batch: Int, arena: Arena, observer: AttentionObserver?)
   {

@@ -117,7 +117,8 @@ struct SwinPlan {
         }
         let names = SwinSections.Block(stage: s, block: i)
         let n = w * w
-        // One map per head over the window-relative positions (FORMAT.md, "Frozen maps").
+        // One map per head over the window-relative positions (schemas/FORMAT.md, "Frozen
+        // attention maps").
         var frozen = [FrozenHead?](repeating: nil, count: b.heads)
         for f in b.frozen {
           guard f.head >= 0, f.head < b.heads, frozen[f.head] == nil else {
