@@ -130,8 +130,10 @@ bench: build python-tools
 
 ## The EAM fidelity table (sparsity × bits × selection vs the controls) on held-out real images
 ## of ../shared: docs/FIDELITY.md and the README. Needs only the release eamc (about 30 minutes: weighted entropy measures the output sensitivity in every compile).
-fidelity: build
+## Then Swin's frozen windows on seeded Swin-T and the small Swin fixture: docs/FIDELITY_SWIN.md (numpy for the seeded weights; about 2 minutes).
+fidelity: build python-tools
 	python3 scripts/fidelity.py --eamc $(BIN)/eamc
+	$(PY) scripts/fidelity_swin.py --eamc $(BIN)/eamc
 
 ## Selection criteria compared in a PyTorch model of EAM (docs/FIDELITY_EXPLORE.md; torch, ~10 min).
 fidelity-explore: python-tools

@@ -144,7 +144,9 @@ def main():
     text += ("\nPer-block relative error of the residual stream at 20%, 2 bits (held-out images, every token): "
              + " ".join(f"{x:.3f}" for x in layer) + ". The last block's patch rows are frozen whole: the output "
              "(the class token) never reads them, which the measured sensitivity finds (0), so the last figure "
-             "is large while the output is not.\n")
+             "is large while the output is not.\n"
+             "\nSwin (frozen window maps; seeded Swin-T and the small Swin fixture, no trained Swin weights at hand): "
+             "FIDELITY_SWIN.md (`scripts/fidelity_swin.py`).\n")
     publish("fidelity", "FIDELITY.md", "EAM fidelity", text)
     print(text)
 

@@ -123,7 +123,6 @@ public enum ManifestValidation {
 
   static func blocks(_ m: Manifest, tokens: Int) throws(FormatError) {
     let a = m.architecture
-    let entries = tokens * tokens  // tokens ≤ 2^28 (Swin) or 2^16: fits
     for (i, b) in m.blocks.enumerated() {
       guard b.index == i else { throw fail("block \(i) says it is block \(b.index)") }
       guard b.dim >= 1, b.dim <= maxWidth, a.family == .swin || b.dim == a.embedDim else {
@@ -146,7 +145,9 @@ public enum ManifestValidation {
         else {
           throw fail("Swin block \(i): stage \(b.stage), window \(b.windowSize), shift \(b.shiftSize), grid \(b.resolution)")
         }
-        guard b.frozen.isEmpty, !b.attentionRemoved else { throw fail("Swin block \(i) has frozen maps or no attention (not supported)") }
+        guard !b.attentionRemoved else { throw fail("Swin block \(i) has no attention (not supported)") }
+        // Frozen maps are over the window-relative positions: w² tokens (w ≤ 32: no overflow).
+        try frozenMaps(b, block: i, tokens: b.windowSize * b.windowSize)
         continue
       }
       guard !b.attentionRemoved || (b.frozen.isEmpty && b.hallucinated.isEmpty) else {
@@ -156,14 +157,20 @@ public enum ManifestValidation {
         throw fail("block \(i) has MLP rank \(b.mlpRank) (0, or below its width \(b.dim) and MLP width \(b.mlpHidden))")
       }
       guard b.hallucinated.count < b.heads else { throw fail("block \(i) hallucinates \(b.hallucinated.count) of \(b.heads) heads") }
-      var seen = [Bool](repeating: false, count: b.heads)
-      for f in b.frozen {
-        guard f.head >= 0, f.head < b.heads, !seen[f.head] else {
-          throw fail("block \(i) has a frozen map for head \(f.head) (\(b.heads) heads, each at most once)")
-        }
-        seen[f.head] = true
-        try frozen(f, block: i, entries: entries, tokens: tokens)
+      try frozenMaps(b, block: i, tokens: tokens)
+    }
+  }
+
+  /// The frozen maps of block `i`, each over `tokens`² entries (ViT family: tokens ≤ 2^16; Swin:
+  /// the window's w² ≤ 1024): one per head at most.
+  static func frozenMaps(_ b: Manifest.Block, block i: Int, tokens: Int) throws(FormatError) {
+    var seen = [Bool](repeating: false, count: b.heads)
+    for f in b.frozen {
+      guard f.head >= 0, f.head < b.heads, !seen[f.head] else {
+        throw fail("block \(i) has a frozen map for head \(f.head) (\(b.heads) heads, each at most once)")
       }
+      seen[f.head] = true
+      try frozen(f, block: i, entries: tokens * tokens, tokens: tokens)
     }
   }
 

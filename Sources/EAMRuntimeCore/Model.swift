@@ -122,15 +122,24 @@ public final class Model {
     }
   }
 
-  /// The fraction of all attention-map entries (every block and head, T×T each; Swin: none)
-  /// that EAM froze.
+  /// The fraction of all attention-map entries (every block and head, T×T each; Swin: the
+  /// w²×w² map every window of a head shares) that EAM froze.
   public var frozenAttentionFraction: Double {
-    guard case .vit(let p) = plan else { return 0 }
     var frozen = 0, total = 0
-    for block in p.blocks {
-      guard let attn = block.attention else { continue }
-      total += attn.heads * p.tokens * p.tokens
-      frozen += attn.frozen.reduce(0) { $0 + ($1?.frozenCount ?? 0) }
+    switch plan {
+    case .vit(let p):
+      for block in p.blocks {
+        guard let attn = block.attention else { continue }
+        total += attn.heads * p.tokens * p.tokens
+        frozen += attn.frozen.reduce(0) { $0 + ($1?.frozenCount ?? 0) }
+      }
+    case .swin(let p):
+      for stage in p.stages {
+        for block in stage.blocks {
+          total += block.heads * block.windowTokens * block.windowTokens
+          frozen += block.frozen.reduce(0) { $0 + ($1?.frozenCount ?? 0) }
+        }
+      }
     }
     return total == 0 ? 0 : Double(frozen) / Double(total)
   }

@@ -139,6 +139,49 @@ import EAMRuntime
     expectRefused(try b.outcome { $0.blocks[0].frozen[1].head = $0.blocks[0].frozen[0].head }, "head")
   }
 
+  /// The small Swin with a frozen map on block 1 (shifted, window 4: 16×16 entries) head 0 whose
+  /// mask section holds `maskEntries` bits, the first `marked` set, and whose manifest says
+  /// `claimed` entries (2-bit codes, all 1, scale 0.01).
+  static func swinFrozen(maskEntries: Int, marked: Int, claimed: Int) throws -> (Baseline, [UInt8]) {
+    let b = try swin.get()
+    var mask = [UInt8](repeating: 0, count: (maskEntries + 7) / 8)
+    for i in 0..<marked { mask[i >> 3] |= 1 << UInt8(i & 7) }
+    var f = Manifest.FrozenMap()
+    f.head = 0
+    f.frozenEntries = claimed
+    f.bits = 2
+    f.scale = 0.01
+    f.maskSection = "blocks.1.attn.frozen.0.mask"
+    f.valuesSection = "blocks.1.attn.frozen.0.values"
+    f.wholeHead = claimed == 256
+    var m = b.manifest
+    m.blocks[1].frozen = [f]
+    let sections = b.sections + [
+      SectionPayload(name: f.maskSection, dtype: .u8, shape: [mask.count], bytes: mask),
+      SectionPayload(name: f.valuesSection, dtype: .u8, shape: [(marked * 2 + 7) / 8],
+                     bytes: [UInt8](repeating: 0x55, count: (marked * 2 + 7) / 8)),
+    ]
+    return (b, try Rebuild.bytes(m, sections: sections))
+  }
+
+  /// Swin's frozen maps are w²×w² (docs/FORMAT.md): a map sized for another token count is refused
+  /// in one line, whichever of the manifest and the sections says so; the right size runs.
+  @Test func swinFrozenMapOfTheWrongTokenCount() throws {
+    let (b, valid) = try Self.swinFrozen(maskEntries: 256, marked: 100, claimed: 100)
+    guard case .output(let out) = b.outcome(valid) else {
+      Issue.record("a valid Swin frozen map was refused: \(b.outcome(valid))")
+      return
+    }
+    #expect(out != b.reference && out.allSatisfy { $0.isFinite })
+    // A mask for the first stage's 256 tokens (16×16 grid) instead of the 16 of a window.
+    let (_, grid) = try Self.swinFrozen(maskEntries: 256 * 256, marked: 100, claimed: 100)
+    expectRefused(b.outcome(grid), "expected 32 u8")
+    let (_, tooMany) = try Self.swinFrozen(maskEntries: 256 * 256, marked: 300, claimed: 300)
+    expectRefused(b.outcome(tooMany), "300 frozen entries of 256")
+    let (_, notWhole) = try Self.swinFrozen(maskEntries: 256, marked: 100, claimed: 256)
+    expectRefused(b.outcome(notWhole), "the manifest says 256")
+  }
+
   @Test(arguments: [Float.nan, .infinity, 1e30, -0.5, 1.5])
   func frozenFractionOutOfDomain(_ fraction: Float) throws {
     expectRefused(try Self.frozen.get().outcome { $0.blocks[1].frozenFraction = fraction }, "frozen fraction")

@@ -45,7 +45,7 @@ extension ModelDescription {
   /// Per head of `block`: the fraction of its attention-map entries that are frozen.
   func frozenFractions(block: Int) -> [Float] {
     let b = blocks[block]
-    let t = tokens
+    let t = mapTokens(block: block)
     return (0..<b.heads).map { h in
       Float(b.frozen.first { $0.head == h }?.frozenEntries ?? 0) / Float(max(1, t * t))
     }

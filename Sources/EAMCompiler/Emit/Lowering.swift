@@ -85,6 +85,7 @@ enum Lowering {
 
     if a.family == .swin {
       SwinLowering.sections(for: model, linear: { linearLayer($0) }, norm: norm, plain: plain)
+      out += frozenSections(model)
       if let failure { throw failure }
       return (out, types)
     }
@@ -118,13 +119,18 @@ enum Lowering {
       linearLayer(ViTSections.head)
       if a.distillationTokens > 0 { linearLayer(ViTSections.headDistillation) }
     }
-    for f in model.frozenMaps {
-      out.append(SectionPayload(name: f.maskSection, dtype: .u8, shape: [(f.mask.count + 7) / 8], compression: .zstd,
-                                bytes: f.packedMask))
-      out.append(SectionPayload(name: f.valuesSection, dtype: .u8, shape: [(f.codes.count * f.bits + 7) / 8],
-                                compression: .zstd, bytes: f.packedCodes))
-    }
+    out += frozenSections(model)
     if let failure { throw failure }
     return (out, types)
+  }
+
+  /// Each frozen map's bit mask and packed codes (any family: a Swin map is w²×w²).
+  static func frozenSections(_ model: ModelDescription) -> [SectionPayload] {
+    model.frozenMaps.flatMap { f in
+      [SectionPayload(name: f.maskSection, dtype: .u8, shape: [(f.mask.count + 7) / 8], compression: .zstd,
+                      bytes: f.packedMask),
+       SectionPayload(name: f.valuesSection, dtype: .u8, shape: [(f.codes.count * f.bits + 7) / 8],
+                      compression: .zstd, bytes: f.packedCodes)]
+    }
   }
 }

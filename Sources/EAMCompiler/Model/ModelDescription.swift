@@ -34,4 +34,10 @@ public struct ModelDescription: Sendable {
 
   /// Tokens per image: prefix tokens plus patch tokens (ViT family).
   public var tokens: Int { architecture.prefixTokens + architecture.patchTokens }
+
+  /// Tokens of one attention map of `block` (the side of its frozen maps): every token for the
+  /// ViT family, a window's w² for Swin.
+  public func mapTokens(block: Int) -> Int {
+    architecture.family == .swin ? blocks[block].windowSize * blocks[block].windowSize : tokens
+  }
 }

@@ -11,8 +11,9 @@ public struct EAMCompression: CompilerPass {
   public func check(_ model: ModelDescription, source: String) throws(CompileError) {
     guard (0...1).contains(options.sparsity) else { throw CompileError("--sparsity must be between 0 and 1, not \(options.sparsity)") }
     guard (1...8).contains(options.bits) else { throw CompileError("--attn-bits must be 1 to 8, not \(options.bits)") }
-    guard model.architecture.family != .swin || options.sparsity == 0 else {
-      throw CompileError("\(source): frozen maps for Swin's window attention are not supported yet (--sparsity 0 compiles with the calibration report; eamc calibrate writes Swin's window-pooled statistics)")
+    // Swin's maps are 16 to 49 tokens a side (w²): a 64×48 tile of the fused kernel is larger.
+    guard model.architecture.family != .swin || options.granularity == .entry else {
+      throw CompileError("\(source): --granularity tile freezes \(EAMPass.tileQueries)×\(EAMPass.tileKeys) tiles of the fused attention kernel, which Swin's window attention (w² tokens a window) does not run; use --granularity entry")
     }
   }
 
@@ -34,9 +35,15 @@ public struct EAMCompression: CompilerPass {
     var options = self.options
     let images = Calibration.select(context.options.calibrationImages, options: context.options.calibration)
     var sensitivityImages = 0
+    var fallback: String?  // why the paper's criterion replaced the weighted one
     if options.criterion == .weightedEntropy && options.sparsity > 0 {
-      if images.isEmpty {
+      if model.architecture.family == .swin {
+        // OutputSensitivity measures whole-image maps and the ViT family's projections.
+        options.criterion = .entropy
+        fallback = "output sensitivity is measured for the ViT family's whole-image maps, not Swin's windows"
+      } else if images.isEmpty {
         options.criterion = .entropy  // nothing to measure the output on: the paper's criterion
+        fallback = "no calibration images to measure output sensitivity on"
       } else {
         let measured = try OutputSensitivity.measure(perHead(options.entropyResolution ?? EAMOptions.defaultEntropyResolution),
                                                      model: model, options: options, context: context, images: images)
@@ -58,18 +65,18 @@ public struct EAMCompression: CompilerPass {
       ("frozen_value", .string(options.frozenValue.rawValue)), ("entropy_resolution", .number(Double(choice.resolution))),
       ("sensitivity_images", .int(sensitivityImages)),
     ] + (options.granularity == .entry ? [] : [("granularity", .string(options.granularity.rawValue))])
-    context.record.notes = notes(choice, criterion: options.criterion, fellBack: options.criterion != self.options.criterion,
-                                 sensitivityImages: sensitivityImages)
+    context.record.notes = notes(choice, criterion: options.criterion, fallback: fallback, sensitivityImages: sensitivityImages)
+      + (model.architecture.family == .swin ? [Self.swinNote] : [])
     context.controls += Control.selection(chosen, model: model, statistics: entries)
     return compressed
   }
 
   /// The method as this compile applied it, a sentence or two per choice.
-  func notes(_ choice: EntropyResolution.Choice, criterion: SelectionCriterion, fellBack: Bool, sensitivityImages: Int) -> [String] {
+  func notes(_ choice: EntropyResolution.Choice, criterion: SelectionCriterion, fallback: String?, sensitivityImages: Int) -> [String] {
     let selection: String
     switch criterion {
     case .weightedEntropy: selection = "Selection: entries ranked by the Shannon entropy of their histogram across calibration images at an absolute resolution (half-octave bins below it merged) times the fourth root of their output sensitivity, std × its square root breaking ties. Sensitivity, measured on \(sensitivityImages) calibration images: E‖γ·W_o,h(v_j − ō_i)‖² (what a unit change of the entry moves its block's output by) times how much of a change in the block's class-token or patch rows reaches the model's output (1 − cosine with 30% of those rows' entries frozen, over the predicted change)"
-    case .entropy: selection = (fellBack ? "Selection (no calibration images to measure output sensitivity on, so the paper's criterion): " : "Selection (the paper's criterion): ") + "entries ranked by the Shannon entropy of their histogram across calibration images at an absolute resolution (half-octave bins below it merged), standard deviation breaking ties"
+    case .entropy: selection = (fallback.map { "Selection (\($0), so the paper's criterion): " } ?? "Selection (the paper's criterion): ") + "entries ranked by the Shannon entropy of their histogram across calibration images at an absolute resolution (half-octave bins below it merged), standard deviation breaking ties"
     case .std: selection = "Selection (a control): entries ranked by their standard deviation across calibration images, histogram entropy breaking ties"
     case .random: selection = "Selection (a control): entries ranked uniformly at random (seeded)"
     }
@@ -98,6 +105,11 @@ public struct EAMCompression: CompilerPass {
       resolution,
     ]
   }
+}
+
+extension EAMCompression {
+  /// What a frozen map of a Swin block is (schemas/FORMAT.md, "Frozen attention maps").
+  static let swinNote = "Swin: one frozen map per (block, head) over the w²×w² window-relative positions, its statistics pooled over every window and image (shifted blocks' boundary windows included), applied to every window of the head; the free entries' scores get the relative position bias and the shift mask as before."
 }
 
 extension CompileReport {

@@ -227,22 +227,21 @@ public enum EAMPass {
       for e in chosen[key]! { mask[Int(e)] = true }
       let frozenEntries = (0..<(t * t)).filter { mask[$0] }
       let source = options.frozenValue == .median ? s.median : s.mean
-      let frozenValues = frozenEntries.map { source[$0] }
+      var frozenValues = frozenEntries.map { source[$0] }
+      // A row's frozen entries hold at most its whole mass: medians need not sum to 1 (means do),
+      // and the runtime refuses a row whose codes sum past 1 by more than their rounding.
+      var rowSum = [Double](repeating: 0, count: t)
+      for (i, e) in frozenEntries.enumerated() { rowSum[e / t] += Double(frozenValues[i]) }
+      for (i, e) in frozenEntries.enumerated() where rowSum[e / t] > 1 {
+        frozenValues[i] = Float(Double(frozenValues[i]) / rowSum[e / t])
+      }
       let scale = bestScale(frozenValues, levels: levels)
       let codes = frozenValues.map { v -> UInt8 in
         scale > 0 ? UInt8(min(levels, max(0, (v / scale).rounded()))) : 0
       }
       let map = FrozenHeadMap(block: l, head: h, tokens: t, mask: mask, codes: codes, bits: options.bits, scale: scale)
       m.frozenMaps.append(map)
-      var f = Manifest.FrozenMap()
-      f.head = h
-      f.frozenEntries = codes.count
-      f.bits = options.bits
-      f.scale = scale
-      f.maskSection = map.maskSection
-      f.valuesSection = map.valuesSection
-      f.wholeHead = map.isWholeHead
-      m.blocks[l].frozen.append(f)
+      m.blocks[l].frozen.append(map.manifestEntry)
     }
     for l in m.blocks.indices {
       let heads = m.blocks[l].heads

@@ -26,6 +26,19 @@ public struct FrozenHeadMap: Sendable, Equatable {
   public var frozenCount: Int { codes.count }
   public var isWholeHead: Bool { codes.count == tokens * tokens }
 
+  /// The manifest's entry for this map (its block's `frozen` list).
+  public var manifestEntry: Manifest.FrozenMap {
+    var f = Manifest.FrozenMap()
+    f.head = head
+    f.frozenEntries = codes.count
+    f.bits = bits
+    f.scale = scale
+    f.maskSection = maskSection
+    f.valuesSection = valuesSection
+    f.wholeHead = isWholeHead
+    return f
+  }
+
   public var maskSection: String { FrozenMapSections(block: block, head: head).mask }
   public var valuesSection: String { FrozenMapSections(block: block, head: head).values }
 

@@ -99,8 +99,10 @@ struct SwinForward {
   }
 
   /// Window attention for every (image, head, window) (`HeadAttention` with the relative position
-  /// bias and the shift mask). qkv and out are in window order. With an observer, each thread
-  /// takes whole (image, head) pairs so that the windows of one pair reach it in sequence.
+  /// bias and the shift mask on the scores, then the head's frozen map, the same in every window:
+  /// frozen entries keep their value, the free ones share the mass left). qkv and out are in
+  /// window order. With an observer, each thread takes whole (image, head) pairs so that the
+  /// windows of one pair reach it in sequence.
   private func attention(_ pool: ThreadPool, _ block: SwinBlockPlan, qkv: UnsafeMutablePointer<Float>,
                          out: UnsafeMutablePointer<Float>, batch: Int, arena: Arena, observer: AttentionObserver?)
   {
@@ -135,6 +137,7 @@ struct SwinForward {
         var head = HeadAttention(tokens: n, headDim: hd, scale: scale)
         head.bias = block.bias + h * n * n
         head.mask = mask.map { UnsafePointer($0 + win * n * n) }
+        head.frozen = block.frozen[h]
         let index = block.index
         head.run(q: rows + h * hd, k: rows + d + h * hd, v: rows + 2 * d + h * hd, ld: 3 * d,
                  out: out + (b * t + win * n) * d + h * hd, ldo: d, scores: scores, marks: marks,

@@ -82,7 +82,7 @@ enum MemoryPlan {
     let m = artifact.manifest
     var arena = ByteCount(), scratch = ByteCount(), frozen = ByteCount(), tables = ByteCount()
     if m.architecture.family == .swin {
-      swin(m, batch: batch, threads: threads, arena: &arena, scratch: &scratch, tables: &tables)
+      swin(m, batch: batch, threads: threads, arena: &arena, scratch: &scratch, tables: &tables, frozen: &frozen)
     } else {
       vit(m, derived: derived, batch: batch, threads: threads, attention: options.attention,
           arena: &arena, scratch: &scratch, frozen: &frozen)
@@ -142,26 +142,30 @@ enum MemoryPlan {
     var made = 0
     for b in m.blocks where !b.attentionRemoved && !b.hallucinated.isEmpty { made = max(made, b.heads) }
     if made > 0 { arena.add([4, made, t, t]) }
-    let words = Kernels.frozenMaskWords(cols: t), pad = Kernels.frozenValuePadding
     for b in m.blocks where !b.attentionRemoved {
-      for f in b.frozen {
-        frozen.add([t, t])                                     // the mask, one byte an entry
-        frozen.add([4, t, t])                                  // dense values
-        frozen.add([(t * t + 7) / 8])                          // the mask section's bytes
-        frozen.add([(f.frozenEntries * f.bits + 7) / 8])       // the codes
-        frozen.add([2, t, words])                              // row bitmask
-        frozen.add([8, f.frozenEntries + pad])                 // packed values, row and fused layouts
-        frozen.add([4 + 4 + 16 + 8, t])                        // row starts, free mass, runs
-        frozen.add([2, Kernels.attentionMaskWords(tokens: t)]) // fused mask
-        frozen.add([4, t / Kernels.attentionQueryBlock + 1])   // fused block starts
-      }
+      for f in b.frozen { frozenHead(f, tokens: t, into: &frozen) }
     }
   }
 
-  /// `Arena(plan: SwinPlan)` and the per-block tables, following `SwinPlan`'s stage walk (its
-  /// consistency checks come later; here every product is only overflow-checked).
-  static func swin(_ m: Manifest, batch: Int, threads: Int,
-                   arena: inout ByteCount, scratch: inout ByteCount, tables: inout ByteCount) {
+  /// What one `FrozenHead` over `t` tokens holds at most (its fused layout included).
+  static func frozenHead(_ f: Manifest.FrozenMap, tokens t: Int, into frozen: inout ByteCount) {
+    let words = Kernels.frozenMaskWords(cols: t), pad = Kernels.frozenValuePadding
+    frozen.add([t, t])                                     // the mask, one byte an entry
+    frozen.add([4, t, t])                                  // dense values
+    frozen.add([(t * t + 7) / 8])                          // the mask section's bytes
+    frozen.add([(f.frozenEntries * f.bits + 7) / 8])       // the codes
+    frozen.add([2, t, words])                              // row bitmask
+    frozen.add([8, f.frozenEntries + pad])                 // packed values, row and fused layouts
+    frozen.add([4 + 4 + 16 + 8, t])                        // row starts, free mass, runs
+    frozen.add([2, Kernels.attentionMaskWords(tokens: t)]) // fused mask
+    frozen.add([4, t / Kernels.attentionQueryBlock + 1])   // fused block starts
+  }
+
+  /// `Arena(plan: SwinPlan)`, the per-block tables and every `FrozenHead` (w² tokens), following
+  /// `SwinPlan`'s stage walk (its consistency checks come later; here every product is only
+  /// overflow-checked).
+  static func swin(_ m: Manifest, batch: Int, threads: Int, arena: inout ByteCount, scratch: inout ByteCount,
+                   tables: inout ByteCount, frozen: inout ByteCount) {
     let a = m.architecture
     let grid = a.imageSize / a.patchSize
     var r = grid, dim = a.embedDim, next = 0
@@ -180,6 +184,7 @@ enum MemoryPlan {
         window = max(window, w * w)
         tables.add([8, r, r])                                  // window order
         if b.shiftSize > 0 { tables.add([4, r, r, w, w]) }     // shift mask
+        for f in b.frozen { frozenHead(f, tokens: w * w, into: &frozen) }
         next += 1
       }
     }

@@ -24,6 +24,8 @@ struct SwinBlockPlan {
   /// `[windows][w²][w²]`: 0 where query and key lie in the same region of the shifted grid,
   /// −100 elsewhere (timm's shifted-window mask); nil without a shift.
   let mask: AlignedBuffer?
+  /// Per head: its frozen w²×w² map (EAM), shared by every window of the head; nil where none.
+  let frozen: [FrozenHead?]
 
   var windowTokens: Int { window * window }
   var windows: Int { (resolution / window) * (resolution / window) }
@@ -115,6 +117,15 @@ struct SwinPlan {
         }
         let names = SwinSections.Block(stage: s, block: i)
         let n = w * w
+        // One map per head over the window-relative positions (schemas/FORMAT.md, "Frozen
+        // attention maps").
+        var frozen = [FrozenHead?](repeating: nil, count: b.heads)
+        for f in b.frozen {
+          guard f.head >= 0, f.head < b.heads, frozen[f.head] == nil else {
+            throw RuntimeError("manifest block \(next) has an invalid or repeated frozen head \(f.head)", path: path)
+          }
+          frozen[f.head] = try FrozenHead(f, tokens: n, store: store, block: next)
+        }
         blocks.append(SwinBlockPlan(
           index: next, dim: dim, heads: b.heads, window: w, shift: shift, resolution: resolution,
           norm1: try NormWeights(store, names.norm1, dim: dim),
@@ -125,7 +136,8 @@ struct SwinPlan {
                        fc1: try LinearWeights(store, names.fc1, n: b.mlpHidden, k: dim),
                        fc2: try LinearWeights(store, names.fc2, n: dim, k: b.mlpHidden)),
           order: Self.windowOrder(resolution: resolution, window: w, shift: shift),
-          mask: shift > 0 ? Self.shiftMask(resolution: resolution, window: w, shift: shift) : nil))
+          mask: shift > 0 ? Self.shiftMask(resolution: resolution, window: w, shift: shift) : nil,
+          frozen: frozen))
         maxWide = max(maxWide, resolution * resolution * max(3 * dim, b.mlpHidden))
         maxWindowTokens = max(maxWindowTokens, n)
         next += 1
