@@ -5,10 +5,10 @@ import EAMKernels
 // share of the (image, head) pairs of attention, then its tokens through proj and the MLP half,
 // meeting the others (`SpinBarrier`) only where it needs their rows: after each qkv (the keys
 // and values of every token) and after each attention (every head's output of its tokens; the
-// qkv rows in `wide` are reused after it). One step
-// instead of seven or more pool steps a block (each wakes sleeping threads). Every element is
-// computed by the same operations as block by block with `linear`'s column split, so the
-// outputs are the same bits for any thread count.
+// qkv rows in `wide` are reused after it). One step instead of seven or more pool steps a block
+// (each wakes sleeping threads). Rows that threads write never overlap: every buffer is written
+// at one stride for all. Every element is computed by the same operations as block by block
+// with `linear`'s column split, so the outputs are the same bits for any thread count.
 
 /// `y = layer(x)` on rows `r` of one thread, every output column, whatever the weight type.
 /// `gelu`: GELU is applied to x's rows first (an int8 layer does it just before quantizing; the
