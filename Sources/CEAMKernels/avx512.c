@@ -50,12 +50,7 @@ T static void tile6x32(int mr, int K, const float *A, int lda, const float *B0, 
   c##i##1 = _mm512_fmadd_ps(x, b1, c##i##1)
 T static void tile12x32(int mr, int K, const float *A, int lda, const float *B0, const float *B1, float *C,
                         int ldc, int col, int valid, const eam_epilogue *e) {
-  ROWS(A, lda, mr);
-  const float *A6 = A + (mr > 6 ? 6 * (size_t)lda : 0);
-  const int m6 = mr - 6;
-  const float *a6 = A6, *a7 = A6 + (m6 > 1 ? lda : 0), *a8 = A6 + (m6 > 2 ? 2 * (size_t)lda : 0);
-  const float *a9 = A6 + (m6 > 3 ? 3 * (size_t)lda : 0), *a10 = A6 + (m6 > 4 ? 4 * (size_t)lda : 0);
-  const float *a11 = A6 + (m6 > 5 ? 5 * (size_t)lda : 0);
+  ROWS12(A, lda, mr);
   __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   __m512 c60 = c00, c61 = c00, c70 = c00, c71 = c00, c80 = c00, c81 = c00;

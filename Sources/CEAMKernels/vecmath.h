@@ -161,4 +161,14 @@ EAM_T_AVX512 static inline void eam_store16(__m512 acc, float *c, int col, int v
   _mm512_mask_storeu_ps(c, m, v);
 }
 
+/* Row pointers a0 … a11 of a 12-row GEMM tile (rows [0, mr) of A, lda apart); rows past mr repeat
+ * row 0 (loaded, never stored), so a short tile needs no other code. */
+#define ROWS12(A, lda, mr)                                                                          \
+  const float *a0 = A, *a1 = A + (mr > 1 ? lda : 0), *a2 = A + (mr > 2 ? 2 * (size_t)lda : 0);       \
+  const float *a3 = A + (mr > 3 ? 3 * (size_t)lda : 0), *a4 = A + (mr > 4 ? 4 * (size_t)lda : 0);    \
+  const float *a5 = A + (mr > 5 ? 5 * (size_t)lda : 0), *a6 = A + (mr > 6 ? 6 * (size_t)lda : 0);    \
+  const float *a7 = A + (mr > 7 ? 7 * (size_t)lda : 0), *a8 = A + (mr > 8 ? 8 * (size_t)lda : 0);    \
+  const float *a9 = A + (mr > 9 ? 9 * (size_t)lda : 0), *a10 = A + (mr > 10 ? 10 * (size_t)lda : 0); \
+  const float *a11 = A + (mr > 11 ? 11 * (size_t)lda : 0)
+
 #endif

@@ -82,12 +82,7 @@ T static void tile6x32(int mr, int kc, const float *A, int lda, const float *B, 
   c[i][1] = _mm512_fmadd_ps(x, b1, c[i][1])
 T static void tile12x32(int mr, int kc, const float *A, int lda, const float *B, float *part, int first, int last,
                         float *C, int ldc, int col, int valid, const eam_epilogue *e) {
-  ROWS(A, lda, mr);
-  const float *A6 = A + (mr > 6 ? 6 * (size_t)lda : 0);
-  const int m6 = mr - 6;
-  const float *a6 = A6, *a7 = A6 + (m6 > 1 ? lda : 0), *a8 = A6 + (m6 > 2 ? 2 * (size_t)lda : 0);
-  const float *a9 = A6 + (m6 > 3 ? 3 * (size_t)lda : 0), *a10 = A6 + (m6 > 4 ? 4 * (size_t)lda : 0);
-  const float *a11 = A6 + (m6 > 5 ? 5 * (size_t)lda : 0);
+  ROWS12(A, lda, mr);
   __m512 c[12][2];
   for (int i = 0; i < 12; i++) {
     c[i][0] = first ? _mm512_setzero_ps() : _mm512_load_ps(part + 32 * i);
