@@ -57,7 +57,10 @@ EAM_PORTABLE(static, exp_scalar, (int nk, float *strip, const uint64_t *fz, uint
   for (int j = 0; j < nk; j++) {
     float *row = strip + j * BQS;
     const uint64_t w = fz ? fz[j] : 0;
-    if (fz && eam_attn_all_frozen(w, dead, BQS)) continue; /* no reader: insert or the runs skip it */
+    if (fz && eam_attn_all_frozen(w, dead, BQS)) { /* its scores were not computed */
+      for (int l = 0; l < BQS; l++) row[l] = 0.0f;
+      continue;
+    }
     for (int l = 0; l < BQS; l++) { /* a frozen entry's exponential (of whatever it holds) is dropped */
       const float x = row[l] - m[l];
       const float e = x >= EAM_ATTN_EXP_MIN ? eam_exp1(x) : 0.0f;
@@ -78,19 +81,14 @@ static inline void add_live(int32_t *runs, int *nruns, int j) {
   }
 }
 
-static void insert_scalar(int nk, int nq, float *strip, const uint64_t *fz, uint64_t dead, const float **vals,
-                          const float *frozen_scale, const float *free_scale, int32_t *runs, int *nruns) {
-  *nruns = 0;
-  for (int j = 0; j < nk; j++) {
-    float *row = strip + j * BQS;
-    const uint64_t w = fz[j];
-    int live = !free_scale && !eam_attn_all_frozen(w, dead, BQS);
-    for (int l = 0; l < BQS; l++) {
-      if ((w >> l) & 1) row[l] = *vals[0]++ * frozen_scale[l];
-      else if (free_scale) row[l] *= free_scale[l];
-      live |= l < nq && row[l] != 0.0f;
-    }
-    if (live) add_live(runs, nruns, j);
+static void insert_scalar(int blocks, const int32_t *first, const int32_t *count, int c0, const int32_t *keys,
+                          const uint8_t *codes, float code_scale, const float *frozen_scale, float *strip) {
+  (void)blocks; /* one query block per tile */
+  for (int e = first[0]; e < first[0] + count[0]; e++) {
+    float *row = strip + (size_t)(keys[e] - c0) * BQS;
+    const uint8_t *c = codes + (size_t)16 * e;
+    for (int l = 0; l < BQS; l++)
+      if (c[l]) row[l] = (float)c[l] * code_scale * frozen_scale[l];
   }
 }
 
@@ -130,7 +128,7 @@ size_t eam_attention_scratch(int T, int hd, int key_block) {
   if (T <= 0 || hd <= 0) return 0;
   const size_t kb = (size_t)key_block_for(T, key_block), bq = EAM_ATTN_BQ_MAX;
   size_t n = round16((size_t)hd * bq) + round16(kb * bq) + 9 * bq; /* qt, strip, lane state */
-  n += round16(2 * kb) + round16(kb + 2);                          /* fz (uint64), runs (int32) */
+  n += round16(2 * kb) + round16(kb + 2) + round16(kb / 4 + 1);   /* fz (uint64), runs (int32), live keys (bytes) */
   if (kb < (size_t)T) n += 2 * round16(bq * (size_t)hd);           /* free and frozen accumulators */
   return n;
 }
@@ -159,6 +157,7 @@ typedef struct {
   float *m, *sum, *f, *cmax, *meff, *alpha, *vscale, *escale, *one;
   uint64_t *fz;
   int32_t *runs;
+  uint8_t *live; /* per key of the block: some entry of the layout puts a nonzero value on it */
 } areas;
 
 static areas carve(float *s, int T, int hd, int kb) {
@@ -170,6 +169,7 @@ static areas carve(float *s, int T, int hd, int kb) {
   for (int i = 0; i < 9; i++, s += bq) *lanes[i] = s;
   a.fz = (uint64_t *)(void *)s; s += round16(2 * (size_t)kb);
   a.runs = (int32_t *)(void *)s; s += round16((size_t)kb + 2);
+  a.live = (uint8_t *)(void *)s; s += round16((size_t)kb / 4 + 1);
   a.acc = a.frz = NULL;
   if (kb < T) { a.acc = s; s += round16(bq * (size_t)hd); a.frz = s; }
   return a;
@@ -203,18 +203,23 @@ static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, fl
     memset(w->acc, 0, sizeof(float) * (size_t)nq * hd);
     memset(w->frz, 0, sizeof(float) * (size_t)nq * hd);
   }
-  const float *vals[EAM_ATTN_BQ_MAX / EAM_ATTN_QBLOCK];
-  for (int b = 0; b < bq / EAM_ATTN_QBLOCK; b++)
-    vals[b] = frozen ? frozen->values + frozen->value_start[qb0 + (b < blocks ? b : 0)] : NULL;
+  /* Per query block of the tile: the next entry of the layout and the end of the block's. */
+  int32_t cur[EAM_ATTN_BQ_MAX / EAM_ATTN_QBLOCK], end[EAM_ATTN_BQ_MAX / EAM_ATTN_QBLOCK];
+  int32_t first[EAM_ATTN_BQ_MAX / EAM_ATTN_QBLOCK], count[EAM_ATTN_BQ_MAX / EAM_ATTN_QBLOCK];
+  for (int b = 0; b < bq / EAM_ATTN_QBLOCK; b++) {
+    cur[b] = frozen && b < blocks ? frozen->entry_start[qb0 + b] : 0;
+    end[b] = frozen && b < blocks ? frozen->entry_start[qb0 + b + 1] : 0;
+    first[b] = count[b] = 0;
+  }
   for (int c0 = 0; c0 < T; c0 += kb) {
     const int nk = T - c0 < kb ? T - c0 : kb;
     const uint64_t *fz = NULL;
+    int marked = 0; /* w->live holds the keys with entries */
     if (frozen) {
       uint64_t any = 0;
       for (int b = 0; b < blocks; b++) { /* the tile's mask words, a query block at a time */
         const uint16_t *words = frozen->mask + (size_t)(qb0 + b) * T + c0;
-        /* Every query of the block that has values in the layout, past q_end too: the value
-         * pointers must step over theirs. */
+        /* Every query of the block (past q_end too: bits of a token, whoever computes its row). */
         const int left = T - q0 - b * EAM_ATTN_QBLOCK, shift = b * EAM_ATTN_QBLOCK;
         const uint64_t valid = left >= 16 ? 0xFFFFu : (1u << left) - 1;
         if (b == 0)
@@ -222,7 +227,25 @@ static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, fl
         else
           for (int j = 0; j < nk; j++) any |= w->fz[j] |= (words[j] & valid) << shift;
       }
-      if (any) fz = w->fz;
+      if (any) {
+        fz = w->fz;
+        const uint64_t all = bq >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << bq) - 1;
+        int some_all_frozen = 0; /* a key with no free entry in the tile: it lives by its entries alone */
+        for (int j = 0; j < nk; j++) some_all_frozen |= (fz[j] | dead) == all;
+        marked = multi || some_all_frozen;
+        uint8_t *live = w->live;
+        const int32_t *keys = frozen->keys;
+        if (marked) memset(live, 0, (size_t)nk);
+        for (int b = 0; b < blocks; b++) { /* the block's entries on these keys */
+          int32_t e = cur[b];
+          const int32_t stop = end[b], lim = c0 + nk;
+          first[b] = e;
+          if (marked) for (; e < stop && keys[e] < lim; e++) live[keys[e] - c0] = 1;
+          else e = stop; /* one key block: all the block's entries */
+          count[b] = e - first[b];
+          cur[b] = e;
+        }
+      }
     }
     ops->scores(nk, hd, scale, K + (size_t)c0 * ldk, ldk, w->qt, w->strip, fz, dead);
     if (bias) ops->add_bias(nk, nq, bias + (size_t)q0 * ldb + c0, ldb, w->strip);
@@ -247,7 +270,17 @@ static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, fl
         w->escale[l] = s ? 1.0f : alpha;
         scaled &= s || l >= nq;
       }
-      if (fz) ops->insert(nk, nq, w->strip, fz, dead, vals, w->vscale, scaled ? NULL : w->escale, w->runs, &nruns);
+      if (fz) {
+        if (!scaled) /* rare (a lane whose free entries get no mass): the free entries scaled in place */
+          for (int j = 0; j < nk; j++)
+            for (int l = 0; l < bq; l++) w->strip[j * bq + l] *= w->escale[l];
+        ops->insert(blocks, first, count, c0, frozen->keys, frozen->codes, frozen->code_scale, w->vscale, w->strip);
+        if (marked) { /* keys with a free entry or a nonzero frozen one */
+          nruns = 0;
+          for (int j = 0; j < nk; j++)
+            if (!eam_attn_all_frozen(fz[j], dead, bq) || w->live[j]) add_live(w->runs, &nruns, j);
+        }
+      }
       ops->pv(nq, hd, w->strip, w->runs, nruns, vb, ldv, O + (size_t)q0 * ldo, ldo, w->alpha, NULL);
       return;
     }
@@ -257,9 +290,12 @@ static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, fl
         if (!eam_attn_all_frozen(fz[j], dead, bq)) add_live(w->runs, &nruns, j);
     }
     ops->pv(nq, hd, w->strip, w->runs, nruns, vb, ldv, w->acc, hd, NULL, w->f);
-    if (fz) {
-      for (int l = 0; l < bq; l++) w->escale[l] = 0.0f; /* free entries: 0; frozen: their values */
-      ops->insert(nk, nq, w->strip, fz, dead, vals, w->one, w->escale, w->runs, &nruns);
+    if (fz) { /* the frozen part: a strip of the values alone */
+      memset(w->strip, 0, sizeof(float) * (size_t)nk * bq);
+      ops->insert(blocks, first, count, c0, frozen->keys, frozen->codes, frozen->code_scale, w->one, w->strip);
+      nruns = 0;
+      for (int j = 0; j < nk; j++)
+        if (w->live[j]) add_live(w->runs, &nruns, j);
       ops->pv(nq, hd, w->strip, w->runs, nruns, vb, ldv, w->frz, hd, NULL, w->one); /* not rescaled */
     }
   }
@@ -290,23 +326,44 @@ void eam_attention_fused(int T, int hd, float scale, const float *Q, int ldq, co
 
 size_t eam_attention_mask_words(int T) { return T <= 0 ? 0 : (size_t)((T + 15) / 16) * (size_t)T; }
 
-void eam_attention_pack_frozen(int T, const uint16_t *row_bits, int row_ld, const float *row_values,
-                               const int32_t *row_value_start, uint16_t *mask, float *values, int32_t *value_start) {
+/* Whether entry (row r, column j) is set in a row-layout mask. */
+static int row_bit(const uint16_t *bits, int ld, int r, int j) { return (bits[(size_t)r * ld + j / 16] >> (j % 16)) & 1; }
+
+/* Packs (or, with mask NULL, counts) the attention layout's entries. */
+static size_t pack(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes, uint16_t *mask,
+                   int32_t *entry_start, int32_t *keys, uint8_t *entry_codes) {
   size_t n = 0;
-  for (int b = 0; b * 16 < T; b++) {
+  int b = 0;
+  for (; b * 16 < T; b++) {
     const int rows = T - b * 16 < 16 ? T - b * 16 : 16;
-    const float *next[16]; /* each row's next value in the row layout */
-    for (int r = 0; r < rows; r++) next[r] = row_values + row_value_start[b * 16 + r];
-    value_start[b] = (int32_t)n;
+    if (mask) entry_start[b] = (int32_t)n;
     for (int j = 0; j < T; j++) {
       uint16_t word = 0;
+      uint8_t c[16] = {0}, any = 0;
       for (int r = 0; r < rows; r++)
-        if ((row_bits[(size_t)(b * 16 + r) * row_ld + j / 16] >> (j % 16)) & 1) {
+        if (row_bit(row_bits, row_ld, b * 16 + r, j)) {
           word |= (uint16_t)(1u << r);
-          values[n++] = *next[r]++;
+          any |= c[r] = codes[(size_t)(b * 16 + r) * T + j];
         }
-      mask[(size_t)b * T + j] = word;
+      if (mask) {
+        mask[(size_t)b * T + j] = word;
+        if (any) {
+          keys[n] = j;
+          memcpy(entry_codes + 16 * n, c, 16);
+        }
+      }
+      n += any != 0;
     }
   }
-  for (int i = 0; i < EAM_FROZEN_PAD; i++) values[n + i] = 0.0f;
+  if (mask) entry_start[b] = (int32_t)n;
+  return n;
+}
+
+size_t eam_attention_frozen_entries(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes) {
+  return T <= 0 ? 0 : pack(T, row_bits, row_ld, codes, NULL, NULL, NULL, NULL);
+}
+
+void eam_attention_pack_frozen(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes, uint16_t *mask,
+                               int32_t *entry_start, int32_t *keys, uint8_t *entry_codes) {
+  if (T > 0) pack(T, row_bits, row_ld, codes, mask, entry_start, keys, entry_codes);
 }

@@ -15,8 +15,7 @@
 #define NB (BQ / 8) /* ymm per key row */
 #define RK 6        /* keys per Q·Kᵀ register tile */
 
-/* lane_bits[b]: all ones in lane i where bit i of b is set; expand_index[b][i]: how many bits of b
- * lie below bit i (where lane i takes the next packed frozen value). */
+/* lane_bits[b]: all ones in lane i where bit i of b is set. */
 #define BIT(b, i) (((b) >> (i)) & 1)
 #define LANES1(b) {-BIT(b, 0), -BIT(b, 1), -BIT(b, 2), -BIT(b, 3), -BIT(b, 4), -BIT(b, 5), -BIT(b, 6), -BIT(b, 7)}
 #define LANES4(b) LANES1(b), LANES1(b + 1), LANES1(b + 2), LANES1(b + 3)
@@ -24,14 +23,6 @@
 #define LANES64(b) LANES16(b), LANES16(b + 16), LANES16(b + 32), LANES16(b + 48)
 static const int32_t lane_bits[256][8] __attribute__((aligned(32))) = {LANES64(0), LANES64(64), LANES64(128),
                                                                         LANES64(192)};
-#define BELOW(b, i) ((i) > 0 ? BIT(b, 0) : 0) + ((i) > 1 ? BIT(b, 1) : 0) + ((i) > 2 ? BIT(b, 2) : 0) + \
-  ((i) > 3 ? BIT(b, 3) : 0) + ((i) > 4 ? BIT(b, 4) : 0) + ((i) > 5 ? BIT(b, 5) : 0) + ((i) > 6 ? BIT(b, 6) : 0)
-#define EXPAND1(b) {BELOW(b, 0), BELOW(b, 1), BELOW(b, 2), BELOW(b, 3), BELOW(b, 4), BELOW(b, 5), BELOW(b, 6), BELOW(b, 7)}
-#define EXPAND4(b) EXPAND1(b), EXPAND1(b + 1), EXPAND1(b + 2), EXPAND1(b + 3)
-#define EXPAND16(b) EXPAND4(b), EXPAND4(b + 4), EXPAND4(b + 8), EXPAND4(b + 12)
-#define EXPAND64(b) EXPAND16(b), EXPAND16(b + 16), EXPAND16(b + 32), EXPAND16(b + 48)
-static const int32_t expand_index[256][8] __attribute__((aligned(32))) = {EXPAND64(0), EXPAND64(64), EXPAND64(128),
-                                                                           EXPAND64(192)};
 
 /* Frozen lanes of the ymm v of a key row, as a bit set and as a lane mask. */
 INLINE unsigned frozen8(uint64_t fz, int v) { return (unsigned)(fz >> (8 * v)) & 0xFFu; }
@@ -130,7 +121,10 @@ T static void exps(int nk, float *strip, const uint64_t *fz, uint64_t dead, cons
   }
   for (int j = 0; j < nk; j++) {
     float *row = strip + j * BQ;
-    if (fz && eam_attn_all_frozen(fz[j], dead, BQ)) continue; /* no reader: insert or the runs skip it */
+    if (fz && eam_attn_all_frozen(fz[j], dead, BQ)) { /* its scores were not computed */
+      for (int v = 0; v < NB; v++) _mm256_storeu_ps(row + 8 * v, _mm256_setzero_ps());
+      continue;
+    }
     for (int v = 0; v < NB; v++) {
       const __m256 x = _mm256_sub_ps(_mm256_loadu_ps(row + 8 * v), m[v]), low = _mm256_set1_ps(EAM_ATTN_EXP_MIN);
       __m256 e = _mm256_and_ps(_mm256_cmp_ps(x, low, _CMP_GE_OQ), eam_exp8(_mm256_max_ps(x, low)));
@@ -142,41 +136,21 @@ T static void exps(int nk, float *strip, const uint64_t *fz, uint64_t dead, cons
   for (int v = 0; v < NB; v++) _mm256_storeu_ps(sum + 8 * v, s[v]);
 }
 
-T static void insert(int nk, int nq, float *strip, const uint64_t *fz, uint64_t dead, const float **vals,
-                     const float *frozen_scale, const float *free_scale, int32_t *runs, int *nruns) {
-  const float *val = vals[0]; /* one query block per tile */
-  __m256 sf[NB], se[NB];
-  for (int v = 0; v < NB; v++) {
-    sf[v] = _mm256_loadu_ps(frozen_scale + 8 * v);
-    se[v] = free_scale ? _mm256_loadu_ps(free_scale + 8 * v) : _mm256_set1_ps(1.0f);
-  }
-  const unsigned valid = nq >= 16 ? 0xFFFFu : (1u << nq) - 1;
-  *nruns = 0;
-  for (int j = 0; j < nk; j++) {
-    float *row = strip + j * BQ;
-    unsigned live = !free_scale && !eam_attn_all_frozen(fz[j], dead, BQ);
+/* An entry: 16 codes to floats (times the scales), stored on the lanes whose code is not 0. */
+T static void insert(int blocks, const int32_t *first, const int32_t *count, int c0, const int32_t *keys,
+                     const uint8_t *codes, float code_scale, const float *frozen_scale, float *strip) {
+  (void)blocks; /* one query block per tile */
+  const __m256 cs = _mm256_set1_ps(code_scale);
+  __m256 sf[NB];
+  for (int v = 0; v < NB; v++) sf[v] = _mm256_loadu_ps(frozen_scale + 8 * v);
+  for (int e = first[0]; e < first[0] + count[0]; e++) {
+    float *row = strip + (size_t)(keys[e] - c0) * BQ;
     for (int v = 0; v < NB; v++) {
-      const unsigned w = frozen8(fz[j], v);
-      if (!w && !free_scale) continue; /* nothing to change */
-      /* Eight packed values whatever the count: the values are padded (EAM_FROZEN_PAD). */
-      const __m256 c = _mm256_permutevar8x32_ps(_mm256_loadu_ps(val), _mm256_load_si256((const __m256i *)expand_index[w]));
-      val += __builtin_popcount(w);
-      __m256 e = _mm256_loadu_ps(row + 8 * v);
-      if (free_scale) e = _mm256_mul_ps(e, se[v]);
-      const __m256 p = _mm256_blendv_ps(e, _mm256_mul_ps(c, sf[v]), lanes(w));
-      _mm256_storeu_ps(row + 8 * v, p);
-      if (!live) live = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(p, _mm256_setzero_ps(), _CMP_NEQ_UQ)) & (valid >> (8 * v));
-    }
-    if (!live) continue;
-    if (*nruns > 0 && runs[2 * *nruns - 1] == j) {
-      runs[2 * *nruns - 1] = j + 1;
-    } else {
-      runs[2 * *nruns] = j;
-      runs[2 * *nruns + 1] = j + 1;
-      (*nruns)++;
+      const __m256i c = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(codes + (size_t)16 * e + 8 * v)));
+      const __m256 x = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(c), cs), sf[v]);
+      _mm256_maskstore_ps(row + 8 * v, _mm256_cmpgt_epi32(c, _mm256_setzero_si256()), x);
     }
   }
-  vals[0] = val;
 }
 
 /* Queries [r0, r0 + mr) (mr ≤ R) × dims [d0, d0 + nd) (nd ≤ 8·NV) over the keys of runs [i0, i1)

@@ -116,7 +116,10 @@ T INLINE void exps(const int NB, int nk, float *strip, const uint64_t *fz, uint6
   }
   for (int j = 0; j < nk; j++) {
     float *row = strip + j * BQ;
-    if (fz && eam_attn_all_frozen(fz[j], dead, BQ)) continue; /* no reader: insert or the runs skip it */
+    if (fz && eam_attn_all_frozen(fz[j], dead, BQ)) { /* its scores were not computed */
+      for (int v = 0; v < NB; v++) _mm512_storeu_ps(row + 16 * v, _mm512_setzero_ps());
+      continue;
+    }
     for (int v = 0; v < NB; v++) {
       const __m512 x = _mm512_sub_ps(_mm512_loadu_ps(row + 16 * v), m[v]), low = _mm512_set1_ps(EAM_ATTN_EXP_MIN);
       __mmask16 keep = _mm512_cmp_ps_mask(x, low, _CMP_GE_OQ);
@@ -129,49 +132,18 @@ T INLINE void exps(const int NB, int nk, float *strip, const uint64_t *fz, uint6
   for (int v = 0; v < NB; v++) _mm512_storeu_ps(sum + 16 * v, s[v]);
 }
 
-T INLINE void insert(const int NB, int nk, int nq, float *strip, const uint64_t *fz, uint64_t dead, const float **vals,
-                     const float *frozen_scale, const float *free_scale, int32_t *runs, int *nruns) {
-  __m512 sf[NB_MAX], se[NB_MAX];
-  __mmask16 valid[NB_MAX];
-  const float *val[NB_MAX];
-  for (int v = 0; v < NB; v++) {
-    sf[v] = _mm512_loadu_ps(frozen_scale + 16 * v);
-    se[v] = free_scale ? _mm512_loadu_ps(free_scale + 16 * v) : _mm512_set1_ps(1.0f);
-    const int left = nq - 16 * v;
-    valid[v] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
-    val[v] = vals[v];
-  }
-  *nruns = 0;
-  for (int j = 0; j < nk; j++) {
-    float *row = strip + j * BQ;
-    unsigned live = !free_scale && !eam_attn_all_frozen(fz[j], dead, BQ);
-    for (int v = 0; v < NB; v++) {
-      const __mmask16 w = frozen16(fz[j], v);
-      _mm_prefetch((const char *)(val[v] + 256), _MM_HINT_T0); /* the values stream from memory */
-      __m512 p;
-      if (w == 0xFFFF) { /* a whole vector frozen (frozen tiles): a plain load, no expand */
-        p = _mm512_mul_ps(_mm512_loadu_ps(val[v]), sf[v]);
-        val[v] += 16;
-      } else {
-        if (!w && !free_scale) continue; /* nothing to change */
-        p = _mm512_loadu_ps(row + 16 * v);
-        if (free_scale) p = _mm512_mul_ps(p, se[v]);
-        if (w) p = _mm512_mask_mul_ps(p, w, _mm512_maskz_expandloadu_ps(w, val[v]), sf[v]);
-        val[v] += __builtin_popcount(w);
-      }
-      _mm512_storeu_ps(row + 16 * v, p);
-      if (!live) live = _mm512_mask_cmp_ps_mask(valid[v], p, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-    }
-    if (!live) continue;
-    if (*nruns > 0 && runs[2 * *nruns - 1] == j) {
-      runs[2 * *nruns - 1] = j + 1;
-    } else {
-      runs[2 * *nruns] = j;
-      runs[2 * *nruns + 1] = j + 1;
-      (*nruns)++;
+/* An entry: 16 codes to floats (times the scales), stored on the lanes whose code is not 0. */
+T INLINE void insert(const int NB, int blocks, const int32_t *first, const int32_t *count, int c0, const int32_t *keys,
+                     const uint8_t *codes, float code_scale, const float *frozen_scale, float *strip) {
+  const __m512 cs = _mm512_set1_ps(code_scale);
+  for (int v = 0; v < blocks && v < NB; v++) {
+    const __m512 sf = _mm512_loadu_ps(frozen_scale + 16 * v);
+    for (int e = first[v], end = first[v] + count[v]; e < end; e++) {
+      const __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(codes + (size_t)16 * e));
+      const __m512 x = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(c)), cs), sf);
+      _mm512_mask_storeu_ps(strip + (size_t)(keys[e] - c0) * BQ + 16 * v, _mm_test_epi8_mask(c, c), x);
     }
   }
-  for (int v = 0; v < NB; v++) vals[v] = val[v];
 }
 
 /* Queries [r0, r0 + mr) (mr ≤ R) × dims [d0, d0 + nd) (nd ≤ 16·NV) over the keys of runs [i0, i1)
@@ -266,9 +238,9 @@ T INLINE void pv(const int NB, int nq, int hd, const float *strip, const int32_t
   T static void exps##NB(int nk, float *strip, const uint64_t *fz, uint64_t dead, const float *m, float *sum) { \
     exps(NB, nk, strip, fz, dead, m, sum);                                                                    \
   }                                                                                                           \
-  T static void insert##NB(int nk, int nq, float *strip, const uint64_t *fz, uint64_t dead, const float **vals, \
-                           const float *frozen_scale, const float *free_scale, int32_t *runs, int *nruns) {   \
-    insert(NB, nk, nq, strip, fz, dead, vals, frozen_scale, free_scale, runs, nruns);                         \
+  T static void insert##NB(int blocks, const int32_t *first, const int32_t *count, int c0, const int32_t *keys,  \
+                           const uint8_t *codes, float code_scale, const float *frozen_scale, float *strip) {    \
+    insert(NB, blocks, first, count, c0, keys, codes, code_scale, frozen_scale, strip);                       \
   }                                                                                                           \
   T static void pv##NB(int nq, int hd, const float *strip, const int32_t *runs, int nruns, const float *V,     \
                        int ldv, float *out, int ldo, const float *a, const float *b) {                        \

@@ -27,15 +27,15 @@ typedef struct eam_attention_ops {
   void (*add_bias)(int nk, int nq, const float *bias, int ldb, float *strip);
   /* cmax[l] = max(cmax[l], strip[j·bq + l]) over keys j < nk whose entry is free. */
   void (*rowmax)(int nk, const float *strip, const uint64_t *fz, float *cmax);
-  /* strip = exp(strip − m[l]) on free entries, 0 on frozen ones; sum[l] += the lane's sum. */
+  /* strip = exp(strip − m[l]) on free entries, 0 on frozen ones (key rows all frozen: zeros,
+   * their scores are not read); sum[l] += the lane's sum. */
   void (*exp)(int nk, float *strip, const uint64_t *fz, uint64_t dead, const float *m, float *sum);
-  /* Puts the frozen values into the strip: a frozen entry becomes its value · frozen_scale[l],
-   * read from vals[b] for query block b of the tile (each pointer advanced past the values it
-   * gave); a free entry is multiplied by free_scale[l] (NULL: kept as it is). Writes the runs of
-   * keys that may have a nonzero entry among the first nq lanes as (first, end) pairs to runs and
-   * their count to *nruns. */
-  void (*insert)(int nk, int nq, float *strip, const uint64_t *fz, uint64_t dead, const float **vals,
-                 const float *frozen_scale, const float *free_scale, int32_t *runs, int *nruns);
+  /* Puts frozen values into the strip: for query block b of the tile (b < blocks), entries
+   * [first[b], first[b] + count[b]) of the layout (eam_attention_frozen) set, on key row
+   * keys[e] − c0, lane 16b + r to codes[16e + r] · code_scale · frozen_scale[16b + r] where that
+   * code is not 0. Other lanes are left as they are. */
+  void (*insert)(int blocks, const int32_t *first, const int32_t *count, int c0, const int32_t *keys,
+                 const uint8_t *codes, float code_scale, const float *frozen_scale, float *strip);
   /* out[r][d] = a[r] · Σ_j strip[j·bq + r] · V[j][d] (+ b[r] · out[r][d]) for r < nq, d < hd,
    * keys j in the runs; a NULL means 1, b NULL adds nothing (out is not read); not both given. */
   void (*pv)(int nq, int hd, const float *strip, const int32_t *runs, int nruns, const float *V, int ldv,

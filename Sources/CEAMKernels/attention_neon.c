@@ -86,8 +86,11 @@ static void exp_neon(int nk, float *strip, const uint64_t *fz, uint64_t dead, co
   }
   for (int j = 0; j < nk; j++) {
     const uint64_t w = fz ? fz[j] : 0;
-    if (fz && eam_attn_all_frozen(w, dead, BQ)) continue; /* no reader: insert or the runs skip it */
     float *row = strip + (size_t)j * BQ;
+    if (fz && eam_attn_all_frozen(w, dead, BQ)) { /* its scores were not computed */
+      for (int c = 0; c < 4; c++) vst1q_f32(row + 4 * c, zero);
+      continue;
+    }
     for (int c = 0; c < 4; c++) {
       const float32x4_t x = vsubq_f32(vld1q_f32(row + 4 * c), vm[c]);
       float32x4_t e = vbslq_f32(vcgeq_f32(x, lo), eam_exp4(x), zero);
@@ -99,9 +102,9 @@ static void exp_neon(int nk, float *strip, const uint64_t *fz, uint64_t dead, co
   for (int c = 0; c < 4; c++) vst1q_f32(sum + 4 * c, s[c]);
 }
 
-static void insert_neon(int nk, int nq, float *strip, const uint64_t *fz, uint64_t dead, const float **vals,
-                        const float *frozen_scale, const float *free_scale, int32_t *runs, int *nruns) {
-  eam_attention_scalar_ops.insert(nk, nq, strip, fz, dead, vals, frozen_scale, free_scale, runs, nruns);
+static void insert_neon(int blocks, const int32_t *first, const int32_t *count, int c0, const int32_t *keys,
+                        const uint8_t *codes, float code_scale, const float *frozen_scale, float *strip) {
+  eam_attention_scalar_ops.insert(blocks, first, count, c0, keys, codes, code_scale, frozen_scale, strip);
 }
 
 /* out[r][d0 .. d0 + 4·nv) for queries r0 .. r0+nr (nr ≤ 4), nv ≤ 4 vectors: each element a chain

@@ -62,14 +62,16 @@ public enum AttentionBenchmark {
     // Row layout (the unfused path's) and the fused layout.
     let words = Kernels.frozenMaskWords(cols: t)
     var rowBits = [UInt16](repeating: 0, count: t * words), rowValues: [Float] = [], rowStart: [Int32] = []
-    var freeMass: [Float] = [], runs: [Int32] = []
+    var freeMass: [Float] = [], runs: [Int32] = [], codes = [UInt8](repeating: 0, count: t * t)
+    let codeScale = 0.5 / Float(255 * t)
     var frozenCount = 0
     for r in 0..<t {
       rowStart.append(Int32(rowValues.count))
       var mass: Float = 1, free = false
       for j in 0..<t {
         if isFrozen[r * t + j] {
-          let v = zeroValues ? 0 : Float(uniform() * 0.5) / Float(t)
+          codes[r * t + j] = zeroValues ? 0 : UInt8(uniform() * 255)
+          let v = Float(codes[r * t + j]) * codeScale
           rowBits[r * words + j / 16] |= 1 << UInt16(j % 16)
           rowValues.append(v)
           mass -= v
@@ -90,10 +92,11 @@ public enum AttentionBenchmark {
     }
     rowValues += [Float](repeating: 0, count: Kernels.frozenValuePadding)
     var mask = [UInt16](repeating: 0, count: Kernels.attentionMaskWords(tokens: t))
-    var packed = [Float](repeating: 0, count: rowValues.count)
-    var blockStart = [Int32](repeating: 0, count: (t + 15) / 16)
-    Kernels.packFrozenForAttention(tokens: t, rowBits: rowBits, rowLD: words, rowValues: rowValues,
-                                   rowValueStart: rowStart, mask: &mask, values: &packed, valueStart: &blockStart)
+    let entries = Kernels.frozenEntriesForAttention(tokens: t, rowBits: rowBits, rowLD: words, codes: codes)
+    var entryStart = [Int32](repeating: 0, count: (t + 15) / 16 + 1), keys = [Int32](repeating: 0, count: entries)
+    var entryCodes = [UInt8](repeating: 0, count: 16 * entries)
+    Kernels.packFrozenForAttention(tokens: t, rowBits: rowBits, rowLD: words, codes: codes, mask: &mask,
+                                   entryStart: &entryStart, keys: &keys, entryCodes: &entryCodes)
 
     let bias: [Float]? = shiftMask.map { m in (0..<(t * t)).map { _ in uniform() < 0.1 ? m : Float(uniform() * 4 - 2) } }
     let scale = 1 / Float(hd).squareRoot()
@@ -103,13 +106,13 @@ public enum AttentionBenchmark {
     var fused: [Double] = [], unfused: [Double] = []
     qkv.withUnsafeBufferPointer { qkvp in
       mask.withUnsafeBufferPointer { m in
-        packed.withUnsafeBufferPointer { p in
-          blockStart.withUnsafeBufferPointer { s in
-            freeMass.withUnsafeBufferPointer { f in
+        keys.withUnsafeBufferPointer { kp in
+          entryStart.withUnsafeBufferPointer { s in
+            freeMass.withUnsafeBufferPointer { f in entryCodes.withUnsafeBufferPointer { c in
               let q = qkvp.baseAddress!, k = q + hd, v = q + 2 * hd
               let frozen: FrozenAttention? = pattern == .none ? nil
-                : FrozenAttention(mask: m.baseAddress!, values: p.baseAddress!, valueStart: s.baseAddress!,
-                                  freeMass: f.baseAddress!)
+                : FrozenAttention(mask: m.baseAddress!, entryStart: s.baseAddress!, keys: kp.baseAddress,
+                                  codes: c.baseAddress, codeScale: codeScale, freeMass: f.baseAddress!)
               for i in 0...max(1, repeats) {
                 let t0 = cpuSeconds()
                 if pattern == .none {
@@ -135,7 +138,7 @@ public enum AttentionBenchmark {
                   fused.append(t2 - t1)
                 }
               }
-            }
+            } }
           }
         }
       }

@@ -1,27 +1,31 @@
 import CEAMKernels
 
 /// A head's EAM frozen entries in the fused attention's layout (`eam_attention.h`): the pointers
-/// are the caller's and must stay valid for the call.
+/// are the caller's and must stay valid for the call. A frozen entry's value is code × `codeScale`.
 ///
 /// - `mask`: `Kernels.attentionMaskWords(tokens:)` words; bit r of `mask[b * tokens + j]` is set
 ///   when entry (query 16b + r, key j) is frozen (the 16 queries of a block are one word per key).
-/// - `values`: the frozen values, query block by block, key by key, within a key in query order,
-///   followed by `Kernels.frozenValuePadding` readable floats.
-/// - `valueStart`: per query block, the index in `values` of its first value.
+/// - entries: the (query block, key) pairs with a nonzero frozen code, block by block, by key;
+///   block b's are `entryStart[b] ..< entryStart[b + 1]`, `keys[e]` is entry e's key and
+///   `codes[16e ..< 16e + 16]` its 16 queries' codes (0 where free). `nil` when there are none.
 /// - `freeMass`: per query, the mass its free entries share.
 ///
 /// `Kernels.packFrozenForAttention` builds it from the row layout of `Kernels.softmaxFrozen`.
 public struct FrozenAttention {
   public var mask: UnsafePointer<UInt16>
-  public var values: UnsafePointer<Float>
-  public var valueStart: UnsafePointer<Int32>
+  public var entryStart: UnsafePointer<Int32>
+  public var keys: UnsafePointer<Int32>?
+  public var codes: UnsafePointer<UInt8>?
+  public var codeScale: Float
   public var freeMass: UnsafePointer<Float>
 
-  public init(mask: UnsafePointer<UInt16>, values: UnsafePointer<Float>, valueStart: UnsafePointer<Int32>,
-              freeMass: UnsafePointer<Float>) {
+  public init(mask: UnsafePointer<UInt16>, entryStart: UnsafePointer<Int32>, keys: UnsafePointer<Int32>?,
+              codes: UnsafePointer<UInt8>?, codeScale: Float, freeMass: UnsafePointer<Float>) {
     self.mask = mask
-    self.values = values
-    self.valueStart = valueStart
+    self.entryStart = entryStart
+    self.keys = keys
+    self.codes = codes
+    self.codeScale = codeScale
     self.freeMass = freeMass
   }
 }
@@ -54,8 +58,8 @@ extension Kernels {
     precondition(rows.lowerBound % attentionQueryBlock == 0 && rows.upperBound <= tokens,
                  "attention rows \(rows) of \(tokens) tokens")
     if let frozen {
-      var f = eam_attention_frozen(mask: frozen.mask, values: frozen.values, value_start: frozen.valueStart,
-                                   free_mass: frozen.freeMass)
+      var f = eam_attention_frozen(mask: frozen.mask, entry_start: frozen.entryStart, keys: frozen.keys,
+                                   codes: frozen.codes, code_scale: frozen.codeScale, free_mass: frozen.freeMass)
       eam_attention_fused(Int32(tokens), Int32(headDim), scale, q, Int32(ldq), k, Int32(ldk), v, Int32(ldv), out,
                           Int32(ldo), bias, Int32(ldb), &f, Int32(rows.lowerBound), Int32(rows.upperBound),
                           Int32(keyBlock), scratch)
@@ -69,15 +73,24 @@ extension Kernels {
   /// 16-bit words of a fused-attention frozen mask for `tokens` tokens.
   public static func attentionMaskWords(tokens: Int) -> Int { eam_attention_mask_words(Int32(tokens)) }
 
-  /// Converts a head's frozen entries from the row layout of `softmaxFrozen` (`rowBits`: tokens
-  /// rows of `rowLD` words; `rowValues` packed row by row from `rowValueStart[r]`) to the layout of
-  /// `FrozenAttention`: `mask` (`attentionMaskWords(tokens:)` words), `values` (as many as are
-  /// frozen plus `frozenValuePadding`, the padding set to 0) and `valueStart` (one per 16 queries).
+  /// Entries of a head's `FrozenAttention` layout: the (16 queries, key) pairs with a frozen entry
+  /// (set in `rowBits`, the row layout of `softmaxFrozen`: tokens rows of `rowLD` words) whose code
+  /// (`codes`: tokens × tokens, row-major) is not 0.
+  @inlinable
+  public static func frozenEntriesForAttention(tokens: Int, rowBits: UnsafePointer<UInt16>, rowLD: Int,
+                                               codes: UnsafePointer<UInt8>) -> Int {
+    eam_attention_frozen_entries(Int32(tokens), rowBits, Int32(rowLD), codes)
+  }
+
+  /// Builds a head's `FrozenAttention` layout from its frozen bits and codes (as above; codes of
+  /// free entries are not read): `mask` (`attentionMaskWords(tokens:)` words), `entryStart` (one
+  /// per 16 queries, and one more), `keys` and `entryCodes` (`frozenEntriesForAttention` entries and
+  /// 16 codes each).
   @inlinable
   public static func packFrozenForAttention(tokens: Int, rowBits: UnsafePointer<UInt16>, rowLD: Int,
-                                            rowValues: UnsafePointer<Float>, rowValueStart: UnsafePointer<Int32>,
-                                            mask: UnsafeMutablePointer<UInt16>, values: UnsafeMutablePointer<Float>,
-                                            valueStart: UnsafeMutablePointer<Int32>) {
-    eam_attention_pack_frozen(Int32(tokens), rowBits, Int32(rowLD), rowValues, rowValueStart, mask, values, valueStart)
+                                            codes: UnsafePointer<UInt8>, mask: UnsafeMutablePointer<UInt16>,
+                                            entryStart: UnsafeMutablePointer<Int32>, keys: UnsafeMutablePointer<Int32>?,
+                                            entryCodes: UnsafeMutablePointer<UInt8>?) {
+    eam_attention_pack_frozen(Int32(tokens), rowBits, Int32(rowLD), codes, mask, entryStart, keys, entryCodes)
   }
 }

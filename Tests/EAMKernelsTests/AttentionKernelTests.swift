@@ -22,21 +22,27 @@ struct AttentionHead {
 }
 
 /// Frozen entries of a head in both layouts: the row layout of `softmaxFrozen` (as the runtime's
-/// FrozenHead builds it) and the fused attention's, converted by `packFrozenForAttention`.
+/// FrozenHead builds it) and the fused attention's, built by `packFrozenForAttention`. A frozen
+/// value is code × scale, as in an artifact.
 struct FrozenMaps {
   let t: Int
   var isFrozen: [Bool]  // t × t
-  var value: [Float]    // t × t, 0 where free
+  var code: [UInt8]     // t × t, 0 where free
+  let scale: Float
+  var value: [Float]    // t × t: code × scale, 0 where free
   let rowWords: Int
   var rowBits: [UInt16] = [], rowValues: [Float] = [], rowStart: [Int32] = [], freeMass: [Float] = []
-  var mask: [UInt16] = [], packed: [Float] = [], blockStart: [Int32] = []
+  var mask: [UInt16] = [], entryStart: [Int32] = [], keys: [Int32] = [], entryCodes: [UInt8] = []
 
-  init(t: Int, frozen: (Int, Int) -> Bool, value: (Int, Int) -> Float) {
+  init(t: Int, frozen: (Int, Int) -> Bool, code: (Int, Int) -> UInt8, scale: Float) {
     self.t = t
+    self.scale = scale
     rowWords = Kernels.frozenMaskWords(cols: t)
     let isFrozen = (0..<(t * t)).map { frozen($0 / t, $0 % t) }
     self.isFrozen = isFrozen
-    self.value = (0..<(t * t)).map { isFrozen[$0] ? value($0 / t, $0 % t) : 0 }
+    let codes = (0..<(t * t)).map { isFrozen[$0] ? code($0 / t, $0 % t) : 0 }
+    self.code = codes
+    self.value = codes.map { Float($0) * scale }
     rowBits = [UInt16](repeating: 0, count: t * rowWords)
     for r in 0..<t {
       rowStart.append(Int32(rowValues.count))
@@ -48,24 +54,27 @@ struct FrozenMaps {
       }
       freeMass.append(min(1, max(0, mass)))
     }
-    let count = rowValues.count
     rowValues += [Float](repeating: .nan, count: Kernels.frozenValuePadding)
+    let entries = Kernels.frozenEntriesForAttention(tokens: t, rowBits: rowBits, rowLD: rowWords, codes: codes)
     mask = [UInt16](repeating: 0, count: Kernels.attentionMaskWords(tokens: t))
-    packed = [Float](repeating: .nan, count: count + Kernels.frozenValuePadding)
-    blockStart = [Int32](repeating: -1, count: (t + 15) / 16)
-    Kernels.packFrozenForAttention(tokens: t, rowBits: rowBits, rowLD: rowWords, rowValues: rowValues,
-                                   rowValueStart: rowStart, mask: &mask, values: &packed, valueStart: &blockStart)
+    entryStart = [Int32](repeating: -1, count: (t + 15) / 16 + 1)
+    keys = [Int32](repeating: -1, count: entries)
+    entryCodes = [UInt8](repeating: 0xEE, count: 16 * entries)
+    Kernels.packFrozenForAttention(tokens: t, rowBits: rowBits, rowLD: rowWords, codes: codes, mask: &mask,
+                                   entryStart: &entryStart, keys: &keys, entryCodes: &entryCodes)
     // Bits of queries past the last token are ignored: set them.
     if t % 16 != 0 { for j in 0..<t { mask[(t / 16) * t + j] |= ~UInt16((1 << (t % 16)) - 1) } }
   }
 
   func withAttention<R>(_ body: (FrozenAttention) -> R) -> R {
     mask.withUnsafeBufferPointer { m in
-      packed.withUnsafeBufferPointer { v in
-        blockStart.withUnsafeBufferPointer { s in
-          freeMass.withUnsafeBufferPointer { f in
-            body(FrozenAttention(mask: m.baseAddress!, values: v.baseAddress!, valueStart: s.baseAddress!,
-                                 freeMass: f.baseAddress!))
+      entryStart.withUnsafeBufferPointer { s in
+        keys.withUnsafeBufferPointer { k in
+          entryCodes.withUnsafeBufferPointer { c in
+            freeMass.withUnsafeBufferPointer { f in
+              body(FrozenAttention(mask: m.baseAddress!, entryStart: s.baseAddress!, keys: k.baseAddress,
+                                   codes: c.baseAddress, codeScale: scale, freeMass: f.baseAddress!))
+            }
           }
         }
       }
@@ -99,14 +108,15 @@ enum FrozenPattern: CaseIterable {  // (interpolated, a case prints its name)
       case .fullMass: return scattered[i * t + j] < 0.5 && i % 3 == 0
       }
     }
-    let value: (Int, Int) -> Float = { i, j in
+    // Codes of 8 bits: values below 0.5 / t (a row's frozen mass below 1), or to 4 / t (past 1).
+    let code: (Int, Int) -> UInt8 = { i, j in
       switch self {
       case .zeroTiles, .zeroScattered: return 0
-      case .fullMass: return Float(4 * scattered[i * t + j]) / Float(t)  // sums past 1
-      default: return Float(scattered[i * t + j] * 0.5) / Float(t) * (j % 7 == 0 ? 0 : 1)
+      case .fullMass: return UInt8(255 * scattered[i * t + j])
+      default: return j % 7 == 0 ? 0 : UInt8(255 * scattered[i * t + j])
       }
     }
-    return FrozenMaps(t: t, frozen: frozen, value: value)
+    return FrozenMaps(t: t, frozen: frozen, code: code, scale: (self == .fullMass ? 4 : 0.5) / Float(255 * t))
   }
 }
 
@@ -293,8 +303,10 @@ func reportWorst(_ name: String, _ worst: Double) {
   @Test func edgeRowsMatchTheFrozenSoftmax() {
     let t = 70, hd = 32
     let base = FrozenPattern.scattered30.maps(t: t, seed: 21)
-    let maps = FrozenMaps(t: t, frozen: { i, j in i == 5 || base.isFrozen[i * t + j] }, value: { i, j in
-      i == 9 ? 0.05 : base.value[i * t + j] })  // row 5 all frozen, row 9's frozen mass past 1
+    let scale: Float = 0.05 / 255
+    let maps = FrozenMaps(t: t, frozen: { i, j in i == 5 || base.isFrozen[i * t + j] }, code: { i, j in
+      i == 9 ? 255 : UInt8(min(255, (base.value[i * t + j] / scale).rounded()))
+    }, scale: scale)  // row 5 all frozen, row 9's frozen mass past 1
     var head = AttentionHead(t: t, hd: hd, seed: 99)
     var bias = [Float](repeating: 0, count: t * t)
     for i in 0..<t {
@@ -313,25 +325,35 @@ func reportWorst(_ name: String, _ worst: Double) {
     }
   }
 
-  /// The attention layout, built here from its definition, equals the conversion's.
+  /// The attention layout, built here from its definition, equals the conversion's: the mask, and
+  /// an entry per (16 queries, key) with a nonzero frozen code, block by block, key by key.
   @Test func packedLayoutFollowsItsDefinition() {
     for t in [1, 16, 17, 45] {
-      let maps = FrozenPattern.scattered30.maps(t: t, seed: 2)
-      var mask = [UInt16](repeating: 0, count: (t + 15) / 16 * t), values: [Float] = [], start: [Int32] = []
-      for b in 0..<((t + 15) / 16) {
-        start.append(Int32(values.count))
-        for j in 0..<t {
-          for r in 0..<16 where 16 * b + r < t && maps.isFrozen[(16 * b + r) * t + j] {
-            mask[b * t + j] |= 1 << UInt16(r)
-            values.append(maps.value[(16 * b + r) * t + j])
+      for pattern in [FrozenPattern.scattered30, .zeroScattered, .rows] {
+        let maps = pattern.maps(t: t, seed: 2)
+        var mask = [UInt16](repeating: 0, count: (t + 15) / 16 * t), start: [Int32] = [], keys: [Int32] = []
+        var codes: [UInt8] = []
+        for b in 0..<((t + 15) / 16) {
+          start.append(Int32(keys.count))
+          for j in 0..<t {
+            var c = [UInt8](repeating: 0, count: 16)
+            for r in 0..<16 where 16 * b + r < t && maps.isFrozen[(16 * b + r) * t + j] {
+              mask[b * t + j] |= 1 << UInt16(r)
+              c[r] = maps.code[(16 * b + r) * t + j]
+            }
+            if c.contains(where: { $0 != 0 }) {
+              keys.append(Int32(j))
+              codes += c
+            }
           }
         }
+        start.append(Int32(keys.count))
+        var converted = maps.mask
+        if t % 16 != 0 { for j in 0..<t { converted[(t / 16) * t + j] &= UInt16((1 << (t % 16)) - 1) } }
+        #expect(converted == mask, "T \(t) \(pattern)")
+        #expect(maps.entryStart == start && maps.keys == keys && maps.entryCodes == codes, "T \(t) \(pattern)")
+        if pattern == .zeroScattered { #expect(keys.isEmpty && maps.mask.contains { $0 != 0 }, "T \(t): zeros are mask only") }
       }
-      var converted = maps.mask
-      if t % 16 != 0 { for j in 0..<t { converted[(t / 16) * t + j] &= UInt16((1 << (t % 16)) - 1) } }
-      #expect(converted == mask, "T \(t)")
-      #expect(Array(maps.packed[0..<values.count]) == values && maps.blockStart == start, "T \(t)")
-      #expect(maps.packed[values.count...].allSatisfy { $0 == 0 }, "T \(t): padding")
     }
   }
 }

@@ -11,7 +11,8 @@
  *   O_i = α_i · Σ_free e_ij v_j + Σ_frozen c_ij v_j,   α_i = free_mass_i / Σ_free e_ij.
  * With one key block (the default, up to EAM_ATTN_MAX_KEY_BLOCK keys) the frozen values join the
  * strip as c_ij / α_i and one P·V, scaled by α_i, gives both parts; with several, the frozen part
- * accumulates apart. Each output element is the same however a head is split by query rows.
+ * accumulates apart. Frozen entries with value 0 cost nothing past their mask bit: the kernel
+ * writes only the vectors of 16 queries that hold a nonzero frozen value. Each output element is the same however a head is split by query rows.
  * Scratch comes from the caller; nothing is allocated. Like the kernels of eam_kernels.h, the
  * scalar, AVX2+FMA, AVX-512 and NEON variants are chosen by eam_kernels_variant();
  * docs/ATTENTION.md has the tiling and measurements.
@@ -31,20 +32,25 @@ extern "C" {
 /* Most keys per block by default (key_block 0): up to this many tokens a head is one key block. */
 #define EAM_ATTN_MAX_KEY_BLOCK 2048
 
-/* EAM frozen entries of one head in the fused kernel's layout ("attention layout"):
+/* EAM frozen entries of one head in the fused kernel's layout ("attention layout"). A frozen
+ * entry's value is code · code_scale, its code an integer 0..255 (the artifact's codes).
  *  mask:        ceil(T/16) × T words. Bit r of mask[b·T + j] is set when entry (query 16b + r,
  *               key j) is frozen: the 16 queries of a block are one word per key, as the kernel
  *               reads them across its vector lanes. Bits of queries ≥ T are ignored.
- *  values:      the frozen values, query block by query block, within a block key by key, within
- *               a key in query order (the set bits from bit 0 up); EAM_FROZEN_PAD (eam_frozen.h)
- *               readable floats after the last.
- *  value_start: per query block b, the index in values of its first value.
+ *  entries:     the (query block b, key j) pairs where some frozen entry has a nonzero code,
+ *               block by block, within a block by ascending key; block b's are
+ *               [entry_start[b], entry_start[b + 1]) (ceil(T/16) + 1 starts). Frozen entries with
+ *               code 0 are only in the mask: the kernel leaves them at 0.
+ *  keys:        per entry, its key j.
+ *  codes:       per entry, 16 codes: lane r is query 16b + r's (0 where free or past T).
  *  free_mass:   per query, the mass its free entries share (1 − Σ frozen values, in [0, 1]).
- * eam_attention_pack_frozen builds it from the row layout of eam_softmax_rows_frozen. */
+ * eam_attention_pack_frozen builds it from the frozen bits and the codes of a head. */
 typedef struct {
   const uint16_t *mask;
-  const float *values;
-  const int32_t *value_start;
+  const int32_t *entry_start;
+  const int32_t *keys;
+  const uint8_t *codes;
+  float code_scale;
   const float *free_mass;
 } eam_attention_frozen;
 
@@ -75,14 +81,16 @@ void eam_attention_fused(int T, int hd, float scale, const float *Q, int ldq, co
 /* Words of an attention-layout frozen mask for T tokens: ceil(T/16) · T. */
 size_t eam_attention_mask_words(int T);
 
-/* Converts a head's frozen entries from the row layout of eam_softmax_rows_frozen (row_bits: T
- * rows of row_ld words; row_values packed row by row from row_value_start[r]) to the attention
- * layout: mask (eam_attention_mask_words(T) words), values (as many as are frozen, plus
- * EAM_FROZEN_PAD that this sets to zero) and value_start (ceil(T/16) entries). free_mass is the
- * same in both layouts. */
-void eam_attention_pack_frozen(int T, const uint16_t *row_bits, int row_ld, const float *row_values,
-                               const int32_t *row_value_start, uint16_t *mask, float *values,
-                               int32_t *value_start);
+/* Entries of a head's attention layout (see eam_attention_frozen): the (16 queries, key) pairs
+ * with a frozen entry (its bit set in row_bits, the row layout of eam_softmax_rows_frozen: T rows
+ * of row_ld words) whose code (codes: T × T, row-major: query, key) is not 0. */
+size_t eam_attention_frozen_entries(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes);
+
+/* Builds a head's attention layout from its frozen bits and codes (as above; codes of free
+ * entries are not read): mask (eam_attention_mask_words(T) words), entry_start (ceil(T/16) + 1), keys and entry_codes
+ * (eam_attention_frozen_entries entries and 16 codes each). */
+void eam_attention_pack_frozen(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes, uint16_t *mask,
+                               int32_t *entry_start, int32_t *keys, uint8_t *entry_codes);
 
 #ifdef __cplusplus
 }

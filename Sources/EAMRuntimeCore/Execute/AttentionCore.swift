@@ -71,11 +71,16 @@ struct HeadAttention {
     if let scratch = fusedScratch, observe == nil, keep == nil, bias == nil, mask == nil {
       if let frozen {
         frozen.fusedMask.withUnsafeBufferPointer { m in
-          frozen.fusedValueStart.withUnsafeBufferPointer { st in
-            let f = FrozenAttention(mask: m.baseAddress!, values: frozen.fusedValues.pointer, valueStart: st.baseAddress!,
-                                    freeMass: frozen.freeMass.pointer)
-            Kernels.attention(tokens: n, headDim: hd, scale: scale, q: q, ldq: ld, k: k, ldk: ld, v: v, ldv: ld, out: out,
-                              ldo: ldo, frozen: f, scratch: scratch)
+          frozen.fusedEntryStart.withUnsafeBufferPointer { st in
+            frozen.fusedKeys.withUnsafeBufferPointer { keys in
+              frozen.fusedCodes.withUnsafeBufferPointer { codes in
+                let f = FrozenAttention(mask: m.baseAddress!, entryStart: st.baseAddress!, keys: keys.baseAddress,
+                                        codes: codes.baseAddress, codeScale: frozen.codeScale,
+                                        freeMass: frozen.freeMass.pointer)
+                Kernels.attention(tokens: n, headDim: hd, scale: scale, q: q, ldq: ld, k: k, ldk: ld, v: v, ldv: ld,
+                                  out: out, ldo: ldo, frozen: f, scratch: scratch)
+              }
+            }
           }
         }
       } else {

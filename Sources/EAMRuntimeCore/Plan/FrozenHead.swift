@@ -1,8 +1,8 @@
 import EAMFormat
 import EAMKernels
 
-/// A head's frozen attention map, decoded at load: dense values, a bitmask and the probability
-/// mass each row leaves to its free entries.
+/// A head's frozen attention map, decoded at load: a bitmask, the values and the probability mass
+/// each row leaves to its free entries.
 final class FrozenHead {
   /// Every entry frozen: the map is constant, no Q·Kᵀ and no softmax.
   let whole: Bool
@@ -10,7 +10,7 @@ final class FrozenHead {
   /// (the layout of `Kernels.softmaxFrozen`).
   let frozenBits: [UInt16]
   let maskWords: Int
-  /// T×T frozen values (0 where free).
+  /// T×T frozen values of a head frozen whole (its constant map); empty otherwise.
   let values: AlignedBuffer
   /// The frozen values alone, row by row in column order, padded (what the softmax reads), and
   /// where each row's begin. Empty for a whole-frozen head.
@@ -25,11 +25,14 @@ final class FrozenHead {
   static let scoreGap = 6
   /// Entries frozen.
   let frozenCount: Int
-  /// The same entries in the fused attention's layout (`Kernels.attention`), when the plan runs
-  /// the fused kernel for this head: a mask word per (16 queries, key), values block by block.
+  /// The same entries in the fused attention's layout (`FrozenAttention`), when the plan runs the
+  /// fused kernel for this head: a mask word per (16 queries, key), and the (16 queries, key)
+  /// pairs with a nonzero code, each with its 16 codes (value = code × `codeScale`).
   let fusedMask: [UInt16]
-  let fusedValues: AlignedBuffer
-  let fusedValueStart: [Int32]
+  let fusedEntryStart: [Int32]
+  let fusedKeys: [Int32]
+  let fusedCodes: [UInt8]
+  let codeScale: Float
 
   init(_ f: Manifest.FrozenMap, tokens t: Int, store: WeightStore, block: Int, fused: Bool = false) throws(RuntimeError) {
     let path = store.artifact.path
@@ -47,16 +50,16 @@ final class FrozenHead {
     guard frozen == f.frozenEntries, frozen > 0 else {
       throw RuntimeError("block \(block) head \(f.head): mask marks \(frozen) entries, the manifest says \(f.frozenEntries)", path: path)
     }
-    let codes = try store.bytes(f.valuesSection, count: (frozen * f.bits + 7) / 8)
-    let values = AlignedBuffer(count: entries)
+    let packedCodes = try store.bytes(f.valuesSection, count: (frozen * f.bits + 7) / 8)
+    var codes = [UInt8](repeating: 0, count: entries)  // T×T, 0 where free
     var bit = 0
-    let codeMask = (1 << f.bits) - 1
     for i in 0..<entries where mask[i] != 0 {
       var code = 0
-      for b in 0..<f.bits where codes[(bit + b) >> 3] & (1 << UInt8((bit + b) & 7)) != 0 { code |= 1 << b }
+      for b in 0..<f.bits where packedCodes[(bit + b) >> 3] & (1 << UInt8((bit + b) & 7)) != 0 { code |= 1 << b }
       bit += f.bits
-      values.pointer[i] = Float(code & codeMask) * f.scale
+      codes[i] = UInt8(code)
     }
+    func value(_ i: Int) -> Float { Float(codes[i]) * f.scale }
     let freeMass = AlignedBuffer(count: t)
     var runs: [(Int, Int)] = []
     let words = Kernels.frozenMaskWords(cols: t)
@@ -68,7 +71,7 @@ final class FrozenHead {
       for j in 0..<t {
         if mask[r * t + j] != 0 {
           rowFrozen += 1
-          mass -= values.pointer[r * t + j]
+          mass -= value(r * t + j)
           bits[r * words + j / 16] |= 1 << UInt16(j % 16)
         } else {
           free = true
@@ -95,7 +98,7 @@ final class FrozenHead {
     for r in 0..<t where !f.wholeHead {
       starts[r] = Int32(n)
       for j in 0..<t where mask[r * t + j] != 0 {
-        packed.pointer[n] = values.pointer[r * t + j]
+        packed.pointer[n] = value(r * t + j)
         n += 1
       }
     }
@@ -103,6 +106,8 @@ final class FrozenHead {
     self.valueStart = starts
     self.frozenBits = bits
     self.maskWords = words
+    let values = AlignedBuffer(count: f.wholeHead ? entries : 0)
+    for i in 0..<values.count { values.pointer[i] = value(i) }
     self.values = values
     self.freeMass = freeMass
     var joined: [(Int, Int)] = []
@@ -115,28 +120,28 @@ final class FrozenHead {
     }
     self.scoreRuns = joined.flatMap { [Int32($0.0), Int32($0.1)] }
     self.frozenCount = frozen
+    codeScale = f.scale
     if fused && !f.wholeHead {
-      var mask = [UInt16](repeating: 0, count: Kernels.attentionMaskWords(tokens: t))
-      var blockStarts = [Int32](repeating: 0, count: (t + Kernels.attentionQueryBlock - 1) / Kernels.attentionQueryBlock)
-      let values = AlignedBuffer(count: frozen + Kernels.frozenValuePadding)
-      bits.withUnsafeBufferPointer { rowBits in
-        starts.withUnsafeBufferPointer { rowStart in
-          mask.withUnsafeMutableBufferPointer { m in
-            blockStarts.withUnsafeMutableBufferPointer { st in
-              Kernels.packFrozenForAttention(tokens: t, rowBits: rowBits.baseAddress!, rowLD: words,
-                                             rowValues: packed.pointer, rowValueStart: rowStart.baseAddress!,
-                                             mask: m.baseAddress!, values: values.pointer, valueStart: st.baseAddress!)
-            }
-          }
+      let (mask, starts, keys, entryCodes) = bits.withUnsafeBufferPointer { rowBits in
+        codes.withUnsafeBufferPointer { c in
+          let n = Kernels.frozenEntriesForAttention(tokens: t, rowBits: rowBits.baseAddress!, rowLD: words, codes: c.baseAddress!)
+          var mask = [UInt16](repeating: 0, count: Kernels.attentionMaskWords(tokens: t))
+          var starts = [Int32](repeating: 0, count: (t + Kernels.attentionQueryBlock - 1) / Kernels.attentionQueryBlock + 1)
+          var keys = [Int32](repeating: 0, count: n), entryCodes = [UInt8](repeating: 0, count: 16 * n)
+          Kernels.packFrozenForAttention(tokens: t, rowBits: rowBits.baseAddress!, rowLD: words, codes: c.baseAddress!,
+                                         mask: &mask, entryStart: &starts, keys: &keys, entryCodes: &entryCodes)
+          return (mask, starts, keys, entryCodes)
         }
       }
       fusedMask = mask
-      fusedValues = values
-      fusedValueStart = blockStarts
+      fusedEntryStart = starts
+      fusedKeys = keys
+      fusedCodes = entryCodes
     } else {
       fusedMask = []
-      fusedValues = AlignedBuffer(count: 0)
-      fusedValueStart = []
+      fusedEntryStart = []
+      fusedKeys = []
+      fusedCodes = []
     }
   }
 }

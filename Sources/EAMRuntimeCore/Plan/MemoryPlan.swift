@@ -150,15 +150,17 @@ enum MemoryPlan {
   /// What one `FrozenHead` over `t` tokens holds at most (its fused layout included).
   static func frozenHead(_ f: Manifest.FrozenMap, tokens t: Int, into frozen: inout ByteCount) {
     let words = Kernels.frozenMaskWords(cols: t), pad = Kernels.frozenValuePadding
-    frozen.add([t, t])                                     // the mask, one byte an entry
-    frozen.add([4, t, t])                                  // dense values
+    let groups = (t + Kernels.attentionQueryBlock - 1) / Kernels.attentionQueryBlock
+    frozen.add([2, t, t])                                  // the mask and the codes, a byte an entry each
+    if f.wholeHead { frozen.add([4, t, t]) }               // a whole head's dense values
     frozen.add([(t * t + 7) / 8])                          // the mask section's bytes
-    frozen.add([(f.frozenEntries * f.bits + 7) / 8])       // the codes
+    frozen.add([(f.frozenEntries * f.bits + 7) / 8])       // the codes' bytes
     frozen.add([2, t, words])                              // row bitmask
-    frozen.add([8, f.frozenEntries + pad])                 // packed values, row and fused layouts
+    frozen.add([4, f.frozenEntries + pad])                 // packed values, row layout
     frozen.add([4 + 4 + 16 + 8, t])                        // row starts, free mass, runs
     frozen.add([2, Kernels.attentionMaskWords(tokens: t)]) // fused mask
-    frozen.add([4, t / Kernels.attentionQueryBlock + 1])   // fused block starts
+    frozen.add([4, groups + 1])                            // fused entry starts
+    frozen.add([4 + 16, min(f.frozenEntries, ByteCount.product([groups, t]) ?? .max)]) // fused entries: key, 16 codes
   }
 
   /// `Arena(plan: SwinPlan)`, the per-block tables and every `FrozenHead` (w² tokens), following
