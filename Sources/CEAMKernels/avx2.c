@@ -7,6 +7,7 @@
 #include "vecmath.h"
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 #define T __attribute__((target("avx2,fma")))
 
@@ -148,36 +149,26 @@ static const int32_t lanes[256][8] __attribute__((aligned(32))) = {L64(0), L64(6
 
 T static inline __m256 lanes8(unsigned bits) { return _mm256_load_ps((const float *)lanes[bits]); }
 
-/* expand[b][i]: how many bits of b lie below bit i — where lane i takes the next packed value. */
-#define BELOW(b, i) ((i) > 0 ? B1(b, 0) : 0) + ((i) > 1 ? B1(b, 1) : 0) + ((i) > 2 ? B1(b, 2) : 0) + \
-  ((i) > 3 ? B1(b, 3) : 0) + ((i) > 4 ? B1(b, 4) : 0) + ((i) > 5 ? B1(b, 5) : 0) + ((i) > 6 ? B1(b, 6) : 0)
-#define E1(b) {BELOW(b, 0), BELOW(b, 1), BELOW(b, 2), BELOW(b, 3), BELOW(b, 4), BELOW(b, 5), BELOW(b, 6), BELOW(b, 7)}
-#define E4(b) E1(b), E1(b + 1), E1(b + 2), E1(b + 3)
-#define E16(b) E4(b), E4(b + 4), E4(b + 8), E4(b + 12)
-#define E64(b) E16(b), E16(b + 16), E16(b + 32), E16(b + 48)
-static const int32_t expand[256][8] __attribute__((aligned(32))) = {E64(0), E64(64), E64(128), E64(192)};
-
-/* The next popcount(bits) packed values, placed into the lanes of the set bits (others: any).
- * Loads 8 floats whatever the count: the packed values are padded (EAM_FROZEN_PAD); a masked
- * load costs more here. */
-T static inline __m256 expand8(const float *packed, unsigned bits) {
-  const __m256 v = _mm256_loadu_ps(packed);
-  return _mm256_permutevar8x32_ps(v, _mm256_load_si256((const __m256i *)expand[bits]));
+/* The values code · code_scale of 8 entries from their codes (n < 8: the first n, the others 0). */
+T static inline __m256 frozen_values8(const uint8_t *code, int n, __m256 cs) {
+  uint64_t c = 0;
+  if (n >= 8) memcpy(&c, code, 8); else memcpy(&c, code, (size_t)n);
+  return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)c))), cs);
 }
 
 /* Softmax over the free entries (EAM), eight lanes at a time from the frozen bitmask (a byte of
  * it per vector). No branch on the mask but at the row's end: frozen entries are scattered, such
  * branches mispredict; the exponentials of frozen entries are computed and dropped. */
 T void eam_softmax_frozen_avx2(float *x, int ld, int rows, int cols, const uint16_t *frozen, int frozen_ld,
-                               const float *values, const int32_t *value_start, const float *free_mass) {
-  const __m256 ninf = _mm256_set1_ps(-INFINITY);
+                               const uint8_t *codes, int codes_ld, float code_scale, const float *free_mass) {
+  const __m256 ninf = _mm256_set1_ps(-INFINITY), cs = _mm256_set1_ps(code_scale);
   const unsigned tailbits = cols % 8 ? (1u << (cols % 8)) - 1 : 0xFFu;
   const int full = cols & ~7;
   const __m256i tail = _mm256_castps_si256(lanes8(tailbits));
   for (int r = 0; r < rows; r++) {
     float *row = x + (size_t)r * ld;
     const uint16_t *bits = frozen + (size_t)r * frozen_ld;
-    const float *val = values + value_start[r];
+    const uint8_t *code = codes + (size_t)r * codes_ld;
 #define FROZEN8(j) ((unsigned)((const uint8_t *)bits)[(j) >> 3] & (j < full ? 0xFFu : tailbits))
     __m256 vmax = ninf, vmax1 = ninf;
     int j = 0;
@@ -193,8 +184,7 @@ T void eam_softmax_frozen_avx2(float *x, int ld, int rows, int cols, const uint1
     if (max == -INFINITY) { /* every entry frozen (or every free score −inf) */
       for (j = 0; j < cols; j += 8) {
         const unsigned fz = FROZEN8(j);
-        const __m256 p = _mm256_and_ps(expand8(val, fz), lanes8(fz));
-        val += __builtin_popcount(fz);
+        const __m256 p = _mm256_and_ps(frozen_values8(code + j, cols - j, cs), lanes8(fz));
         if (j < full) _mm256_storeu_ps(row + j, p); else _mm256_maskstore_ps(row + j, tail, p);
       }
       continue;
@@ -218,13 +208,12 @@ T void eam_softmax_frozen_avx2(float *x, int ld, int rows, int cols, const uint1
     for (j = 0; j < full; j += 8) {
       const unsigned fz = FROZEN8(j);
       const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(row + j), scale);
-      _mm256_storeu_ps(row + j, _mm256_blendv_ps(p, expand8(val, fz), lanes8(fz)));
-      val += __builtin_popcount(fz);
+      _mm256_storeu_ps(row + j, _mm256_blendv_ps(p, frozen_values8(code + j, 8, cs), lanes8(fz)));
     }
     if (j < cols) {
       const unsigned fz = FROZEN8(j);
       __m256 p = _mm256_mul_ps(_mm256_maskload_ps(row + j, tail), scale);
-      if (fz) p = _mm256_blendv_ps(p, expand8(val, fz), lanes8(fz));
+      if (fz) p = _mm256_blendv_ps(p, frozen_values8(code + j, cols - j, cs), lanes8(fz));
       _mm256_maskstore_ps(row + j, tail, p);
     }
 #undef FROZEN8

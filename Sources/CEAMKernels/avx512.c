@@ -169,16 +169,22 @@ T void eam_gelu_avx512(float *x, size_t n) {
   }
 }
 
-/* Softmax over the free entries (EAM): the frozen bitmask words are the lane masks, the packed
- * frozen values are expanded into their lanes. Vectors with every entry frozen skip the
- * exponentials; the values are expanded without a branch (frozen entries are scattered: a
- * branch on them mispredicts). */
+/* The values code · code_scale of the frozen lanes fz of 16 entries (the other lanes: 0). */
+T static inline __m512 frozen_values16(const uint8_t *code, __mmask16 fz, __m512 cs) {
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(fz, code))), cs);
+}
+
+/* Softmax over the free entries (EAM): the frozen bitmask words are the lane masks, the frozen
+ * values come from their codes by masked byte loads. Vectors with every entry frozen skip the
+ * exponentials; the values go in without a branch (frozen entries are scattered: a branch on
+ * them mispredicts). */
 T void eam_softmax_frozen_avx512(float *x, int ld, int rows, int cols, const uint16_t *frozen, int frozen_ld,
-                                 const float *values, const int32_t *value_start, const float *free_mass) {
+                                 const uint8_t *codes, int codes_ld, float code_scale, const float *free_mass) {
+  const __m512 cs = _mm512_set1_ps(code_scale);
   for (int r = 0; r < rows; r++) {
     float *row = x + (size_t)r * ld;
     const uint16_t *bits = frozen + (size_t)r * frozen_ld;
-    const float *val = values + value_start[r];
+    const uint8_t *code = codes + (size_t)r * codes_ld;
     __m512 vmax = _mm512_set1_ps(-INFINITY);
     for (int j = 0; j < cols; j += 16) {
       const __mmask16 free = (__mmask16)(~bits[j >> 4] & eam_mask16(cols - j));
@@ -188,8 +194,7 @@ T void eam_softmax_frozen_avx512(float *x, int ld, int rows, int cols, const uin
     if (max == -INFINITY) { /* every entry frozen (or every free score −inf) */
       for (int j = 0; j < cols; j += 16) {
         const __mmask16 m = eam_mask16(cols - j), fz = (__mmask16)(bits[j >> 4] & m);
-        _mm512_mask_storeu_ps(row + j, m, _mm512_maskz_expandloadu_ps(fz, val));
-        val += __builtin_popcount(fz);
+        _mm512_mask_storeu_ps(row + j, m, _mm512_maskz_mov_ps(fz, frozen_values16(code + j, fz, cs)));
       }
       continue;
     }
@@ -205,10 +210,8 @@ T void eam_softmax_frozen_avx512(float *x, int ld, int rows, int cols, const uin
     const __m512 scale = _mm512_set1_ps(free_mass[r] / eam_hsum16(vsum));
     for (int j = 0; j < cols; j += 16) {
       const __mmask16 m = eam_mask16(cols - j), fz = (__mmask16)(bits[j >> 4] & m), free = (__mmask16)(~fz & m);
-      __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(free, row + j), scale);
-      p = _mm512_mask_expandloadu_ps(p, fz, val);
-      val += __builtin_popcount(fz);
-      _mm512_mask_storeu_ps(row + j, m, p);
+      const __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(free, row + j), scale);
+      _mm512_mask_storeu_ps(row + j, m, _mm512_mask_mov_ps(p, fz, frozen_values16(code + j, fz, cs)));
     }
   }
 }

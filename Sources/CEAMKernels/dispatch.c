@@ -233,22 +233,22 @@ void eam_softmax_rows(float *x, int ld, int rows, int cols) {
 }
 
 void eam_softmax_rows_frozen(float *x, int ld, int rows, int cols, const uint16_t *frozen, int frozen_ld,
-                             const float *values, const int32_t *value_start, const float *free_mass) {
+                             const uint8_t *codes, int codes_ld, float code_scale, const float *free_mass) {
   switch (eam_kernels_variant()) {
 #if defined(__x86_64__)
   case EAM_VARIANT_AVX512:
-    eam_softmax_frozen_avx512(x, ld, rows, cols, frozen, frozen_ld, values, value_start, free_mass);
+    eam_softmax_frozen_avx512(x, ld, rows, cols, frozen, frozen_ld, codes, codes_ld, code_scale, free_mass);
     break;
   case EAM_VARIANT_AVX2:
-    eam_softmax_frozen_avx2(x, ld, rows, cols, frozen, frozen_ld, values, value_start, free_mass);
+    eam_softmax_frozen_avx2(x, ld, rows, cols, frozen, frozen_ld, codes, codes_ld, code_scale, free_mass);
     break;
 #endif
 #if defined(__aarch64__)
   case EAM_VARIANT_NEON:
-    eam_softmax_frozen_neon(x, ld, rows, cols, frozen, frozen_ld, values, value_start, free_mass);
+    eam_softmax_frozen_neon(x, ld, rows, cols, frozen, frozen_ld, codes, codes_ld, code_scale, free_mass);
     break;
 #endif
-  default: eam_softmax_frozen_scalar(x, ld, rows, cols, frozen, frozen_ld, values, value_start, free_mass);
+  default: eam_softmax_frozen_scalar(x, ld, rows, cols, frozen, frozen_ld, codes, codes_ld, code_scale, free_mass);
   }
 }
 

@@ -6,8 +6,8 @@
 #include "canonical.h"
 
 EAM_PORTABLE(, eam_softmax_frozen_scalar, (float *x, int ld, int rows, int cols, const uint16_t *frozen, int frozen_ld,
-                                          const float *values, const int32_t *value_start, const float *free_mass),
-             (x, ld, rows, cols, frozen, frozen_ld, values, value_start, free_mass)) {
+                                          const uint8_t *codes, int codes_ld, float code_scale, const float *free_mass),
+             (x, ld, rows, cols, frozen, frozen_ld, codes, codes_ld, code_scale, free_mass)) {
   for (int r = 0; r < rows; r++) {
     float *row = x + (size_t)r * ld;
     const uint16_t *bits = frozen + (size_t)r * frozen_ld;
@@ -35,6 +35,6 @@ EAM_PORTABLE(, eam_softmax_frozen_scalar, (float *x, int ld, int rows, int cols,
       const float scale = free_mass[r] / eam_tree_sum16(part);
       for (int j = 0; j < cols; j++) row[j] *= scale;
     }
-    eam_put_frozen_values(row, bits, cols, values + value_start[r]);
+    eam_put_frozen_codes(row, bits, cols, codes + (size_t)r * codes_ld, code_scale);
   }
 }

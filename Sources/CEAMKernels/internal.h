@@ -34,24 +34,28 @@ void eam_softmax_avx2(float *x, int ld, int rows, int cols);
 void eam_softmax_avx512(float *x, int ld, int rows, int cols);
 void eam_softmax_neon(float *x, int ld, int rows, int cols);
 
-/* Writes a row's packed frozen values into their entries (the set bits of its frozen mask),
- * set bit by set bit: as many branches as frozen entries, none mispredicted per entry. */
-static inline void eam_put_frozen_values(float *row, const uint16_t *bits, int cols, const float *val) {
+/* Writes a row's frozen values (code · code_scale) into their entries (the set bits of its frozen
+ * mask), set bit by set bit: as many branches as frozen entries, none mispredicted per entry. */
+static inline void eam_put_frozen_codes(float *row, const uint16_t *bits, int cols, const uint8_t *codes,
+                                        float code_scale) {
   for (int j0 = 0; j0 < cols; j0 += 16) {
     unsigned w = bits[j0 >> 4] & (cols - j0 < 16 ? (1u << (cols - j0)) - 1 : 0xFFFFu);
-    for (; w; w &= w - 1) row[j0 + __builtin_ctz(w)] = *val++;
+    for (; w; w &= w - 1) {
+      const int j = j0 + __builtin_ctz(w);
+      row[j] = (float)codes[j] * code_scale;
+    }
   }
 }
 
 /* eam_softmax_rows_frozen, per variant. */
 void eam_softmax_frozen_scalar(float *x, int ld, int rows, int cols, const uint16_t *frozen, int frozen_ld,
-                               const float *values, const int32_t *value_start, const float *free_mass);
+                               const uint8_t *codes, int codes_ld, float code_scale, const float *free_mass);
 void eam_softmax_frozen_avx2(float *x, int ld, int rows, int cols, const uint16_t *frozen, int frozen_ld,
-                             const float *values, const int32_t *value_start, const float *free_mass);
+                             const uint8_t *codes, int codes_ld, float code_scale, const float *free_mass);
 void eam_softmax_frozen_avx512(float *x, int ld, int rows, int cols, const uint16_t *frozen, int frozen_ld,
-                               const float *values, const int32_t *value_start, const float *free_mass);
+                               const uint8_t *codes, int codes_ld, float code_scale, const float *free_mass);
 void eam_softmax_frozen_neon(float *x, int ld, int rows, int cols, const uint16_t *frozen, int frozen_ld,
-                             const float *values, const int32_t *value_start, const float *free_mass);
+                             const uint8_t *codes, int codes_ld, float code_scale, const float *free_mass);
 
 void eam_layernorm_scalar(const float *x, int ldx, float *y, int ldy, int rows, int dim, const float *g,
                           const float *b, float eps);

@@ -158,7 +158,7 @@ static inline uint32x4_t frozen_lanes(unsigned w, int q) {
  * exp of every entry with frozen ones zeroed, the free mass spread, then the frozen values put in.
  * Entries past the row's end count as frozen (nothing read or written there). */
 void eam_softmax_frozen_neon(float *x, int ld, int rows, int cols, const uint16_t *frozen, int frozen_ld,
-                             const float *values, const int32_t *value_start, const float *free_mass) {
+                             const uint8_t *codes, int codes_ld, float code_scale, const float *free_mass) {
   const float32x4_t ninf = vdupq_n_f32(-INFINITY), zero = vdupq_n_f32(0.0f);
   for (int r = 0; r < rows; r++) {
     float *row = x + (size_t)r * ld;
@@ -196,7 +196,7 @@ void eam_softmax_frozen_neon(float *x, int ld, int rows, int cols, const uint16_
       for (; j + 4 <= cols; j += 4) vst1q_f32(row + j, vmulq_f32(vld1q_f32(row + j), scale));
       if (j < cols) store_part(row + j, cols - j, vmulq_f32(load_part(row + j, cols - j, 0.0f), scale));
     }
-    eam_put_frozen_values(row, bits, cols, values + value_start[r]);
+    eam_put_frozen_codes(row, bits, cols, codes + (size_t)r * codes_ld, code_scale);
   }
 }
 #endif

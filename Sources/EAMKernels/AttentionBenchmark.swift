@@ -61,25 +61,23 @@ public enum AttentionBenchmark {
     }
     // Row layout (the unfused path's) and the fused layout.
     let words = Kernels.frozenMaskWords(cols: t)
-    var rowBits = [UInt16](repeating: 0, count: t * words), rowValues: [Float] = [], rowStart: [Int32] = []
+    var rowBits = [UInt16](repeating: 0, count: t * words)
     var freeMass: [Float] = [], runs: [Int32] = [], codes = [UInt8](repeating: 0, count: t * t)
     let codeScale = 0.5 / Float(255 * t)
     var frozenCount = 0
     for r in 0..<t {
-      rowStart.append(Int32(rowValues.count))
       var mass: Float = 1, free = false
       for j in 0..<t {
         if isFrozen[r * t + j] {
           codes[r * t + j] = zeroValues ? 0 : UInt8(uniform() * 255)
           let v = Float(codes[r * t + j]) * codeScale
           rowBits[r * words + j / 16] |= 1 << UInt16(j % 16)
-          rowValues.append(v)
+          frozenCount += 1
           mass -= v
         } else {
           free = true
         }
       }
-      frozenCount += rowValues.count - Int(rowStart[r])
       freeMass.append(min(1, max(0, mass)))
       if free {  // runs of rows with a free entry, joined across gaps of fewer than 6 rows
         let n = runs.count
@@ -90,7 +88,6 @@ public enum AttentionBenchmark {
         }
       }
     }
-    rowValues += [Float](repeating: 0, count: Kernels.frozenValuePadding)
     var mask = [UInt16](repeating: 0, count: Kernels.attentionMaskWords(tokens: t))
     let entries = Kernels.frozenEntriesForAttention(tokens: t, rowBits: rowBits, rowLD: words, codes: codes)
     var entryStart = [Int32](repeating: 0, count: (t + 15) / 16 + 1), keys = [Int32](repeating: 0, count: entries)
@@ -126,7 +123,7 @@ public enum AttentionBenchmark {
                   Kernels.softmax(&scores, ld: t, rows: t, cols: t)
                 } else {
                   Kernels.softmaxFrozen(&scores, ld: t, rows: t, cols: t, frozen: rowBits, frozenLD: words,
-                                        values: rowValues, valueStart: rowStart, freeMass: freeMass)
+                                        codes: codes, codesLD: t, codeScale: codeScale, freeMass: freeMass)
                 }
                 Kernels.gemmNN(m: t, n: hd, k: t, a: scores, lda: t, b: v, ldb: ld, c: &out, ldc: hd)
                 let t1 = cpuSeconds()

@@ -96,18 +96,16 @@ public enum Kernels {
   /// 16-bit words per row of a frozen-entry bitmask of `cols` entries.
   public static func frozenMaskWords(cols: Int) -> Int { (cols + 15) / 16 }
 
-  /// Floats of padding `softmaxFrozen`'s packed values need after the last value.
-  public static let frozenValuePadding = Int(EAM_FROZEN_PAD)
-
   /// Row-wise softmax over the free entries, frozen entries set to their values (EAM).
   /// `frozen`: per row `frozenLD` words, bit `j % 16` of word `j / 16` set when entry j is frozen.
-  /// `values`: the frozen values packed row by row in column order, row r's from `valueStart[r]`,
-  /// followed by `frozenValuePadding` readable floats.
+  /// A frozen entry's value is `codes[r * codesLD + j]` × `codeScale` (codes are read only where
+  /// frozen).
   @inlinable
   public static func softmaxFrozen(_ x: UnsafeMutablePointer<Float>, ld: Int, rows: Int, cols: Int,
-                                   frozen: UnsafePointer<UInt16>, frozenLD: Int, values: UnsafePointer<Float>,
-                                   valueStart: UnsafePointer<Int32>, freeMass: UnsafePointer<Float>) {
-    eam_softmax_rows_frozen(x, Int32(ld), Int32(rows), Int32(cols), frozen, Int32(frozenLD), values, valueStart, freeMass)
+                                   frozen: UnsafePointer<UInt16>, frozenLD: Int, codes: UnsafePointer<UInt8>,
+                                   codesLD: Int, codeScale: Float, freeMass: UnsafePointer<Float>) {
+    eam_softmax_rows_frozen(x, Int32(ld), Int32(rows), Int32(cols), frozen, Int32(frozenLD), codes, Int32(codesLD),
+                            codeScale, freeMass)
   }
 
   /// `c = alpha · a · bᵀ` for the rows of `runs` only (pairs: first row, row count); b is packed once.

@@ -31,7 +31,7 @@ struct FrozenMaps {
   let scale: Float
   var value: [Float]    // t × t: code × scale, 0 where free
   let rowWords: Int
-  var rowBits: [UInt16] = [], rowValues: [Float] = [], rowStart: [Int32] = [], freeMass: [Float] = []
+  var rowBits: [UInt16] = [], freeMass: [Float] = []
   var mask: [UInt16] = [], entryStart: [Int32] = [], keys: [Int32] = [], entryCodes: [UInt8] = []
 
   init(t: Int, frozen: (Int, Int) -> Bool, code: (Int, Int) -> UInt8, scale: Float) {
@@ -45,16 +45,13 @@ struct FrozenMaps {
     self.value = codes.map { Float($0) * scale }
     rowBits = [UInt16](repeating: 0, count: t * rowWords)
     for r in 0..<t {
-      rowStart.append(Int32(rowValues.count))
       var mass: Float = 1
       for j in 0..<t where isFrozen[r * t + j] {
         rowBits[r * rowWords + j / 16] |= 1 << UInt16(j % 16)
-        rowValues.append(self.value[r * t + j])
         mass -= self.value[r * t + j]
       }
       freeMass.append(min(1, max(0, mass)))
     }
-    rowValues += [Float](repeating: .nan, count: Kernels.frozenValuePadding)
     let entries = Kernels.frozenEntriesForAttention(tokens: t, rowBits: rowBits, rowLD: rowWords, codes: codes)
     mask = [UInt16](repeating: 0, count: Kernels.attentionMaskWords(tokens: t))
     entryStart = [Int32](repeating: -1, count: (t + 15) / 16 + 1)
@@ -131,7 +128,7 @@ func unfusedAttention(_ h: AttentionHead, frozen: FrozenMaps?) -> [Float] {
     if let bias = h.bias { Kernels.add(&scores, bias, count: t * t) }
     if let f = frozen {
       Kernels.softmaxFrozen(&scores, ld: t, rows: t, cols: t, frozen: f.rowBits, frozenLD: f.rowWords,
-                            values: f.rowValues, valueStart: f.rowStart, freeMass: f.freeMass)
+                            codes: f.code, codesLD: t, codeScale: f.scale, freeMass: f.freeMass)
     } else {
       Kernels.softmax(&scores, ld: t, rows: t, cols: t)
     }

@@ -125,7 +125,7 @@ func hardValues(_ n: Int, seed: UInt64, scale: Float = 30, infinities: Bool = fa
         expectSameBits("frozen softmax T \(t) \(pattern)") {
           var y = x
           Kernels.softmaxFrozen(&y, ld: t, rows: t, cols: t, frozen: maps.rowBits, frozenLD: maps.rowWords,
-                                values: maps.rowValues, valueStart: maps.rowStart, freeMass: maps.freeMass)
+                                codes: maps.code, codesLD: t, codeScale: maps.scale, freeMass: maps.freeMass)
           return y
         }
       }

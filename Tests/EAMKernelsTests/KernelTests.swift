@@ -156,13 +156,12 @@ let linearCases: [LinearCase] = [
     let cols = 5
     let input: [Float] = [1, 2, 3, 4, 5, 0, 0, 0, 0, 0]
     let frozen: [UInt16] = [0b10010, 0b11111]
-    let packed: [Float] = [0.2, 0.1, 0.2, 0.2, 0.2, 0.2, 0.2] + [Float](repeating: .nan, count: Kernels.frozenValuePadding)
-    let start: [Int32] = [0, 2]
+    let codes: [UInt8] = [9, 2, 9, 9, 1, 2, 2, 2, 2, 2]  // value = code × 0.1 where frozen; free codes are ignored
     let freeMass: [Float] = [0.7, 0]
     forEachVariant { v in
       var x = input
-      Kernels.softmaxFrozen(&x, ld: cols, rows: 2, cols: cols, frozen: frozen, frozenLD: 1, values: packed, valueStart: start,
-                            freeMass: freeMass)
+      Kernels.softmaxFrozen(&x, ld: cols, rows: 2, cols: cols, frozen: frozen, frozenLD: 1, codes: codes, codesLD: cols,
+                            codeScale: 0.1, freeMass: freeMass)
       let e = [1.0, 3, 4].map { exp($0 - 4) }, z = e.reduce(0, +)
       #expect(abs(Double(x[0]) - 0.7 * e[0] / z) < 1e-6, "\(v.name)")
       #expect(x[1] == 0.2 && x[4] == 0.1, "\(v.name)")
@@ -194,26 +193,25 @@ let linearCases: [LinearCase] = [
     var bits = [UInt16](repeating: 0xFFFF, count: rows * fld)  // every bit past the row end set
     var vals = [Float](repeating: 0, count: rows * ld), mass = [Float](repeating: 1, count: rows)
     var input = values(rows * ld, seed: UInt64(100 + cols)).map { $0 * 20 }
-    var packed: [Float] = [], start: [Int32] = []
+    var codes = [UInt8](repeating: 0xAB, count: rows * ld)  // free entries' codes must be ignored
+    let scale = Float(0.5 / Double(255 * cols))
     for r in 0..<rows {
       for w in 0..<words { bits[r * fld + w] = 0 }
-      start.append(Int32(packed.count))
       var m: Float = 1
       for j in 0..<cols where frozen[r][j] {
         bits[r * fld + j / 16] |= 1 << UInt16(j % 16)
-        vals[r * ld + j] = Float(uniform() * 0.5 / Double(cols))
-        packed.append(vals[r * ld + j])
+        codes[r * ld + j] = UInt8(uniform() * 255)
+        vals[r * ld + j] = Float(codes[r * ld + j]) * scale
         m -= vals[r * ld + j]
         input[r * ld + j] = .nan
       }
       mass[r] = max(0, min(1, m))
     }
-    packed += [Float](repeating: .nan, count: Kernels.frozenValuePadding)
     for j in 0..<cols where !frozen[rows - 1][j] { input[(rows - 1) * ld + j] = -.infinity }
     forEachVariant { v in
       var x = input
-      Kernels.softmaxFrozen(&x, ld: ld, rows: rows, cols: cols, frozen: bits, frozenLD: fld, values: packed, valueStart: start,
-                            freeMass: mass)
+      Kernels.softmaxFrozen(&x, ld: ld, rows: rows, cols: cols, frozen: bits, frozenLD: fld, codes: codes, codesLD: ld,
+                            codeScale: scale, freeMass: mass)
       var failures = 0
       for r in 0..<rows {
         let free = (0..<cols).filter { !frozen[r][$0] }

@@ -231,34 +231,29 @@ static void test_softmax_frozen(void) {
     seed(5000 + cols);
     float *x0 = alloc(sizeof(float) * rows * ld), *x1 = alloc(sizeof(float) * rows * ld);
     uint16_t *bits = alloc(sizeof(uint16_t) * rows * fld);
-    float *vals = alloc(sizeof(float) * (rows * cols + EAM_FROZEN_PAD));
-    int32_t start[6];
+    uint8_t *codes = alloc((size_t)rows * ld); /* value = code · 1e-4 where frozen */
     float mass[6];
-    int nv = 0;
     for (int r = 0; r < rows; r++) {
       const int pattern = (r + cols) % 6, keep = (int)(next32() % (unsigned)cols);
-      start[r] = nv;
-      for (int j = 0; j < cols; j++)
-        if (frozen_bit(pattern, r, j, keep)) {
-          bits[r * fld + j / 16] |= (uint16_t)(1u << (j % 16));
-          vals[nv++] = 0.01f * (1.0f + uniform());
-        }
+      for (int j = 0; j < cols; j++) {
+        codes[r * ld + j] = (uint8_t)(100 + next32() % 100); /* free entries' codes are ignored */
+        if (frozen_bit(pattern, r, j, keep)) bits[r * fld + j / 16] |= (uint16_t)(1u << (j % 16));
+      }
       /* bits past cols are ignored: set some */
       if (cols % 16) bits[r * fld + words - 1] |= (uint16_t)(0xFFFFu << (cols % 16)) & (uint16_t)next32();
       mass[r] = 0.5f + 0.5f * uniform();
     }
-    for (int i = nv; i < nv + EAM_FROZEN_PAD; i++) vals[i] = 0.0f;
     hard_values(x0, (size_t)rows * ld, 8.0f, 1);
     hard_values(x0 + ld, ld, 300.0f, 0); /* large scores */
     memcpy(x1, x0, sizeof(float) * rows * ld);
     use(EAM_VARIANT_SCALAR);
-    eam_softmax_rows_frozen(x0, ld, rows, cols, bits, fld, vals, start, mass);
+    eam_softmax_rows_frozen(x0, ld, rows, cols, bits, fld, codes, ld, 1e-4f, mass);
     use(V);
-    eam_softmax_rows_frozen(x1, ld, rows, cols, bits, fld, vals, start, mass);
+    eam_softmax_rows_frozen(x1, ld, rows, cols, bits, fld, codes, ld, 1e-4f, mass);
     char what[32];
     snprintf(what, sizeof what, "cols %d", cols);
     compare(&t, x0, x1, (size_t)rows * ld, what);
-    free(x0); free(x1); free(bits); free(vals);
+    free(x0); free(x1); free(bits); free(codes);
   }
   report(&t, "vs scalar");
 }
@@ -320,33 +315,33 @@ static void test_gelu(void) {
  * patterns by row as in the frozen softmax test (random, none, all but one, all, alternate, dense). */
 typedef struct {
   uint16_t *mask;
-  float *values, *mass;
-  int32_t *start;
+  int32_t *start, *keys;
+  uint8_t *codes;
+  float *mass, scale;
 } frozen_head;
 
 static frozen_head make_frozen(int T) {
   const int words = EAM_FROZEN_WORDS(T);
   uint16_t *bits = alloc(sizeof(uint16_t) * T * words);
-  float *rv = alloc(sizeof(float) * ((size_t)T * T + EAM_FROZEN_PAD));
-  int32_t *rs = alloc(sizeof(int32_t) * T);
-  frozen_head h = {alloc(sizeof(uint16_t) * eam_attention_mask_words(T)),
-                   alloc(sizeof(float) * ((size_t)T * T + EAM_FROZEN_PAD)), alloc(sizeof(float) * T),
-                   alloc(sizeof(int32_t) * ((T + 15) / 16))};
-  int n = 0;
+  uint8_t *codes = alloc((size_t)T * T);
+  frozen_head h = {alloc(sizeof(uint16_t) * eam_attention_mask_words(T)), alloc(sizeof(int32_t) * ((T + 15) / 16 + 1)),
+                   NULL, NULL, alloc(sizeof(float) * T), 0.5f / (128.0f * (float)T)};
   for (int r = 0; r < T; r++) {
     const int pattern = r % 6, keep = (int)(next32() % (unsigned)T);
-    rs[r] = n;
     float total = 0.0f;
     for (int j = 0; j < T; j++)
       if (frozen_bit(pattern, r, j, keep)) {
         bits[r * words + j / 16] |= (uint16_t)(1u << (j % 16));
-        rv[n] = 0.5f / (float)T * (1.0f + uniform());
-        total += rv[n++];
+        codes[r * T + j] = (uint8_t)(next32() % 4 ? 128 + next32() % 128 : 0); /* some frozen at 0 */
+        total += (float)codes[r * T + j] * h.scale;
       }
-    h.mass[r] = 1.0f - total;
+    h.mass[r] = total < 1.0f ? 1.0f - total : 0.0f;
   }
-  eam_attention_pack_frozen(T, bits, words, rv, rs, h.mask, h.values, h.start);
-  free(bits); free(rv); free(rs);
+  const size_t n = eam_attention_frozen_entries(T, bits, words, codes);
+  h.keys = alloc(sizeof(int32_t) * (n + 1));
+  h.codes = alloc(16 * (n + 1));
+  eam_attention_pack_frozen(T, bits, words, codes, h.mask, h.start, h.keys, h.codes);
+  free(bits); free(codes);
   return h;
 }
 
@@ -366,7 +361,7 @@ static void test_attention(void) {
     hard_values(Vv, (size_t)T * hd, 1.0f, 0);
     hard_values(bias, (size_t)T * T, 2.0f, 1);
     frozen_head h = make_frozen(T);
-    const eam_attention_frozen fr = {h.mask, h.values, h.start, h.mass};
+    const eam_attention_frozen fr = {h.mask, h.start, h.keys, h.codes, h.scale, h.mass};
     for (int c = 0; c < 4; c++) { /* bias or not, frozen or not */
       const float *bp = c & 1 ? bias : NULL;
       const eam_attention_frozen *fp = c & 2 ? &fr : NULL;
@@ -382,7 +377,7 @@ static void test_attention(void) {
       }
     }
     free(Q); free(K); free(Vv); free(bias); free(O0); free(O1); free(scratch);
-    free(h.mask); free(h.values); free(h.mass); free(h.start);
+    free(h.mask); free(h.start); free(h.keys); free(h.codes); free(h.mass);
   }
   report(&t, "vs scalar");
 }

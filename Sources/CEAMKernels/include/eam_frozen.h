@@ -21,18 +21,16 @@ extern "C" {
 
 /* 16-bit mask words per row of `cols` entries. */
 #define EAM_FROZEN_WORDS(cols) (((cols) + 15) / 16)
-/* Floats of padding the packed frozen values need after the last one. */
-#define EAM_FROZEN_PAD 16
 
 /* In place, for each of `rows` rows of length cols (leading dimension ld): entries whose bit is
- * set in `frozen` (leading dimension frozen_ld words) take their frozen value; the others become
- * free_mass[r] · exp(x_j − max) / Σ exp(x_k − max), max and sum over the free entries only. The
- * frozen values are packed: row r's, in column order, start at values[value_start[r]], and
- * EAM_FROZEN_PAD floats past the last one must be readable (vector loads). A row
- * without free entries (or whose free scores are all −inf) becomes its frozen values and zeros.
- * Scores of frozen entries need not be computed: whatever they hold does not change the result. */
+ * set in `frozen` (leading dimension frozen_ld words) take their frozen value, code · code_scale
+ * with the entry's code at codes[r · codes_ld + j] (an integer 0..255, the artifact's; read only
+ * where frozen); the others become free_mass[r] · exp(x_j − max) / Σ exp(x_k − max), max and sum
+ * over the free entries only. A row without free entries (or whose free scores are all −inf)
+ * becomes its frozen values and zeros. Scores of frozen entries need not be computed: whatever
+ * they hold does not change the result. */
 void eam_softmax_rows_frozen(float *x, int ld, int rows, int cols, const uint16_t *frozen, int frozen_ld,
-                             const float *values, const int32_t *value_start, const float *free_mass);
+                             const uint8_t *codes, int codes_ld, float code_scale, const float *free_mass);
 
 /* C = alpha · A · Bᵀ like eam_gemm_nt (N columns, K deep), for the rows of `runs` runs only:
  * run i covers rows [runs[2i], runs[2i] + runs[2i+1]) of A and C. B is packed once for all runs;

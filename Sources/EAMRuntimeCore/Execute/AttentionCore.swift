@@ -103,9 +103,9 @@ struct HeadAttention {
     marks.lap(.scores)
     if let frozen {
       frozen.frozenBits.withUnsafeBufferPointer { bits in
-        frozen.valueStart.withUnsafeBufferPointer { start in
+        frozen.rowCodes.withUnsafeBufferPointer { codes in
           Kernels.softmaxFrozen(scores, ld: n, rows: n, cols: n, frozen: bits.baseAddress!, frozenLD: frozen.maskWords,
-                                values: frozen.packedValues.pointer, valueStart: start.baseAddress!,
+                                codes: codes.baseAddress!, codesLD: n, codeScale: frozen.codeScale,
                                 freeMass: frozen.freeMass.pointer)
         }
       }

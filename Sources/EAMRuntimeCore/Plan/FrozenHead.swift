@@ -12,10 +12,9 @@ final class FrozenHead {
   let maskWords: Int
   /// T×T frozen values of a head frozen whole (its constant map); empty otherwise.
   let values: AlignedBuffer
-  /// The frozen values alone, row by row in column order, padded (what the softmax reads), and
-  /// where each row's begin. Empty for a whole-frozen head.
-  let packedValues: AlignedBuffer
-  let valueStart: [Int32]
+  /// T×T codes (0 where free), the row layout's values: entry j of row r is
+  /// `rowCodes[r * T + j]` × `codeScale`. Empty for a whole-frozen head.
+  let rowCodes: [UInt8]
   /// Per row: 1 − Σ frozen values, clamped to [0, 1].
   let freeMass: AlignedBuffer
   /// The rows whose scores Q·Kᵀ computes, as (first row, count) pairs for `Kernels.gemmNT(runs:)`:
@@ -91,19 +90,8 @@ final class FrozenHead {
       throw RuntimeError("block \(block) head \(f.head): whole_head does not match the mask", path: path)
     }
     self.whole = f.wholeHead
-    // A whole-frozen head needs only the dense values (its P·V): no packed copy.
-    let packed = AlignedBuffer(count: f.wholeHead ? 0 : frozen + Kernels.frozenValuePadding)
-    var starts = [Int32](repeating: 0, count: t)
-    var n = 0
-    for r in 0..<t where !f.wholeHead {
-      starts[r] = Int32(n)
-      for j in 0..<t where mask[r * t + j] != 0 {
-        packed.pointer[n] = value(r * t + j)
-        n += 1
-      }
-    }
-    self.packedValues = packed
-    self.valueStart = starts
+    // A whole-frozen head needs only the dense values (its P·V): no codes.
+    self.rowCodes = f.wholeHead ? [] : codes
     self.frozenBits = bits
     self.maskWords = words
     let values = AlignedBuffer(count: f.wholeHead ? entries : 0)

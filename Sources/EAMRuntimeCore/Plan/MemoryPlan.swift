@@ -149,14 +149,13 @@ enum MemoryPlan {
 
   /// What one `FrozenHead` over `t` tokens holds at most (its fused layout included).
   static func frozenHead(_ f: Manifest.FrozenMap, tokens t: Int, into frozen: inout ByteCount) {
-    let words = Kernels.frozenMaskWords(cols: t), pad = Kernels.frozenValuePadding
+    let words = Kernels.frozenMaskWords(cols: t)
     let groups = (t + Kernels.attentionQueryBlock - 1) / Kernels.attentionQueryBlock
-    frozen.add([2, t, t])                                  // the mask and the codes, a byte an entry each
+    frozen.add([2, t, t])                                  // the mask and the codes (row layout), a byte an entry each
     if f.wholeHead { frozen.add([4, t, t]) }               // a whole head's dense values
     frozen.add([(t * t + 7) / 8])                          // the mask section's bytes
     frozen.add([(f.frozenEntries * f.bits + 7) / 8])       // the codes' bytes
     frozen.add([2, t, words])                              // row bitmask
-    frozen.add([4, f.frozenEntries + pad])                 // packed values, row layout
     frozen.add([4 + 4 + 16 + 8, t])                        // row starts, free mass, runs
     frozen.add([2, Kernels.attentionMaskWords(tokens: t)]) // fused mask
     frozen.add([4, groups + 1])                            // fused entry starts
