@@ -367,3 +367,15 @@ void eam_attention_pack_frozen(int T, const uint16_t *row_bits, int row_ld, cons
                                int32_t *entry_start, int32_t *keys, uint8_t *entry_codes) {
   if (T > 0) pack(T, row_bits, row_ld, codes, mask, entry_start, keys, entry_codes);
 }
+
+void eam_attention_put_frozen(int T, const eam_attention_frozen *frozen, float *map, int ld) {
+  for (int b = 0; b * 16 < T; b++) {
+    const int rows = T - b * 16 < 16 ? T - b * 16 : 16;
+    for (int32_t e = frozen->entry_start[b]; e < frozen->entry_start[b + 1]; e++) {
+      const uint8_t *c = frozen->codes + (size_t)16 * e;
+      float *col = map + (size_t)(b * 16) * ld + frozen->keys[e];
+      for (int r = 0; r < rows; r++)
+        if (c[r]) col[(size_t)r * ld] = (float)c[r] * frozen->code_scale;
+    }
+  }
+}

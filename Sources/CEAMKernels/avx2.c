@@ -149,8 +149,10 @@ static const int32_t lanes[256][8] __attribute__((aligned(32))) = {L64(0), L64(6
 
 T static inline __m256 lanes8(unsigned bits) { return _mm256_load_ps((const float *)lanes[bits]); }
 
-/* The values code · code_scale of 8 entries from their codes (n < 8: the first n, the others 0). */
+/* The values code · code_scale of 8 entries from their codes (n < 8: the first n, the others 0;
+ * code NULL: all 0). */
 T static inline __m256 frozen_values8(const uint8_t *code, int n, __m256 cs) {
+  if (!code) return _mm256_setzero_ps();
   uint64_t c = 0;
   if (n >= 8) memcpy(&c, code, 8); else memcpy(&c, code, (size_t)n);
   return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)c))), cs);
@@ -168,7 +170,7 @@ T void eam_softmax_frozen_avx2(float *x, int ld, int rows, int cols, const uint1
   for (int r = 0; r < rows; r++) {
     float *row = x + (size_t)r * ld;
     const uint16_t *bits = frozen + (size_t)r * frozen_ld;
-    const uint8_t *code = codes + (size_t)r * codes_ld;
+    const uint8_t *code = codes ? codes + (size_t)r * codes_ld : NULL;
 #define FROZEN8(j) ((unsigned)((const uint8_t *)bits)[(j) >> 3] & (j < full ? 0xFFu : tailbits))
     __m256 vmax = ninf, vmax1 = ninf;
     int j = 0;
@@ -184,7 +186,7 @@ T void eam_softmax_frozen_avx2(float *x, int ld, int rows, int cols, const uint1
     if (max == -INFINITY) { /* every entry frozen (or every free score −inf) */
       for (j = 0; j < cols; j += 8) {
         const unsigned fz = FROZEN8(j);
-        const __m256 p = _mm256_and_ps(frozen_values8(code + j, cols - j, cs), lanes8(fz));
+        const __m256 p = _mm256_and_ps(frozen_values8(code ? code + j : NULL, cols - j, cs), lanes8(fz));
         if (j < full) _mm256_storeu_ps(row + j, p); else _mm256_maskstore_ps(row + j, tail, p);
       }
       continue;
@@ -208,12 +210,12 @@ T void eam_softmax_frozen_avx2(float *x, int ld, int rows, int cols, const uint1
     for (j = 0; j < full; j += 8) {
       const unsigned fz = FROZEN8(j);
       const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(row + j), scale);
-      _mm256_storeu_ps(row + j, _mm256_blendv_ps(p, frozen_values8(code + j, 8, cs), lanes8(fz)));
+      _mm256_storeu_ps(row + j, _mm256_blendv_ps(p, frozen_values8(code ? code + j : NULL, 8, cs), lanes8(fz)));
     }
     if (j < cols) {
       const unsigned fz = FROZEN8(j);
       __m256 p = _mm256_mul_ps(_mm256_maskload_ps(row + j, tail), scale);
-      if (fz) p = _mm256_blendv_ps(p, frozen_values8(code + j, cols - j, cs), lanes8(fz));
+      if (fz) p = _mm256_blendv_ps(p, frozen_values8(code ? code + j : NULL, cols - j, cs), lanes8(fz));
       _mm256_maskstore_ps(row + j, tail, p);
     }
 #undef FROZEN8

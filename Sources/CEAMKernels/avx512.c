@@ -169,8 +169,10 @@ T void eam_gelu_avx512(float *x, size_t n) {
   }
 }
 
-/* The values code · code_scale of the frozen lanes fz of 16 entries (the other lanes: 0). */
+/* The values code · code_scale of the frozen lanes fz of 16 entries (the other lanes, or all
+ * when code is NULL: 0). */
 T static inline __m512 frozen_values16(const uint8_t *code, __mmask16 fz, __m512 cs) {
+  if (!code) return _mm512_setzero_ps();
   return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(fz, code))), cs);
 }
 
@@ -184,7 +186,7 @@ T void eam_softmax_frozen_avx512(float *x, int ld, int rows, int cols, const uin
   for (int r = 0; r < rows; r++) {
     float *row = x + (size_t)r * ld;
     const uint16_t *bits = frozen + (size_t)r * frozen_ld;
-    const uint8_t *code = codes + (size_t)r * codes_ld;
+    const uint8_t *code = codes ? codes + (size_t)r * codes_ld : NULL;
     __m512 vmax = _mm512_set1_ps(-INFINITY);
     for (int j = 0; j < cols; j += 16) {
       const __mmask16 free = (__mmask16)(~bits[j >> 4] & eam_mask16(cols - j));
@@ -194,7 +196,7 @@ T void eam_softmax_frozen_avx512(float *x, int ld, int rows, int cols, const uin
     if (max == -INFINITY) { /* every entry frozen (or every free score −inf) */
       for (int j = 0; j < cols; j += 16) {
         const __mmask16 m = eam_mask16(cols - j), fz = (__mmask16)(bits[j >> 4] & m);
-        _mm512_mask_storeu_ps(row + j, m, _mm512_maskz_mov_ps(fz, frozen_values16(code + j, fz, cs)));
+        _mm512_mask_storeu_ps(row + j, m, _mm512_maskz_mov_ps(fz, frozen_values16(code ? code + j : NULL, fz, cs)));
       }
       continue;
     }
@@ -211,7 +213,7 @@ T void eam_softmax_frozen_avx512(float *x, int ld, int rows, int cols, const uin
     for (int j = 0; j < cols; j += 16) {
       const __mmask16 m = eam_mask16(cols - j), fz = (__mmask16)(bits[j >> 4] & m), free = (__mmask16)(~fz & m);
       const __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(free, row + j), scale);
-      _mm512_mask_storeu_ps(row + j, m, _mm512_mask_mov_ps(p, fz, frozen_values16(code + j, fz, cs)));
+      _mm512_mask_storeu_ps(row + j, m, _mm512_mask_mov_ps(p, fz, frozen_values16(code ? code + j : NULL, fz, cs)));
     }
   }
 }

@@ -35,6 +35,6 @@ EAM_PORTABLE(, eam_softmax_frozen_scalar, (float *x, int ld, int rows, int cols,
       const float scale = free_mass[r] / eam_tree_sum16(part);
       for (int j = 0; j < cols; j++) row[j] *= scale;
     }
-    eam_put_frozen_codes(row, bits, cols, codes + (size_t)r * codes_ld, code_scale);
+    eam_put_frozen_codes(row, bits, cols, codes ? codes + (size_t)r * codes_ld : NULL, code_scale);
   }
 }

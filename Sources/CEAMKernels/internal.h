@@ -34,15 +34,16 @@ void eam_softmax_avx2(float *x, int ld, int rows, int cols);
 void eam_softmax_avx512(float *x, int ld, int rows, int cols);
 void eam_softmax_neon(float *x, int ld, int rows, int cols);
 
-/* Writes a row's frozen values (code · code_scale) into their entries (the set bits of its frozen
- * mask), set bit by set bit: as many branches as frozen entries, none mispredicted per entry. */
+/* Writes a row's frozen values (code · code_scale; 0 when codes is NULL) into their entries (the
+ * set bits of its frozen mask), set bit by set bit: as many branches as frozen entries, none
+ * mispredicted per entry. */
 static inline void eam_put_frozen_codes(float *row, const uint16_t *bits, int cols, const uint8_t *codes,
                                         float code_scale) {
   for (int j0 = 0; j0 < cols; j0 += 16) {
     unsigned w = bits[j0 >> 4] & (cols - j0 < 16 ? (1u << (cols - j0)) - 1 : 0xFFFFu);
     for (; w; w &= w - 1) {
       const int j = j0 + __builtin_ctz(w);
-      row[j] = (float)codes[j] * code_scale;
+      row[j] = codes ? (float)codes[j] * code_scale : 0.0f;
     }
   }
 }

@@ -196,7 +196,7 @@ void eam_softmax_frozen_neon(float *x, int ld, int rows, int cols, const uint16_
       for (; j + 4 <= cols; j += 4) vst1q_f32(row + j, vmulq_f32(vld1q_f32(row + j), scale));
       if (j < cols) store_part(row + j, cols - j, vmulq_f32(load_part(row + j, cols - j, 0.0f), scale));
     }
-    eam_put_frozen_codes(row, bits, cols, codes + (size_t)r * codes_ld, code_scale);
+    eam_put_frozen_codes(row, bits, cols, codes ? codes + (size_t)r * codes_ld : NULL, code_scale);
   }
 }
 #endif

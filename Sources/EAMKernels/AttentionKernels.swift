@@ -93,4 +93,14 @@ extension Kernels {
                                             entryCodes: UnsafeMutablePointer<UInt8>?) {
     eam_attention_pack_frozen(Int32(tokens), rowBits, Int32(rowLD), codes, mask, entryStart, keys, entryCodes)
   }
+
+  /// Writes a head's frozen values from its `FrozenAttention` layout into a `tokens × tokens` map
+  /// (leading dimension `ld`), where their code is not 0; after `softmaxFrozen` with `codes: nil`
+  /// the map is what `softmaxFrozen` gives with the codes (the unfused path of a fused head).
+  @inlinable
+  public static func putFrozenValues(tokens: Int, frozen: FrozenAttention, into map: UnsafeMutablePointer<Float>, ld: Int) {
+    var f = eam_attention_frozen(mask: frozen.mask, entry_start: frozen.entryStart, keys: frozen.keys,
+                                 codes: frozen.codes, code_scale: frozen.codeScale, free_mass: frozen.freeMass)
+    eam_attention_put_frozen(Int32(tokens), &f, map, Int32(ld))
+  }
 }

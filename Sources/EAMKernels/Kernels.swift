@@ -99,10 +99,10 @@ public enum Kernels {
   /// Row-wise softmax over the free entries, frozen entries set to their values (EAM).
   /// `frozen`: per row `frozenLD` words, bit `j % 16` of word `j / 16` set when entry j is frozen.
   /// A frozen entry's value is `codes[r * codesLD + j]` × `codeScale` (codes are read only where
-  /// frozen).
+  /// frozen; `nil`: every frozen value is 0, for `putFrozenValues` to fill in).
   @inlinable
   public static func softmaxFrozen(_ x: UnsafeMutablePointer<Float>, ld: Int, rows: Int, cols: Int,
-                                   frozen: UnsafePointer<UInt16>, frozenLD: Int, codes: UnsafePointer<UInt8>,
+                                   frozen: UnsafePointer<UInt16>, frozenLD: Int, codes: UnsafePointer<UInt8>?,
                                    codesLD: Int, codeScale: Float, freeMass: UnsafePointer<Float>) {
     eam_softmax_rows_frozen(x, Int32(ld), Int32(rows), Int32(cols), frozen, Int32(frozenLD), codes, Int32(codesLD),
                             codeScale, freeMass)

@@ -322,6 +322,28 @@ func reportWorst(_ name: String, _ worst: Double) {
     }
   }
 
+  /// The unfused path of a fused head (an observer needs its map): the frozen softmax without codes,
+  /// then the values from the attention layout, gives the bits of the frozen softmax with codes.
+  @Test func valuesFromTheAttentionLayoutGiveTheFrozenSoftmax() {
+    for t in [1, 17, 50, 257] {
+      for pattern in [FrozenPattern.scattered30, .scattered90, .rows, .tiles, .zeroScattered, .fullMass, .head] {
+        let maps = pattern.maps(t: t, seed: 13)
+        let scores = values(t * t, seed: UInt64(t)).map { $0 * 6 }
+        forEachVariant { v in
+          var withCodes = scores, fromLayout = scores
+          Kernels.softmaxFrozen(&withCodes, ld: t, rows: t, cols: t, frozen: maps.rowBits, frozenLD: maps.rowWords,
+                                codes: maps.code, codesLD: t, codeScale: maps.scale, freeMass: maps.freeMass)
+          Kernels.softmaxFrozen(&fromLayout, ld: t, rows: t, cols: t, frozen: maps.rowBits, frozenLD: maps.rowWords,
+                                codes: nil, codesLD: 0, codeScale: maps.scale, freeMass: maps.freeMass)
+          fromLayout.withUnsafeMutableBufferPointer { p in
+            maps.withAttention { Kernels.putFrozenValues(tokens: t, frozen: $0, into: p.baseAddress!, ld: t) }
+          }
+          #expect(fromLayout.map(\.bitPattern) == withCodes.map(\.bitPattern), "\(v.name) T \(t) \(pattern)")
+        }
+      }
+    }
+  }
+
   /// The attention layout, built here from its definition, equals the conversion's: the mask, and
   /// an entry per (16 queries, key) with a nonzero frozen code, block by block, key by key.
   @Test func packedLayoutFollowsItsDefinition() {

@@ -96,14 +96,17 @@ import EAMRuntime
 
   /// Frozen entries keep their value exactly; the free ones share what is left, so a row with a
   /// free entry sums to 1; a whole-frozen head computes no scores (the observer never sees it).
-  @Test(arguments: frozen)
-  func forwardPassUsesTheFrozenMaps(fixture: RuntimeFixture) throws {
+  /// Also with the fused kernel loaded: an observed head then runs unfused from the fused layout.
+  @Test(arguments: frozen, [AttentionKernel.unfused, .fused])
+  func forwardPassUsesTheFrozenMaps(fixture: RuntimeFixture, attention: AttentionKernel) throws {
     let artifact = try Artifact(path: fixture.path)
     let m = artifact.manifest
     let t = m.architecture.prefixTokens + m.architecture.patchTokens
     var maps: [String: DecodedMap] = [:]
     for b in m.blocks { for f in b.frozen { maps["\(b.index)/\(f.head)"] = try DecodedMap(f, tokens: t, artifact: artifact) } }
-    let model = try Model(artifact: artifact)
+    var options = LoadOptions()
+    options.attention = attention
+    let model = try Model(artifact: artifact, options: options)
     let log = MapLog()
     model.attentionObserver = log.observer
     let x = try fixture.inputBatch()

@@ -92,6 +92,12 @@ size_t eam_attention_frozen_entries(int T, const uint16_t *row_bits, int row_ld,
 void eam_attention_pack_frozen(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes, uint16_t *mask,
                                int32_t *entry_start, int32_t *keys, uint8_t *entry_codes);
 
+/* Writes a head's frozen values from its attention layout into a T × T map (leading dimension
+ * ld): entry (16b + r, keys[e]) of each entry e of block b becomes codes[16e + r] · code_scale
+ * where that code is not 0; nothing else is written. After eam_softmax_rows_frozen without codes
+ * (frozen values 0) this gives the map eam_softmax_rows_frozen gives with the codes. */
+void eam_attention_put_frozen(int T, const eam_attention_frozen *frozen, float *map, int ld);
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,7 +25,7 @@ extern "C" {
 /* In place, for each of `rows` rows of length cols (leading dimension ld): entries whose bit is
  * set in `frozen` (leading dimension frozen_ld words) take their frozen value, code · code_scale
  * with the entry's code at codes[r · codes_ld + j] (an integer 0..255, the artifact's; read only
- * where frozen); the others become free_mass[r] · exp(x_j − max) / Σ exp(x_k − max), max and sum
+ * where frozen; codes NULL: every frozen value is 0); the others become free_mass[r] · exp(x_j − max) / Σ exp(x_k − max), max and sum
  * over the free entries only. A row without free entries (or whose free scores are all −inf)
  * becomes its frozen values and zeros. Scores of frozen entries need not be computed: whatever
  * they hold does not change the result. */

@@ -70,18 +70,9 @@ struct HeadAttention {
     }
     if let scratch = fusedScratch, observe == nil, keep == nil, bias == nil, mask == nil {
       if let frozen {
-        frozen.fusedMask.withUnsafeBufferPointer { m in
-          frozen.fusedEntryStart.withUnsafeBufferPointer { st in
-            frozen.fusedKeys.withUnsafeBufferPointer { keys in
-              frozen.fusedCodes.withUnsafeBufferPointer { codes in
-                let f = FrozenAttention(mask: m.baseAddress!, entryStart: st.baseAddress!, keys: keys.baseAddress,
-                                        codes: codes.baseAddress, codeScale: frozen.codeScale,
-                                        freeMass: frozen.freeMass.pointer)
-                Kernels.attention(tokens: n, headDim: hd, scale: scale, q: q, ldq: ld, k: k, ldk: ld, v: v, ldv: ld,
-                                  out: out, ldo: ldo, frozen: f, scratch: scratch)
-              }
-            }
-          }
+        frozen.withFused { f in
+          Kernels.attention(tokens: n, headDim: hd, scale: scale, q: q, ldq: ld, k: k, ldk: ld, v: v, ldv: ld, out: out,
+                            ldo: ldo, frozen: f, scratch: scratch)
         }
       } else {
         Kernels.attention(tokens: n, headDim: hd, scale: scale, q: q, ldq: ld, k: k, ldk: ld, v: v, ldv: ld, out: out,
@@ -105,10 +96,11 @@ struct HeadAttention {
       frozen.frozenBits.withUnsafeBufferPointer { bits in
         frozen.rowCodes.withUnsafeBufferPointer { codes in
           Kernels.softmaxFrozen(scores, ld: n, rows: n, cols: n, frozen: bits.baseAddress!, frozenLD: frozen.maskWords,
-                                codes: codes.baseAddress!, codesLD: n, codeScale: frozen.codeScale,
+                                codes: codes.baseAddress, codesLD: n, codeScale: frozen.codeScale,
                                 freeMass: frozen.freeMass.pointer)
         }
       }
+      if frozen.rowCodes.isEmpty { frozen.withFused { Kernels.putFrozenValues(tokens: n, frozen: $0, into: scores, ld: n) } }
     } else {
       Kernels.softmax(scores, ld: n, rows: n, cols: n)
     }

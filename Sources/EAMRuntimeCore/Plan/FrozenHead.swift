@@ -13,7 +13,8 @@ final class FrozenHead {
   /// T×T frozen values of a head frozen whole (its constant map); empty otherwise.
   let values: AlignedBuffer
   /// T×T codes (0 where free), the row layout's values: entry j of row r is
-  /// `rowCodes[r * T + j]` × `codeScale`. Empty for a whole-frozen head.
+  /// `rowCodes[r * T + j]` × `codeScale`. Empty for a whole-frozen head, and for a fused one (its
+  /// unfused path, when an observer needs the map, takes the values from the fused layout).
   let rowCodes: [UInt8]
   /// Per row: 1 − Σ frozen values, clamped to [0, 1].
   let freeMass: AlignedBuffer
@@ -91,7 +92,7 @@ final class FrozenHead {
     }
     self.whole = f.wholeHead
     // A whole-frozen head needs only the dense values (its P·V): no codes.
-    self.rowCodes = f.wholeHead ? [] : codes
+    self.rowCodes = f.wholeHead || fused ? [] : codes
     self.frozenBits = bits
     self.maskWords = words
     let values = AlignedBuffer(count: f.wholeHead ? entries : 0)
@@ -130,6 +131,20 @@ final class FrozenHead {
       fusedEntryStart = []
       fusedKeys = []
       fusedCodes = []
+    }
+  }
+
+  /// The fused layout for a call (a fused head's).
+  func withFused<R>(_ body: (FrozenAttention) -> R) -> R {
+    fusedMask.withUnsafeBufferPointer { m in
+      fusedEntryStart.withUnsafeBufferPointer { st in
+        fusedKeys.withUnsafeBufferPointer { keys in
+          fusedCodes.withUnsafeBufferPointer { codes in
+            body(FrozenAttention(mask: m.baseAddress!, entryStart: st.baseAddress!, keys: keys.baseAddress,
+                                 codes: codes.baseAddress, codeScale: codeScale, freeMass: freeMass.pointer))
+          }
+        }
+      }
     }
   }
 }
