@@ -186,12 +186,38 @@ EAM_PORTABLE(static, rescale, (int bq, const areas *w), (bq, w)) {
   }
 }
 
+/* The runs of keys [0, nk) whose bit is not set in dead. */
+static int runs_from_dead(const uint64_t *dead, int nk, int32_t *runs) {
+  int n = 0;
+  for (int k = 0; k * 64 < nk; k++) {
+    uint64_t live = ~dead[k];
+    if (nk - 64 * k < 64) live &= ((uint64_t)1 << (nk - 64 * k)) - 1;
+    while (live) {
+      const int a = __builtin_ctzll(live);
+      const uint64_t rest = ~(live >> a); /* a run of ones from bit a */
+      const int len = rest == 0 ? 64 - a : __builtin_ctzll(rest);
+      const int j0 = 64 * k + a, j1 = j0 + len;
+      if (n > 0 && runs[2 * n - 1] == j0) {
+        runs[2 * n - 1] = j1;
+      } else {
+        runs[2 * n] = j0;
+        runs[2 * n + 1] = j1;
+        n++;
+      }
+      live = a + len >= 64 ? 0 : live & ~(((uint64_t)1 << (a + len)) - 1);
+    }
+  }
+  return n;
+}
+
 /* One query tile: rows [q0, q0 + nq). */
 static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, float scale, const float *Q, int ldq,
                  const float *K, int ldk, const float *V, int ldv, float *O, int ldo, const float *bias, int ldb,
                  const eam_attention_frozen *frozen, int q0, int nq, int kb) {
   const int bq = ops->bq, blocks = (nq + EAM_ATTN_QBLOCK - 1) / EAM_ATTN_QBLOCK, qb0 = q0 / EAM_ATTN_QBLOCK;
   const int multi = kb < T;
+  /* The tile is a whole 64-query group of the layout, in one key block. */
+  const int direct = bq == 64 && q0 % 64 == 0 && nq == (T - q0 < 64 ? T - q0 : 64) && !multi;
   const uint64_t dead = (bq >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << bq) - 1) & ~(nq >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << nq) - 1);
   ops->pack_q(nq, hd, Q + (size_t)q0 * ldq, ldq, w->qt);
   for (int l = 0; l < bq; l++) {
@@ -214,18 +240,25 @@ static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, fl
   for (int c0 = 0; c0 < T; c0 += kb) {
     const int nk = T - c0 < kb ? T - c0 : kb;
     const uint64_t *fz = NULL;
-    int marked = 0; /* w->live holds the keys with entries */
-    if (frozen) {
+    int marked = 0; /* 1: w->live holds the keys with entries; 2: the layout's dead keys hold */
+    if (frozen && direct) { /* a whole 64-query group of the layout: its words and dead keys as they are */
+      fz = frozen->mask + (size_t)(q0 / 64) * T;
+      marked = 2;
+      for (int b = 0; b < blocks; b++) {
+        first[b] = cur[b];
+        count[b] = end[b] - cur[b];
+      }
+    } else if (frozen) {
       uint64_t any = 0;
       for (int b = 0; b < blocks; b++) { /* the tile's mask words, a query block at a time */
-        const uint16_t *words = frozen->mask + (size_t)(qb0 + b) * T + c0;
+        const uint64_t *words = frozen->mask + (size_t)((qb0 + b) / 4) * T + c0;
         /* Every query of the block (past q_end too: bits of a token, whoever computes its row). */
-        const int left = T - q0 - b * EAM_ATTN_QBLOCK, shift = b * EAM_ATTN_QBLOCK;
+        const int left = T - q0 - b * EAM_ATTN_QBLOCK, shift = b * EAM_ATTN_QBLOCK, from = 16 * ((qb0 + b) % 4);
         const uint64_t valid = left >= 16 ? 0xFFFFu : (1u << left) - 1;
         if (b == 0)
-          for (int j = 0; j < nk; j++) any |= w->fz[j] = words[j] & valid;
+          for (int j = 0; j < nk; j++) any |= w->fz[j] = (words[j] >> from) & valid;
         else
-          for (int j = 0; j < nk; j++) any |= w->fz[j] |= (words[j] & valid) << shift;
+          for (int j = 0; j < nk; j++) any |= w->fz[j] |= ((words[j] >> from) & valid) << shift;
       }
       if (any) {
         fz = w->fz;
@@ -275,7 +308,9 @@ static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, fl
           for (int j = 0; j < nk; j++)
             for (int l = 0; l < bq; l++) w->strip[j * bq + l] *= w->escale[l];
         ops->insert(blocks, first, count, c0, frozen->keys, frozen->codes, frozen->code_scale, w->vscale, w->strip);
-        if (marked) { /* keys with a free entry or a nonzero frozen one */
+        if (marked == 2) {
+          nruns = runs_from_dead(frozen->dead + (size_t)(q0 / 64) * ((T + 63) / 64), nk, w->runs);
+        } else if (marked) { /* keys with a free entry or a nonzero frozen one */
           nruns = 0;
           for (int j = 0; j < nk; j++)
             if (!eam_attn_all_frozen(fz[j], dead, bq) || w->live[j]) add_live(w->runs, &nruns, j);
@@ -324,18 +359,23 @@ void eam_attention_fused(int T, int hd, float scale, const float *Q, int ldq, co
 
 /* ---- Frozen layout ------------------------------------------------------------------------ */
 
-size_t eam_attention_mask_words(int T) { return T <= 0 ? 0 : (size_t)((T + 15) / 16) * (size_t)T; }
+size_t eam_attention_mask_words(int T) { return T <= 0 ? 0 : (size_t)((T + 63) / 64) * (size_t)T; }
+
+size_t eam_attention_dead_words(int T) { return T <= 0 ? 0 : (size_t)((T + 63) / 64) * (size_t)((T + 63) / 64); }
 
 /* Whether entry (row r, column j) is set in a row-layout mask. */
 static int row_bit(const uint16_t *bits, int ld, int r, int j) { return (bits[(size_t)r * ld + j / 16] >> (j % 16)) & 1; }
 
 /* Packs (or, with mask NULL, counts) the attention layout's entries. */
-static size_t pack(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes, uint16_t *mask,
+static size_t pack(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes, uint64_t *mask, uint64_t *dead,
                    int32_t *entry_start, int32_t *keys, uint8_t *entry_codes) {
+  const int kw = (T + 63) / 64;
   size_t n = 0;
   int b = 0;
+  if (mask) memset(dead, 0xFF, sizeof(uint64_t) * eam_attention_dead_words(T)); /* cleared where a key lives */
   for (; b * 16 < T; b++) {
-    const int rows = T - b * 16 < 16 ? T - b * 16 : 16;
+    const int rows = T - b * 16 < 16 ? T - b * 16 : 16, g = b / 4, shift = 16 * (b % 4);
+    const uint16_t all = (uint16_t)((1u << rows) - 1);
     if (mask) entry_start[b] = (int32_t)n;
     for (int j = 0; j < T; j++) {
       uint16_t word = 0;
@@ -346,7 +386,9 @@ static size_t pack(int T, const uint16_t *row_bits, int row_ld, const uint8_t *c
           any |= c[r] = codes[(size_t)(b * 16 + r) * T + j];
         }
       if (mask) {
-        mask[(size_t)b * T + j] = word;
+        uint64_t *m = mask + (size_t)g * T + j;
+        *m = (shift ? *m : 0) | (uint64_t)word << shift;
+        if (word != all || any) dead[(size_t)g * kw + j / 64] &= ~((uint64_t)1 << (j % 64));
         if (any) {
           keys[n] = j;
           memcpy(entry_codes + 16 * n, c, 16);
@@ -355,17 +397,21 @@ static size_t pack(int T, const uint16_t *row_bits, int row_ld, const uint8_t *c
       n += any != 0;
     }
   }
-  if (mask) entry_start[b] = (int32_t)n;
+  if (mask) {
+    entry_start[b] = (int32_t)n;
+    if (T % 64) /* no keys past T */
+      for (int g = 0; g < kw; g++) dead[(size_t)g * kw + kw - 1] &= ((uint64_t)1 << (T % 64)) - 1;
+  }
   return n;
 }
 
 size_t eam_attention_frozen_entries(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes) {
-  return T <= 0 ? 0 : pack(T, row_bits, row_ld, codes, NULL, NULL, NULL, NULL);
+  return T <= 0 ? 0 : pack(T, row_bits, row_ld, codes, NULL, NULL, NULL, NULL, NULL);
 }
 
-void eam_attention_pack_frozen(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes, uint16_t *mask,
-                               int32_t *entry_start, int32_t *keys, uint8_t *entry_codes) {
-  if (T > 0) pack(T, row_bits, row_ld, codes, mask, entry_start, keys, entry_codes);
+void eam_attention_pack_frozen(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes, uint64_t *mask,
+                               uint64_t *dead, int32_t *entry_start, int32_t *keys, uint8_t *entry_codes) {
+  if (T > 0) pack(T, row_bits, row_ld, codes, mask, dead, entry_start, keys, entry_codes);
 }
 
 void eam_attention_put_frozen(int T, const eam_attention_frozen *frozen, float *map, int ld) {

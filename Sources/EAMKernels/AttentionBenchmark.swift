@@ -88,11 +88,12 @@ public enum AttentionBenchmark {
         }
       }
     }
-    var mask = [UInt16](repeating: 0, count: Kernels.attentionMaskWords(tokens: t))
+    var mask = [UInt64](repeating: 0, count: Kernels.attentionMaskWords(tokens: t))
+    var dead = [UInt64](repeating: 0, count: Kernels.attentionDeadWords(tokens: t))
     let entries = Kernels.frozenEntriesForAttention(tokens: t, rowBits: rowBits, rowLD: words, codes: codes)
     var entryStart = [Int32](repeating: 0, count: (t + 15) / 16 + 1), keys = [Int32](repeating: 0, count: entries)
     var entryCodes = [UInt8](repeating: 0, count: 16 * entries)
-    Kernels.packFrozenForAttention(tokens: t, rowBits: rowBits, rowLD: words, codes: codes, mask: &mask,
+    Kernels.packFrozenForAttention(tokens: t, rowBits: rowBits, rowLD: words, codes: codes, mask: &mask, dead: &dead,
                                    entryStart: &entryStart, keys: &keys, entryCodes: &entryCodes)
 
     let bias: [Float]? = shiftMask.map { m in (0..<(t * t)).map { _ in uniform() < 0.1 ? m : Float(uniform() * 4 - 2) } }
@@ -102,13 +103,13 @@ public enum AttentionBenchmark {
     var scratch = [Float](repeating: 0, count: Kernels.attentionScratchCount(tokens: t, headDim: hd))
     var fused: [Double] = [], unfused: [Double] = []
     qkv.withUnsafeBufferPointer { qkvp in
-      mask.withUnsafeBufferPointer { m in
+      mask.withUnsafeBufferPointer { m in dead.withUnsafeBufferPointer { dp in
         keys.withUnsafeBufferPointer { kp in
           entryStart.withUnsafeBufferPointer { s in
             freeMass.withUnsafeBufferPointer { f in entryCodes.withUnsafeBufferPointer { c in
               let q = qkvp.baseAddress!, k = q + hd, v = q + 2 * hd
               let frozen: FrozenAttention? = pattern == .none ? nil
-                : FrozenAttention(mask: m.baseAddress!, entryStart: s.baseAddress!, keys: kp.baseAddress,
+                : FrozenAttention(mask: m.baseAddress!, dead: dp.baseAddress!, entryStart: s.baseAddress!, keys: kp.baseAddress,
                                   codes: c.baseAddress, codeScale: codeScale, freeMass: f.baseAddress!)
               for i in 0...max(1, repeats) {
                 let t0 = cpuSeconds()
@@ -138,7 +139,7 @@ public enum AttentionBenchmark {
             } }
           }
         }
-      }
+      } }
     }
     func median(_ x: [Double]) -> Double { x.sorted()[x.count / 2] * 1e3 }
     return Result(fusedMs: median(fused), unfusedMs: median(unfused), frozenFraction: Double(frozenCount) / Double(t * t))

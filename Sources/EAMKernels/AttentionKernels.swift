@@ -3,8 +3,11 @@ import CEAMKernels
 /// A head's EAM frozen entries in the fused attention's layout (`eam_attention.h`): the pointers
 /// are the caller's and must stay valid for the call. A frozen entry's value is code × `codeScale`.
 ///
-/// - `mask`: `Kernels.attentionMaskWords(tokens:)` words; bit r of `mask[b * tokens + j]` is set
-///   when entry (query 16b + r, key j) is frozen (the 16 queries of a block are one word per key).
+/// - `mask`: `Kernels.attentionMaskWords(tokens:)` words; bit l of `mask[g * tokens + j]` is set
+///   when entry (query 64g + l, key j) is frozen (64 queries are one word per key).
+/// - `dead`: `Kernels.attentionDeadWords(tokens:)` words; per 64 queries g, bit j % 64 of word
+///   `g * ceil(tokens / 64) + j / 64` is set when key j has neither a free entry nor a nonzero
+///   frozen value among them.
 /// - entries: the (query block, key) pairs with a nonzero frozen code, block by block, by key;
 ///   block b's are `entryStart[b] ..< entryStart[b + 1]`, `keys[e]` is entry e's key and
 ///   `codes[16e ..< 16e + 16]` its 16 queries' codes (0 where free). `nil` when there are none.
@@ -12,16 +15,18 @@ import CEAMKernels
 ///
 /// `Kernels.packFrozenForAttention` builds it from the row layout of `Kernels.softmaxFrozen`.
 public struct FrozenAttention {
-  public var mask: UnsafePointer<UInt16>
+  public var mask: UnsafePointer<UInt64>
+  public var dead: UnsafePointer<UInt64>
   public var entryStart: UnsafePointer<Int32>
   public var keys: UnsafePointer<Int32>?
   public var codes: UnsafePointer<UInt8>?
   public var codeScale: Float
   public var freeMass: UnsafePointer<Float>
 
-  public init(mask: UnsafePointer<UInt16>, entryStart: UnsafePointer<Int32>, keys: UnsafePointer<Int32>?,
-              codes: UnsafePointer<UInt8>?, codeScale: Float, freeMass: UnsafePointer<Float>) {
+  public init(mask: UnsafePointer<UInt64>, dead: UnsafePointer<UInt64>, entryStart: UnsafePointer<Int32>,
+              keys: UnsafePointer<Int32>?, codes: UnsafePointer<UInt8>?, codeScale: Float, freeMass: UnsafePointer<Float>) {
     self.mask = mask
+    self.dead = dead
     self.entryStart = entryStart
     self.keys = keys
     self.codes = codes
@@ -58,8 +63,9 @@ extension Kernels {
     precondition(rows.lowerBound % attentionQueryBlock == 0 && rows.upperBound <= tokens,
                  "attention rows \(rows) of \(tokens) tokens")
     if let frozen {
-      var f = eam_attention_frozen(mask: frozen.mask, entry_start: frozen.entryStart, keys: frozen.keys,
-                                   codes: frozen.codes, code_scale: frozen.codeScale, free_mass: frozen.freeMass)
+      var f = eam_attention_frozen(mask: frozen.mask, dead: frozen.dead, entry_start: frozen.entryStart,
+                                   keys: frozen.keys, codes: frozen.codes, code_scale: frozen.codeScale,
+                                   free_mass: frozen.freeMass)
       eam_attention_fused(Int32(tokens), Int32(headDim), scale, q, Int32(ldq), k, Int32(ldk), v, Int32(ldv), out,
                           Int32(ldo), bias, Int32(ldb), &f, Int32(rows.lowerBound), Int32(rows.upperBound),
                           Int32(keyBlock), scratch)
@@ -70,8 +76,9 @@ extension Kernels {
     }
   }
 
-  /// 16-bit words of a fused-attention frozen mask for `tokens` tokens.
+  /// 64-bit words of a fused-attention frozen mask for `tokens` tokens, and of its dead keys.
   public static func attentionMaskWords(tokens: Int) -> Int { eam_attention_mask_words(Int32(tokens)) }
+  public static func attentionDeadWords(tokens: Int) -> Int { eam_attention_dead_words(Int32(tokens)) }
 
   /// Entries of a head's `FrozenAttention` layout: the (16 queries, key) pairs with a frozen entry
   /// (set in `rowBits`, the row layout of `softmaxFrozen`: tokens rows of `rowLD` words) whose code
@@ -83,15 +90,16 @@ extension Kernels {
   }
 
   /// Builds a head's `FrozenAttention` layout from its frozen bits and codes (as above; codes of
-  /// free entries are not read): `mask` (`attentionMaskWords(tokens:)` words), `entryStart` (one
+  /// free entries are not read): `mask` (`attentionMaskWords(tokens:)` words), `dead`
+  /// (`attentionDeadWords(tokens:)`), `entryStart` (one
   /// per 16 queries, and one more), `keys` and `entryCodes` (`frozenEntriesForAttention` entries and
   /// 16 codes each).
   @inlinable
   public static func packFrozenForAttention(tokens: Int, rowBits: UnsafePointer<UInt16>, rowLD: Int,
-                                            codes: UnsafePointer<UInt8>, mask: UnsafeMutablePointer<UInt16>,
-                                            entryStart: UnsafeMutablePointer<Int32>, keys: UnsafeMutablePointer<Int32>?,
-                                            entryCodes: UnsafeMutablePointer<UInt8>?) {
-    eam_attention_pack_frozen(Int32(tokens), rowBits, Int32(rowLD), codes, mask, entryStart, keys, entryCodes)
+                                            codes: UnsafePointer<UInt8>, mask: UnsafeMutablePointer<UInt64>,
+                                            dead: UnsafeMutablePointer<UInt64>, entryStart: UnsafeMutablePointer<Int32>,
+                                            keys: UnsafeMutablePointer<Int32>?, entryCodes: UnsafeMutablePointer<UInt8>?) {
+    eam_attention_pack_frozen(Int32(tokens), rowBits, Int32(rowLD), codes, mask, dead, entryStart, keys, entryCodes)
   }
 
   /// Writes a head's frozen values from its `FrozenAttention` layout into a `tokens × tokens` map
@@ -99,8 +107,9 @@ extension Kernels {
   /// the map is what `softmaxFrozen` gives with the codes (the unfused path of a fused head).
   @inlinable
   public static func putFrozenValues(tokens: Int, frozen: FrozenAttention, into map: UnsafeMutablePointer<Float>, ld: Int) {
-    var f = eam_attention_frozen(mask: frozen.mask, entry_start: frozen.entryStart, keys: frozen.keys,
-                                 codes: frozen.codes, code_scale: frozen.codeScale, free_mass: frozen.freeMass)
+    var f = eam_attention_frozen(mask: frozen.mask, dead: frozen.dead, entry_start: frozen.entryStart,
+                                 keys: frozen.keys, codes: frozen.codes, code_scale: frozen.codeScale,
+                                 free_mass: frozen.freeMass)
     eam_attention_put_frozen(Int32(tokens), &f, map, Int32(ld))
   }
 }

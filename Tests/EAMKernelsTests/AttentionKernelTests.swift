@@ -32,7 +32,7 @@ struct FrozenMaps {
   var value: [Float]    // t × t: code × scale, 0 where free
   let rowWords: Int
   var rowBits: [UInt16] = [], freeMass: [Float] = []
-  var mask: [UInt16] = [], entryStart: [Int32] = [], keys: [Int32] = [], entryCodes: [UInt8] = []
+  var mask: [UInt64] = [], dead: [UInt64] = [], entryStart: [Int32] = [], keys: [Int32] = [], entryCodes: [UInt8] = []
 
   init(t: Int, frozen: (Int, Int) -> Bool, code: (Int, Int) -> UInt8, scale: Float) {
     self.t = t
@@ -53,24 +53,27 @@ struct FrozenMaps {
       freeMass.append(min(1, max(0, mass)))
     }
     let entries = Kernels.frozenEntriesForAttention(tokens: t, rowBits: rowBits, rowLD: rowWords, codes: codes)
-    mask = [UInt16](repeating: 0, count: Kernels.attentionMaskWords(tokens: t))
+    mask = [UInt64](repeating: 0, count: Kernels.attentionMaskWords(tokens: t))
+    dead = [UInt64](repeating: 0, count: Kernels.attentionDeadWords(tokens: t))
     entryStart = [Int32](repeating: -1, count: (t + 15) / 16 + 1)
     keys = [Int32](repeating: -1, count: entries)
     entryCodes = [UInt8](repeating: 0xEE, count: 16 * entries)
     Kernels.packFrozenForAttention(tokens: t, rowBits: rowBits, rowLD: rowWords, codes: codes, mask: &mask,
-                                   entryStart: &entryStart, keys: &keys, entryCodes: &entryCodes)
+                                   dead: &dead, entryStart: &entryStart, keys: &keys, entryCodes: &entryCodes)
     // Bits of queries past the last token are ignored: set them.
-    if t % 16 != 0 { for j in 0..<t { mask[(t / 16) * t + j] |= ~UInt16((1 << (t % 16)) - 1) } }
+    if t % 64 != 0 { for j in 0..<t { mask[(t / 64) * t + j] |= ~((UInt64(1) << UInt64(t % 64)) - 1) } }
   }
 
   func withAttention<R>(_ body: (FrozenAttention) -> R) -> R {
     mask.withUnsafeBufferPointer { m in
-      entryStart.withUnsafeBufferPointer { s in
-        keys.withUnsafeBufferPointer { k in
-          entryCodes.withUnsafeBufferPointer { c in
-            freeMass.withUnsafeBufferPointer { f in
-              body(FrozenAttention(mask: m.baseAddress!, entryStart: s.baseAddress!, keys: k.baseAddress,
-                                   codes: c.baseAddress, codeScale: scale, freeMass: f.baseAddress!))
+      dead.withUnsafeBufferPointer { d in
+        entryStart.withUnsafeBufferPointer { s in
+          keys.withUnsafeBufferPointer { k in
+            entryCodes.withUnsafeBufferPointer { c in
+              freeMass.withUnsafeBufferPointer { f in
+                body(FrozenAttention(mask: m.baseAddress!, dead: d.baseAddress!, entryStart: s.baseAddress!,
+                                     keys: k.baseAddress, codes: c.baseAddress, codeScale: scale, freeMass: f.baseAddress!))
+              }
             }
           }
         }
@@ -344,22 +347,31 @@ func reportWorst(_ name: String, _ worst: Double) {
     }
   }
 
-  /// The attention layout, built here from its definition, equals the conversion's: the mask, and
-  /// an entry per (16 queries, key) with a nonzero frozen code, block by block, key by key.
+  /// The attention layout, built here from its definition, equals the conversion's: the mask, the
+  /// dead keys, and an entry per (16 queries, key) with a nonzero frozen code, block by block, key
+  /// by key.
   @Test func packedLayoutFollowsItsDefinition() {
-    for t in [1, 16, 17, 45] {
-      for pattern in [FrozenPattern.scattered30, .zeroScattered, .rows] {
+    for t in [1, 16, 17, 45, 64, 65, 130] {
+      for pattern in [FrozenPattern.scattered30, .scattered90, .zeroScattered, .rows, .head] {
         let maps = pattern.maps(t: t, seed: 2)
-        var mask = [UInt16](repeating: 0, count: (t + 15) / 16 * t), start: [Int32] = [], keys: [Int32] = []
-        var codes: [UInt8] = []
+        let groups = (t + 63) / 64
+        var mask = [UInt64](repeating: 0, count: groups * t), dead = [UInt64](repeating: 0, count: groups * groups)
+        var start: [Int32] = [], keys: [Int32] = [], codes: [UInt8] = []
+        for q in 0..<t {
+          for j in 0..<t where maps.isFrozen[q * t + j] { mask[(q / 64) * t + j] |= 1 << UInt64(q % 64) }
+        }
+        for g in 0..<groups {
+          for j in 0..<t {
+            let queries = (64 * g)..<min(t, 64 * g + 64)
+            if queries.allSatisfy({ maps.isFrozen[$0 * t + j] && maps.code[$0 * t + j] == 0 }) {
+              dead[g * groups + j / 64] |= 1 << UInt64(j % 64)
+            }
+          }
+        }
         for b in 0..<((t + 15) / 16) {
           start.append(Int32(keys.count))
           for j in 0..<t {
-            var c = [UInt8](repeating: 0, count: 16)
-            for r in 0..<16 where 16 * b + r < t && maps.isFrozen[(16 * b + r) * t + j] {
-              mask[b * t + j] |= 1 << UInt16(r)
-              c[r] = maps.code[(16 * b + r) * t + j]
-            }
+            let c = (0..<16).map { r in 16 * b + r < t ? maps.code[(16 * b + r) * t + j] : 0 }
             if c.contains(where: { $0 != 0 }) {
               keys.append(Int32(j))
               codes += c
@@ -368,8 +380,8 @@ func reportWorst(_ name: String, _ worst: Double) {
         }
         start.append(Int32(keys.count))
         var converted = maps.mask
-        if t % 16 != 0 { for j in 0..<t { converted[(t / 16) * t + j] &= UInt16((1 << (t % 16)) - 1) } }
-        #expect(converted == mask, "T \(t) \(pattern)")
+        if t % 64 != 0 { for j in 0..<t { converted[(t / 64) * t + j] &= (UInt64(1) << UInt64(t % 64)) - 1 } }
+        #expect(converted == mask && maps.dead == dead, "T \(t) \(pattern)")
         #expect(maps.entryStart == start && maps.keys == keys && maps.entryCodes == codes, "T \(t) \(pattern)")
         if pattern == .zeroScattered { #expect(keys.isEmpty && maps.mask.contains { $0 != 0 }, "T \(t): zeros are mask only") }
       }

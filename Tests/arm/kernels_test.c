@@ -314,7 +314,7 @@ static void test_gelu(void) {
 /* Frozen entries (EAM) of a T-token head in the row layout, converted to the attention layout:
  * patterns by row as in the frozen softmax test (random, none, all but one, all, alternate, dense). */
 typedef struct {
-  uint16_t *mask;
+  uint64_t *mask, *dead;
   int32_t *start, *keys;
   uint8_t *codes;
   float *mass, scale;
@@ -324,7 +324,8 @@ static frozen_head make_frozen(int T) {
   const int words = EAM_FROZEN_WORDS(T);
   uint16_t *bits = alloc(sizeof(uint16_t) * T * words);
   uint8_t *codes = alloc((size_t)T * T);
-  frozen_head h = {alloc(sizeof(uint16_t) * eam_attention_mask_words(T)), alloc(sizeof(int32_t) * ((T + 15) / 16 + 1)),
+  frozen_head h = {alloc(sizeof(uint64_t) * eam_attention_mask_words(T)), alloc(sizeof(uint64_t) * eam_attention_dead_words(T)),
+                   alloc(sizeof(int32_t) * ((T + 15) / 16 + 1)),
                    NULL, NULL, alloc(sizeof(float) * T), 0.5f / (128.0f * (float)T)};
   for (int r = 0; r < T; r++) {
     const int pattern = r % 6, keep = (int)(next32() % (unsigned)T);
@@ -340,7 +341,7 @@ static frozen_head make_frozen(int T) {
   const size_t n = eam_attention_frozen_entries(T, bits, words, codes);
   h.keys = alloc(sizeof(int32_t) * (n + 1));
   h.codes = alloc(16 * (n + 1));
-  eam_attention_pack_frozen(T, bits, words, codes, h.mask, h.start, h.keys, h.codes);
+  eam_attention_pack_frozen(T, bits, words, codes, h.mask, h.dead, h.start, h.keys, h.codes);
   free(bits); free(codes);
   return h;
 }
@@ -361,7 +362,7 @@ static void test_attention(void) {
     hard_values(Vv, (size_t)T * hd, 1.0f, 0);
     hard_values(bias, (size_t)T * T, 2.0f, 1);
     frozen_head h = make_frozen(T);
-    const eam_attention_frozen fr = {h.mask, h.start, h.keys, h.codes, h.scale, h.mass};
+    const eam_attention_frozen fr = {h.mask, h.dead, h.start, h.keys, h.codes, h.scale, h.mass};
     for (int c = 0; c < 4; c++) { /* bias or not, frozen or not */
       const float *bp = c & 1 ? bias : NULL;
       const eam_attention_frozen *fp = c & 2 ? &fr : NULL;
@@ -377,7 +378,7 @@ static void test_attention(void) {
       }
     }
     free(Q); free(K); free(Vv); free(bias); free(O0); free(O1); free(scratch);
-    free(h.mask); free(h.start); free(h.keys); free(h.codes); free(h.mass);
+    free(h.mask); free(h.dead); free(h.start); free(h.keys); free(h.codes); free(h.mass);
   }
   report(&t, "vs scalar");
 }

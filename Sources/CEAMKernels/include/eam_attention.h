@@ -34,9 +34,12 @@ extern "C" {
 
 /* EAM frozen entries of one head in the fused kernel's layout ("attention layout"). A frozen
  * entry's value is code · code_scale, its code an integer 0..255 (the artifact's codes).
- *  mask:        ceil(T/16) × T words. Bit r of mask[b·T + j] is set when entry (query 16b + r,
- *               key j) is frozen: the 16 queries of a block are one word per key, as the kernel
- *               reads them across its vector lanes. Bits of queries ≥ T are ignored.
+ *  mask:        ceil(T/64) × T words. Bit l of mask[g·T + j] is set when entry (query 64g + l,
+ *               key j) is frozen: 64 queries are one word per key, as the kernel reads them
+ *               across its vector lanes. Bits of queries ≥ T are ignored.
+ *  dead:        ceil(T/64) × ceil(T/64) words. Bit j % 64 of dead[g·ceil(T/64) + j/64] is set when
+ *               key j has no free entry and no nonzero frozen value among queries 64g .. 64g + 63
+ *               (its P·V is skipped for a tile of those queries).
  *  entries:     the (query block b, key j) pairs where some frozen entry has a nonzero code,
  *               block by block, within a block by ascending key; block b's are
  *               [entry_start[b], entry_start[b + 1]) (ceil(T/16) + 1 starts). Frozen entries with
@@ -46,7 +49,8 @@ extern "C" {
  *  free_mass:   per query, the mass its free entries share (1 − Σ frozen values, in [0, 1]).
  * eam_attention_pack_frozen builds it from the frozen bits and the codes of a head. */
 typedef struct {
-  const uint16_t *mask;
+  const uint64_t *mask;
+  const uint64_t *dead;
   const int32_t *entry_start;
   const int32_t *keys;
   const uint8_t *codes;
@@ -78,8 +82,10 @@ void eam_attention_fused(int T, int hd, float scale, const float *Q, int ldq, co
                          const eam_attention_frozen *frozen, int q_begin, int q_end, int key_block,
                          float *scratch);
 
-/* Words of an attention-layout frozen mask for T tokens: ceil(T/16) · T. */
+/* Words of an attention-layout frozen mask for T tokens: ceil(T/64) · T; of its dead keys:
+ * ceil(T/64)². */
 size_t eam_attention_mask_words(int T);
+size_t eam_attention_dead_words(int T);
 
 /* Entries of a head's attention layout (see eam_attention_frozen): the (16 queries, key) pairs
  * with a frozen entry (its bit set in row_bits, the row layout of eam_softmax_rows_frozen: T rows
@@ -87,10 +93,11 @@ size_t eam_attention_mask_words(int T);
 size_t eam_attention_frozen_entries(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes);
 
 /* Builds a head's attention layout from its frozen bits and codes (as above; codes of free
- * entries are not read): mask (eam_attention_mask_words(T) words), entry_start (ceil(T/16) + 1), keys and entry_codes
+ * entries are not read): mask (eam_attention_mask_words(T) words), dead
+ * (eam_attention_dead_words(T)), entry_start (ceil(T/16) + 1), keys and entry_codes
  * (eam_attention_frozen_entries entries and 16 codes each). */
-void eam_attention_pack_frozen(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes, uint16_t *mask,
-                               int32_t *entry_start, int32_t *keys, uint8_t *entry_codes);
+void eam_attention_pack_frozen(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes, uint64_t *mask,
+                               uint64_t *dead, int32_t *entry_start, int32_t *keys, uint8_t *entry_codes);
 
 /* Writes a head's frozen values from its attention layout into a T × T map (leading dimension
  * ld): entry (16b + r, keys[e]) of each entry e of block b becomes codes[16e + r] · code_scale

@@ -26,9 +26,11 @@ final class FrozenHead {
   /// Entries frozen.
   let frozenCount: Int
   /// The same entries in the fused attention's layout (`FrozenAttention`), when the plan runs the
-  /// fused kernel for this head: a mask word per (16 queries, key), and the (16 queries, key)
+  /// fused kernel for this head: a mask word per (64 queries, key), the keys dead for 64 queries,
+  /// and the (16 queries, key)
   /// pairs with a nonzero code, each with its 16 codes (value = code × `codeScale`).
-  let fusedMask: [UInt16]
+  let fusedMask: [UInt64]
+  let fusedDead: [UInt64]
   let fusedEntryStart: [Int32]
   let fusedKeys: [Int32]
   let fusedCodes: [UInt8]
@@ -111,23 +113,27 @@ final class FrozenHead {
     self.frozenCount = frozen
     codeScale = f.scale
     if fused && !f.wholeHead {
-      let (mask, starts, keys, entryCodes) = bits.withUnsafeBufferPointer { rowBits in
+      let (mask, dead, starts, keys, entryCodes) = bits.withUnsafeBufferPointer { rowBits in
         codes.withUnsafeBufferPointer { c in
           let n = Kernels.frozenEntriesForAttention(tokens: t, rowBits: rowBits.baseAddress!, rowLD: words, codes: c.baseAddress!)
-          var mask = [UInt16](repeating: 0, count: Kernels.attentionMaskWords(tokens: t))
+          var mask = [UInt64](repeating: 0, count: Kernels.attentionMaskWords(tokens: t))
+          var dead = [UInt64](repeating: 0, count: Kernels.attentionDeadWords(tokens: t))
           var starts = [Int32](repeating: 0, count: (t + Kernels.attentionQueryBlock - 1) / Kernels.attentionQueryBlock + 1)
           var keys = [Int32](repeating: 0, count: n), entryCodes = [UInt8](repeating: 0, count: 16 * n)
           Kernels.packFrozenForAttention(tokens: t, rowBits: rowBits.baseAddress!, rowLD: words, codes: c.baseAddress!,
-                                         mask: &mask, entryStart: &starts, keys: &keys, entryCodes: &entryCodes)
-          return (mask, starts, keys, entryCodes)
+                                         mask: &mask, dead: &dead, entryStart: &starts, keys: &keys,
+                                         entryCodes: &entryCodes)
+          return (mask, dead, starts, keys, entryCodes)
         }
       }
       fusedMask = mask
+      fusedDead = dead
       fusedEntryStart = starts
       fusedKeys = keys
       fusedCodes = entryCodes
     } else {
       fusedMask = []
+      fusedDead = []
       fusedEntryStart = []
       fusedKeys = []
       fusedCodes = []
@@ -137,11 +143,14 @@ final class FrozenHead {
   /// The fused layout for a call (a fused head's).
   func withFused<R>(_ body: (FrozenAttention) -> R) -> R {
     fusedMask.withUnsafeBufferPointer { m in
-      fusedEntryStart.withUnsafeBufferPointer { st in
-        fusedKeys.withUnsafeBufferPointer { keys in
-          fusedCodes.withUnsafeBufferPointer { codes in
-            body(FrozenAttention(mask: m.baseAddress!, entryStart: st.baseAddress!, keys: keys.baseAddress,
-                                 codes: codes.baseAddress, codeScale: codeScale, freeMass: freeMass.pointer))
+      fusedDead.withUnsafeBufferPointer { d in
+        fusedEntryStart.withUnsafeBufferPointer { st in
+          fusedKeys.withUnsafeBufferPointer { keys in
+            fusedCodes.withUnsafeBufferPointer { codes in
+              body(FrozenAttention(mask: m.baseAddress!, dead: d.baseAddress!, entryStart: st.baseAddress!,
+                                   keys: keys.baseAddress, codes: codes.baseAddress, codeScale: codeScale,
+                                   freeMass: freeMass.pointer))
+            }
           }
         }
       }

@@ -157,7 +157,8 @@ enum MemoryPlan {
     frozen.add([(f.frozenEntries * f.bits + 7) / 8])       // the codes' bytes
     frozen.add([2, t, words])                              // row bitmask
     frozen.add([4 + 4 + 16 + 8, t])                        // row starts, free mass, runs
-    frozen.add([2, Kernels.attentionMaskWords(tokens: t)]) // fused mask
+    frozen.add([8, Kernels.attentionMaskWords(tokens: t)]) // fused mask
+    frozen.add([8, Kernels.attentionDeadWords(tokens: t)]) // its dead keys
     frozen.add([4, groups + 1])                            // fused entry starts
     frozen.add([4 + 16, min(f.frozenEntries, ByteCount.product([groups, t]) ?? .max)]) // fused entries: key, 16 codes
   }
