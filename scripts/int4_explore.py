@@ -10,10 +10,14 @@ calibrates on; figures: mean (min) cosine to the float model on the other 15.
 
 Variants: round to nearest; GPTQ with the float model's Hessians (natural order, scales from the
 group as updated; act order with scales fixed first; natural order with scales fixed first);
-sequential GPTQ (each layer's Hessian from the model whose earlier layers are already int4).
+sequential GPTQ (each layer's Hessian from the model whose earlier layers are already int4);
+AWQ-style per-input-channel scales s = rms(x)^alpha (alpha in 0, 0.1, ..., 1 chosen per layer on
+the layer's output error tr(dW H dW^T); s is folded into the weight before rounding and out of it
+after, which for qkv and fc1 a LayerNorm could absorb exactly), with round-to-nearest or GPTQ.
 
-Needs torch and timm (`make python-tools`); about 20 minutes on 2 cores:
-    .venv/bin/python scripts/int4_explore.py
+Needs torch and timm (`make python-tools`); about 35 minutes on 2 cores (`--awq` only the AWQ
+rows, about 15):
+    .venv/bin/python scripts/int4_explore.py [--awq]
 """
 import copy
 import os
@@ -156,19 +160,46 @@ def row(label, m):
     print(f"| {label} | {mean:.5f} | {worst:.5f} |", flush=True)
 
 
+def output_error(Wq, W, h):
+    D = Wq - W.double()
+    return torch.trace(D @ h @ D.T).item()
+
+
+def awq(n, W, h, only_foldable, with_gptq):
+    """The scales of the alpha (of 0, 0.1, ..., 1) whose rounding moves the layer's output least."""
+    W = W.double()
+    if only_foldable and not (n.endswith("attn.qkv") or n.endswith("mlp.fc1")):
+        return gptq(W, h) if with_gptq else nearest(W)
+    rms = torch.diag(h).clamp_min(1e-12).sqrt()
+    best = None
+    for alpha in [0.1 * i for i in range(11)]:
+        s = rms ** alpha
+        s = (s / s.max()).clamp_min(1e-4)
+        q = (gptq(W * s, h / s[:, None] / s[None, :]) if with_gptq else nearest(W * s)) / s
+        e = output_error(q, W, h)
+        if best is None or e < best[0]:
+            best = (e, q)
+    return best[1]
+
+
 print("| int4 g32 rounding | cosine mean | cosine worst |\n|---|---:|---:|")
-row("clipped round-to-nearest", replaced(lambda n, W: nearest(W)))
 H = hessians(model)
-row("GPTQ, float-model Hessians, patch embedding to nearest",
-    replaced(lambda n, W: nearest(W) if n == "patch_embed.proj" else gptq(W, H[n])))
-row("GPTQ, act order, scales fixed first",
-    replaced(lambda n, W: nearest(W) if n == "patch_embed.proj" else gptq(W, H[n], act_order=True, fixed_scales=True)))
-row("GPTQ, natural order, scales fixed first",
-    replaced(lambda n, W: nearest(W) if n == "patch_embed.proj" else gptq(W, H[n], fixed_scales=True)))
-row("GPTQ, float-model Hessians, patch embedding too (eamc's)", replaced(lambda n, W: gptq(W, H[n])))
-sequential = copy.deepcopy(model)
-for n, mod in layers(sequential):
-    h = hessians(sequential, only=n)[n]
-    W = mod.weight.data
-    mod.weight.data = gptq(W.reshape(W.shape[0], -1), h).float().reshape(W.shape)
-row("sequential GPTQ (each layer's Hessian with the earlier layers int4)", sequential)
+if "--awq" not in sys.argv:
+    row("clipped round-to-nearest", replaced(lambda n, W: nearest(W)))
+    row("GPTQ, float-model Hessians, patch embedding to nearest",
+        replaced(lambda n, W: nearest(W) if n == "patch_embed.proj" else gptq(W, H[n])))
+    row("GPTQ, act order, scales fixed first",
+        replaced(lambda n, W: nearest(W) if n == "patch_embed.proj" else gptq(W, H[n], act_order=True, fixed_scales=True)))
+    row("GPTQ, natural order, scales fixed first",
+        replaced(lambda n, W: nearest(W) if n == "patch_embed.proj" else gptq(W, H[n], fixed_scales=True)))
+    row("GPTQ, float-model Hessians, patch embedding too (eamc's)", replaced(lambda n, W: gptq(W, H[n])))
+    sequential = copy.deepcopy(model)
+    for n, mod in layers(sequential):
+        h = hessians(sequential, only=n)[n]
+        W = mod.weight.data
+        mod.weight.data = gptq(W.reshape(W.shape[0], -1), h).float().reshape(W.shape)
+    row("sequential GPTQ (each layer's Hessian with the earlier layers int4)", sequential)
+row("AWQ-style scales + round-to-nearest, qkv and fc1 (foldable into LayerNorm)",
+    replaced(lambda n, W: awq(n, W, H[n], True, False)))
+row("AWQ-style scales + GPTQ, qkv and fc1", replaced(lambda n, W: awq(n, W, H[n], True, True)))
+row("AWQ-style scales + GPTQ, every layer", replaced(lambda n, W: awq(n, W, H[n], False, True)))
