@@ -27,8 +27,8 @@ final class FrozenHead {
   let frozenCount: Int
   /// The same entries in the fused attention's layout (`FrozenAttention`), when the plan runs the
   /// fused kernel for this head: a mask word per (64 queries, key), the keys dead for 64 queries,
-  /// and the (16 queries, key)
-  /// pairs with a nonzero code, each with its 16 codes (value = code × `codeScale`).
+  /// and the (16 queries, key) pairs with a nonzero code, each with its 16 codes
+  /// (value = code × `codeScale`).
   let fusedMask: [UInt64]
   let fusedDead: [UInt64]
   let fusedEntryStart: [Int32]
