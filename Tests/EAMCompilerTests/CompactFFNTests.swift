@@ -48,15 +48,21 @@ import EAMRuntime
     #expect(fullCosine < cosine, "\(c): the reference is no different from the float model (\(fullCosine))")
   }
 
-  /// All blocks in one parallel step split by rows give the bits of block by block with a compact
-  /// FFN too, run after run: the rank-wide rows between its two factors must not land on
-  /// LayerNorm rows another thread's fc1 is still reading (they once did, at the rank's stride).
-  @Test func rowSplitThreadsGiveTheBlockByBlockBits() throws {
+  /// The small DINOv2 fixture (2 heads) with a compact FFN at rank fraction 0.25, fitted on its
+  /// input, and that input.
+  static func compactSmallModel() throws -> (ModelDescription, Tensor) {
     var o = ModelOverrides()
     o.heads = 2
     let (_, model) = try Compiler.load(try FixtureModel("dinov2_small").path(".safetensors"), overrides: o)
     let x = try NPY.read(path: try FixtureModel("dinov2_small").path(".input.npy"))
-    let compact = try CompactFFN.compress(model, batches: [(x.values, x.shape[0])], options: CompactFFNOptions(rankFraction: 0.25))
+    return (try CompactFFN.compress(model, batches: [(x.values, x.shape[0])], options: CompactFFNOptions(rankFraction: 0.25)), x)
+  }
+
+  /// All blocks in one parallel step split by rows give the bits of block by block with a compact
+  /// FFN too, run after run: the rank-wide rows between its two factors must not land on
+  /// LayerNorm rows another thread's fc1 is still reading (they once did, at the rank's stride).
+  @Test func rowSplitThreadsGiveTheBlockByBlockBits() throws {
+    let (compact, x) = try Self.compactSmallModel()
     let artifact = try Artifact(bytes: try Emitter.artifact(for: compact, settings: EmitSettings()), name: "compact.eam")
     let images = 8, batch = Array(repeating: x.values, count: images / x.shape[0]).flatMap { $0 }
     var options = LoadOptions()
@@ -76,11 +82,7 @@ import EAMRuntime
 
   /// A rank the runtime cannot hold (not below the width) is refused at load in one line.
   @Test func refusesARankNotBelowTheWidth() throws {
-    var o = ModelOverrides()
-    o.heads = 2
-    let (_, model) = try Compiler.load(try FixtureModel("dinov2_small").path(".safetensors"), overrides: o)
-    let x = try NPY.read(path: try FixtureModel("dinov2_small").path(".input.npy"))
-    var compact = try CompactFFN.compress(model, batches: [(x.values, x.shape[0])], options: CompactFFNOptions(rankFraction: 0.25))
+    var (compact, _) = try Self.compactSmallModel()
     compact.blocks[0].mlpRank = 64
     let artifact = try Artifact(bytes: try Emitter.artifact(for: compact, settings: EmitSettings()), name: "bad.eam")
     #expect(throws: RuntimeError.self) { _ = try Model(artifact: artifact) }

@@ -48,6 +48,32 @@ struct Int8Problem {
     #expect(ok)
     return y
   }
+
+  /// The output computed in pieces, one call per (rows, columns) pair of the splits (as threads
+  /// split a layer), each piece's rows passed as their own matrix.
+  func runSplit(_ path: Int8Path, _ q: (codes: [UInt8], scales: [Float], zeros: [Int32]), epilogue: Epilogue,
+                rows: [Range<Int>], columns: [Range<Int>]) -> [Float] {
+    var y = initial
+    q.codes.withUnsafeBufferPointer { codes in
+      q.scales.withUnsafeBufferPointer { scales in
+        q.zeros.withUnsafeBufferPointer { zeros in
+          y.withUnsafeMutableBufferPointer { y in
+            for r in rows {
+              for c in columns {
+                let ok = Kernels.linearInt8(path: path, m: r.count, n: n, k: k, codes: codes.baseAddress! + r.lowerBound * kp,
+                                            ldq: kp, rowScales: scales.baseAddress! + r.lowerBound,
+                                            rowZeros: zeros.baseAddress! + r.lowerBound, packedWeight: packed.codes,
+                                            columnScales: packed.scales, columnSums: packed.columnSums, bias: bias,
+                                            y: y.baseAddress! + r.lowerBound * n, ldy: n, columns: c, epilogue: epilogue)
+                #expect(ok, "\(path.name) rows \(r) columns \(c)")
+              }
+            }
+          }
+        }
+      }
+    }
+    return y
+  }
 }
 
 let int8Shapes: [WideShape] = [1, 7, 197, 257].flatMap { m in
@@ -207,25 +233,8 @@ let int8Shapes: [WideShape] = [1, 7, 197, 257].flatMap { m in
     let q = problem.quantize(codeMax: 127)
     for path in Int8Path.allCases where path.isSupported {
       let whole = problem.run(path, q, epilogue: [.bias, .gelu])
-      var split = problem.initial
-      let kp = problem.kp
-      q.codes.withUnsafeBufferPointer { codes in
-        q.scales.withUnsafeBufferPointer { scales in
-          q.zeros.withUnsafeBufferPointer { zeros in
-            split.withUnsafeMutableBufferPointer { y in
-              for (r0, r1) in [(0, 7), (7, 31), (31, 50)] {
-                for (c0, c1) in [(0, 16), (16, 64), (64, 100)] {
-                  Kernels.linearInt8(path: path, m: r1 - r0, n: problem.n, k: problem.k, codes: codes.baseAddress! + r0 * kp, ldq: kp,
-                                     rowScales: scales.baseAddress! + r0, rowZeros: zeros.baseAddress! + r0,
-                                     packedWeight: problem.packed.codes, columnScales: problem.packed.scales,
-                                     columnSums: problem.packed.columnSums, bias: problem.bias, y: y.baseAddress! + r0 * problem.n,
-                                     ldy: problem.n, columns: c0..<c1, epilogue: [.bias, .gelu])
-                }
-              }
-            }
-          }
-        }
-      }
+      let split = problem.runSplit(path, q, epilogue: [.bias, .gelu], rows: [0..<7, 7..<31, 31..<50],
+                                   columns: [0..<16, 16..<64, 64..<100])
       #expect(bits(split) == bits(whole), "\(path.name)")
       let part = problem.run(path, q, epilogue: [], columns: 32..<70)
       var outside = 0
@@ -243,27 +252,8 @@ let int8Shapes: [WideShape] = [1, 7, 197, 257].flatMap { m in
     let problem = try Int8Problem(m: 80, n: 100, k: 192, seed: 64)
     let q = problem.quantize(codeMax: 255)
     let reference = problem.run(.portable, q, epilogue: [.bias, .accumulate])
-    var split = problem.initial
-    let kp = problem.kp
-    q.codes.withUnsafeBufferPointer { codes in
-      q.scales.withUnsafeBufferPointer { scales in
-        q.zeros.withUnsafeBufferPointer { zeros in
-          split.withUnsafeMutableBufferPointer { y in
-            for (r0, r1) in [(0, 7), (7, 45), (45, 80)] {
-              for (c0, c1) in [(0, 16), (16, 64), (64, 100)] {
-                let ok = Kernels.linearInt8(path: .amx, m: r1 - r0, n: problem.n, k: problem.k, codes: codes.baseAddress! + r0 * kp,
-                                            ldq: kp, rowScales: scales.baseAddress! + r0, rowZeros: zeros.baseAddress! + r0,
-                                            packedWeight: problem.packed.codes, columnScales: problem.packed.scales,
-                                            columnSums: problem.packed.columnSums, bias: problem.bias,
-                                            y: y.baseAddress! + r0 * problem.n, ldy: problem.n, columns: c0..<c1,
-                                            epilogue: [.bias, .accumulate])
-                #expect(ok)
-              }
-            }
-          }
-        }
-      }
-    }
+    let split = problem.runSplit(.amx, q, epilogue: [.bias, .accumulate], rows: [0..<7, 7..<45, 45..<80],
+                                 columns: [0..<16, 16..<64, 64..<100])
     #expect(bits(split) == bits(reference))
     #expect(bits(problem.run(.amx, q, epilogue: [.bias, .accumulate])) == bits(reference))
   }
