@@ -1,6 +1,6 @@
-/* int8 GEMM on ymm: the AVX2 path (vpmaddubsw: pairs of u8·s8 products summed in 16-bit lanes,
- * which saturate unless codes are ≤ 127; then vpmaddwd by ones to 32 bits) and the AVX-VNNI path
- * (vpdpbusd ymm); the AVX2 activation quantizer. Both GEMMs: tiles of R rows × 16 columns. */
+/* int8 GEMM on ymm: the AVX2 path (codes widened to 16 bits, vpmaddwd: tiles of R rows × 8
+ * columns) and the AVX-VNNI path (vpdpbusd ymm: R rows × 16 columns); the AVX2 activation
+ * quantizer. */
 /* x86-64 only: the whole file (other targets compile it empty). */
 #if defined(__x86_64__)
 #include "quant_internal.h"
@@ -104,21 +104,38 @@ T static inline void store_rows(const eam_s8_gemm *g, int m, int mr, int p, __m2
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* Rows [m, m + mr) × panel p; mr ≤ R is a constant in each instance (a short last tile does only
- * its rows). */
-T INLINE void tile_avx2(const eam_s8_gemm *g, int m, const int mr, int p) {
-  ROW_POINTERS;
-  const __m256i ones = _mm256_set1_epi16(1);
+/* The AVX2 tile: R rows × 8 columns (half h of panel p). Codes widen to 16 bits in registers and
+ * vpmaddwd sums pairs of products exactly in 32 bits (no saturation, so activation codes use all
+ * of 0 .. 255). A 16-byte load of the panel holds 4 columns × 4 k; widened, its 32-bit lanes are
+ * (column, k pair) = (c, 01), (c, 23), (c+1, 01), … and the row's 4 codes widened and repeated
+ * match them. Each accumulator holds two partial sums per column, added once at the end. */
+T INLINE void tile8_avx2(const eam_s8_gemm *g, int m, const int mr, int p, int h) {
+  const uint8_t *a[R];
+  for (int i = 0; i < mr; i++) a[i] = g->q + (size_t)(m + i) * g->ldq;
+  const int8_t *w = g->packed + (size_t)p * g->groups * 64 + 32 * h;
+  __m256i acc[R][2];
+  for (int i = 0; i < mr; i++) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+  const __m256i zero = _mm256_setzero_si256();
   for (int k = 0; k < g->groups; k++) {
-    const __m256i b0 = _mm256_loadu_si256((const __m256i *)(w + (size_t)k * 64));
-    const __m256i b1 = _mm256_loadu_si256((const __m256i *)(w + (size_t)k * 64 + 32));
+    const __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + (size_t)k * 64)));
+    const __m256i b1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + (size_t)k * 64 + 16)));
     for (int i = 0; i < mr; i++) {
-      const __m256i x = broadcast4(a[i] + 4 * k);
-      acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(x, b0), ones));
-      acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(x, b1), ones));
+      const __m256i x = _mm256_unpacklo_epi8(broadcast4(a[i] + 4 * k), zero);
+      acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(x, b0));
+      acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(x, b1));
     }
   }
-  store_rows(g, m, mr, p, acc);
+  const int col = p * EAM_PANEL + 8 * h;
+  for (int i = 0; i < mr; i++) {
+    /* hadd per 128-bit lane gives columns (0 1 4 5 | 2 3 6 7); the permute restores their order */
+    const __m256i s = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][0], acc[i][1]), 0xD8);
+    store8(s, g->row_zero[m + i], g->row_scale[m + i], g, g->Y + (size_t)(m + i) * g->ldy + col, col, g->n1 - col);
+  }
+}
+
+T INLINE void tile_avx2(const eam_s8_gemm *g, int m, const int mr, int p) {
+  tile8_avx2(g, m, mr, p, 0);
+  if (p * EAM_PANEL + 8 < g->n1) tile8_avx2(g, m, mr, p, 1);
 }
 
 TVNNI INLINE void tile_avxvnni(const eam_s8_gemm *g, int m, const int mr, int p) {

@@ -54,8 +54,8 @@ public enum WeightPacking {
   }
 }
 
-/// A sub-path of the int8 GEMM (`eam_quant.h`). Every path gives the same bits for the same codes;
-/// the AVX2 path accepts activation codes up to 127 only (`codeMax`).
+/// A sub-path of the int8 GEMM (`eam_quant.h`). Every path takes 8-bit activation codes
+/// (`codeMax` 255) and gives the same bits for the same codes.
 public enum Int8Path: Int32, CaseIterable, Sendable {
   case portable = 0
   case avx2 = 1

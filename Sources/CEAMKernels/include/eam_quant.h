@@ -54,8 +54,8 @@ void eam_gemm_packed_f16(int M, int N, int K, const float *X, int ldx, const uin
  * hi = max(max_k x, 0), s_r = (hi − lo) / qmax, inv = qmax / (hi − lo) (0 if not finite),
  * z_r = clamp(rint(−lo · inv), 0, qmax), u[r][k] = clamp(rint(x · inv) + z_r, 0, qmax); rint
  * rounds half to even; x ≈ s_r · (u − z_r). Codes are stored [M][ldq] with ldq ≥ Kp; codes past K
- * are 0. qmax is 255, except on the AVX2 path (vpmaddubsw adds two u8·s8 products in a saturating
- * 16-bit lane): there 127, so that 2 · 127 · 127 < 2¹⁵ and nothing saturates.
+ * are 0. qmax is 255 on every path (the AVX2 path widens codes to 16 bits and sums pairs of
+ * products with vpmaddwd, which cannot saturate; vpmaddubsw's 16-bit sums could).
  *
  * The GEMM, per output element: d = Σ_k u[r][k] · q[n][k] − z_r · col_sum[n] (exact in int32 for
  * K ≤ EAM_INT8_MAX_K), then v = (float)d · (s_r · s_n), then + bias[n], then GELU, then + Y — each
@@ -68,7 +68,7 @@ void eam_gemm_packed_f16(int M, int N, int K, const float *X, int ldx, const uin
 /* Sub-paths of the int8 GEMM. */
 typedef enum {
   EAM_INT8_PORTABLE = 0, /* plain C */
-  EAM_INT8_AVX2 = 1,     /* vpmaddubsw + vpmaddwd, ymm; activation codes ≤ 127 */
+  EAM_INT8_AVX2 = 1,     /* codes widened to 16 bits, vpmaddwd, ymm */
   EAM_INT8_AVXVNNI = 2,  /* vpdpbusd ymm (AVX-VNNI) */
   EAM_INT8_VNNI512 = 3,  /* vpdpbusd zmm (AVX-512 VNNI) */
   EAM_INT8_SDOT = 4,     /* aarch64 sdot (dot-product extension; Linux: detected from HWCAP) */
@@ -92,7 +92,7 @@ int eam_int8_set_thread_path(int p);
 /* "portable", "avx2", "avxvnni", "vnni512", "sdot", "amx"; NULL if unknown. */
 const char *eam_int8_path_name(int p);
 int eam_int8_parse_path(const char *name);
-/* Largest activation code path p accepts: 127 for EAM_INT8_AVX2, 255 otherwise. */
+/* Largest activation code path p accepts: 255 on every path (kept for callers that ask). */
 int eam_int8_code_max(int p);
 
 /* Bytes of the packed codes of an [N][K] weight; entries of col_scale and col_sum (Np). */
