@@ -14,7 +14,9 @@ Besides latency: the artifact's size (and its ratio to the f32 checkpoint), `eam
 RSS on one batch (scripts/peak_memory.py), and the output cosine to the float model on
 held-out images (every 4th image of ../shared/images/calib by name, as make fidelity; eamc
 artifacts by `eamc eval` against the checkpoint, the int8 reference engines against their own
-f32 engine). Writes docs/BENCHMARKS.md and the README's bench section (batch-1 rows).
+f32 engine). Writes docs/BENCHMARKS.md and the README's bench section (batch-1 rows); on a CPU
+where eamc runs its AVX2 kernels (no AVX-512), docs/BENCHMARKS_AVX2.md and the README's
+bench-avx2 section instead, so that the latest table of each kind of machine stays side by side.
 
     .venv/bin/python scripts/bench.py --eamc .build/release/eamc [--configs dinov2:224:1,...]
 """
@@ -227,7 +229,10 @@ def main() -> None:
     if notes:
         text += "\n" + "\n".join(f"- {n}" for n in notes) + "\n"
     short = table([r for r in rows if r["batch"] == 1]) + f"\n\nMachine: {machine} Batch 8 and more: docs/BENCHMARKS.md.\n"
-    publish("bench", "BENCHMARKS.md", "Benchmarks", text, short)
+    if kernels.startswith("avx2"):
+        publish("bench-avx2", "BENCHMARKS_AVX2.md", "Benchmarks on an AVX2-only CPU", text, short)
+    else:
+        publish("bench", "BENCHMARKS.md", "Benchmarks", text, short)
     print("\n" + text)
 
 
