@@ -96,6 +96,22 @@ public enum Kernels {
   /// 16-bit words per row of a frozen-entry bitmask of `cols` entries.
   public static func frozenMaskWords(cols: Int) -> Int { (cols + 15) / 16 }
 
+  /// Frozen entries of a stored T×T mask (bit i, least significant first, for entry i = r·T + j).
+  public static func frozenMapCount(tokens: Int, mask: UnsafePointer<UInt8>) -> Int {
+    Int(eam_frozen_map_count(Int32(tokens), mask))
+  }
+
+  /// Decodes a stored frozen map (`eam_frozen.h`): per row its mask words (`rowLD` ≥
+  /// `frozenMaskWords(cols: tokens)` a row), its codes (T a row, 0 where free), its frozen count
+  /// and 1 − Σ code × `scale`. False if the codes run past `packed`.
+  public static func decodeFrozenMap(tokens: Int, bits: Int, scale: Float, mask: UnsafePointer<UInt8>,
+                                     packed: UnsafeBufferPointer<UInt8>, rowBits: UnsafeMutablePointer<UInt16>, rowLD: Int,
+                                     codes: UnsafeMutablePointer<UInt8>, rowFrozen: UnsafeMutablePointer<Int32>,
+                                     rowMass: UnsafeMutablePointer<Float>) -> Bool {
+    eam_frozen_map_decode(Int32(tokens), Int32(bits), scale, mask, packed.baseAddress, packed.count, rowBits, Int32(rowLD),
+                          codes, rowFrozen, rowMass) == 0
+  }
+
   /// Row-wise softmax over the free entries, frozen entries set to their values (EAM).
   /// `frozen`: per row `frozenLD` words, bit `j % 16` of word `j / 16` set when entry j is frozen.
   /// A frozen entry's value is `codes[r * codesLD + j]` × `codeScale` (codes are read only where

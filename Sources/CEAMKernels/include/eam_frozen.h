@@ -38,6 +38,17 @@ void eam_softmax_rows_frozen(float *x, int ld, int rows, int cols, const uint16_
 void eam_gemm_nt_rows(int nruns, const int32_t *runs, int N, int K, float alpha, const float *A, int lda,
                       const float *B, int ldb, float *C, int ldc);
 
+/* A frozen map as stored: mask bit i (least significant first) set where entry i = r·T + j is
+ * frozen, and the frozen entries' codes, `bits` (1..8) each, least significant bit first, packed
+ * in entry order. eam_frozen_map_count: the set bits of the T·T mask. eam_frozen_map_decode: per
+ * row r, the row layout's mask words (row_bits + r·words, words ≥ EAM_FROZEN_WORDS(T)), the codes
+ * (codes + r·T, 0 where free), the frozen count and 1 − Σ code · scale over the row's frozen
+ * entries (subtracted in order of j, each product rounded to float). Returns 0, or −1 if the
+ * arguments are out of range or the codes run past packed_bytes. */
+int64_t eam_frozen_map_count(int T, const uint8_t *mask);
+int eam_frozen_map_decode(int T, int bits, float scale, const uint8_t *mask, const uint8_t *packed, size_t packed_bytes,
+                          uint16_t *row_bits, int words, uint8_t *codes, int32_t *row_frozen, float *row_mass);
+
 #ifdef __cplusplus
 }
 #endif

@@ -43,49 +43,36 @@ final class FrozenHead {
     }
     let entries = t * t
     let maskBytes = try store.bytes(f.maskSection, count: (entries + 7) / 8)
-    var mask = [UInt8](repeating: 0, count: entries)
-    var frozen = 0
-    for i in 0..<entries where maskBytes[i >> 3] & (1 << UInt8(i & 7)) != 0 {
-      mask[i] = 1
-      frozen += 1
-    }
+    let frozen = maskBytes.withUnsafeBufferPointer { Kernels.frozenMapCount(tokens: t, mask: $0.baseAddress!) }
     guard frozen == f.frozenEntries, frozen > 0 else {
       throw RuntimeError("block \(block) head \(f.head): mask marks \(frozen) entries, the manifest says \(f.frozenEntries)", path: path)
     }
     let packedCodes = try store.bytes(f.valuesSection, count: (frozen * f.bits + 7) / 8)
+    let words = Kernels.frozenMaskWords(cols: t)
     var codes = [UInt8](repeating: 0, count: entries)  // T×T, 0 where free
-    var bit = 0
-    for i in 0..<entries where mask[i] != 0 {
-      var code = 0
-      for b in 0..<f.bits where packedCodes[(bit + b) >> 3] & (1 << UInt8((bit + b) & 7)) != 0 { code |= 1 << b }
-      bit += f.bits
-      codes[i] = UInt8(code)
+    var bits = [UInt16](repeating: 0, count: t * words)
+    var rowFrozen = [Int32](repeating: 0, count: t)
+    let freeMass = AlignedBuffer(count: t)
+    let decoded = maskBytes.withUnsafeBufferPointer { m in
+      packedCodes.withUnsafeBufferPointer { p in
+        Kernels.decodeFrozenMap(tokens: t, bits: f.bits, scale: f.scale, mask: m.baseAddress!, packed: p,
+                                rowBits: &bits, rowLD: words, codes: &codes, rowFrozen: &rowFrozen, rowMass: freeMass.pointer)
+      }
+    }
+    guard decoded else {
+      throw RuntimeError("block \(block) head \(f.head): frozen codes run past their section", path: path)
     }
     func value(_ i: Int) -> Float { Float(codes[i]) * f.scale }
-    let freeMass = AlignedBuffer(count: t)
     var runs: [(Int, Int)] = []
-    let words = Kernels.frozenMaskWords(cols: t)
-    var bits = [UInt16](repeating: 0, count: t * words)
     for r in 0..<t {
-      var mass: Float = 1
-      var free = false
-      var rowFrozen = 0
-      for j in 0..<t {
-        if mask[r * t + j] != 0 {
-          rowFrozen += 1
-          mass -= value(r * t + j)
-          bits[r * words + j / 16] |= 1 << UInt16(j % 16)
-        } else {
-          free = true
-        }
-      }
+      let mass = freeMass.pointer[r]
       // The frozen entries of a row are probabilities that summed to at most 1 before each was
       // rounded to a code (by at most half a step): their sum is at most 1 + k·scale/2.
-      guard -mass <= Float(rowFrozen) * f.scale / 2 + ManifestValidation.frozenMassTolerance else {
+      guard -mass <= Float(rowFrozen[r]) * f.scale / 2 + ManifestValidation.frozenMassTolerance else {
         throw RuntimeError("block \(block) head \(f.head): the frozen entries of row \(r) sum to \(1 - mass), more than 1", path: path)
       }
       freeMass.pointer[r] = min(1, max(0, mass))
-      if free {
+      if Int(rowFrozen[r]) < t {
         if let last = runs.last, last.0 + last.1 == r { runs[runs.count - 1].1 += 1 } else { runs.append((r, 1)) }
       }
     }
