@@ -363,38 +363,56 @@ size_t eam_attention_mask_words(int T) { return T <= 0 ? 0 : (size_t)((T + 63) /
 
 size_t eam_attention_dead_words(int T) { return T <= 0 ? 0 : (size_t)((T + 63) / 64) * (size_t)((T + 63) / 64); }
 
-/* Whether entry (row r, column j) is set in a row-layout mask. */
-static int row_bit(const uint16_t *bits, int ld, int r, int j) { return (bits[(size_t)r * ld + j / 16] >> (j % 16)) & 1; }
+/* Packs (or, with mask NULL, counts) the attention layout's entries. A block of 16 queries is
+ * gathered PACK_COLS keys at a time: each query row's set bits are walked with ctz (a head at
+ * 20% frozen has a fifth of its T^2 bits set), then the keys are emitted in ascending order. */
+enum { PACK_COLS = 256 };
 
-/* Packs (or, with mask NULL, counts) the attention layout's entries. */
 static size_t pack(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes, uint64_t *mask, uint64_t *dead,
                    int32_t *entry_start, int32_t *keys, uint8_t *entry_codes) {
   const int kw = (T + 63) / 64;
   size_t n = 0;
   int b = 0;
+  uint16_t word[PACK_COLS];
+  uint8_t any[PACK_COLS], c[PACK_COLS][16];
   if (mask) memset(dead, 0xFF, sizeof(uint64_t) * eam_attention_dead_words(T)); /* cleared where a key lives */
   for (; b * 16 < T; b++) {
     const int rows = T - b * 16 < 16 ? T - b * 16 : 16, g = b / 4, shift = 16 * (b % 4);
     const uint16_t all = (uint16_t)((1u << rows) - 1);
     if (mask) entry_start[b] = (int32_t)n;
-    for (int j = 0; j < T; j++) {
-      uint16_t word = 0;
-      uint8_t c[16] = {0}, any = 0;
-      for (int r = 0; r < rows; r++)
-        if (row_bit(row_bits, row_ld, b * 16 + r, j)) {
-          word |= (uint16_t)(1u << r);
-          any |= c[r] = codes[(size_t)(b * 16 + r) * T + j];
-        }
-      if (mask) {
-        uint64_t *m = mask + (size_t)g * T + j;
-        *m = (shift ? *m : 0) | (uint64_t)word << shift;
-        if (word != all || any) dead[(size_t)g * kw + j / 64] &= ~((uint64_t)1 << (j % 64));
-        if (any) {
-          keys[n] = j;
-          memcpy(entry_codes + 16 * n, c, 16);
+    for (int j0 = 0; j0 < T; j0 += PACK_COLS) {
+      const int j1 = T - j0 < PACK_COLS ? T : j0 + PACK_COLS;
+      memset(word, 0, sizeof word);
+      memset(any, 0, sizeof any);
+      if (mask) memset(c, 0, sizeof c);
+      for (int r = 0; r < rows; r++) {
+        const uint16_t *bits = row_bits + (size_t)(b * 16 + r) * row_ld;
+        const uint8_t *code = codes + (size_t)(b * 16 + r) * T;
+        for (int w = j0 / 16; w * 16 < j1; w++) {
+          unsigned m = bits[w];
+          if (j1 - w * 16 < 16) m &= (1u << (j1 - w * 16)) - 1; /* no keys past T */
+          while (m) {
+            const int j = w * 16 + __builtin_ctz(m);
+            m &= m - 1;
+            word[j - j0] |= (uint16_t)(1u << r);
+            any[j - j0] |= code[j];
+            if (mask) c[j - j0][r] = code[j];
+          }
         }
       }
-      n += any != 0;
+      for (int j = j0; j < j1; j++) {
+        const int k = j - j0;
+        if (mask) {
+          uint64_t *m = mask + (size_t)g * T + j;
+          *m = (shift ? *m : 0) | (uint64_t)word[k] << shift;
+          if (word[k] != all || any[k]) dead[(size_t)g * kw + j / 64] &= ~((uint64_t)1 << (j % 64));
+          if (any[k]) {
+            keys[n] = j;
+            memcpy(entry_codes + 16 * n, c[k], 16);
+          }
+        }
+        n += any[k] != 0;
+      }
     }
   }
   if (mask) {

@@ -351,7 +351,7 @@ func reportWorst(_ name: String, _ worst: Double) {
   /// dead keys, and an entry per (16 queries, key) with a nonzero frozen code, block by block, key
   /// by key.
   @Test func packedLayoutFollowsItsDefinition() {
-    for t in [1, 16, 17, 45, 64, 65, 130] {
+    for t in [1, 16, 17, 45, 64, 65, 130, 255, 256, 257, 300, 529] {
       for pattern in [FrozenPattern.scattered30, .scattered90, .zeroScattered, .rows, .head] {
         let maps = pattern.maps(t: t, seed: 2)
         let groups = (t + 63) / 64
@@ -384,6 +384,18 @@ func reportWorst(_ name: String, _ worst: Double) {
         #expect(converted == mask && maps.dead == dead, "T \(t) \(pattern)")
         #expect(maps.entryStart == start && maps.keys == keys && maps.entryCodes == codes, "T \(t) \(pattern)")
         if pattern == .zeroScattered { #expect(keys.isEmpty && maps.mask.contains { $0 != 0 }, "T \(t): zeros are mask only") }
+        if t % 16 != 0 {  // bits past the last key in a row's last word are not keys
+          var rowBits = maps.rowBits
+          for q in 0..<t { rowBits[q * maps.rowWords + t / 16] |= ~UInt16((1 << (t % 16)) - 1) }
+          var m2 = [UInt64](repeating: 0, count: maps.mask.count), d2 = [UInt64](repeating: 0, count: maps.dead.count)
+          var s2 = [Int32](repeating: -1, count: start.count), k2 = [Int32](repeating: -1, count: keys.count)
+          var c2 = [UInt8](repeating: 0xEE, count: codes.count)
+          #expect(Kernels.frozenEntriesForAttention(tokens: t, rowBits: rowBits, rowLD: maps.rowWords, codes: maps.code) == keys.count)
+          Kernels.packFrozenForAttention(tokens: t, rowBits: rowBits, rowLD: maps.rowWords, codes: maps.code, mask: &m2,
+                                         dead: &d2, entryStart: &s2, keys: &k2, entryCodes: &c2)
+          if t % 64 != 0 { for j in 0..<t { m2[(t / 64) * t + j] &= (UInt64(1) << UInt64(t % 64)) - 1 } }
+          #expect(m2 == mask && d2 == dead && s2 == start && k2 == keys && c2 == codes, "T \(t) \(pattern): bits past T")
+        }
       }
     }
   }
