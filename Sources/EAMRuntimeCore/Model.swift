@@ -80,7 +80,7 @@ public final class Model {
     store = WeightStore(artifact: artifact, verify: options.verify, widenF16: options.widenF16)
     plan = artifact.manifest.architecture.family == .swin
       ? .swin(try SwinPlan(manifest: artifact.manifest, store: store))
-      : .vit(try ViTPlan(manifest: artifact.manifest, store: store, attention: options.attention))
+      : .vit(try ViTPlan(manifest: artifact.manifest, store: store, attention: options.attention, pool: pool))
   }
 
   /// What the model allocates for one image (checked against `memoryBudget` at load).

@@ -132,12 +132,12 @@ struct Baseline {
 
   var manifest: Manifest { artifact.manifest }
 
-  /// Loads `bytes` as `name` (one thread, `budget`) and runs the committed input.
-  func outcome(_ bytes: [UInt8], name: String = "mutated.eam", budget: Int = 256 << 20,
+  /// Loads `bytes` as `name` (one thread unless told, `budget`) and runs the committed input.
+  func outcome(_ bytes: [UInt8], name: String = "mutated.eam", budget: Int = 256 << 20, threads: Int = 1,
                check: ((Model) -> Void)? = nil) -> Outcome {
     do {
       var options = LoadOptions()
-      options.threads = 1
+      options.threads = threads
       options.memoryBudget = budget
       let model = try Model(artifact: try Artifact(bytes: bytes, name: name), options: options)
       let out = try model.run(input.values, batch: input.shape[0])

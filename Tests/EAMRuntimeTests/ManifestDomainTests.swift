@@ -130,6 +130,25 @@ import EAMRuntime
     expectRefused(outcome, "sum to")
   }
 
+  /// A block's heads decode in parallel at load: with its first and last frozen heads broken
+  /// (rows summing past 1), the refusal names the first, as one thread would, on any number of
+  /// threads, and the unbroken artifact gives the same bits on each.
+  @Test(arguments: [1, 2, 3, 4])
+  func firstBrokenHeadIsNamedOnAnyThreadCount(threads: Int) throws {
+    let b = try Self.frozen.get()
+    let heads = b.manifest.blocks[0].frozen
+    try #require(heads.count >= 2)
+    var sections = b.sections
+    var m = b.manifest
+    for k in [0, heads.count - 1] {
+      let i = try #require(sections.firstIndex { $0.name == heads[k].valuesSection })
+      sections[i].bytes = [UInt8](repeating: 0xFF, count: sections[i].bytes.count)
+      m.blocks[0].frozen[k].scale = 1 / 3
+    }
+    expectRefused(b.outcome(try Rebuild.bytes(m, sections: sections), threads: threads), "block 0 head \(heads[0].head): ")
+    #expect(b.outcome(try Rebuild.bytes(b.manifest, sections: b.sections), threads: threads) == .output(b.reference))
+  }
+
   @Test func frozenEntriesAndHeadOutOfRange() throws {
     let b = try Self.frozen.get()
     let t = b.manifest.architecture.prefixTokens + b.manifest.architecture.patchTokens

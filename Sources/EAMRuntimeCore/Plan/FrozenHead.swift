@@ -36,18 +36,17 @@ final class FrozenHead {
   let fusedCodes: [UInt8]
   let codeScale: Float
 
-  init(_ f: Manifest.FrozenMap, tokens t: Int, store: WeightStore, block: Int, fused: Bool = false) throws(RuntimeError) {
-    let path = store.artifact.path
-    guard f.bits >= 1, f.bits <= 8, f.scale.isFinite, f.scale >= 0 else {
-      throw RuntimeError("block \(block) head \(f.head): frozen map has \(f.bits) bits and scale \(f.scale)", path: path)
-    }
+  /// Reads and decodes on this thread.
+  convenience init(_ f: Manifest.FrozenMap, tokens t: Int, store: WeightStore, block: Int, fused: Bool = false) throws(RuntimeError) {
+    try self.init(FrozenMapBytes(f, tokens: t, store: store, block: block), tokens: t, path: store.artifact.path, fused: fused)
+  }
+
+  /// Decodes a map whose bytes were read: no store is touched, so heads decode on any thread.
+  init(_ source: FrozenMapBytes, tokens t: Int, path: String, fused: Bool) throws(RuntimeError) {
+    let f = source.map, block = source.block
     let entries = t * t
-    let maskBytes = try store.bytes(f.maskSection, count: (entries + 7) / 8)
-    let frozen = maskBytes.withUnsafeBufferPointer { Kernels.frozenMapCount(tokens: t, mask: $0.baseAddress!) }
-    guard frozen == f.frozenEntries, frozen > 0 else {
-      throw RuntimeError("block \(block) head \(f.head): mask marks \(frozen) entries, the manifest says \(f.frozenEntries)", path: path)
-    }
-    let packedCodes = try store.bytes(f.valuesSection, count: (frozen * f.bits + 7) / 8)
+    let maskBytes = source.mask, packedCodes = source.packed
+    let frozen = f.frozenEntries
     let words = Kernels.frozenMaskWords(cols: t)
     var codes = [UInt8](repeating: 0, count: entries)  // T×T, 0 where free
     var bits = [UInt16](repeating: 0, count: t * words)
@@ -140,6 +139,73 @@ final class FrozenHead {
             }
           }
         }
+      }
+    }
+  }
+}
+
+/// A frozen map's manifest entry and its two sections' bytes, read from the store in manifest
+/// order, the mask's count checked against the manifest; `FrozenHead` decodes them.
+struct FrozenMapBytes {
+  let map: Manifest.FrozenMap
+  let block: Int
+  let mask: [UInt8]
+  let packed: [UInt8]
+
+  init(_ f: Manifest.FrozenMap, tokens t: Int, store: WeightStore, block: Int) throws(RuntimeError) {
+    let path = store.artifact.path
+    guard f.bits >= 1, f.bits <= 8, f.scale.isFinite, f.scale >= 0 else {
+      throw RuntimeError("block \(block) head \(f.head): frozen map has \(f.bits) bits and scale \(f.scale)", path: path)
+    }
+    map = f
+    self.block = block
+    // t ≤ 65536 (the plans check it): t² and the code bits fit an Int.
+    mask = try store.bytes(f.maskSection, count: (t * t + 7) / 8)
+    let frozen = mask.withUnsafeBufferPointer { Kernels.frozenMapCount(tokens: t, mask: $0.baseAddress!) }
+    guard frozen == f.frozenEntries, frozen > 0 else {
+      throw RuntimeError("block \(block) head \(f.head): mask marks \(frozen) entries, the manifest says \(f.frozenEntries)", path: path)
+    }
+    packed = try store.bytes(f.valuesSection, count: (frozen * f.bits + 7) / 8)
+  }
+}
+
+extension FrozenHead {
+  /// Decodes independent heads over the pool's threads (each head's decode and fused layout touch
+  /// T² entries); the first failure in `maps` order is thrown, as one thread would have.
+  static func decode(_ maps: [FrozenMapBytes], tokens: Int, path: String, fused: Bool,
+                     pool: ThreadPool) throws(RuntimeError) -> [FrozenHead] {
+    let heads = UnsafeMutableBufferPointer<FrozenHead?>.allocate(capacity: maps.count)
+    let errors = UnsafeMutableBufferPointer<RuntimeError?>.allocate(capacity: maps.count)
+    heads.initialize(repeating: nil)
+    errors.initialize(repeating: nil)
+    defer {
+      heads.deinitialize().deallocate()
+      errors.deinitialize().deallocate()
+    }
+    maps.withUnsafeBufferPointer { m in
+      pool.parallelFor(m.count, Decode(maps: m, tokens: tokens, path: path, fused: fused, heads: heads, errors: errors))
+    }
+    var out: [FrozenHead] = []
+    for i in 0..<maps.count {
+      if let e = errors[i] { throw e }
+      out.append(heads[i]!)
+    }
+    return out
+  }
+
+  private struct Decode: ParallelBody {
+    let maps: UnsafeBufferPointer<FrozenMapBytes>
+    let tokens: Int
+    let path: String
+    let fused: Bool
+    let heads: UnsafeMutableBufferPointer<FrozenHead?>
+    let errors: UnsafeMutableBufferPointer<RuntimeError?>
+
+    func run(_ i: Int) {
+      do throws(RuntimeError) {
+        heads[i] = try FrozenHead(maps[i], tokens: tokens, path: path, fused: fused)
+      } catch {
+        errors[i] = error
       }
     }
   }

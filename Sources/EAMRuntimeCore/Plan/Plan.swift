@@ -121,7 +121,7 @@ struct ViTPlan {
   /// Floats of the per-image map store that hallucinated heads read (0: no block has any).
   let hallucinationMaps: Int
 
-  init(manifest m: Manifest, store: WeightStore, attention: AttentionKernel = .automatic) throws(RuntimeError) {
+  init(manifest m: Manifest, store: WeightStore, attention: AttentionKernel = .automatic, pool: ThreadPool) throws(RuntimeError) {
     let a = m.architecture
     let path = store.artifact.path
     guard a.family == .vit || a.family == .deit || a.family == .deitDistilled || a.family == .dinov2 else {
@@ -162,13 +162,19 @@ struct ViTPlan {
       }
       var attention: AttentionPlan?
       if !b.attentionRemoved {
-        var frozen = [FrozenHead?](repeating: nil, count: b.heads)
+        // The sections are read here, in order; the heads decode in parallel.
+        var seen = [Bool](repeating: false, count: b.heads)
+        var maps: [FrozenMapBytes] = []
         for f in b.frozen {
-          guard f.head < b.heads, frozen[f.head] == nil else {
+          guard f.head >= 0, f.head < b.heads, !seen[f.head] else {
             throw RuntimeError("manifest block \(b.index) has an invalid or repeated frozen head \(f.head)", path: path)
           }
-          frozen[f.head] = try FrozenHead(f, tokens: tokens, store: store, block: b.index, fused: fused)
+          seen[f.head] = true
+          maps.append(try FrozenMapBytes(f, tokens: tokens, store: store, block: b.index))
         }
+        var frozen = [FrozenHead?](repeating: nil, count: b.heads)
+        let heads = try FrozenHead.decode(maps, tokens: tokens, path: path, fused: fused, pool: pool)
+        for (map, head) in zip(maps, heads) { frozen[map.map.head] = head }
         let layout = QKVLayout(b)
         if fused { scratch = max(scratch, Kernels.attentionScratchCount(tokens: tokens, headDim: d / b.heads)) }
         var plan = AttentionPlan(norm: try NormWeights(store, names.norm1, dim: d),
