@@ -24,13 +24,13 @@ struct EAMFlags: ParsableArguments {
   @Option(help: "How the sparsity budget is shared out.")
   var budget = BudgetAllocation.global
 
-  @Option(help: "What is frozen together: single entries, or whole tiles of 64 queries × 48 keys (what the fused attention kernel skips work for), ranked by their entries' mean.")
+  @Option(help: "What is frozen together: single entries, whole tiles of 64 queries × 48 keys (what the fused attention kernel skips work for), or columns of 64 queries × 1 key (it skips their exponentials, and their P·V when frozen at 0), ranked by their entries' mean.")
   var granularity = FrozenGranularity.entry
 
   @Option(help: ArgumentHelp("Absolute resolution of the entry entropy (histogram bins below it merge): a fraction such as 1/128 or 0.0078125, or auto (the best of 1/256, 1/128, 1/64 on calibration images).", valueName: "r|auto"))
   var entropyResolution = "1/128"
 
-  @Option(help: "The constant a frozen entry keeps over the calibration images.")
+  @Option(help: "The constant a frozen entry keeps: its median or mean over the calibration images, or zero (its key dropped for that query, which lets the fused kernel skip frozen keys' P·V).")
   var frozenValue = FrozenValue.median
 
   @Option(parsing: .unconditional, help: ArgumentHelp("Images per calibration batch.", valueName: "n"))

@@ -174,16 +174,17 @@ import EAMRuntime
   }
 
   /// Tiles of the fused kernel are larger than Swin's windows: refused before any work, one line.
-  @Test func tileGranularityIsRefusedForSwin() throws {
+  @Test(arguments: [FrozenGranularity.tile, .column])
+  func tileGranularityIsRefusedForSwin(_ granularity: FrozenGranularity) throws {
     let checkpoint = try FixtureModel(SwinFixtures.small).path(".safetensors")
     var o = try Self.compileOptions(sparsity: 0.2, threads: 1)
-    o.eam!.granularity = .tile
-    let out = Paths.temporary("swin-tile.eam")
+    o.eam!.granularity = granularity
+    let out = Paths.temporary("swin-\(granularity.rawValue).eam")
     #expect {
       _ = try Compiler.compile(checkpoint, to: out, options: o)
     } throws: { error in
       let text = "\(error)"
-      return text.hasPrefix(checkpoint + ": --granularity tile") && !text.contains("\n")
+      return text.hasPrefix(checkpoint + ": --granularity \(granularity.rawValue)") && !text.contains("\n")
     }
     #expect(!FileManager.default.fileExists(atPath: out))
   }

@@ -11,9 +11,9 @@ public struct EAMCompression: CompilerPass {
   public func check(_ model: ModelDescription, source: String) throws(CompileError) {
     guard (0...1).contains(options.sparsity) else { throw CompileError("--sparsity must be between 0 and 1, not \(options.sparsity)") }
     guard (1...8).contains(options.bits) else { throw CompileError("--attn-bits must be 1 to 8, not \(options.bits)") }
-    // Swin's maps are 16 to 49 tokens a side (w²): a 64×48 tile of the fused kernel is larger.
-    guard model.architecture.family != .swin || options.granularity == .entry else {
-      throw CompileError("\(source): --granularity tile freezes \(EAMPass.tileQueries)×\(EAMPass.tileKeys) tiles of the fused attention kernel, which Swin's window attention (w² tokens a window) does not run; use --granularity entry")
+    // Swin's maps are 16 to 49 tokens a side (w²): a 64-query tile of the fused kernel is larger.
+    if model.architecture.family == .swin, let shape = options.granularity.shape {
+      throw CompileError("\(source): --granularity \(options.granularity.rawValue) freezes \(shape.queries)×\(shape.keys) tiles of the fused attention kernel, which Swin's window attention (w² tokens a window) does not run; use --granularity entry")
     }
   }
 
@@ -93,15 +93,24 @@ public struct EAMCompression: CompilerPass {
     case .std: controls = "Control at the same sparsity, frozen values and bits: uniformly random."
     case .random: controls = "Control at the same sparsity, frozen values and bits: lowest standard deviation."
     }
-    let value = options.frozenValue == .median ? "median (read off its histogram)" : "mean (from exact fixed-point sums)"
+    let value: String
+    switch options.frozenValue {
+    case .median: value = "Frozen value: the entry's median (read off its histogram) over the calibration images, quantised to attn-bits with one scale per head, the scale with the least squared code error."
+    case .mean: value = "Frozen value: the entry's mean (from exact fixed-point sums) over the calibration images, quantised to attn-bits with one scale per head, the scale with the least squared code error."
+    case .zero: value = "Frozen value: 0 (the frozen entry's key is dropped for its query; its probability goes to the free entries)."
+    }
     let resolution = "Entropy resolution: 1/\(Int((1 / choice.resolution).rounded()))" + (choice.tried.isEmpty ? "." :
       " (chosen on \(choice.images) calibration images; mean cosine " +
       choice.tried.map { "1/\(Int((1 / $0.0).rounded())): \(String(format: "%.5f", $0.1))" }.joined(separator: ", ") + ").")
-    let unit = options.granularity == .tile
-      ? " Granularity: whole tiles of \(EAMPass.tileQueries) queries × \(EAMPass.tileKeys) keys (the fused attention kernel's units of work), each ranked by the mean of its entries' keys, taken in rank order while they fit in the budget." : ""
+    let unit: String
+    switch options.granularity {
+    case .entry: unit = ""
+    case .tile: unit = " Granularity: whole tiles of \(EAMPass.tileQueries) queries × \(EAMPass.tileKeys) keys (the fused attention kernel's units of work), each ranked by the mean of its entries' keys, taken in rank order while they fit in the budget."
+    case .column: unit = " Granularity: one key's entries for \(EAMPass.tileQueries) queries at a time (a column of the fused attention kernel's query tile), each ranked by the mean of its entries' keys, taken in rank order while they fit in the budget."
+    }
     return [
       selection + "; the lowest fraction (sparsity) " + budget + " is frozen." + unit + " " + controls,
-      "Frozen value: the entry's " + value + " over the calibration images, quantised to attn-bits with one scale per head, the scale with the least squared code error. Run time: frozen entries keep their value; free entries share the probability mass left (softmax over the free positions × (1 − Σ frozen)).",
+      value + " Run time: frozen entries keep their value; free entries share the probability mass left (softmax over the free positions × (1 − Σ frozen)).",
       resolution,
     ]
   }

@@ -25,8 +25,11 @@ public struct HeadEntryStatistics: Sendable {
   /// Per entry: E[(a − c)²] over the calibration images for the frozen value c (variance plus
   /// the squared distance of the mean from c).
   func squaredError(_ value: FrozenValue) -> [Float] {
-    let c = value == .median ? median : mean
-    return (0..<std.count).map { e in std[e] * std[e] + (mean[e] - c[e]) * (mean[e] - c[e]) }
+    switch value {
+    case .median: return (0..<std.count).map { e in std[e] * std[e] + (mean[e] - median[e]) * (mean[e] - median[e]) }
+    case .mean: return (0..<std.count).map { e in std[e] * std[e] }
+    case .zero: return (0..<std.count).map { e in std[e] * std[e] + mean[e] * mean[e] }
+    }
   }
 }
 
@@ -52,6 +55,9 @@ public enum FrozenValue: String, Sendable, CaseIterable {
   case median
   /// The mean over the calibration images (the least squared error per entry).
   case mean
+  /// 0: the frozen entry's key is dropped for its query, its probability going to the free
+  /// entries. What lets the fused kernel skip a frozen key's P·V (every value of a column 0).
+  case zero
 }
 
 /// How the sparsity budget is shared out.
@@ -72,6 +78,19 @@ public enum FrozenGranularity: String, Sendable, CaseIterable {
   /// rank key of their entries: the units the fused attention kernel skips Q·Kᵀ, exponentials
   /// and (when frozen at 0) P·V of.
   case tile
+  /// One key's entries for a query tile: `EAMPass.tileQueries` queries × 1 key, ranked the same
+  /// way. Finer than a tile; what the kernel skips for it: the key's exponentials, and its P·V
+  /// when every value is 0 (Q·Kᵀ only where 6 such keys in a row are frozen).
+  case column
+
+  /// Queries × keys frozen together (nil: single entries).
+  public var shape: (queries: Int, keys: Int)? {
+    switch self {
+    case .entry: nil
+    case .tile: (EAMPass.tileQueries, EAMPass.tileKeys)
+    case .column: (EAMPass.tileQueries, 1)
+    }
+  }
 }
 
 /// Settings of the EAM pass.
@@ -137,7 +156,7 @@ public enum EAMPass {
           }
           keys.append(Key(layer: Int32(l), head: Int32(h), entry: Int32(e), primary: p, secondary: q))
         }
-        if options.granularity == .tile { keys = tiles(keys, tokens: s.tokens) }
+        if let shape = options.granularity.shape { keys = tiles(keys, tokens: s.tokens, shape: shape) }
         switch options.allocation {
         case .perHead: groups.append(keys)
         case .perLayer: layerKeys += keys
@@ -162,9 +181,9 @@ public enum EAMPass {
         guard taken + Int(k.size) <= count else { break }
         taken += Int(k.size)
         let key = Int(k.layer) * 65536 + Int(k.head)
-        if options.granularity == .tile {
+        if let shape = options.granularity.shape {
           let t = statistics[Int(k.layer)]![Int(k.head)].tokens
-          chosen[key, default: []] += tileEntries(Int(k.entry), tokens: t).map { Int32($0) }
+          chosen[key, default: []] += tileEntries(Int(k.entry), tokens: t, shape: shape).map { Int32($0) }
         } else {
           chosen[key, default: []].append(k.entry)
         }
@@ -179,14 +198,14 @@ public enum EAMPass {
     var layer: Int32, head: Int32, entry: Int32, primary: Float, secondary: Float, size: Int32 = 1
   }
 
-  /// One head's entry keys as tile keys: the mean of each tile's entries' keys.
-  static func tiles(_ entries: [RankKey], tokens t: Int) -> [RankKey] {
-    let across = (t + tileKeys - 1) / tileKeys, down = (t + tileQueries - 1) / tileQueries
+  /// One head's entry keys as tile keys (tiles of `shape`): the mean of each tile's entries' keys.
+  static func tiles(_ entries: [RankKey], tokens t: Int, shape: (queries: Int, keys: Int)) -> [RankKey] {
+    let across = (t + shape.keys - 1) / shape.keys, down = (t + shape.queries - 1) / shape.queries
     var out: [RankKey] = []
     out.reserveCapacity(across * down)
     for tile in 0..<(across * down) {
       var p = 0.0, q = 0.0, n = 0
-      for e in tileEntries(tile, tokens: t) {
+      for e in tileEntries(tile, tokens: t, shape: shape) {
         p += Double(entries[e].primary)
         q += Double(entries[e].secondary)
         n += 1
@@ -199,14 +218,14 @@ public enum EAMPass {
   }
 
   /// The entries (row-major indices of a `tokens`² map) of tile `tile` (row-major over the grid
-  /// of `tileQueries` × `tileKeys` tiles).
-  static func tileEntries(_ tile: Int, tokens t: Int) -> [Int] {
-    let across = (t + tileKeys - 1) / tileKeys
-    let q0 = tile / across * tileQueries, k0 = tile % across * tileKeys
+  /// of `shape` tiles).
+  static func tileEntries(_ tile: Int, tokens t: Int, shape: (queries: Int, keys: Int)) -> [Int] {
+    let across = (t + shape.keys - 1) / shape.keys
+    let q0 = tile / across * shape.queries, k0 = tile % across * shape.keys
     var out: [Int] = []
-    out.reserveCapacity(tileQueries * tileKeys)
-    for r in q0..<min(t, q0 + tileQueries) {
-      for c in k0..<min(t, k0 + tileKeys) { out.append(r * t + c) }
+    out.reserveCapacity(shape.queries * shape.keys)
+    for r in q0..<min(t, q0 + shape.queries) {
+      for c in k0..<min(t, k0 + shape.keys) { out.append(r * t + c) }
     }
     return out
   }
@@ -226,8 +245,12 @@ public enum EAMPass {
       var mask = [Bool](repeating: false, count: t * t)
       for e in chosen[key]! { mask[Int(e)] = true }
       let frozenEntries = (0..<(t * t)).filter { mask[$0] }
-      let source = options.frozenValue == .median ? s.median : s.mean
-      var frozenValues = frozenEntries.map { source[$0] }
+      var frozenValues: [Float]
+      switch options.frozenValue {
+      case .median: frozenValues = frozenEntries.map { s.median[$0] }
+      case .mean: frozenValues = frozenEntries.map { s.mean[$0] }
+      case .zero: frozenValues = [Float](repeating: 0, count: frozenEntries.count)
+      }
       // A row's frozen entries hold at most its whole mass: medians need not sum to 1 (means do),
       // and the runtime refuses a row whose codes sum past 1 by more than their rounding.
       var rowSum = [Double](repeating: 0, count: t)

@@ -56,7 +56,7 @@ public struct Configuration {
   var eamText: String? {
     guard let e = options.eam else { return nil }
     let resolution = e.entropyResolution.map { r in r > 0 && (1 / r).rounded() == 1 / r ? "1/\(Int(1 / r))" : "\(r)" } ?? "auto"
-    return "sparsity \(e.sparsity), \(e.bits)-bit frozen values, selection \(e.criterion.rawValue), budget \(e.allocation.rawValue), frozen value \(e.frozenValue.rawValue), entropy resolution \(resolution)" + (e.granularity == .tile ? ", whole \(EAMPass.tileQueries)×\(EAMPass.tileKeys) tiles" : "")
+    return "sparsity \(e.sparsity), \(e.bits)-bit frozen values, selection \(e.criterion.rawValue), budget \(e.allocation.rawValue), frozen value \(e.frozenValue.rawValue), entropy resolution \(resolution)" + (e.granularity.shape.map { ", whole \($0.queries)×\($0.keys) tiles" } ?? "")
   }
 
   var weightsText: String {
