@@ -9,6 +9,17 @@ import EAMFormat
 @Suite struct FrozenTiles {
   static let tile = FrozenGranularity.tile.shape!
 
+  /// The paper's criterion (so the ranking follows the statistics below alone).
+  static func options(_ granularity: FrozenGranularity, allocation: BudgetAllocation = .global,
+                      sparsity: Double) -> EAMOptions {
+    var o = EAMOptions()
+    o.criterion = .entropy
+    o.granularity = granularity
+    o.allocation = allocation
+    o.sparsity = sparsity
+    return o
+  }
+
   /// Statistics of a 100-token map (a 2 × 3 grid of tiles: 64 + 36 queries, 48 + 48 + 4 keys)
   /// for every head of the small DINOv2 fixture's blocks: entropy rises with the tile's index
   /// in the grid, then with the head and the block, so the ranking is known; one entry of the
@@ -38,14 +49,10 @@ import EAMFormat
     let model = try OutputSensitivityTests.description()
     let blocks = model.blocks.count, heads = model.blocks[0].heads
     let stats = Self.statistics(blocks: blocks, heads: heads)
-    var o = EAMOptions()
-    o.criterion = .entropy
-    o.granularity = .tile
-    o.allocation = .perHead
     // Per head, in rank order: tiles 0 (64 × 48 = 3072 entries; mean entropy 0.016 with the one
     // high entry), 1 (3072), 2 (64 × 4 = 256), 3 (36 × 48 = 1728). 40% = 4000 entries: tile 0,
     // then tile 1 would pass the budget, so nothing more.
-    o.sparsity = 0.4
+    var o = Self.options(.tile, allocation: .perHead, sparsity: 0.4)
     let m = EAMPass.apply(model, statistics: stats, options: o)
     let tile0 = Set(EAMPass.tileEntries(0, tokens: 100, shape: Self.tile))
     #expect(tile0.count == 64 * 48 && tile0.contains(0) && tile0.contains(63 * 100 + 47) && !tile0.contains(48))
@@ -68,10 +75,7 @@ import EAMFormat
     let model = try OutputSensitivityTests.description()
     let blocks = model.blocks.count, heads = model.blocks[0].heads
     let stats = Self.statistics(blocks: blocks, heads: heads)
-    var o = EAMOptions()
-    o.criterion = .entropy
-    o.granularity = .tile
-    o.sparsity = 0.1
+    let o = Self.options(.tile, sparsity: 0.1)
     let m = EAMPass.apply(model, statistics: stats, options: o)
     let total = blocks * heads * 100 * 100
     let frozen = m.frozenMaps.reduce(0) { $0 + $1.mask.filter { $0 }.count }
@@ -114,13 +118,9 @@ import EAMFormat
     #expect(column.queries == 64 && column.keys == 1)
     let second = EAMPass.tileEntries(100, tokens: t, shape: column)  // query tile 1, key 0
     #expect(second.count == 36 && second.first == 64 * t && second.last == 99 * t)
-    var o = EAMOptions()
-    o.criterion = .entropy
-    o.granularity = .column
-    o.allocation = .perHead
     // 10% = 1000 entries a head: 15 columns of 64 (keys 0…14 of the first query tile; 960),
     // a 16th would pass it.
-    o.sparsity = 0.1
+    let o = Self.options(.column, allocation: .perHead, sparsity: 0.1)
     let m = EAMPass.apply(model, statistics: stats, options: o)
     var expected = Set<Int>()
     for r in 0..<64 { for c in 0..<15 { expected.insert(r * t + c) } }
@@ -136,10 +136,7 @@ import EAMFormat
   func zeroFrozenValueKeepsTheSelection(_ granularity: FrozenGranularity) throws {
     let model = try OutputSensitivityTests.description()
     let stats = Self.columnStatistics(blocks: model.blocks.count, heads: model.blocks[0].heads)
-    var o = EAMOptions()
-    o.criterion = .entropy
-    o.granularity = granularity
-    o.sparsity = 0.1
+    var o = Self.options(granularity, sparsity: 0.1)
     let median = EAMPass.apply(model, statistics: stats, options: o)
     o.frozenValue = .zero
     let zero = EAMPass.apply(model, statistics: stats, options: o)
@@ -155,10 +152,7 @@ import EAMFormat
   @Test func entryGranularityFreezesTheExactBudget() throws {
     let model = try OutputSensitivityTests.description()
     let stats = Self.statistics(blocks: model.blocks.count, heads: model.blocks[0].heads)
-    var o = EAMOptions()
-    o.criterion = .entropy
-    o.allocation = .perHead
-    o.sparsity = 0.4
+    let o = Self.options(.entry, allocation: .perHead, sparsity: 0.4)
     let m = EAMPass.apply(model, statistics: stats, options: o)
     let set = Self.frozenEntries(m, block: 0, head: 0)
     #expect(set.count == 4000 && !set.contains(0))  // the one high entry of tile 0 stays free
