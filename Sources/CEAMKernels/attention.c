@@ -82,13 +82,16 @@ static inline void add_live(int32_t *runs, int *nruns, int j) {
 }
 
 static void insert_scalar(int blocks, const int32_t *first, const int32_t *count, int c0, const int32_t *keys,
-                          const uint8_t *codes, float code_scale, const float *frozen_scale, float *strip) {
+                          const uint8_t *codes, int code_bits, float code_scale, const float *frozen_scale, float *strip) {
   (void)blocks; /* one query block per tile */
+  const int w = eam_attn_code_width(code_bits);
   for (int e = first[0]; e < first[0] + count[0]; e++) {
     float *row = strip + (size_t)(keys[e] - c0) * BQS;
-    const uint8_t *c = codes + (size_t)16 * e;
-    for (int l = 0; l < BQS; l++)
-      if (c[l]) row[l] = (float)c[l] * code_scale * frozen_scale[l];
+    const uint8_t *c = codes + (size_t)(2 * w) * e;
+    for (int l = 0; l < BQS; l++) {
+      const unsigned code = eam_attn_code(c, w, l);
+      if (code) row[l] = (float)code * code_scale * frozen_scale[l];
+    }
   }
 }
 
@@ -307,7 +310,8 @@ static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, fl
         if (!scaled) /* rare (a lane whose free entries get no mass): the free entries scaled in place */
           for (int j = 0; j < nk; j++)
             for (int l = 0; l < bq; l++) w->strip[j * bq + l] *= w->escale[l];
-        ops->insert(blocks, first, count, c0, frozen->keys, frozen->codes, frozen->code_scale, w->vscale, w->strip);
+        ops->insert(blocks, first, count, c0, frozen->keys, frozen->codes, frozen->code_bits, frozen->code_scale,
+                    w->vscale, w->strip);
         if (marked == 2) {
           nruns = runs_from_dead(frozen->dead + (size_t)(q0 / 64) * ((T + 63) / 64), nk, w->runs);
         } else if (marked) { /* keys with a free entry or a nonzero frozen one */
@@ -327,7 +331,8 @@ static void tile(const eam_attention_ops *ops, const areas *w, int T, int hd, fl
     ops->pv(nq, hd, w->strip, w->runs, nruns, vb, ldv, w->acc, hd, NULL, w->f);
     if (fz) { /* the frozen part: a strip of the values alone */
       memset(w->strip, 0, sizeof(float) * (size_t)nk * bq);
-      ops->insert(blocks, first, count, c0, frozen->keys, frozen->codes, frozen->code_scale, w->one, w->strip);
+      ops->insert(blocks, first, count, c0, frozen->keys, frozen->codes, frozen->code_bits, frozen->code_scale, w->one,
+                  w->strip);
       nruns = 0;
       for (int j = 0; j < nk; j++)
         if (w->live[j]) add_live(w->runs, &nruns, j);
@@ -363,14 +368,26 @@ size_t eam_attention_mask_words(int T) { return T <= 0 ? 0 : (size_t)((T + 63) /
 
 size_t eam_attention_dead_words(int T) { return T <= 0 ? 0 : (size_t)((T + 63) / 64) * (size_t)((T + 63) / 64); }
 
+int eam_attention_code_bits(int bits) { return bits <= 1 ? 1 : bits == 2 ? 2 : bits <= 4 ? 4 : 8; }
+
+/* An entry's 16 codes (each below 2^w) at w bits each, little-endian: 2w bytes. */
+static void put_codes(uint8_t *out, const uint8_t *c, int w) {
+  if (w == 8) {
+    memcpy(out, c, 16);
+    return;
+  }
+  memset(out, 0, (size_t)(2 * w));
+  for (int r = 0; r < 16; r++) out[(r * w) >> 3] |= (uint8_t)((c[r] & ((1u << w) - 1)) << ((r * w) & 7));
+}
+
 /* Packs (or, with mask NULL, counts) the attention layout's entries. A block of 16 queries is
  * gathered PACK_COLS keys at a time: each query row's set bits are walked with ctz (a head at
  * 20% frozen has a fifth of its T^2 bits set), then the keys are emitted in ascending order. */
 enum { PACK_COLS = 256 };
 
-static size_t pack(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes, uint64_t *mask, uint64_t *dead,
-                   int32_t *entry_start, int32_t *keys, uint8_t *entry_codes) {
-  const int kw = (T + 63) / 64;
+static size_t pack(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes, int code_bits, uint64_t *mask,
+                   uint64_t *dead, int32_t *entry_start, int32_t *keys, uint8_t *entry_codes) {
+  const int kw = (T + 63) / 64, w = eam_attn_code_width(code_bits);
   size_t n = 0;
   int b = 0;
   uint16_t word[PACK_COLS];
@@ -408,7 +425,7 @@ static size_t pack(int T, const uint16_t *row_bits, int row_ld, const uint8_t *c
           if (word[k] != all || any[k]) dead[(size_t)g * kw + j / 64] &= ~((uint64_t)1 << (j % 64));
           if (any[k]) {
             keys[n] = j;
-            memcpy(entry_codes + 16 * n, c[k], 16);
+            put_codes(entry_codes + (size_t)(2 * w) * n, c[k], w);
           }
         }
         n += any[k] != 0;
@@ -424,22 +441,35 @@ static size_t pack(int T, const uint16_t *row_bits, int row_ld, const uint8_t *c
 }
 
 size_t eam_attention_frozen_entries(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes) {
-  return T <= 0 ? 0 : pack(T, row_bits, row_ld, codes, NULL, NULL, NULL, NULL, NULL);
+  return T <= 0 ? 0 : pack(T, row_bits, row_ld, codes, 8, NULL, NULL, NULL, NULL, NULL);
 }
 
-void eam_attention_pack_frozen(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes, uint64_t *mask,
-                               uint64_t *dead, int32_t *entry_start, int32_t *keys, uint8_t *entry_codes) {
-  if (T > 0) pack(T, row_bits, row_ld, codes, mask, dead, entry_start, keys, entry_codes);
+void eam_attention_pack_frozen(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes, int code_bits,
+                               uint64_t *mask, uint64_t *dead, int32_t *entry_start, int32_t *keys,
+                               uint8_t *entry_codes) {
+  if (T > 0) pack(T, row_bits, row_ld, codes, code_bits, mask, dead, entry_start, keys, entry_codes);
+}
+
+void eam_attention_row_bits(int T, const uint64_t *mask, uint16_t *row_bits, int row_ld) {
+  for (int i = 0; i < T; i++) {
+    uint16_t *row = row_bits + (size_t)i * row_ld;
+    const uint64_t *words = mask + (size_t)(i / 64) * T;
+    memset(row, 0, sizeof(uint16_t) * (size_t)row_ld);
+    for (int j = 0; j < T; j++) row[j / 16] |= (uint16_t)(((words[j] >> (i % 64)) & 1) << (j % 16));
+  }
 }
 
 void eam_attention_put_frozen(int T, const eam_attention_frozen *frozen, float *map, int ld) {
+  const int w = eam_attn_code_width(frozen->code_bits);
   for (int b = 0; b * 16 < T; b++) {
     const int rows = T - b * 16 < 16 ? T - b * 16 : 16;
     for (int32_t e = frozen->entry_start[b]; e < frozen->entry_start[b + 1]; e++) {
-      const uint8_t *c = frozen->codes + (size_t)16 * e;
+      const uint8_t *c = frozen->codes + (size_t)(2 * w) * e;
       float *col = map + (size_t)(b * 16) * ld + frozen->keys[e];
-      for (int r = 0; r < rows; r++)
-        if (c[r]) col[(size_t)r * ld] = (float)c[r] * frozen->code_scale;
+      for (int r = 0; r < rows; r++) {
+        const unsigned code = eam_attn_code(c, w, r);
+        if (code) col[(size_t)r * ld] = (float)code * frozen->code_scale;
+      }
     }
   }
 }

@@ -7,6 +7,7 @@
 #include "vecmath.h"
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 #define T __attribute__((target("avx2,fma")))
 #define INLINE static inline __attribute__((always_inline))
@@ -136,20 +137,40 @@ T static void exps(int nk, float *strip, const uint64_t *fz, uint64_t dead, cons
   for (int v = 0; v < NB; v++) _mm256_storeu_ps(sum + 8 * v, s[v]);
 }
 
-/* An entry: 16 codes to floats (times the scales), stored on the lanes whose code is not 0. */
-T static void insert(int blocks, const int32_t *first, const int32_t *count, int c0, const int32_t *keys,
-                     const uint8_t *codes, float code_scale, const float *frozen_scale, float *strip) {
-  (void)blocks; /* one query block per tile */
+/* Codes 8v .. 8v + 7 of an entry of 16 codes of W bits (2W bytes), one per lane. */
+T INLINE __m256i codes8(const int W, const uint8_t *entry, int v) {
+  if (W == 8) return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(entry + 8 * v)));
+  uint64_t u = 0;
+  memcpy(&u, entry, 2 * W);
+  const __m256i x = _mm256_set1_epi32((int)(uint32_t)(u >> (8 * W * v))); /* codes 8v.. from bit 0 */
+  const __m256i shift = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(W));
+  return _mm256_and_si256(_mm256_srlv_epi32(x, shift), _mm256_set1_epi32((1 << W) - 1));
+}
+
+T INLINE void insert_w(const int W, int first, int count, int c0, const int32_t *keys, const uint8_t *codes,
+                       float code_scale, const float *frozen_scale, float *strip) {
   const __m256 cs = _mm256_set1_ps(code_scale);
   __m256 sf[NB];
   for (int v = 0; v < NB; v++) sf[v] = _mm256_loadu_ps(frozen_scale + 8 * v);
-  for (int e = first[0]; e < first[0] + count[0]; e++) {
+  for (int e = first; e < first + count; e++) {
     float *row = strip + (size_t)(keys[e] - c0) * BQ;
     for (int v = 0; v < NB; v++) {
-      const __m256i c = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(codes + (size_t)16 * e + 8 * v)));
+      const __m256i c = codes8(W, codes + (size_t)(2 * W) * e, v);
       const __m256 x = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(c), cs), sf[v]);
       _mm256_maskstore_ps(row + 8 * v, _mm256_cmpgt_epi32(c, _mm256_setzero_si256()), x);
     }
+  }
+}
+
+/* An entry: 16 codes to floats (times the scales), stored on the lanes whose code is not 0. */
+T static void insert(int blocks, const int32_t *first, const int32_t *count, int c0, const int32_t *keys,
+                     const uint8_t *codes, int code_bits, float code_scale, const float *frozen_scale, float *strip) {
+  (void)blocks; /* one query block per tile */
+  switch (eam_attn_code_width(code_bits)) {
+  case 1: insert_w(1, first[0], count[0], c0, keys, codes, code_scale, frozen_scale, strip); break;
+  case 2: insert_w(2, first[0], count[0], c0, keys, codes, code_scale, frozen_scale, strip); break;
+  case 4: insert_w(4, first[0], count[0], c0, keys, codes, code_scale, frozen_scale, strip); break;
+  default: insert_w(8, first[0], count[0], c0, keys, codes, code_scale, frozen_scale, strip); break;
   }
 }
 

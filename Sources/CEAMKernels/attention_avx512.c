@@ -8,6 +8,7 @@
 #include "vecmath.h"
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 #define T __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
 #define INLINE static inline __attribute__((always_inline))
@@ -132,17 +133,40 @@ T INLINE void exps(const int NB, int nk, float *strip, const uint64_t *fz, uint6
   for (int v = 0; v < NB; v++) _mm512_storeu_ps(sum + 16 * v, s[v]);
 }
 
+/* An entry's 16 codes of W bits (2W bytes), one per lane. */
+T INLINE __m512i codes16(const int W, const uint8_t *entry) {
+  if (W == 8) return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)entry));
+  uint64_t u = 0;
+  memcpy(&u, entry, 2 * W);
+  const __m512i lo = _mm512_set1_epi32((int)(uint32_t)u), hi = _mm512_set1_epi32((int)(uint32_t)(u >> 32));
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i shift = _mm512_and_si512(_mm512_mullo_epi32(lane, _mm512_set1_epi32(W)), _mm512_set1_epi32(31));
+  const __m512i x = W == 4 ? _mm512_mask_blend_epi32((__mmask16)0xFF00, lo, hi) : lo; /* lane r: bit 4r */
+  return _mm512_and_si512(_mm512_srlv_epi32(x, shift), _mm512_set1_epi32((1 << W) - 1));
+}
+
 /* An entry: 16 codes to floats (times the scales), stored on the lanes whose code is not 0. */
-T INLINE void insert(const int NB, int blocks, const int32_t *first, const int32_t *count, int c0, const int32_t *keys,
-                     const uint8_t *codes, float code_scale, const float *frozen_scale, float *strip) {
+T INLINE void insert_w(const int NB, const int W, int blocks, const int32_t *first, const int32_t *count, int c0,
+                       const int32_t *keys, const uint8_t *codes, float code_scale, const float *frozen_scale,
+                       float *strip) {
   const __m512 cs = _mm512_set1_ps(code_scale);
   for (int v = 0; v < blocks && v < NB; v++) {
     const __m512 sf = _mm512_loadu_ps(frozen_scale + 16 * v);
     for (int e = first[v], end = first[v] + count[v]; e < end; e++) {
-      const __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(codes + (size_t)16 * e));
-      const __m512 x = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(c)), cs), sf);
-      _mm512_mask_storeu_ps(strip + (size_t)(keys[e] - c0) * BQ + 16 * v, _mm_test_epi8_mask(c, c), x);
+      const __m512i c = codes16(W, codes + (size_t)(2 * W) * e);
+      const __m512 x = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(c), cs), sf);
+      _mm512_mask_storeu_ps(strip + (size_t)(keys[e] - c0) * BQ + 16 * v, _mm512_test_epi32_mask(c, c), x);
     }
+  }
+}
+
+T INLINE void insert(const int NB, int blocks, const int32_t *first, const int32_t *count, int c0, const int32_t *keys,
+                     const uint8_t *codes, int code_bits, float code_scale, const float *frozen_scale, float *strip) {
+  switch (eam_attn_code_width(code_bits)) {
+  case 1: insert_w(NB, 1, blocks, first, count, c0, keys, codes, code_scale, frozen_scale, strip); break;
+  case 2: insert_w(NB, 2, blocks, first, count, c0, keys, codes, code_scale, frozen_scale, strip); break;
+  case 4: insert_w(NB, 4, blocks, first, count, c0, keys, codes, code_scale, frozen_scale, strip); break;
+  default: insert_w(NB, 8, blocks, first, count, c0, keys, codes, code_scale, frozen_scale, strip); break;
   }
 }
 
@@ -239,8 +263,9 @@ T INLINE void pv(const int NB, int nq, int hd, const float *strip, const int32_t
     exps(NB, nk, strip, fz, dead, m, sum);                                                                    \
   }                                                                                                           \
   T static void insert##NB(int blocks, const int32_t *first, const int32_t *count, int c0, const int32_t *keys,  \
-                           const uint8_t *codes, float code_scale, const float *frozen_scale, float *strip) {    \
-    insert(NB, blocks, first, count, c0, keys, codes, code_scale, frozen_scale, strip);                       \
+                           const uint8_t *codes, int code_bits, float code_scale, const float *frozen_scale,     \
+                           float *strip) {                                                                    \
+    insert(NB, blocks, first, count, c0, keys, codes, code_bits, code_scale, frozen_scale, strip);            \
   }                                                                                                           \
   T static void pv##NB(int nq, int hd, const float *strip, const int32_t *runs, int nruns, const float *V,     \
                        int ldv, float *out, int ldo, const float *a, const float *b) {                        \

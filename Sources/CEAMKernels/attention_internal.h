@@ -32,10 +32,11 @@ typedef struct eam_attention_ops {
   void (*exp)(int nk, float *strip, const uint64_t *fz, uint64_t dead, const float *m, float *sum);
   /* Puts frozen values into the strip: for query block b of the tile (b < blocks), entries
    * [first[b], first[b] + count[b]) of the layout (eam_attention_frozen) set, on key row
-   * keys[e] − c0, lane 16b + r to codes[16e + r] · code_scale · frozen_scale[16b + r] where that
-   * code is not 0. Other lanes are left as they are. */
+   * keys[e] − c0, lane 16b + r to entry e's code r (eam_attn_code) · code_scale ·
+   * frozen_scale[16b + r] where that code is not 0. Other lanes are left as they are. code_bits
+   * is 1, 2, 4 or 8 (eam_attn_code_width). */
   void (*insert)(int blocks, const int32_t *first, const int32_t *count, int c0, const int32_t *keys,
-                 const uint8_t *codes, float code_scale, const float *frozen_scale, float *strip);
+                 const uint8_t *codes, int code_bits, float code_scale, const float *frozen_scale, float *strip);
   /* out[r][d] = a[r] · Σ_j strip[j·bq + r] · V[j][d] (+ b[r] · out[r][d]) for r < nq, d < hd,
    * keys j in the runs; a NULL means 1, b NULL adds nothing (out is not read); not both given. */
   void (*pv)(int nq, int hd, const float *strip, const int32_t *runs, int nruns, const float *V, int ldv,
@@ -58,6 +59,18 @@ extern const eam_attention_ops eam_attention_neon_ops;
 static inline int eam_attn_all_frozen(uint64_t fz, uint64_t dead, int bq) {
   const uint64_t all = bq >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << bq) - 1;
   return (fz | dead) == all;
+}
+
+/* The code width of the layout: 1, 2 or 4 as given, anything else 8. */
+static inline int eam_attn_code_width(int code_bits) {
+  return code_bits == 1 || code_bits == 2 || code_bits == 4 ? code_bits : 8;
+}
+
+/* Code r (0..15) of an entry whose 16 codes are w bits each (w: 1, 2, 4 or 8): bits
+ * [r·w, r·w + w) of its 2w bytes, little-endian. */
+static inline unsigned eam_attn_code(const uint8_t *entry, int w, int r) {
+  const int bit = r * w;
+  return (unsigned)(entry[bit >> 3] >> (bit & 7)) & ((1u << w) - 1);
 }
 
 #endif

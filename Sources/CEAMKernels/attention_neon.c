@@ -103,8 +103,8 @@ static void exp_neon(int nk, float *strip, const uint64_t *fz, uint64_t dead, co
 }
 
 static void insert_neon(int blocks, const int32_t *first, const int32_t *count, int c0, const int32_t *keys,
-                        const uint8_t *codes, float code_scale, const float *frozen_scale, float *strip) {
-  eam_attention_scalar_ops.insert(blocks, first, count, c0, keys, codes, code_scale, frozen_scale, strip);
+                        const uint8_t *codes, int code_bits, float code_scale, const float *frozen_scale, float *strip) {
+  eam_attention_scalar_ops.insert(blocks, first, count, c0, keys, codes, code_bits, code_scale, frozen_scale, strip);
 }
 
 /* out[r][d0 .. d0 + 4·nv) for queries r0 .. r0+nr (nr ≤ 4), nv ≤ 4 vectors: each element a chain

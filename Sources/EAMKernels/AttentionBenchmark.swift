@@ -93,8 +93,8 @@ public enum AttentionBenchmark {
     let entries = Kernels.frozenEntriesForAttention(tokens: t, rowBits: rowBits, rowLD: words, codes: codes)
     var entryStart = [Int32](repeating: 0, count: (t + 15) / 16 + 1), keys = [Int32](repeating: 0, count: entries)
     var entryCodes = [UInt8](repeating: 0, count: 16 * entries)
-    Kernels.packFrozenForAttention(tokens: t, rowBits: rowBits, rowLD: words, codes: codes, mask: &mask, dead: &dead,
-                                   entryStart: &entryStart, keys: &keys, entryCodes: &entryCodes)
+    Kernels.packFrozenForAttention(tokens: t, rowBits: rowBits, rowLD: words, codes: codes, codeBits: 8, mask: &mask,
+                                   dead: &dead, entryStart: &entryStart, keys: &keys, entryCodes: &entryCodes)
 
     let bias: [Float]? = shiftMask.map { m in (0..<(t * t)).map { _ in uniform() < 0.1 ? m : Float(uniform() * 4 - 2) } }
     let scale = 1 / Float(hd).squareRoot()
@@ -110,7 +110,7 @@ public enum AttentionBenchmark {
               let q = qkvp.baseAddress!, k = q + hd, v = q + 2 * hd
               let frozen: FrozenAttention? = pattern == .none ? nil
                 : FrozenAttention(mask: m.baseAddress!, dead: dp.baseAddress!, entryStart: s.baseAddress!, keys: kp.baseAddress,
-                                  codes: c.baseAddress, codeScale: codeScale, freeMass: f.baseAddress!)
+                                  codes: c.baseAddress, codeBits: 8, codeScale: codeScale, freeMass: f.baseAddress!)
               for i in 0...max(1, repeats) {
                 let t0 = cpuSeconds()
                 if pattern == .none {

@@ -10,7 +10,9 @@ import CEAMKernels
 ///   frozen value among them.
 /// - entries: the (query block, key) pairs with a nonzero frozen code, block by block, by key;
 ///   block b's are `entryStart[b] ..< entryStart[b + 1]`, `keys[e]` is entry e's key and
-///   `codes[16e ..< 16e + 16]` its 16 queries' codes (0 where free). `nil` when there are none.
+///   `codes[2·codeBits·e ..< 2·codeBits·(e + 1)]` its 16 queries' codes (0 where free), `codeBits`
+///   (1, 2, 4 or 8) bits each, query r's at bits r·codeBits of those bytes read little-endian.
+///   `nil` when there are none.
 /// - `freeMass`: per query, the mass its free entries share.
 ///
 /// `Kernels.packFrozenForAttention` builds it from the row layout of `Kernels.softmaxFrozen`.
@@ -20,16 +22,19 @@ public struct FrozenAttention {
   public var entryStart: UnsafePointer<Int32>
   public var keys: UnsafePointer<Int32>?
   public var codes: UnsafePointer<UInt8>?
+  public var codeBits: Int
   public var codeScale: Float
   public var freeMass: UnsafePointer<Float>
 
   public init(mask: UnsafePointer<UInt64>, dead: UnsafePointer<UInt64>, entryStart: UnsafePointer<Int32>,
-              keys: UnsafePointer<Int32>?, codes: UnsafePointer<UInt8>?, codeScale: Float, freeMass: UnsafePointer<Float>) {
+              keys: UnsafePointer<Int32>?, codes: UnsafePointer<UInt8>?, codeBits: Int, codeScale: Float,
+              freeMass: UnsafePointer<Float>) {
     self.mask = mask
     self.dead = dead
     self.entryStart = entryStart
     self.keys = keys
     self.codes = codes
+    self.codeBits = codeBits
     self.codeScale = codeScale
     self.freeMass = freeMass
   }
@@ -64,8 +69,8 @@ extension Kernels {
                  "attention rows \(rows) of \(tokens) tokens")
     if let frozen {
       var f = eam_attention_frozen(mask: frozen.mask, dead: frozen.dead, entry_start: frozen.entryStart,
-                                   keys: frozen.keys, codes: frozen.codes, code_scale: frozen.codeScale,
-                                   free_mass: frozen.freeMass)
+                                   keys: frozen.keys, codes: frozen.codes, code_bits: Int32(frozen.codeBits),
+                                   code_scale: frozen.codeScale, free_mass: frozen.freeMass)
       eam_attention_fused(Int32(tokens), Int32(headDim), scale, q, Int32(ldq), k, Int32(ldk), v, Int32(ldv), out,
                           Int32(ldo), bias, Int32(ldb), &f, Int32(rows.lowerBound), Int32(rows.upperBound),
                           Int32(keyBlock), scratch)
@@ -89,17 +94,31 @@ extension Kernels {
     eam_attention_frozen_entries(Int32(tokens), rowBits, Int32(rowLD), codes)
   }
 
+  /// The width of a code in the `FrozenAttention` layout for codes of `bits` bits (1...8): 1, 2, 4
+  /// or 8; an entry's 16 codes take `2 * attentionCodeBits(bits:)` bytes.
+  @inlinable
+  public static func attentionCodeBits(bits: Int) -> Int { Int(eam_attention_code_bits(Int32(clamping: bits))) }
+
   /// Builds a head's `FrozenAttention` layout from its frozen bits and codes (as above; codes of
-  /// free entries are not read): `mask` (`attentionMaskWords(tokens:)` words), `dead`
-  /// (`attentionDeadWords(tokens:)`), `entryStart` (one
-  /// per 16 queries, and one more), `keys` and `entryCodes` (`frozenEntriesForAttention` entries and
-  /// 16 codes each).
+  /// free entries are not read; frozen codes below 2^`codeBits`, `codeBits` from
+  /// `attentionCodeBits(bits:)`): `mask` (`attentionMaskWords(tokens:)` words), `dead`
+  /// (`attentionDeadWords(tokens:)`), `entryStart` (one per 16 queries, and one more), `keys` and
+  /// `entryCodes` (`frozenEntriesForAttention` entries, and `2 * codeBits` bytes each).
   @inlinable
   public static func packFrozenForAttention(tokens: Int, rowBits: UnsafePointer<UInt16>, rowLD: Int,
-                                            codes: UnsafePointer<UInt8>, mask: UnsafeMutablePointer<UInt64>,
+                                            codes: UnsafePointer<UInt8>, codeBits: Int, mask: UnsafeMutablePointer<UInt64>,
                                             dead: UnsafeMutablePointer<UInt64>, entryStart: UnsafeMutablePointer<Int32>,
                                             keys: UnsafeMutablePointer<Int32>?, entryCodes: UnsafeMutablePointer<UInt8>?) {
-    eam_attention_pack_frozen(Int32(tokens), rowBits, Int32(rowLD), codes, mask, dead, entryStart, keys, entryCodes)
+    eam_attention_pack_frozen(Int32(tokens), rowBits, Int32(rowLD), codes, Int32(codeBits), mask, dead, entryStart,
+                              keys, entryCodes)
+  }
+
+  /// The row layout of `softmaxFrozen` (`tokens` rows of `rowLD` words) of a head's frozen bits,
+  /// from its `FrozenAttention` layout's mask.
+  @inlinable
+  public static func frozenRowBits(tokens: Int, frozen: FrozenAttention, into rowBits: UnsafeMutablePointer<UInt16>,
+                                   rowLD: Int) {
+    eam_attention_row_bits(Int32(tokens), frozen.mask, rowBits, Int32(rowLD))
   }
 
   /// Writes a head's frozen values from its `FrozenAttention` layout into a `tokens × tokens` map
@@ -108,8 +127,8 @@ extension Kernels {
   @inlinable
   public static func putFrozenValues(tokens: Int, frozen: FrozenAttention, into map: UnsafeMutablePointer<Float>, ld: Int) {
     var f = eam_attention_frozen(mask: frozen.mask, dead: frozen.dead, entry_start: frozen.entryStart,
-                                 keys: frozen.keys, codes: frozen.codes, code_scale: frozen.codeScale,
-                                 free_mass: frozen.freeMass)
+                                 keys: frozen.keys, codes: frozen.codes, code_bits: Int32(frozen.codeBits),
+                                 code_scale: frozen.codeScale, free_mass: frozen.freeMass)
     eam_attention_put_frozen(Int32(tokens), &f, map, Int32(ld))
   }
 }

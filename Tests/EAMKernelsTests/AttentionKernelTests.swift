@@ -22,21 +22,23 @@ struct AttentionHead {
 }
 
 /// Frozen entries of a head in both layouts: the row layout of `softmaxFrozen` (as the runtime's
-/// FrozenHead builds it) and the fused attention's, built by `packFrozenForAttention`. A frozen
-/// value is code × scale, as in an artifact.
+/// FrozenHead builds it) and the fused attention's, built by `packFrozenForAttention` with codes
+/// of `codeBits` bits. A frozen value is code × scale, as in an artifact.
 struct FrozenMaps {
   let t: Int
   var isFrozen: [Bool]  // t × t
   var code: [UInt8]     // t × t, 0 where free
   let scale: Float
+  let codeBits: Int
   var value: [Float]    // t × t: code × scale, 0 where free
   let rowWords: Int
   var rowBits: [UInt16] = [], freeMass: [Float] = []
   var mask: [UInt64] = [], dead: [UInt64] = [], entryStart: [Int32] = [], keys: [Int32] = [], entryCodes: [UInt8] = []
 
-  init(t: Int, frozen: (Int, Int) -> Bool, code: (Int, Int) -> UInt8, scale: Float) {
+  init(t: Int, frozen: (Int, Int) -> Bool, code: (Int, Int) -> UInt8, scale: Float, codeBits: Int = 8) {
     self.t = t
     self.scale = scale
+    self.codeBits = codeBits
     rowWords = Kernels.frozenMaskWords(cols: t)
     let isFrozen = (0..<(t * t)).map { frozen($0 / t, $0 % t) }
     self.isFrozen = isFrozen
@@ -57,8 +59,8 @@ struct FrozenMaps {
     dead = [UInt64](repeating: 0, count: Kernels.attentionDeadWords(tokens: t))
     entryStart = [Int32](repeating: -1, count: (t + 15) / 16 + 1)
     keys = [Int32](repeating: -1, count: entries)
-    entryCodes = [UInt8](repeating: 0xEE, count: 16 * entries)
-    Kernels.packFrozenForAttention(tokens: t, rowBits: rowBits, rowLD: rowWords, codes: codes, mask: &mask,
+    entryCodes = [UInt8](repeating: 0xEE, count: 2 * codeBits * entries)
+    Kernels.packFrozenForAttention(tokens: t, rowBits: rowBits, rowLD: rowWords, codes: codes, codeBits: codeBits, mask: &mask,
                                    dead: &dead, entryStart: &entryStart, keys: &keys, entryCodes: &entryCodes)
     // Bits of queries past the last token are ignored: set them.
     if t % 64 != 0 { for j in 0..<t { mask[(t / 64) * t + j] |= ~((UInt64(1) << UInt64(t % 64)) - 1) } }
@@ -72,7 +74,8 @@ struct FrozenMaps {
             entryCodes.withUnsafeBufferPointer { c in
               freeMass.withUnsafeBufferPointer { f in
                 body(FrozenAttention(mask: m.baseAddress!, dead: d.baseAddress!, entryStart: s.baseAddress!,
-                                     keys: k.baseAddress, codes: c.baseAddress, codeScale: scale, freeMass: f.baseAddress!))
+                                     keys: k.baseAddress, codes: c.baseAddress, codeBits: codeBits, codeScale: scale,
+                                     freeMass: f.baseAddress!))
               }
             }
           }
@@ -88,7 +91,8 @@ struct FrozenMaps {
 enum FrozenPattern: CaseIterable {  // (interpolated, a case prints its name)
   case nothing, scattered30, scattered90, rows, tiles, head, zeroTiles, zeroScattered, fullMass
 
-  func maps(t: Int, seed: UInt64) -> FrozenMaps {
+  /// Codes of `codeBits` bits (1, 2, 4 or 8): the 8-bit codes below, their top bits.
+  func maps(t: Int, seed: UInt64, codeBits: Int = 8) -> FrozenMaps {
     var s = seed &+ UInt64(t)
     func uniform() -> Double {
       s = s &* 6364136223846793005 &+ 1442695040888963407
@@ -108,15 +112,21 @@ enum FrozenPattern: CaseIterable {  // (interpolated, a case prints its name)
       case .fullMass: return scattered[i * t + j] < 0.5 && i % 3 == 0
       }
     }
-    // Codes of 8 bits: values below 0.5 / t (a row's frozen mass below 1), or to 4 / t (past 1).
+    // Codes of codeBits bits, all of 0 ..< 2^codeBits: values below 0.5 / t (a row's frozen mass
+    // below 1), or to 4 / t (past 1). The 8-bit codes follow the entry's draw; narrower ones a
+    // draw of their own (the frozen entries of scattered30 drew below 0.3).
+    let top = (1 << codeBits) - 1
     let code: (Int, Int) -> UInt8 = { i, j in
+      let u = codeBits == 8 ? scattered[i * t + j] : (scattered[i * t + j] * 1000).truncatingRemainder(dividingBy: 1)
+      let c = UInt8(min(top, Int(u * Double(codeBits == 8 ? top : top + 1))))  // 8 bits: as drawn before
       switch self {
       case .zeroTiles, .zeroScattered: return 0
-      case .fullMass: return UInt8(255 * scattered[i * t + j])
-      default: return j % 7 == 0 ? 0 : UInt8(255 * scattered[i * t + j])
+      case .fullMass: return c
+      default: return j % 7 == 0 ? 0 : c
       }
     }
-    return FrozenMaps(t: t, frozen: frozen, code: code, scale: (self == .fullMass ? 4 : 0.5) / Float(255 * t))
+    return FrozenMaps(t: t, frozen: frozen, code: code, scale: (self == .fullMass ? 4 : 0.5) / Float(top * t),
+                      codeBits: codeBits)
   }
 }
 
@@ -272,6 +282,33 @@ func reportWorst(_ name: String, _ worst: Double) {
     reportWorst("variants T \(t)", worst)
   }
 
+  /// Codes of 1, 2 and 4 bits (an entry's 16 codes in 2, 4 or 8 bytes): every variant against the
+  /// unfused composition and against the portable variant, in one and in several key blocks.
+  @Test(arguments: [1, 2, 4])
+  func narrowCodesMatchUnfused(codeBits: Int) {
+    var worst = 0.0
+    for t in [17, 50, 257, 600] {
+      for pattern in [FrozenPattern.scattered30, .tiles, .rows, .fullMass] {
+        var head = AttentionHead(t: t, hd: 64, seed: UInt64(40 + t))
+        if t < 600 { head.addBias(seed: 2) }
+        let maps = pattern.maps(t: t, seed: 19, codeBits: codeBits)
+        #expect(maps.code.contains { $0 >= 1 << (codeBits - 1) } && maps.code.allSatisfy { $0 < 1 << codeBits })
+        let reference = unfusedAttention(head, frozen: maps)
+        let portable = KernelVariant.scalar.withThreadVariant { fusedAttention(head, frozen: maps) }
+        forEachVariant { v in
+          for keyBlock in t < 600 ? [0, 48] : [0] {
+            let fused = fusedAttention(head, frozen: maps, keyBlock: keyBlock)
+            let e = max(worstRowError(fused, reference, t: t, hd: 64),
+                        keyBlock == 0 ? worstRowError(fused, portable, t: t, hd: 64, refLD: 64 + 3) : 0)
+            worst = max(worst, e)
+            #expect(e <= attentionTolerance, "\(v.name) \(codeBits)-bit codes T \(t) key block \(keyBlock) \(pattern): \(e)")
+          }
+        }
+      }
+    }
+    reportWorst("\(codeBits)-bit codes", worst)
+  }
+
   /// Splitting a head by query rows (as threads do) changes no output element.
   @Test func splitByRowsChangesNothing() {
     for t in [40, 257] {
@@ -325,12 +362,17 @@ func reportWorst(_ name: String, _ worst: Double) {
     }
   }
 
-  /// The unfused path of a fused head (an observer needs its map): the frozen softmax without codes,
-  /// then the values from the attention layout, gives the bits of the frozen softmax with codes.
-  @Test func valuesFromTheAttentionLayoutGiveTheFrozenSoftmax() {
+  /// The unfused path of a fused head (an observer needs its map): the row bits from the attention
+  /// layout's mask, the frozen softmax without codes, then the values from the attention layout,
+  /// give the bits of the frozen softmax with codes.
+  @Test(arguments: [1, 2, 4, 8])
+  func valuesFromTheAttentionLayoutGiveTheFrozenSoftmax(codeBits: Int) {
     for t in [1, 17, 50, 257] {
       for pattern in [FrozenPattern.scattered30, .scattered90, .rows, .tiles, .zeroScattered, .fullMass, .head] {
-        let maps = pattern.maps(t: t, seed: 13)
+        let maps = pattern.maps(t: t, seed: 13, codeBits: codeBits)
+        var rowBits = [UInt16](repeating: 0xBEEF, count: maps.rowBits.count)
+        maps.withAttention { Kernels.frozenRowBits(tokens: t, frozen: $0, into: &rowBits, rowLD: maps.rowWords) }
+        #expect(rowBits == maps.rowBits, "T \(t) \(pattern): the row layout from the mask")
         let scores = values(t * t, seed: UInt64(t)).map { $0 * 6 }
         forEachVariant { v in
           var withCodes = scores, fromLayout = scores
@@ -341,7 +383,7 @@ func reportWorst(_ name: String, _ worst: Double) {
           fromLayout.withUnsafeMutableBufferPointer { p in
             maps.withAttention { Kernels.putFrozenValues(tokens: t, frozen: $0, into: p.baseAddress!, ld: t) }
           }
-          #expect(fromLayout.map(\.bitPattern) == withCodes.map(\.bitPattern), "\(v.name) T \(t) \(pattern)")
+          #expect(fromLayout.map(\.bitPattern) == withCodes.map(\.bitPattern), "\(v.name) T \(t) \(pattern) \(codeBits) bits")
         }
       }
     }
@@ -350,10 +392,12 @@ func reportWorst(_ name: String, _ worst: Double) {
   /// The attention layout, built here from its definition, equals the conversion's: the mask, the
   /// dead keys, and an entry per (16 queries, key) with a nonzero frozen code, block by block, key
   /// by key.
-  @Test func packedLayoutFollowsItsDefinition() {
+  /// Codes of w bits: an entry's 16 in 2w bytes, query r's at bit r·w.
+  @Test(arguments: [8, 1, 2, 4])
+  func packedLayoutFollowsItsDefinition(codeBits w: Int) {
     for t in [1, 16, 17, 45, 64, 65, 130, 255, 256, 257, 300, 529] {
       for pattern in [FrozenPattern.scattered30, .scattered90, .zeroScattered, .rows, .head] {
-        let maps = pattern.maps(t: t, seed: 2)
+        let maps = pattern.maps(t: t, seed: 2, codeBits: w)
         let groups = (t + 63) / 64
         var mask = [UInt64](repeating: 0, count: groups * t), dead = [UInt64](repeating: 0, count: groups * groups)
         var start: [Int32] = [], keys: [Int32] = [], codes: [UInt8] = []
@@ -374,15 +418,17 @@ func reportWorst(_ name: String, _ worst: Double) {
             let c = (0..<16).map { r in 16 * b + r < t ? maps.code[(16 * b + r) * t + j] : 0 }
             if c.contains(where: { $0 != 0 }) {
               keys.append(Int32(j))
-              codes += c
+              var packed = [UInt8](repeating: 0, count: 2 * w)
+              for r in 0..<16 { packed[r * w / 8] |= c[r] << UInt8(r * w % 8) }
+              codes += packed
             }
           }
         }
         start.append(Int32(keys.count))
         var converted = maps.mask
         if t % 64 != 0 { for j in 0..<t { converted[(t / 64) * t + j] &= (UInt64(1) << UInt64(t % 64)) - 1 } }
-        #expect(converted == mask && maps.dead == dead, "T \(t) \(pattern)")
-        #expect(maps.entryStart == start && maps.keys == keys && maps.entryCodes == codes, "T \(t) \(pattern)")
+        #expect(converted == mask && maps.dead == dead, "T \(t) \(pattern) \(w) bits")
+        #expect(maps.entryStart == start && maps.keys == keys && maps.entryCodes == codes, "T \(t) \(pattern) \(w) bits")
         if pattern == .zeroScattered { #expect(keys.isEmpty && maps.mask.contains { $0 != 0 }, "T \(t): zeros are mask only") }
         if t % 16 != 0 {  // bits past the last key in a row's last word are not keys
           var rowBits = maps.rowBits
@@ -391,7 +437,7 @@ func reportWorst(_ name: String, _ worst: Double) {
           var s2 = [Int32](repeating: -1, count: start.count), k2 = [Int32](repeating: -1, count: keys.count)
           var c2 = [UInt8](repeating: 0xEE, count: codes.count)
           #expect(Kernels.frozenEntriesForAttention(tokens: t, rowBits: rowBits, rowLD: maps.rowWords, codes: maps.code) == keys.count)
-          Kernels.packFrozenForAttention(tokens: t, rowBits: rowBits, rowLD: maps.rowWords, codes: maps.code, mask: &m2,
+          Kernels.packFrozenForAttention(tokens: t, rowBits: rowBits, rowLD: maps.rowWords, codes: maps.code, codeBits: w, mask: &m2,
                                          dead: &d2, entryStart: &s2, keys: &k2, entryCodes: &c2)
           if t % 64 != 0 { for j in 0..<t { m2[(t / 64) * t + j] &= (UInt64(1) << UInt64(t % 64)) - 1 } }
           #expect(m2 == mask && d2 == dead && s2 == start && k2 == keys && c2 == codes, "T \(t) \(pattern): bits past T")

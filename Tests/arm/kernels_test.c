@@ -312,36 +312,39 @@ static void test_gelu(void) {
 /* ---- Fused attention ------------------------------------------------------------------------- */
 
 /* Frozen entries (EAM) of a T-token head in the row layout, converted to the attention layout:
- * patterns by row as in the frozen softmax test (random, none, all but one, all, alternate, dense). */
+ * patterns by row as in the frozen softmax test (random, none, all but one, all, alternate, dense),
+ * codes of w bits (1, 2, 4 or 8). */
 typedef struct {
   uint64_t *mask, *dead;
   int32_t *start, *keys;
   uint8_t *codes;
+  int w;
   float *mass, scale;
 } frozen_head;
 
-static frozen_head make_frozen(int T) {
+static frozen_head make_frozen(int T, int w) {
   const int words = EAM_FROZEN_WORDS(T);
   uint16_t *bits = alloc(sizeof(uint16_t) * T * words);
   uint8_t *codes = alloc((size_t)T * T);
   frozen_head h = {alloc(sizeof(uint64_t) * eam_attention_mask_words(T)), alloc(sizeof(uint64_t) * eam_attention_dead_words(T)),
                    alloc(sizeof(int32_t) * ((T + 15) / 16 + 1)),
-                   NULL, NULL, alloc(sizeof(float) * T), 0.5f / (128.0f * (float)T)};
+                   NULL, NULL, w, alloc(sizeof(float) * T), 0.5f / (float)(1 << (w - 1)) / (float)T};
   for (int r = 0; r < T; r++) {
     const int pattern = r % 6, keep = (int)(next32() % (unsigned)T);
     float total = 0.0f;
     for (int j = 0; j < T; j++)
       if (frozen_bit(pattern, r, j, keep)) {
         bits[r * words + j / 16] |= (uint16_t)(1u << (j % 16));
-        codes[r * T + j] = (uint8_t)(next32() % 4 ? 128 + next32() % 128 : 0); /* some frozen at 0 */
+        const unsigned top = 1u << (w - 1); /* codes in [top, 2·top): some frozen at 0 */
+        codes[r * T + j] = (uint8_t)(next32() % 4 ? top + next32() % top : 0);
         total += (float)codes[r * T + j] * h.scale;
       }
     h.mass[r] = total < 1.0f ? 1.0f - total : 0.0f;
   }
   const size_t n = eam_attention_frozen_entries(T, bits, words, codes);
   h.keys = alloc(sizeof(int32_t) * (n + 1));
-  h.codes = alloc(16 * (n + 1));
-  eam_attention_pack_frozen(T, bits, words, codes, h.mask, h.dead, h.start, h.keys, h.codes);
+  h.codes = alloc((size_t)(2 * w) * (n + 1));
+  eam_attention_pack_frozen(T, bits, words, codes, w, h.mask, h.dead, h.start, h.keys, h.codes);
   free(bits); free(codes);
   return h;
 }
@@ -361,8 +364,8 @@ static void test_attention(void) {
     hard_values(K, (size_t)T * hd, 1.0f, 0);
     hard_values(Vv, (size_t)T * hd, 1.0f, 0);
     hard_values(bias, (size_t)T * T, 2.0f, 1);
-    frozen_head h = make_frozen(T);
-    const eam_attention_frozen fr = {h.mask, h.dead, h.start, h.keys, h.codes, h.scale, h.mass};
+    frozen_head h = make_frozen(T, (int[]){8, 2, 1, 4, 8, 2, 4}[s]);
+    const eam_attention_frozen fr = {h.mask, h.dead, h.start, h.keys, h.codes, h.w, h.scale, h.mass};
     for (int c = 0; c < 4; c++) { /* bias or not, frozen or not */
       const float *bp = c & 1 ? bias : NULL;
       const eam_attention_frozen *fp = c & 2 ? &fr : NULL;
@@ -372,8 +375,9 @@ static void test_attention(void) {
         eam_attention_fused(T, hd, 0.125f, Q, hd, K, hd, Vv, hd, O0, hd, bp, T, fp, q0, T, kb, scratch);
         use(V);
         eam_attention_fused(T, hd, 0.125f, Q, hd, K, hd, Vv, hd, O1, hd, bp, T, fp, q0, T, kb, scratch);
-        char what[80];
-        snprintf(what, sizeof what, "T %d hd %d key block %d bias %d frozen %d from %d", T, hd, kb, c & 1, c >> 1, q0);
+        char what[96];
+        snprintf(what, sizeof what, "T %d hd %d key block %d bias %d frozen %d (%d-bit codes) from %d", T, hd, kb, c & 1,
+                 c >> 1, h.w, q0);
         compare(&t, O0 + (size_t)q0 * hd, O1 + (size_t)q0 * hd, (size_t)(T - q0) * hd, what);
       }
     }

@@ -45,7 +45,11 @@ extern "C" {
  *               [entry_start[b], entry_start[b + 1]) (ceil(T/16) + 1 starts). Frozen entries with
  *               code 0 are only in the mask: the kernel leaves them at 0.
  *  keys:        per entry, its key j.
- *  codes:       per entry, 16 codes: lane r is query 16b + r's (0 where free or past T).
+ *  codes:       per entry, 16 codes of code_bits bits each (2·code_bits bytes): lane r, query
+ *               16b + r's code (0 where free or past T), is bits [r·code_bits, (r + 1)·code_bits)
+ *               of the entry's bytes read as a little-endian integer.
+ *  code_bits:   1, 2, 4 or 8 (eam_attention_code_bits of the artifact's bits): 2-bit codes keep
+ *               an entry's codes in 4 bytes instead of 16.
  *  free_mass:   per query, the mass its free entries share (1 − Σ frozen values, in [0, 1]).
  * eam_attention_pack_frozen builds it from the frozen bits and the codes of a head. */
 typedef struct {
@@ -54,6 +58,7 @@ typedef struct {
   const int32_t *entry_start;
   const int32_t *keys;
   const uint8_t *codes;
+  int code_bits;
   float code_scale;
   const float *free_mass;
 } eam_attention_frozen;
@@ -87,20 +92,30 @@ void eam_attention_fused(int T, int hd, float scale, const float *Q, int ldq, co
 size_t eam_attention_mask_words(int T);
 size_t eam_attention_dead_words(int T);
 
+/* The width of a code in the attention layout for codes of `bits` bits (1..8): 1, 2, 4 or 8. */
+int eam_attention_code_bits(int bits);
+
 /* Entries of a head's attention layout (see eam_attention_frozen): the (16 queries, key) pairs
  * with a frozen entry (its bit set in row_bits, the row layout of eam_softmax_rows_frozen: T rows
  * of row_ld words) whose code (codes: T × T, row-major: query, key) is not 0. */
 size_t eam_attention_frozen_entries(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes);
 
 /* Builds a head's attention layout from its frozen bits and codes (as above; codes of free
- * entries are not read): mask (eam_attention_mask_words(T) words), dead
- * (eam_attention_dead_words(T)), entry_start (ceil(T/16) + 1), keys and entry_codes
- * (eam_attention_frozen_entries entries and 16 codes each). */
-void eam_attention_pack_frozen(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes, uint64_t *mask,
-                               uint64_t *dead, int32_t *entry_start, int32_t *keys, uint8_t *entry_codes);
+ * entries are not read; frozen codes below 2^code_bits, code_bits 1, 2, 4 or 8 — other values
+ * are taken as 8): mask (eam_attention_mask_words(T) words), dead (eam_attention_dead_words(T)),
+ * entry_start (ceil(T/16) + 1), keys and entry_codes (eam_attention_frozen_entries entries, and
+ * 2·code_bits bytes each). */
+void eam_attention_pack_frozen(int T, const uint16_t *row_bits, int row_ld, const uint8_t *codes, int code_bits,
+                               uint64_t *mask, uint64_t *dead, int32_t *entry_start, int32_t *keys,
+                               uint8_t *entry_codes);
+
+/* The row layout of a head's frozen bits (T rows of row_ld ≥ ceil(T/16) 16-bit words, bit j % 16
+ * of word j / 16 of row i set where entry (i, j) is frozen; the words past are zeroed) from its
+ * attention layout's mask: what eam_attention_pack_frozen was given, for the unfused path. */
+void eam_attention_row_bits(int T, const uint64_t *mask, uint16_t *row_bits, int row_ld);
 
 /* Writes a head's frozen values from its attention layout into a T × T map (leading dimension
- * ld): entry (16b + r, keys[e]) of each entry e of block b becomes codes[16e + r] · code_scale
+ * ld): entry (16b + r, keys[e]) of each entry e of block b becomes its lane r code · code_scale
  * where that code is not 0; nothing else is written. After eam_softmax_rows_frozen without codes
  * (frozen values 0) this gives the map eam_softmax_rows_frozen gives with the codes. */
 void eam_attention_put_frozen(int T, const eam_attention_frozen *frozen, float *map, int ld);

@@ -93,7 +93,7 @@ struct HeadAttention {
     if let mask { Kernels.add(scores, mask, count: n * n) }
     marks.lap(.scores)
     if let frozen {
-      frozen.frozenBits.withUnsafeBufferPointer { bits in
+      frozen.rowBits(tokens: n).withUnsafeBufferPointer { bits in
         frozen.rowCodes.withUnsafeBufferPointer { codes in
           Kernels.softmaxFrozen(scores, ld: n, rows: n, cols: n, frozen: bits.baseAddress!, frozenLD: frozen.maskWords,
                                 codes: codes.baseAddress, codesLD: n, codeScale: frozen.codeScale,

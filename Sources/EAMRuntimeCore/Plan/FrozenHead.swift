@@ -7,7 +7,8 @@ final class FrozenHead {
   /// Every entry frozen: the map is constant, no Q·Kᵀ and no softmax.
   let whole: Bool
   /// Per row `maskWords` 16-bit words, bit `j % 16` of word `j / 16` set where entry j is frozen
-  /// (the layout of `Kernels.softmaxFrozen`).
+  /// (the layout of `Kernels.softmaxFrozen`). Empty for a fused head: `rowBits()` derives them
+  /// from the fused mask when its unfused path runs.
   let frozenBits: [UInt16]
   let maskWords: Int
   /// T×T frozen values of a head frozen whole (its constant map); empty otherwise.
@@ -27,13 +28,14 @@ final class FrozenHead {
   let frozenCount: Int
   /// The same entries in the fused attention's layout (`FrozenAttention`), when the plan runs the
   /// fused kernel for this head: a mask word per (64 queries, key), the keys dead for 64 queries,
-  /// and the (16 queries, key) pairs with a nonzero code, each with its 16 codes
-  /// (value = code × `codeScale`).
+  /// and the (16 queries, key) pairs with a nonzero code, each with its 16 codes of `codeBits`
+  /// bits (value = code × `codeScale`).
   let fusedMask: [UInt64]
   let fusedDead: [UInt64]
   let fusedEntryStart: [Int32]
   let fusedKeys: [Int32]
   let fusedCodes: [UInt8]
+  let codeBits: Int
   let codeScale: Float
 
   /// Reads and decodes on this thread.
@@ -81,7 +83,7 @@ final class FrozenHead {
     self.whole = f.wholeHead
     // A whole-frozen head needs only the dense values (its P·V): no codes.
     self.rowCodes = f.wholeHead || fused ? [] : codes
-    self.frozenBits = bits
+    self.frozenBits = fused && !f.wholeHead ? [] : bits
     self.maskWords = words
     let values = AlignedBuffer(count: f.wholeHead ? entries : 0)
     for i in 0..<values.count { values.pointer[i] = value(i) }
@@ -98,6 +100,8 @@ final class FrozenHead {
     self.scoreRuns = joined.flatMap { [Int32($0.0), Int32($0.1)] }
     self.frozenCount = frozen
     codeScale = f.scale
+    let codeBits = Kernels.attentionCodeBits(bits: f.bits)
+    self.codeBits = codeBits
     if fused && !f.wholeHead {
       let (mask, dead, starts, keys, entryCodes) = bits.withUnsafeBufferPointer { rowBits in
         codes.withUnsafeBufferPointer { c in
@@ -105,9 +109,9 @@ final class FrozenHead {
           var mask = [UInt64](repeating: 0, count: Kernels.attentionMaskWords(tokens: t))
           var dead = [UInt64](repeating: 0, count: Kernels.attentionDeadWords(tokens: t))
           var starts = [Int32](repeating: 0, count: (t + Kernels.attentionQueryBlock - 1) / Kernels.attentionQueryBlock + 1)
-          var keys = [Int32](repeating: 0, count: n), entryCodes = [UInt8](repeating: 0, count: 16 * n)
+          var keys = [Int32](repeating: 0, count: n), entryCodes = [UInt8](repeating: 0, count: 2 * codeBits * n)
           Kernels.packFrozenForAttention(tokens: t, rowBits: rowBits.baseAddress!, rowLD: words, codes: c.baseAddress!,
-                                         mask: &mask, dead: &dead, entryStart: &starts, keys: &keys,
+                                         codeBits: codeBits, mask: &mask, dead: &dead, entryStart: &starts, keys: &keys,
                                          entryCodes: &entryCodes)
           return (mask, dead, starts, keys, entryCodes)
         }
@@ -126,6 +130,14 @@ final class FrozenHead {
     }
   }
 
+  /// The frozen bits in the row layout: stored, or from the fused layout.
+  func rowBits(tokens t: Int) -> [UInt16] {
+    guard frozenBits.isEmpty else { return frozenBits }
+    var bits = [UInt16](repeating: 0, count: t * maskWords)
+    withFused { f in Kernels.frozenRowBits(tokens: t, frozen: f, into: &bits, rowLD: maskWords) }
+    return bits
+  }
+
   /// The fused layout for a call (a fused head's).
   func withFused<R>(_ body: (FrozenAttention) -> R) -> R {
     fusedMask.withUnsafeBufferPointer { m in
@@ -134,8 +146,8 @@ final class FrozenHead {
           fusedKeys.withUnsafeBufferPointer { keys in
             fusedCodes.withUnsafeBufferPointer { codes in
               body(FrozenAttention(mask: m.baseAddress!, dead: d.baseAddress!, entryStart: st.baseAddress!,
-                                   keys: keys.baseAddress, codes: codes.baseAddress, codeScale: codeScale,
-                                   freeMass: freeMass.pointer))
+                                   keys: keys.baseAddress, codes: codes.baseAddress, codeBits: codeBits,
+                                   codeScale: codeScale, freeMass: freeMass.pointer))
             }
           }
         }

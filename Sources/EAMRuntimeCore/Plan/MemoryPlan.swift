@@ -160,7 +160,8 @@ enum MemoryPlan {
     frozen.add([8, Kernels.attentionMaskWords(tokens: t)]) // fused mask
     frozen.add([8, Kernels.attentionDeadWords(tokens: t)]) // its dead keys
     frozen.add([4, groups + 1])                            // fused entry starts
-    frozen.add([4 + 16, min(f.frozenEntries, ByteCount.product([groups, t]) ?? .max)]) // fused entries: key, 16 codes
+    let entryBytes = 4 + 2 * Kernels.attentionCodeBits(bits: f.bits)                     // fused entries: key, 16 codes
+    frozen.add([entryBytes, min(f.frozenEntries, ByteCount.product([groups, t]) ?? .max)])
   }
 
   /// `Arena(plan: SwinPlan)`, the per-block tables and every `FrozenHead` (w² tokens), following
