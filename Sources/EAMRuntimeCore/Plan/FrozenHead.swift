@@ -7,7 +7,7 @@ final class FrozenHead {
   /// Every entry frozen: the map is constant, no Q·Kᵀ and no softmax.
   let whole: Bool
   /// Per row `maskWords` 16-bit words, bit `j % 16` of word `j / 16` set where entry j is frozen
-  /// (the layout of `Kernels.softmaxFrozen`). Empty for a fused head: `rowBits()` derives them
+  /// (the layout of `Kernels.softmaxFrozen`). Empty for a fused head: `rowBits(tokens:)` derives them
   /// from the fused mask when its unfused path runs.
   let frozenBits: [UInt16]
   let maskWords: Int
